@@ -1,0 +1,113 @@
+# paretoq — build, test, benchmark and reproduce.
+#
+# Every C file under core/ except the command entry point goes into libpq.a;
+# `pq` links it. Unit tests are Criterion files under tests/unit, integration
+# tests are shell scripts under tests/integration. New modules need no edit here.
+
+SHELL      := /bin/bash
+CC         ?= cc
+TIER       ?= small
+JOBS       ?= 2
+PYTHON     ?= /usr/bin/python3
+
+PKGS       := openblas libzstd jansson zlib libcrypto
+VERSION    := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
+OPT        ?= -O2 -march=native
+WARN       := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
+CPPFLAGS   += -Icore -D_GNU_SOURCE -DPQ_VERSION='"$(VERSION)"'
+CFLAGS     += -std=c17 $(OPT) -g $(WARN) -fopenmp \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -fopenmp
+
+BUILD      ?= build
+LIB_SRC    := $(filter-out core/cli/pq.c,$(shell find core -name '*.c' | sort))
+CLI_MAIN   := core/cli/pq.c
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TEST_SRC   := $(sort $(wildcard tests/unit/*.c))
+TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d
+
+.PHONY: all deps test test-unit test-integration test-asan bench reproduce check plots report \
+        clean docker-reproduce data
+
+all: pq
+
+pq: $(BUILD)/pq
+	@ln -sf $(BUILD)/pq pq
+
+$(BUILD)/pq: $(BUILD)/core/cli/pq.o $(BUILD)/libpq.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/libpq.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/unit/%.o: CFLAGS += $(shell pkg-config --cflags criterion 2>/dev/null)
+
+$(BUILD)/unit-tests: $(TEST_OBJ) $(BUILD)/libpq.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs criterion 2>/dev/null) $(LDLIBS)
+
+-include $(DEPFILES)
+
+# --- dependencies -----------------------------------------------------------
+# Exactly the Debian packages the suite needs; only the missing ones are installed.
+DEB_PKGS := build-essential pkg-config git ca-certificates libopenblas-dev libcriterion-dev \
+            libzstd-dev zstd libjansson-dev zlib1g-dev libbz2-dev libssl-dev \
+            python3-matplotlib
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
+	    | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "make deps: installing $$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "make deps: all Debian packages present"; fi
+
+# --- tests ------------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests --jobs $(JOBS)
+
+test-integration: pq
+	@for t in tests/integration/*.sh; do \
+	    echo "== $$t"; PQ=$(CURDIR)/pq bash $$t || exit 1; done
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" test-unit test-integration
+	@ln -sf $(BUILD)/pq pq
+
+# --- benchmarks, the study, figures -------------------------------------------
+bench: pq
+	./pq bench --out results/bench
+
+data: pq
+	./pq data build
+
+reproduce: deps pq
+	./pq data build
+	./pq suite run all --tier $(TIER) -j $(JOBS)
+	$(MAKE) --no-print-directory plots report TIER=$(TIER)
+	./pq check --tier $(TIER) --reuse
+
+check: pq
+	./pq check --tier $(TIER)
+
+plots:
+	$(PYTHON) plots/make_all.py --tier $(TIER)
+
+report:
+	$(PYTHON) plots/report.py --tier $(TIER)
+
+docker-reproduce:
+	bash docker/reproduce.sh $(TIER)
+
+clean:
+	rm -rf build build-asan pq

@@ -1,0 +1,50 @@
+#include "base/util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static _Thread_local char last_error[1024];
+
+int pq_fail(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *pq_error(void) { return last_error; }
+
+void pq_die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("pq: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void *check_alloc(void *p, size_t n) {
+    if (!p && n) pq_die("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *pq_malloc(size_t n) { return check_alloc(malloc(n ? n : 1), n); }
+void *pq_calloc(size_t count, size_t size) { return check_alloc(calloc(count ? count : 1, size ? size : 1), count * size); }
+void *pq_realloc(void *p, size_t n) { return check_alloc(realloc(p, n ? n : 1), n); }
+char *pq_strdup(const char *s) { return check_alloc(strdup(s), strlen(s) + 1); }
+
+void *pq_aligned_alloc(size_t n) {
+    size_t rounded = (n + 63) & ~(size_t)63;
+    return check_alloc(aligned_alloc(64, rounded ? rounded : 64), n);
+}
+
+double pq_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,37 @@
+/* util.h — errors, allocation and time: the few things every module needs.
+ *
+ * Error convention (as in SQLite): library functions that can fail on bad input
+ * return -1 (or NULL) after recording a one-line message with pq_fail(); the
+ * caller reads it with pq_error(). Only the command layer prints and exits.
+ * Allocation failure is not bad input: the pq_* allocators abort with a message. */
+#ifndef PQ_UTIL_H
+#define PQ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PQ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Records a one-line error message (printf-style) and returns -1. */
+int pq_fail(const char *fmt, ...) PQ_PRINTF(1, 2);
+/* The last message recorded by pq_fail() on this thread ("" if none). */
+const char *pq_error(void);
+
+/* Prints "pq: <message>" to stderr and exits with status 1. */
+_Noreturn void pq_die(const char *fmt, ...) PQ_PRINTF(1, 2);
+
+void *pq_malloc(size_t n);
+void *pq_calloc(size_t count, size_t size);
+void *pq_realloc(void *p, size_t n);
+char *pq_strdup(const char *s);
+/* 64-byte aligned (one cache line / one AVX-512 register); release with free(). */
+void *pq_aligned_alloc(size_t n);
+
+/* Seconds on a monotonic clock. */
+double pq_now(void);
+
+#define PQ_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PQ_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define PQ_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,54 @@
+/* pq — the paretoq command. Dispatches to one subcommand per concept. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/blas.h"
+#include "base/manifest.h"
+#include "cli/cli.h"
+
+static const pq_command commands[] = {
+    {"data", "build the corpora, tokenizer, token shards and zero-shot tasks", cmd_data},
+    {"pretrain", "full-precision pretraining of a model from a config", cmd_pretrain},
+    {"qat", "quantization-aware training (or PTQ with --tokens 0) of a checkpoint", cmd_qat},
+    {"ptq", "post-training quantization baselines (RTN, GPTQ)", cmd_ptq},
+    {"eval", "zero-shot multiple-choice accuracy and perplexity", cmd_eval},
+    {"generate", "generate text with packed low-bit weights", cmd_generate},
+    {"bench", "training and low-bit kernel benchmarks", cmd_bench},
+    {"suite", "run the fixed experiment suites (one per paper figure/table)", cmd_suite},
+    {"check", "compare a tier's results with the stored reference", cmd_check},
+    {"info", "print the machine, library and build description", cmd_info},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: pq <command> [options]   (pq <command> --help for its options)\n\n"
+                 "paretoq %s: extremely low-bit LLM quantization, reproduced on a CPU.\n\ncommands:\n",
+            pq_code_version());
+    for (size_t i = 0; i < PQ_COUNT(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nenvironment:\n"
+                 "  PQ_THREADS   threads for pq and OpenBLAS (default 1; recorded in every manifest)\n"
+                 "  PQ_PROGRESS  1 = progress lines even when stderr is not a terminal, 0 = never\n"
+                 "  PQ_BLAS_CORE OpenBLAS kernel to force (default: best for this CPU; see README)\n");
+}
+
+int main(int argc, char **argv) {
+    pq_select_blas_core(argc, argv);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("pq %s\n", pq_code_version());
+        return 0;
+    }
+    for (size_t i = 0; i < PQ_COUNT(commands); i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pq: unknown command '%s' (see 'pq --help')\n", argv[1]);
+    return 2;
+}
