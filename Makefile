@@ -13,8 +13,8 @@ PYTHON     ?= /usr/bin/python3
 PKGS       := openblas libzstd jansson zlib libcrypto
 VERSION    := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 OPT        ?= -O2 -march=native
-WARN       := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes
-CPPFLAGS   += -Icore -D_GNU_SOURCE -DPQ_VERSION='"$(VERSION)"'
+WARN       := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Werror=implicit-function-declaration -Werror=int-conversion -Werror=incompatible-pointer-types
+CPPFLAGS   += -Icore -I$(BUILD)/gen -D_GNU_SOURCE
 CFLAGS     += -std=c17 $(OPT) -g $(WARN) -fopenmp \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -fopenmp
@@ -52,6 +52,15 @@ $(BUILD)/unit-tests: $(TEST_OBJ) $(BUILD)/libpq.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(shell pkg-config --libs criterion 2>/dev/null) $(LDLIBS)
 
 -include $(DEPFILES)
+
+# The code version is regenerated on every build but rewritten only when it
+# changes, so a new commit relinks with the right `git describe` and nothing more.
+$(BUILD)/gen/version.h: FORCE
+	@mkdir -p $(@D)
+	@echo '#define PQ_VERSION "$(VERSION)"' > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+$(BUILD)/core/base/manifest.o: $(BUILD)/gen/version.h
+FORCE:
 
 # --- dependencies -----------------------------------------------------------
 # Exactly the Debian packages the suite needs; only the missing ones are installed.

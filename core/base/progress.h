@@ -19,7 +19,8 @@ typedef struct {
     double t_start, t_last_print;
     double interval;      /* seconds between prints */
     int enabled, tty;
-    int64_t rate_base;    /* units done at t_start (for resumed work) */
+    int64_t rate_base;    /* units done at the first update (resumed work starts there) */
+    int64_t step_base;    /* steps done at the first update */
 } pq_progress;
 
 void pq_progress_begin(pq_progress *p, const char *label, int64_t total, const char *unit);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The pq command line: help lists every command, errors are one line with exit code 2.
+set -u
+PQ=${PQ:-./pq}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+help=$($PQ --help) || fail "pq --help exited non-zero"
+for cmd in data pretrain qat ptq eval generate bench suite check info; do
+    grep -q "^  $cmd " <<<"$help" || fail "pq --help does not list '$cmd'"
+    $PQ $cmd --help >/dev/null || fail "pq $cmd --help exited non-zero"
+done
+
+$PQ frobnicate 2>/tmp/pq_cli_err; rc=$?
+[ $rc -eq 2 ] || fail "unknown command: exit $rc, expected 2"
+[ "$(wc -l </tmp/pq_cli_err)" -eq 1 ] || fail "unknown command: error is not one line"
+grep -q "frobnicate" /tmp/pq_cli_err || fail "unknown command: error does not name it"
+
+$PQ bench --no-such-flag 2>/tmp/pq_cli_err; rc=$?
+[ $rc -eq 2 ] || fail "bad flag: exit $rc, expected 2"
+[ "$(wc -l </tmp/pq_cli_err)" -eq 1 ] || fail "bad flag: error is not one line"
+grep -q -- "--no-such-flag" /tmp/pq_cli_err || fail "bad flag: error does not name it"
+
+$PQ >/dev/null 2>&1; [ $? -eq 2 ] || fail "no command: expected exit 2"
+
+info=$($PQ info) || fail "pq info failed"
+grep -q '"openblas_core"' <<<"$info" || fail "pq info lacks the OpenBLAS core"
+grep -q '"code_version"' <<<"$info" || fail "pq info lacks the code version"
+rm -f /tmp/pq_cli_err
+echo "cli: ok"

@@ -1,0 +1,122 @@
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/ckpt.h"
+#include "base/fsio.h"
+#include "base/util.h"
+
+static char dir[64];
+
+static void make_dir(void) {
+    strcpy(dir, "/tmp/pq_ckpt_XXXXXX");
+    cr_assert(mkdtemp(dir));
+}
+static void remove_dir(void) { pq_remove_tree(dir); }
+
+TestSuite(ckpt, .init = make_dir, .fini = remove_dir);
+
+static char *path_in_dir(const char *name) { return pq_path_join(dir, name); }
+
+/* A checkpoint with a matrix, a vector of bytes and metadata. */
+static pq_ckpt *sample(void) {
+    pq_ckpt *c = pq_ckpt_new();
+    float w[6] = {1.5f, -2.0f, 0.0f, 3.25f, -0.0f, 1e-30f};
+    int64_t dims[2] = {2, 3};
+    pq_ckpt_add(c, "layer0.wq", PQ_F32, 2, dims, w);
+    uint8_t codes[5] = {0, 1, 2, 3, 255};
+    int64_t n = 5;
+    pq_ckpt_add(c, "codes", PQ_U8, 1, &n, codes);
+    json_object_set_new(c->meta, "step", json_integer(1234));
+    return c;
+}
+
+static void write_sample(const char *path) {
+    pq_ckpt *c = sample();
+    cr_assert_eq(pq_ckpt_save(c, path, 0), 0, "%s", pq_error());
+    pq_ckpt_free(c);
+}
+
+Test(ckpt, round_trip_is_exact) {
+    char *path = path_in_dir("a.ckpt");
+    write_sample(path);
+    pq_ckpt *c = pq_ckpt_load(path);
+    cr_assert(c, "%s", pq_error());
+    cr_expect_eq(c->count, 2);
+    const float *w = pq_ckpt_expect(c, "layer0.wq", PQ_F32, 6);
+    cr_assert(w, "%s", pq_error());
+    pq_ckpt *ref = sample();
+    cr_expect_eq(memcmp(w, ref->tensors[0].data, 6 * sizeof(float)), 0);
+    const pq_tensor *t = pq_ckpt_find(c, "layer0.wq");
+    cr_expect_eq(t->ndim, 2);
+    cr_expect_eq(t->dims[0], 2);
+    cr_expect_eq(t->dims[1], 3);
+    const uint8_t *codes = pq_ckpt_expect(c, "codes", PQ_U8, 5);
+    cr_expect_eq(codes[4], 255);
+    cr_expect_eq(json_integer_value(json_object_get(c->meta, "step")), 1234);
+    cr_expect_null(pq_ckpt_find(c, "missing"));
+    pq_ckpt_free(ref);
+    pq_ckpt_free(c);
+    free(path);
+}
+
+Test(ckpt, expect_names_mismatches) {
+    char *path = path_in_dir("a.ckpt");
+    write_sample(path);
+    pq_ckpt *c = pq_ckpt_load(path);
+    cr_expect_null(pq_ckpt_expect(c, "layer0.wq", PQ_F32, 7));
+    cr_expect(strstr(pq_error(), "layer0.wq") && strstr(pq_error(), "f32[6]"), "%s", pq_error());
+    cr_expect_null(pq_ckpt_expect(c, "absent", PQ_F32, 1));
+    cr_expect(strstr(pq_error(), "absent"), "%s", pq_error());
+    pq_ckpt_free(c);
+    free(path);
+}
+
+Test(ckpt, save_leaves_no_temporary_files) {
+    char *path = path_in_dir("sub/dir/b.ckpt");
+    write_sample(path);
+    cr_expect(pq_file_exists(path));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test -z \"$(find %s -name '*.tmp.*')\"", dir);
+    cr_expect_eq(system(cmd), 0);
+    free(path);
+}
+
+/* Writes the sample, lets `mutate` damage the bytes, and expects a load error mentioning `needle`. */
+static void expect_load_error(void (*mutate)(unsigned char *buf, size_t *n), const char *needle) {
+    char *path = path_in_dir("bad.ckpt");
+    write_sample(path);
+    size_t n;
+    unsigned char *buf = (unsigned char *)pq_read_file(path, &n);
+    mutate(buf, &n);
+    cr_assert_eq(pq_write_file_atomic(path, buf, n), 0);
+    pq_ckpt *c = pq_ckpt_load(path);
+    cr_expect_null(c);
+    cr_expect(strstr(pq_error(), path) != NULL, "error names the file: %s", pq_error());
+    cr_expect(strstr(pq_error(), needle) != NULL, "error says '%s': %s", needle, pq_error());
+    pq_ckpt_free(c);
+    free(buf);
+    free(path);
+}
+
+static void truncate_payload(unsigned char *b, size_t *n) { (void)b, *n -= 7; }
+static void truncate_header(unsigned char *b, size_t *n) { (void)b, *n = 30; }
+static void flip_payload_byte(unsigned char *b, size_t *n) { b[*n - 3] ^= 0x40; }
+static void flip_checksum(unsigned char *b, size_t *n) { (void)n, b[40] ^= 1; }
+static void bump_version(unsigned char *b, size_t *n) { (void)n, b[8] = 99; }
+static void bad_magic(unsigned char *b, size_t *n) { (void)n, b[0] = 'X'; }
+static void empty_file(unsigned char *b, size_t *n) { (void)b, *n = 0; }
+
+Test(ckpt, truncated_payload) { expect_load_error(truncate_payload, "truncated"); }
+Test(ckpt, truncated_header) { expect_load_error(truncate_header, "truncated"); }
+Test(ckpt, corrupted_byte) { expect_load_error(flip_payload_byte, "corrupt"); }
+Test(ckpt, corrupted_checksum) { expect_load_error(flip_checksum, "checksum"); }
+Test(ckpt, wrong_version) { expect_load_error(bump_version, "version 99"); }
+Test(ckpt, not_a_checkpoint) { expect_load_error(bad_magic, "magic"); }
+Test(ckpt, empty_file) { expect_load_error(empty_file, "magic"); }
+
+Test(ckpt, missing_file) {
+    cr_expect_null(pq_ckpt_load("/nonexistent/x.ckpt"));
+    cr_expect(strstr(pq_error(), "/nonexistent/x.ckpt") != NULL, "%s", pq_error());
+}
