@@ -1,0 +1,215 @@
+#include "model/config.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/manifest.h"
+#include "base/util.h"
+
+pq_train_config pq_train_config_default(void) {
+    pq_train_config t = {
+        .batch = 8,
+        .grad_accum = 1,
+        .lr = 2e-3,
+        .min_lr_ratio = 0.1,
+        .warmup = 10,
+        .weight_decay = 0.1,
+        .beta1 = 0.9,
+        .beta2 = 0.95,
+        .eps = 1e-8,
+        .clip = 1.0,
+        .seed = 1,
+        .tokens = 0,
+        .eval_interval = 0,
+        .eval_tokens = 16384,
+        .ckpt_interval = 50,
+    };
+    return t;
+}
+
+int pq_model_config_check(const pq_model_config *c) {
+    if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 || c->ffn_dim <= 0 || c->vocab <= 1 ||
+        c->ctx <= 0)
+        return pq_fail("model config: dim, n_layers, n_heads, n_kv_heads, ffn_dim, ctx must be positive and vocab > 1");
+    if (c->dim % c->n_heads)
+        return pq_fail("model config: dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
+    if ((c->dim / c->n_heads) % 2)
+        return pq_fail("model config: head_dim %d must be even (RoPE rotates pairs)", c->dim / c->n_heads);
+    if (c->n_heads % c->n_kv_heads)
+        return pq_fail("model config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+    if (c->vocab > 65536) return pq_fail("model config: vocab %d exceeds 65536 (tokens are uint16)", c->vocab);
+    return 0;
+}
+
+int pq_train_config_check(const pq_train_config *t) {
+    if (t->batch <= 0 || t->grad_accum <= 0) return pq_fail("train config: batch and grad_accum must be positive");
+    if (!(t->lr >= 0) || !(t->min_lr_ratio >= 0 && t->min_lr_ratio <= 1))
+        return pq_fail("train config: lr must be >= 0 and min_lr_ratio in [0, 1]");
+    if (!(t->beta1 >= 0 && t->beta1 < 1) || !(t->beta2 >= 0 && t->beta2 < 1) || !(t->eps > 0))
+        return pq_fail("train config: beta1, beta2 must be in [0, 1) and eps > 0");
+    if (!(t->weight_decay >= 0) || !(t->clip >= 0)) return pq_fail("train config: weight_decay and clip must be >= 0");
+    if (t->warmup < 0 || t->tokens < 0 || t->eval_interval < 0 || t->eval_tokens < 0 || t->ckpt_interval < 0)
+        return pq_fail("train config: warmup, tokens, eval_interval, eval_tokens, ckpt_interval must be >= 0");
+    return 0;
+}
+
+/* One table drives parsing and printing, so the two can never disagree. */
+typedef enum { F_INT, F_I64, F_U64, F_DBL } field_type;
+typedef struct {
+    const char *key;
+    field_type type;
+    size_t offset;
+} field;
+
+#define MF(k) {#k, F_INT, offsetof(pq_model_config, k)}
+static const field model_fields[] = {MF(dim), MF(n_layers), MF(n_heads), MF(n_kv_heads), MF(ffn_dim), MF(vocab), MF(ctx)};
+#undef MF
+
+static const field train_fields[] = {
+    {"batch", F_INT, offsetof(pq_train_config, batch)},
+    {"grad_accum", F_INT, offsetof(pq_train_config, grad_accum)},
+    {"lr", F_DBL, offsetof(pq_train_config, lr)},
+    {"min_lr_ratio", F_DBL, offsetof(pq_train_config, min_lr_ratio)},
+    {"warmup", F_I64, offsetof(pq_train_config, warmup)},
+    {"weight_decay", F_DBL, offsetof(pq_train_config, weight_decay)},
+    {"beta1", F_DBL, offsetof(pq_train_config, beta1)},
+    {"beta2", F_DBL, offsetof(pq_train_config, beta2)},
+    {"eps", F_DBL, offsetof(pq_train_config, eps)},
+    {"clip", F_DBL, offsetof(pq_train_config, clip)},
+    {"seed", F_U64, offsetof(pq_train_config, seed)},
+    {"tokens", F_I64, offsetof(pq_train_config, tokens)},
+    {"eval_interval", F_I64, offsetof(pq_train_config, eval_interval)},
+    {"eval_tokens", F_I64, offsetof(pq_train_config, eval_tokens)},
+    {"ckpt_interval", F_I64, offsetof(pq_train_config, ckpt_interval)},
+};
+
+static int parse_fields(void *dst, const field *fields, size_t nf, const json_t *obj, const char *what, int all_required) {
+    if (!json_is_object(obj)) return pq_fail("%s: expected a JSON object", what);
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)obj, key, val) {
+        size_t i;
+        for (i = 0; i < nf; i++)
+            if (!strcmp(fields[i].key, key)) break;
+        if (i == nf) return pq_fail("%s: unknown key \"%s\"", what, key);
+        char *p = (char *)dst + fields[i].offset;
+        if (fields[i].type == F_DBL) {
+            if (!json_is_number(val)) return pq_fail("%s: \"%s\" must be a number", what, key);
+            *(double *)p = json_number_value(val);
+            continue;
+        }
+        /* Integers may be written 1e6 in JSON (a real) as long as they are whole. */
+        double d = json_number_value(val);
+        if (!json_is_number(val) || d != (double)(long long)d || d < 0)
+            return pq_fail("%s: \"%s\" must be a non-negative integer", what, key);
+        if (fields[i].type == F_INT) {
+            if (d > 2147483647.0) return pq_fail("%s: \"%s\" is too large", what, key);
+            *(int *)p = (int)d;
+        } else if (fields[i].type == F_I64) {
+            *(int64_t *)p = json_is_integer(val) ? (int64_t)json_integer_value(val) : (int64_t)d;
+        } else {
+            *(uint64_t *)p = json_is_integer(val) ? (uint64_t)json_integer_value(val) : (uint64_t)d;
+        }
+    }
+    if (all_required)
+        for (size_t i = 0; i < nf; i++)
+            if (!json_object_get(obj, fields[i].key)) return pq_fail("%s: missing \"%s\"", what, fields[i].key);
+    return 0;
+}
+
+static json_t *fields_to_json(const void *src, const field *fields, size_t nf) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < nf; i++) {
+        const char *p = (const char *)src + fields[i].offset;
+        json_t *v = fields[i].type == F_INT   ? json_integer(*(const int *)p)
+                    : fields[i].type == F_I64 ? json_integer(*(const int64_t *)p)
+                    : fields[i].type == F_U64 ? json_integer((json_int_t) * (const uint64_t *)p)
+                                              : json_real(*(const double *)p);
+        json_object_set_new(o, fields[i].key, v);
+    }
+    return o;
+}
+
+int pq_model_config_from_json(pq_model_config *c, const json_t *obj, const char *what) {
+    memset(c, 0, sizeof *c);
+    if (parse_fields(c, model_fields, PQ_COUNT(model_fields), obj, what, 1)) return -1;
+    if (pq_model_config_check(c)) return pq_fail("%s: %s", what, pq_error());
+    return 0;
+}
+
+int pq_train_config_from_json(pq_train_config *t, const json_t *obj, const char *what) {
+    *t = pq_train_config_default();
+    if (parse_fields(t, train_fields, PQ_COUNT(train_fields), obj, what, 0)) return -1;
+    if (pq_train_config_check(t)) return pq_fail("%s: %s", what, pq_error());
+    return 0;
+}
+
+json_t *pq_model_config_to_json(const pq_model_config *c) {
+    return fields_to_json(c, model_fields, PQ_COUNT(model_fields));
+}
+
+json_t *pq_train_config_to_json(const pq_train_config *t) {
+    return fields_to_json(t, train_fields, PQ_COUNT(train_fields));
+}
+
+int pq_config_load(const char *path, pq_model_config *m, pq_train_config *t, json_t **raw_out) {
+    json_t *root = pq_json_read(path);
+    if (!root) return -1;
+    char what[1100];
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return pq_fail("%s: expected a JSON object with \"model\" and \"train\"", path);
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val) {
+        if (strcmp(key, "model") && strcmp(key, "train") && strcmp(key, "name") && strcmp(key, "comment")) {
+            json_decref(root);
+            return pq_fail("%s: unknown key \"%s\" (expected model, train, name, comment)", path, key);
+        }
+    }
+    snprintf(what, sizeof what, "%s: model", path);
+    json_t *mo = json_object_get(root, "model");
+    if (!mo) {
+        json_decref(root);
+        return pq_fail("%s: missing \"model\"", path);
+    }
+    if (pq_model_config_from_json(m, mo, what)) {
+        json_decref(root);
+        return -1;
+    }
+    snprintf(what, sizeof what, "%s: train", path);
+    json_t *to = json_object_get(root, "train");
+    if (t) {
+        if (to ? pq_train_config_from_json(t, to, what) : (*t = pq_train_config_default(), 0)) {
+            json_decref(root);
+            return -1;
+        }
+    }
+    if (raw_out)
+        *raw_out = root;
+    else
+        json_decref(root);
+    return 0;
+}
+
+pq_param_counts pq_model_param_counts(const pq_model_config *c) {
+    pq_param_counts p;
+    int64_t D = c->dim, F = c->ffn_dim, KVD = (int64_t)c->n_kv_heads * pq_head_dim(c);
+    int64_t per_layer_linear = D * D + 2 * KVD * D + D * D + 3 * D * F;
+    p.embedding = (int64_t)c->vocab * D;
+    p.block_linear = per_layer_linear * c->n_layers;
+    p.non_embedding = p.block_linear + 2 * D * c->n_layers + D;
+    p.total = p.embedding + p.non_embedding;
+    return p;
+}
+
+double pq_model_train_flops_per_token(const pq_model_config *c, int seq_len) {
+    pq_param_counts p = pq_model_param_counts(c);
+    double matmul = 6.0 * (double)(p.block_linear + p.embedding);
+    /* QK^T and PV: 2 x 2 x dim FLOPs per attended key, x3 for forward + backward;
+     * a causal sequence of length T attends to (T+1)/2 keys on average. */
+    double attn = 12.0 * c->n_layers * (double)c->dim * (seq_len + 1) / 2.0;
+    return matmul + attn;
+}

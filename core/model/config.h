@@ -1,0 +1,74 @@
+/* config.h — a model's shape and a training run's settings, read from JSON.
+ *
+ * A config file (documented in README, "Training") is one JSON object:
+ *   { "name": "s",                                 (optional, informational)
+ *     "model": { "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "vocab", "ctx" },
+ *     "train": { "batch", "grad_accum", "lr", "min_lr_ratio", "warmup", "weight_decay",
+ *                "beta1", "beta2", "eps", "clip", "seed", "tokens",
+ *                "eval_interval", "eval_tokens", "ckpt_interval" } }
+ * Unknown keys are errors (a typo must not silently fall back to a default). */
+#ifndef PQ_CONFIG_H
+#define PQ_CONFIG_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+typedef struct {
+    int dim;        /* model width = n_heads * head_dim */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads; /* grouped-query attention: n_heads % n_kv_heads == 0 */
+    int ffn_dim;    /* SwiGLU hidden width */
+    int vocab;
+    int ctx;        /* maximum sequence length (RoPE table size) */
+} pq_model_config;
+
+typedef struct {
+    int batch;             /* sequences per micro-batch */
+    int grad_accum;        /* micro-batches per optimizer step */
+    double lr;             /* peak learning rate */
+    double min_lr_ratio;   /* cosine floor as a fraction of lr */
+    int64_t warmup;        /* linear warmup, in optimizer steps */
+    double weight_decay;   /* AdamW, applied to matrices only */
+    double beta1, beta2, eps;
+    double clip;           /* global gradient-norm clip; 0 = off */
+    uint64_t seed;         /* init and data order */
+    int64_t tokens;        /* token budget: steps = tokens / (batch * grad_accum * ctx) */
+    int64_t eval_interval; /* validation every this many steps (0 = only at start and end) */
+    int64_t eval_tokens;   /* validation tokens per evaluation */
+    int64_t ckpt_interval; /* resumable checkpoint every this many steps (0 = never) */
+} pq_train_config;
+
+/* Defaults for the training fields (a file overrides any of them). */
+pq_train_config pq_train_config_default(void);
+
+/* Validates shape constraints (head_dim even, heads divisible, ...); -1 + pq_error(). */
+int pq_model_config_check(const pq_model_config *c);
+int pq_train_config_check(const pq_train_config *t);
+
+/* Parse the "model" / "train" objects; `what` names the source in errors. */
+int pq_model_config_from_json(pq_model_config *c, const json_t *obj, const char *what);
+int pq_train_config_from_json(pq_train_config *t, const json_t *obj, const char *what);
+json_t *pq_model_config_to_json(const pq_model_config *c);
+json_t *pq_train_config_to_json(const pq_train_config *t);
+
+/* Reads a whole config file: both objects ("train" may be absent: defaults). */
+int pq_config_load(const char *path, pq_model_config *m, pq_train_config *t, json_t **raw_out);
+
+static inline int pq_head_dim(const pq_model_config *c) { return c->dim / c->n_heads; }
+
+/* Parameter counts. Matrices inside the blocks are what QAT quantizes. */
+typedef struct {
+    int64_t embedding;     /* vocab x dim (tied with the output head) */
+    int64_t non_embedding; /* blocks + final norm */
+    int64_t block_linear;  /* q, k, v, o, gate, up, down of all layers */
+    int64_t total;
+} pq_param_counts;
+pq_param_counts pq_model_param_counts(const pq_model_config *c);
+
+/* Model FLOPs per trained token: 6 x (block linears + head) + causal attention
+ * (QK^T and PV, forward + backward, averaged over positions of a ctx-long sequence). */
+double pq_model_train_flops_per_token(const pq_model_config *c, int seq_len);
+
+#endif

@@ -1,0 +1,250 @@
+/* layers.c — the layer kernels. Big matmuls go to OpenBLAS (always called from
+ * the main thread: the pthread OpenBLAS must not be entered from OpenMP
+ * workers); the elementwise and row-wise work runs in OpenMP loops whose
+ * reductions never cross rows, so the result is the same for any thread count. */
+#include "model/layers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "base/manifest.h"
+#include "base/util.h"
+
+/* Parallelize a loop only when it is big enough to pay for waking threads. */
+#define PAR_MIN_WORK 32768
+
+static int threads_for(long work) { return work >= PAR_MIN_WORK ? pq_threads() : 1; }
+
+float pq_expf(float x) {
+    /* Cody-Waite range reduction + degree-6 polynomial: branch-free so loops
+     * that call it vectorize, and bitwise reproducible (no libm version drift). */
+    const float hi = 88.0f, lo = -87.0f;
+    x = x > hi ? hi : x;
+    x = x < lo ? lo : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to nearest integer */
+    float t = x * 1.44269504088896341f + shifter;
+    float n = t - shifter;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } u = {t}, s;
+    s.i = (u.i - 0x4B400000 + 127) << 23; /* 2^n */
+    return p * s.f;
+}
+
+void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
+}
+
+void pq_linear_backward(float *din, float *dW, const float *dout, const float *in, const float *W, int N, int in_dim, int out_dim,
+                        int accumulate_din) {
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in_dim, out_dim, 1.0f, dout, out_dim, W, in_dim,
+                    accumulate_din ? 1.0f : 0.0f, din, in_dim);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_dim, in_dim, N, 1.0f, dout, out_dim, in, in_dim, 1.0f, dW, in_dim);
+}
+
+void pq_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * D))
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D;
+        float *o = out + (size_t)n * D;
+        float ss = 0.0f;
+        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
+        float r = 1.0f / sqrtf(ss / (float)D + eps);
+        rstd[n] = r;
+        for (int i = 0; i < D; i++) o[i] = xr[i] * r * w[i];
+    }
+}
+
+void pq_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N,
+                         int D) {
+    int nt = threads_for((long)N * D);
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *xr = x + (size_t)n * D, *g = dout + (size_t)n * D;
+            float *dxr = dx + (size_t)n * D;
+            float r = rstd[n], dot = 0.0f;
+            for (int i = 0; i < D; i++) dot += g[i] * w[i] * xr[i];
+            float c = dot * r * r * r / (float)D;
+            for (int i = 0; i < D; i++) dxr[i] += g[i] * w[i] * r - xr[i] * c;
+        }
+        /* dw: each column summed over rows in row order, whatever the thread count. */
+#pragma omp for schedule(static)
+        for (int i = 0; i < D; i++) {
+            float s = 0.0f;
+            for (int n = 0; n < N; n++) s += dout[(size_t)n * D + i] * x[(size_t)n * D + i] * rstd[n];
+            dw[i] += s;
+        }
+    }
+}
+
+void pq_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, double theta) {
+    int half = head_dim / 2;
+    for (int p = 0; p < ctx; p++)
+        for (int i = 0; i < half; i++) {
+            double freq = pow(theta, -2.0 * i / head_dim);
+            cos_t[p * half + i] = (float)cos(p * freq);
+            sin_t[p * half + i] = (float)sin(p * freq);
+        }
+}
+
+void pq_rope_apply(float *x, int ld, int B, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t,
+                   int inverse) {
+    int half = head_dim / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    int rows = B * T;
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)rows * n_heads * head_dim))
+    for (int r = 0; r < rows; r++) {
+        int pos = r % T;
+        const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + (size_t)r * ld + (size_t)h * head_dim;
+            for (int i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half], si = sgn * s[i];
+                v[i] = a * c[i] - b * si;
+                v[i + half] = b * c[i] + a * si;
+            }
+        }
+    }
+}
+
+void pq_swiglu_forward(float *h, const float *gu, int N, int F) {
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * F))
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * F, *u = g + F;
+        float *hr = h + (size_t)n * F;
+#pragma omp simd
+        for (int i = 0; i < F; i++) {
+            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
+            hr[i] = g[i] * sig * u[i];
+        }
+    }
+}
+
+void pq_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F) {
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * F))
+    for (int n = 0; n < N; n++) {
+        const float *g = gu + (size_t)n * 2 * F, *u = g + F, *d = dh + (size_t)n * F;
+        float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
+#pragma omp simd
+        for (int i = 0; i < F; i++) {
+            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
+            float silu = g[i] * sig;
+            du[i] = d[i] * silu;
+            dg[i] = d[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
+        }
+    }
+}
+
+/* Softmax over the causal prefix of each row of S[T, T] (in place); zeros above. */
+static void causal_softmax(float *S, int T) {
+    for (int t = 0; t < T; t++) {
+        float *row = S + (size_t)t * T;
+        float mx = row[0];
+        for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+        float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j <= t; j++) {
+            row[j] = pq_expf(row[j] - mx);
+            sum += row[j];
+        }
+        float inv = 1.0f / sum;
+        for (int j = 0; j <= t; j++) row[j] *= inv;
+        for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+    }
+}
+
+void pq_attention_forward(float *out, float *att, const float *qkv, int B, int T, int H, int KV, int hd) {
+    int C = (H + 2 * KV) * hd, D = H * hd, group = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *q = qkv + (size_t)b * T * C + (size_t)h * hd;
+            const float *k = qkv + (size_t)b * T * C + D + (size_t)(h / group) * hd;
+            const float *v = k + (size_t)KV * hd;
+            float *S = att + ((size_t)b * H + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C, k, C, 0.0f, S, T);
+            causal_softmax(S, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, C, 0.0f,
+                        out + (size_t)b * T * D + (size_t)h * hd, D);
+        }
+}
+
+void pq_attention_backward(float *dqkv, const float *dout, const float *att, const float *qkv, float *scratch, int B, int T,
+                           int H, int KV, int hd) {
+    int C = (H + 2 * KV) * hd, D = H * hd, group = H / KV;
+    float scale = 1.0f / sqrtf((float)hd);
+    memset(dqkv, 0, sizeof(float) * (size_t)B * T * C);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            size_t base = (size_t)b * T * C, koff = D + (size_t)(h / group) * hd, voff = koff + (size_t)KV * hd;
+            const float *q = qkv + base + (size_t)h * hd, *k = qkv + base + koff, *v = qkv + base + voff;
+            float *dq = dqkv + base + (size_t)h * hd, *dk = dqkv + base + koff, *dv = dqkv + base + voff;
+            const float *P = att + ((size_t)b * H + h) * T * T;
+            const float *dO = dout + (size_t)b * T * D + (size_t)h * hd;
+            float *dP = scratch;
+            /* dP = dO V^T; dV += P^T dO */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, C, 0.0f, dP, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, D, 1.0f, dv, C);
+            /* softmax backward: dS = P * (dP - sum_j P dP), then the score scale */
+            for (int t = 0; t < T; t++) {
+                const float *p = P + (size_t)t * T;
+                float *d = dP + (size_t)t * T;
+                float dot = 0.0f;
+                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
+                for (int j = t + 1; j < T; j++) d[j] = 0.0f;
+            }
+            /* dQ += dS K; dK += dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, k, C, 1.0f, dq, C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, q, C, 1.0f, dk, C);
+        }
+}
+
+double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, float scale, int probs_grad) {
+    /* Per-row losses land in fixed slots and are summed in row order, so the
+     * total does not depend on how rows were split between threads. */
+    double *row_loss = pq_malloc(sizeof(double) * (size_t)(N > 0 ? N : 1));
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * V))
+    for (int n = 0; n < N; n++) {
+        float *row = logits + (size_t)n * V;
+        float mx = row[0];
+        for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+        float target_logit = row[targets[n]] - mx;
+        float sum = 0.0f;
+        if (probs_grad) {
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < V; j++) {
+                row[j] = pq_expf(row[j] - mx);
+                sum += row[j];
+            }
+            float inv = scale / sum;
+#pragma omp simd
+            for (int j = 0; j < V; j++) row[j] *= inv;
+            row[targets[n]] -= scale;
+        } else {
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < V; j++) sum += pq_expf(row[j] - mx);
+        }
+        row_loss[n] = log((double)sum) - (double)target_logit;
+    }
+    double total = 0.0;
+    for (int n = 0; n < N; n++) total += row_loss[n];
+    free(row_loss);
+    return total;
+}

@@ -1,0 +1,422 @@
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hash.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "model/layers.h"
+
+static const char *linear_names[PQ_LIN_COUNT] = {"wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
+
+const char *pq_linear_name(pq_linear_id which) {
+    return which >= 0 && which < PQ_LIN_COUNT ? linear_names[which] : "?";
+}
+
+/* Shapes of the pieces of one layer. */
+typedef struct {
+    int D, F, H, KV, hd, KVD, C; /* C = width of the fused q|k|v output */
+} layer_shape;
+
+static layer_shape shape_of(const pq_model_config *c) {
+    layer_shape s;
+    s.D = c->dim, s.F = c->ffn_dim, s.H = c->n_heads, s.KV = c->n_kv_heads, s.hd = c->dim / c->n_heads;
+    s.KVD = s.KV * s.hd, s.C = s.D + 2 * s.KVD;
+    return s;
+}
+
+static int64_t layer_linear_floats(layer_shape s) {
+    return (int64_t)s.C * s.D + (int64_t)s.D * s.D + 2 * (int64_t)s.F * s.D + (int64_t)s.D * s.F;
+}
+
+/* Points p at the layer's pieces inside a buffer laid out as
+ * [attn_norm? | wqkv | wo | mlp_norm? | wgu | wdown]; norms only if with_norms. */
+static float *layout_layer(pq_layer_ptrs *p, float *at, layer_shape s, int with_norms) {
+    memset(p, 0, sizeof *p);
+    if (with_norms) p->attn_norm = at, at += s.D;
+    p->wqkv = at, at += (int64_t)s.C * s.D;
+    p->wo = at, at += (int64_t)s.D * s.D;
+    if (with_norms) p->mlp_norm = at, at += s.D;
+    p->wgu = at, at += 2 * (int64_t)s.F * s.D;
+    p->wdown = at, at += (int64_t)s.D * s.F;
+    return at;
+}
+
+static void add_tensor(pq_model *m, const char *name, float *param, float *grad, int64_t rows, int64_t cols) {
+    pq_model_tensor *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->param = param, t->grad = grad;
+    t->ndim = cols ? 2 : 1;
+    t->dims[0] = rows, t->dims[1] = cols;
+    t->numel = cols ? rows * cols : rows;
+    t->is_matrix = cols != 0;
+}
+
+pq_model *pq_model_new(const pq_model_config *cfg) {
+    if (pq_model_config_check(cfg)) pq_die("pq_model_new: %s", pq_error());
+    pq_model *m = pq_calloc(1, sizeof *m);
+    m->cfg = *cfg;
+    layer_shape s = shape_of(cfg);
+    int L = cfg->n_layers;
+    int64_t per_layer = layer_linear_floats(s) + 2 * s.D;
+    m->n_params = (int64_t)cfg->vocab * s.D + per_layer * L + s.D;
+    m->params = pq_aligned_alloc(sizeof(float) * m->n_params);
+    m->grads = pq_aligned_alloc(sizeof(float) * m->n_params);
+    memset(m->params, 0, sizeof(float) * m->n_params);
+    memset(m->grads, 0, sizeof(float) * m->n_params);
+    m->w = pq_calloc(L, sizeof *m->w);
+    m->g = pq_calloc(L, sizeof *m->g);
+    m->we = pq_calloc(L, sizeof *m->we);
+    m->ge = pq_calloc(L, sizeof *m->ge);
+    m->tensors = pq_calloc(2 + 9 * (size_t)L, sizeof *m->tensors);
+
+    float *p = m->params, *g = m->grads;
+    m->tok_emb = p, m->g_tok_emb = g;
+    add_tensor(m, "tok_emb", p, g, cfg->vocab, s.D);
+    p += (int64_t)cfg->vocab * s.D, g += (int64_t)cfg->vocab * s.D;
+    for (int l = 0; l < L; l++) {
+        float *p_end = layout_layer(&m->w[l], p, s, 1);
+        layout_layer(&m->g[l], g, s, 1);
+        char name[48];
+#define T(field, suffix, rows, cols)                                                              \
+    snprintf(name, sizeof name, "layers.%d.%s", l, suffix);                                       \
+    add_tensor(m, name, m->w[l].field, m->g[l].field, rows, cols);
+        T(attn_norm, "attn_norm", s.D, 0)
+        add_tensor(m, (snprintf(name, sizeof name, "layers.%d.wq", l), name), m->w[l].wqkv, m->g[l].wqkv, s.D, s.D);
+        add_tensor(m, (snprintf(name, sizeof name, "layers.%d.wk", l), name), m->w[l].wqkv + (int64_t)s.D * s.D,
+                   m->g[l].wqkv + (int64_t)s.D * s.D, s.KVD, s.D);
+        add_tensor(m, (snprintf(name, sizeof name, "layers.%d.wv", l), name),
+                   m->w[l].wqkv + (int64_t)(s.D + s.KVD) * s.D, m->g[l].wqkv + (int64_t)(s.D + s.KVD) * s.D, s.KVD,
+                   s.D);
+        T(wo, "wo", s.D, s.D)
+        T(mlp_norm, "mlp_norm", s.D, 0)
+        add_tensor(m, (snprintf(name, sizeof name, "layers.%d.w_gate", l), name), m->w[l].wgu, m->g[l].wgu, s.F, s.D);
+        add_tensor(m, (snprintf(name, sizeof name, "layers.%d.w_up", l), name), m->w[l].wgu + (int64_t)s.F * s.D,
+                   m->g[l].wgu + (int64_t)s.F * s.D, s.F, s.D);
+        T(wdown, "w_down", s.D, s.F)
+#undef T
+        g += p_end - p;
+        p = p_end;
+    }
+    m->final_norm = p, m->g_final_norm = g;
+    add_tensor(m, "final_norm", p, g, s.D, 0);
+    for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
+
+    int half = s.hd / 2;
+    m->rope_cos = pq_malloc(sizeof(float) * (size_t)cfg->ctx * half);
+    m->rope_sin = pq_malloc(sizeof(float) * (size_t)cfg->ctx * half);
+    pq_rope_tables(m->rope_cos, m->rope_sin, cfg->ctx, s.hd, PQ_ROPE_THETA);
+    return m;
+}
+
+void pq_model_free(pq_model *m) {
+    if (!m) return;
+    free(m->params), free(m->grads), free(m->eff), free(m->geff);
+    free(m->w), free(m->g), free(m->we), free(m->ge), free(m->tensors);
+    free(m->rope_cos), free(m->rope_sin);
+    free(m);
+}
+
+void pq_model_init(pq_model *m, uint64_t seed) {
+    double resid_scale = 1.0 / sqrt(2.0 * m->cfg.n_layers);
+    for (int i = 0; i < m->n_tensors; i++) {
+        pq_model_tensor *t = &m->tensors[i];
+        if (!t->is_matrix) {
+            for (int64_t j = 0; j < t->numel; j++) t->param[j] = 1.0f;
+            continue;
+        }
+        double std = 0.02;
+        size_t len = strlen(t->name);
+        if ((len >= 3 && !strcmp(t->name + len - 3, ".wo")) || (len >= 7 && !strcmp(t->name + len - 7, ".w_down")))
+            std *= resid_scale;
+        /* The stream is named by tensor, so adding a tensor never shifts another's init. */
+        uint64_t stream = pq_rng_stream_id("init", pq_fnv1a64(t->name, strlen(t->name)));
+        for (int64_t j = 0; j < t->numel; j++) t->param[j] = (float)(std * pq_rng_normal(seed, stream, (uint64_t)j));
+    }
+}
+
+const pq_model_tensor *pq_model_find_tensor(const pq_model *m, const char *name) {
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+    return NULL;
+}
+
+/* Offset (in floats) of a linear inside its layer's fused linear block, and its shape. */
+static int64_t linear_offset(layer_shape s, pq_linear_id which, int *rows, int *cols, int which_block) {
+    (void)which_block;
+    switch (which) {
+    case PQ_LIN_Q: *rows = s.D, *cols = s.D; return 0;
+    case PQ_LIN_K: *rows = s.KVD, *cols = s.D; return (int64_t)s.D * s.D;
+    case PQ_LIN_V: *rows = s.KVD, *cols = s.D; return (int64_t)(s.D + s.KVD) * s.D;
+    case PQ_LIN_GATE: *rows = s.F, *cols = s.D; return 0;
+    case PQ_LIN_UP: *rows = s.F, *cols = s.D; return (int64_t)s.F * s.D;
+    case PQ_LIN_O: *rows = s.D, *cols = s.D; return 0;
+    case PQ_LIN_DOWN: *rows = s.D, *cols = s.F; return 0;
+    default: pq_die("bad linear id %d", (int)which);
+    }
+}
+
+static float *linear_in(const pq_layer_ptrs *p, layer_shape s, pq_linear_id which, int *rows, int *cols) {
+    int64_t off = linear_offset(s, which, rows, cols, 0);
+    switch (which) {
+    case PQ_LIN_Q: case PQ_LIN_K: case PQ_LIN_V: return p->wqkv + off;
+    case PQ_LIN_O: return p->wo;
+    case PQ_LIN_GATE: case PQ_LIN_UP: return p->wgu + off;
+    default: return p->wdown;
+    }
+}
+
+float *pq_model_linear(pq_model *m, int layer, pq_linear_id which, int *rows, int *cols, float **grad) {
+    layer_shape s = shape_of(&m->cfg);
+    if (grad) *grad = linear_in(&m->g[layer], s, which, rows, cols);
+    return linear_in(&m->w[layer], s, which, rows, cols);
+}
+
+void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook) {
+    layer_shape s = shape_of(&m->cfg);
+    int L = m->cfg.n_layers;
+    m->hook = hook;
+    if (!hook) {
+        free(m->eff), free(m->geff);
+        m->eff = m->geff = NULL;
+        for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
+        return;
+    }
+    if (!m->eff) {
+        int64_t n = layer_linear_floats(s) * L;
+        m->eff = pq_aligned_alloc(sizeof(float) * n);
+        m->geff = pq_aligned_alloc(sizeof(float) * n);
+        memset(m->eff, 0, sizeof(float) * n);
+        memset(m->geff, 0, sizeof(float) * n);
+    }
+    float *e = m->eff, *ge = m->geff;
+    for (int l = 0; l < L; l++) {
+        float *e_end = layout_layer(&m->we[l], e, s, 0);
+        layout_layer(&m->ge[l], ge, s, 0);
+        /* norms are never hooked: they stay the latent ones */
+        m->we[l].attn_norm = m->w[l].attn_norm, m->we[l].mlp_norm = m->w[l].mlp_norm;
+        m->ge[l].attn_norm = m->g[l].attn_norm, m->ge[l].mlp_norm = m->g[l].mlp_norm;
+        ge += e_end - e;
+        e = e_end;
+    }
+}
+
+void pq_model_refresh_weights(pq_model *m) {
+    if (!m->hook) return;
+    layer_shape s = shape_of(&m->cfg);
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < PQ_LIN_COUNT; k++) {
+            int rows, cols;
+            const float *W = linear_in(&m->w[l], s, k, &rows, &cols);
+            float *We = linear_in(&m->we[l], s, k, &rows, &cols);
+            m->hook->forward(m->hook->ctx, l, k, W, rows, cols, We);
+        }
+}
+
+void pq_model_finish_grads(pq_model *m) {
+    if (!m->hook) return;
+    layer_shape s = shape_of(&m->cfg);
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int k = 0; k < PQ_LIN_COUNT; k++) {
+            int rows, cols;
+            const float *W = linear_in(&m->w[l], s, k, &rows, &cols);
+            float *dW = linear_in(&m->g[l], s, k, &rows, &cols);
+            const float *dWe = linear_in(&m->ge[l], s, k, &rows, &cols);
+            m->hook->backward(m->hook->ctx, l, k, W, rows, cols, dWe, dW);
+        }
+    memset(m->geff, 0, sizeof(float) * layer_linear_floats(s) * m->cfg.n_layers);
+}
+
+void pq_model_zero_grads(pq_model *m) {
+    memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->geff) memset(m->geff, 0, sizeof(float) * layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers);
+}
+
+/* ---- activations ---------------------------------------------------------- */
+
+pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
+    layer_shape s = shape_of(cfg);
+    int L = cfg->n_layers;
+    size_t N = (size_t)B * T;
+    pq_acts *a = pq_calloc(1, sizeof *a);
+    a->B = B, a->T = T;
+    size_t per_layer = N * s.D * 6 /* res xn1 atty res_mid xn2 + spare */ + 2 * N + N * s.C +
+                       (size_t)B * s.H * T * T + N * 2 * s.F + N * s.F;
+    size_t total = per_layer * L + N * s.D /* res[L] */ + N * s.D + N + N * cfg->vocab /* final */ +
+                   N * s.D * 3 + N * s.C + N * 3 * s.F + (size_t)T * T /* backward scratch */;
+    total += 16 * (size_t)(L * 12 + 20); /* alignment slack */
+    a->n_floats = total;
+    a->buf = pq_aligned_alloc(sizeof(float) * total);
+    memset(a->buf, 0, sizeof(float) * total);
+    float *at = a->buf;
+#define TAKE(n) (at += (((size_t)(n) + 15) & ~(size_t)15), at - (((size_t)(n) + 15) & ~(size_t)15))
+    a->res = pq_calloc(L + 1, sizeof(float *));
+    float ***lists[] = {&a->xn1, &a->rstd1, &a->qkv, &a->att, &a->atty, &a->res_mid, &a->xn2, &a->rstd2, &a->gu, &a->h};
+    for (size_t i = 0; i < PQ_COUNT(lists); i++) *lists[i] = pq_calloc(L, sizeof(float *));
+    for (int l = 0; l <= L; l++) a->res[l] = TAKE(N * s.D);
+    for (int l = 0; l < L; l++) {
+        a->xn1[l] = TAKE(N * s.D);
+        a->rstd1[l] = TAKE(N);
+        a->qkv[l] = TAKE(N * s.C);
+        a->att[l] = TAKE((size_t)B * s.H * T * T);
+        a->atty[l] = TAKE(N * s.D);
+        a->res_mid[l] = TAKE(N * s.D);
+        a->xn2[l] = TAKE(N * s.D);
+        a->rstd2[l] = TAKE(N);
+        a->gu[l] = TAKE(N * 2 * s.F);
+        a->h[l] = TAKE(N * s.F);
+    }
+    a->xf = TAKE(N * s.D);
+    a->rstdf = TAKE(N);
+    a->logits = TAKE(N * cfg->vocab);
+    a->dres = TAKE(N * s.D);
+    a->dxn = TAKE(N * s.D);
+    a->datty = TAKE(N * s.D);
+    a->dqkv = TAKE(N * s.C);
+    a->dgu = TAKE(N * 2 * s.F);
+    a->dh = TAKE(N * s.F);
+    a->dscores = TAKE((size_t)T * T);
+#undef TAKE
+    if ((size_t)(at - a->buf) > total) pq_die("pq_acts_new: activation plan overflow (a bug)");
+    return a;
+}
+
+void pq_acts_free(pq_acts *a) {
+    if (!a) return;
+    free(a->buf);
+    free(a->res), free(a->xn1), free(a->rstd1), free(a->qkv), free(a->att), free(a->atty);
+    free(a->res_mid), free(a->xn2), free(a->rstd2), free(a->gu), free(a->h);
+    free(a);
+}
+
+/* ---- forward / backward ----------------------------------------------------- */
+
+double pq_model_forward(pq_model *m, pq_acts *a, const uint16_t *tokens, const uint16_t *targets, int B, int T,
+                        int for_backward, float grad_scale) {
+    const pq_model_config *c = &m->cfg;
+    layer_shape s = shape_of(c);
+    if (B > a->B || T > a->T || T > c->ctx) pq_die("pq_model_forward: B=%d T=%d exceed the plan (%d, %d)", B, T, a->B, a->T);
+    int N = B * T, V = c->vocab;
+    for (int n = 0; n < N; n++) {
+        if (tokens[n] >= V) pq_die("pq_model_forward: token %u >= vocab %d", tokens[n], V);
+        memcpy(a->res[0] + (size_t)n * s.D, m->tok_emb + (size_t)tokens[n] * s.D, sizeof(float) * s.D);
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        const pq_layer_ptrs *w = &m->we[l];
+        pq_rmsnorm_forward(a->xn1[l], a->rstd1[l], a->res[l], w->attn_norm, N, s.D, PQ_RMS_EPS);
+        pq_linear_forward(a->qkv[l], a->xn1[l], w->wqkv, N, s.D, s.C, 0);
+        pq_rope_apply(a->qkv[l], s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 0);
+        pq_rope_apply(a->qkv[l] + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 0);
+        pq_attention_forward(a->atty[l], a->att[l], a->qkv[l], B, T, s.H, s.KV, s.hd);
+        memcpy(a->res_mid[l], a->res[l], sizeof(float) * (size_t)N * s.D);
+        pq_linear_forward(a->res_mid[l], a->atty[l], w->wo, N, s.D, s.D, 1);
+        pq_rmsnorm_forward(a->xn2[l], a->rstd2[l], a->res_mid[l], w->mlp_norm, N, s.D, PQ_RMS_EPS);
+        pq_linear_forward(a->gu[l], a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
+        pq_swiglu_forward(a->h[l], a->gu[l], N, s.F);
+        memcpy(a->res[l + 1], a->res_mid[l], sizeof(float) * (size_t)N * s.D);
+        pq_linear_forward(a->res[l + 1], a->h[l], w->wdown, N, s.F, s.D, 1);
+    }
+    pq_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->final_norm, N, s.D, PQ_RMS_EPS);
+    pq_linear_forward(a->logits, a->xf, m->tok_emb, N, s.D, V, 0);
+    a->last_B = B, a->last_T = T, a->has_grad = 0;
+    if (!targets) return 0.0;
+    for (int n = 0; n < N; n++)
+        if (targets[n] >= V) pq_die("pq_model_forward: target %u >= vocab %d", targets[n], V);
+    double sum = pq_cross_entropy(a->logits, targets, N, V, grad_scale, for_backward);
+    a->has_grad = for_backward;
+    return sum / N;
+}
+
+void pq_model_backward(pq_model *m, pq_acts *a, const uint16_t *tokens) {
+    const pq_model_config *c = &m->cfg;
+    layer_shape s = shape_of(c);
+    if (!a->has_grad) pq_die("pq_model_backward: the last forward did not prepare gradients");
+    int B = a->last_B, T = a->last_T, N = B * T, V = c->vocab;
+    size_t ND = (size_t)N * s.D;
+    /* head (tied embedding) and final norm */
+    pq_linear_backward(a->dxn, m->g_tok_emb, a->logits, a->xf, m->tok_emb, N, s.D, V, 0);
+    memset(a->dres, 0, sizeof(float) * ND);
+    pq_rmsnorm_backward(a->dres, m->g_final_norm, a->dxn, a->res[c->n_layers], m->final_norm, a->rstdf, N, s.D);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const pq_layer_ptrs *w = &m->we[l];
+        pq_layer_ptrs *g = &m->ge[l];
+        /* MLP: res[l+1] = res_mid + h Wdown^T */
+        pq_linear_backward(a->dh, g->wdown, a->dres, a->h[l], w->wdown, N, s.F, s.D, 0);
+        pq_swiglu_backward(a->dgu, a->dh, a->gu[l], N, s.F);
+        pq_linear_backward(a->dxn, g->wgu, a->dgu, a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
+        pq_rmsnorm_backward(a->dres, m->g[l].mlp_norm, a->dxn, a->res_mid[l], w->mlp_norm, a->rstd2[l], N, s.D);
+        /* attention: res_mid = res[l] + atty Wo^T */
+        pq_linear_backward(a->datty, g->wo, a->dres, a->atty[l], w->wo, N, s.D, s.D, 0);
+        pq_attention_backward(a->dqkv, a->datty, a->att[l], a->qkv[l], a->dscores, B, T, s.H, s.KV, s.hd);
+        pq_rope_apply(a->dqkv, s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 1);
+        pq_rope_apply(a->dqkv + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 1);
+        pq_linear_backward(a->dxn, g->wqkv, a->dqkv, a->xn1[l], w->wqkv, N, s.D, s.C, 0);
+        pq_rmsnorm_backward(a->dres, m->g[l].attn_norm, a->dxn, a->res[l], w->attn_norm, a->rstd1[l], N, s.D);
+    }
+    /* embedding rows, in token order (rows repeat: a fixed order keeps it deterministic) */
+    for (int n = 0; n < N; n++) {
+        float *dst = m->g_tok_emb + (size_t)tokens[n] * s.D;
+        const float *src = a->dres + (size_t)n * s.D;
+        for (int i = 0; i < s.D; i++) dst[i] += src[i];
+    }
+    a->has_grad = 0;
+}
+
+void pq_model_logits(pq_model *m, pq_acts *a, const uint16_t *tokens, int T, float *logits_out) {
+    pq_model_forward(m, a, tokens, NULL, 1, T, 0, 0.0f);
+    memcpy(logits_out, a->logits, sizeof(float) * (size_t)T * m->cfg.vocab);
+}
+
+/* ---- checkpoints -------------------------------------------------------------- */
+
+void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        pq_ckpt_add(c, t->name, PQ_F32, t->ndim, t->dims, t->param);
+    }
+    json_object_set_new(c->meta, "model", pq_model_config_to_json(&m->cfg));
+}
+
+int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        const void *d = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
+        if (!d) return pq_fail("%s: %s", what, pq_error());
+        memcpy(t->param, d, sizeof(float) * t->numel);
+    }
+    return 0;
+}
+
+int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta) {
+    pq_ckpt *c = pq_ckpt_new();
+    if (extra_meta) json_object_update(c->meta, (json_t *)extra_meta);
+    json_object_set_new(c->meta, "kind", json_string("model"));
+    pq_model_to_ckpt(m, c);
+    int rc = pq_ckpt_save(c, path, 0);
+    pq_ckpt_free(c);
+    return rc;
+}
+
+pq_model *pq_model_load(const char *path) {
+    pq_ckpt *c = pq_ckpt_load(path);
+    if (!c) return NULL;
+    pq_model_config cfg;
+    json_t *mo = json_object_get(c->meta, "model");
+    char what[1100];
+    snprintf(what, sizeof what, "%s: metadata \"model\"", path);
+    if (!mo || pq_model_config_from_json(&cfg, mo, what)) {
+        if (!mo) pq_fail("%s: no model config in the checkpoint metadata", path);
+        pq_ckpt_free(c);
+        return NULL;
+    }
+    pq_model *m = pq_model_new(&cfg);
+    if (pq_model_from_ckpt(m, c, path)) {
+        pq_model_free(m);
+        m = NULL;
+    }
+    pq_ckpt_free(c);
+    return m;
+}
