@@ -164,9 +164,10 @@ int pq_qexport_verify(const pq_ckpt *c, const char *what) {
             for (int j = 0; j < cols; j++) {
                 size_t k = (size_t)i * cols + j;
                 if (codes[k] >= q.levels || pq_quant_dequant(&q, alpha[i], codes[k]) != w[k]) {
+                    int code = codes[k];
                     free(codes);
                     return pq_fail("%s: '%s' row %d col %d: code %d does not reproduce the stored weight", what, name, i, j,
-                                   codes[k]);
+                                   code);
                 }
             }
         free(codes);
