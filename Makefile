@@ -60,6 +60,18 @@ $(BUILD)/gen/version.h: FORCE
 	@echo '#define PQ_VERSION "$(VERSION)"' > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 $(BUILD)/core/base/manifest.o: $(BUILD)/gen/version.h
+
+# One SHA-256 per area of core/: a run's id includes the hashes of the areas it
+# executes, so editing the model reruns training and editing the harness does not.
+AREAS := base model train quant data eval kernels
+$(BUILD)/gen/source_hashes.h: FORCE
+	@mkdir -p $(@D)
+	@{ echo 'static const struct { const char *area, *sha256; } pq_source_hashes[] = {'; \
+	   for a in $(AREAS); do \
+	     h=$$(find core/$$a -name '*.[ch]' 2>/dev/null | LC_ALL=C sort | xargs -r cat | sha256sum | cut -c1-64); \
+	     echo "    {\"$$a\", \"$$h\"},"; done; echo '};'; } > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+$(BUILD)/core/harness/plan.o: $(BUILD)/gen/source_hashes.h
 FORCE:
 
 # --- dependencies -----------------------------------------------------------

@@ -1,0 +1,164 @@
+/* aggregate.c — from finished runs to one results file per suite.
+ *
+ * Every row keeps the ids of the runs its numbers came from ("run_ids"), so a
+ * figure's point can be traced to the manifests in work/runs/<kind>-<id>/. A
+ * metric that was not measured is left out of its row, never filled in. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/manifest.h"
+#include "base/util.h"
+#include "harness/suite.h"
+
+/* Looks up a dotted path ("final.val_loss") in a JSON object. */
+static json_t *dig(json_t *v, const char *path) {
+    char key[128];
+    while (v && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)n, path);
+        v = json_object_get(v, key);
+        path += n + (path[n] == '.');
+    }
+    return v;
+}
+
+/* The first of several candidate paths that holds a number. */
+static json_t *first_number(json_t *results, const char *const *paths) {
+    for (; *paths; paths++) {
+        json_t *v = dig(results, *paths);
+        if (json_is_number(v)) return v;
+    }
+    return NULL;
+}
+
+static void copy_number(json_t *row, const char *name, json_t *results, const char *const *paths) {
+    json_t *v = first_number(results, paths);
+    if (v) json_object_set_new(row, name, json_real(json_number_value(v)));
+}
+
+static void add_training_metrics(json_t *row, json_t *results) {
+    static const char *const val_loss[] = {"final_val_loss", "val_loss", "final.val_loss", NULL};
+    static const char *const size[] = {"size_bytes", "effective_size_bytes", "export.size_bytes", "params.size_bytes", NULL};
+    copy_number(row, "val_loss", results, val_loss);
+    copy_number(row, "size_bytes", results, size);
+}
+
+/* Per-task accuracies from an eval run, and their mean over multiple-choice tasks. */
+static void add_eval_metrics(json_t *row, json_t *results) {
+    json_t *tasks = json_object_get(results, "tasks");
+    json_t *acc = json_object(), *acc_norm = json_object(), *stderr_ = json_object();
+    double sum = 0;
+    int n = 0;
+    const char *name;
+    json_t *t;
+    json_object_foreach(tasks, name, t) {
+        json_t *a = json_object_get(t, "acc");
+        if (!json_is_number(a)) continue;
+        json_object_set_new(acc, name, json_real(json_number_value(a)));
+        json_t *an = json_object_get(t, "acc_norm");
+        if (json_is_number(an)) json_object_set_new(acc_norm, name, json_real(json_number_value(an)));
+        json_t *se = json_object_get(t, "acc_stderr");
+        if (json_is_number(se)) json_object_set_new(stderr_, name, json_real(json_number_value(se)));
+        sum += json_number_value(a), n++;
+    }
+    if (n) {
+        json_object_set_new(row, "acc_avg", json_real(sum / n));
+        json_object_set_new(row, "acc", acc);
+        json_object_set_new(row, "acc_norm", acc_norm);
+        json_object_set_new(row, "acc_stderr", stderr_);
+    } else {
+        json_decref(acc), json_decref(acc_norm), json_decref(stderr_);
+    }
+    static const char *const bpb[] = {"perplexity.bpb", "perplexity.bits_per_byte", "bpb", NULL};
+    static const char *const word_ppl[] = {"perplexity.word_perplexity", "perplexity.word_ppl", NULL};
+    copy_number(row, "bpb", results, bpb);
+    copy_number(row, "word_ppl", results, word_ppl);
+}
+
+static void add_decode_metrics(json_t *row, json_t *results) {
+    static const char *const tps[] = {"tokens_per_s", "decode.tokens_per_s", NULL};
+    copy_number(row, "tokens_per_s", results, tps);
+}
+
+/* One row per hooked layer matrix, from the QAT run's relative L1 weight change. */
+static void explode_transition(json_t *out_rows, json_t *row, json_t *results) {
+    json_t *layers = json_object_get(results, "rel_l1");
+    size_t i;
+    json_t *layer;
+    json_array_foreach(layers, i, layer) {
+        json_t *copy = json_deep_copy(row);
+        json_object_update(copy, layer); /* {layer, which, rel_l1} */
+        json_array_append_new(out_rows, copy);
+    }
+}
+
+static void explode_kernels(json_t *out_rows, json_t *row, json_t *results) {
+    json_t *entries = json_object_get(results, "kernels");
+    size_t i;
+    json_t *entry;
+    json_array_foreach(entries, i, entry) {
+        json_t *copy = json_deep_copy(row);
+        json_object_update(copy, entry);
+        json_array_append_new(out_rows, copy);
+    }
+}
+
+static json_t *run_output(const pq_run *r) {
+    if (strcmp(r->kind, "bench_kernels") != 0) return pq_run_results(r);
+    char *path = pq_run_file(r, "kernels.json");
+    json_t *v = pq_json_read(path);
+    free(path);
+    return v;
+}
+
+json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
+    json_t *rows = json_array();
+    size_t i;
+    json_t *row;
+    json_array_foreach(s->rows, i, row) {
+        json_t *out = json_deep_copy(row);
+        json_object_del(out, "sources");
+        json_t *ids = json_array();
+        int complete = 1;
+        const char *role;
+        json_t *idx;
+        json_t *explode_from = NULL;
+        json_object_foreach(json_object_get(row, "sources"), role, idx) {
+            const pq_run *r = &plan->runs[json_integer_value(idx)];
+            json_array_append_new(ids, json_string(r->id));
+            json_t *results = r->state == RUN_DONE ? run_output(r) : NULL;
+            if (!results) {
+                complete = 0;
+                continue;
+            }
+            if (!strcmp(r->kind, "eval"))
+                add_eval_metrics(out, results);
+            else if (!strcmp(r->kind, "decode"))
+                add_decode_metrics(out, results);
+            else if (!strcmp(r->kind, "bench_kernels") || !strcmp(s->name, "transition"))
+                explode_from = json_incref(results);
+            else
+                add_training_metrics(out, results);
+            json_decref(results);
+        }
+        json_object_set_new(out, "run_ids", ids);
+        if (!complete) json_object_set_new(out, "incomplete", json_true());
+        if (explode_from && !strcmp(s->name, "kernels"))
+            explode_kernels(rows, out, explode_from);
+        else if (explode_from)
+            explode_transition(rows, out, explode_from);
+        else
+            json_array_append(rows, out);
+        json_decref(explode_from);
+        json_decref(out);
+    }
+    json_t *agg = json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "suite", s->name, "tier", s->tier_name, "artifact",
+                            json_object_get(s->root, "artifact"), "title", json_object_get(s->root, "title"),
+                            "finding", json_object_get(s->root, "finding"), "rows", rows);
+    json_object_set(agg, "tolerances", json_object_get(s->root, "tolerances"));
+    json_object_set(agg, "key", json_object_get(s->root, "key"));
+    json_t *manifest = pq_manifest_new("suite", s->tier);
+    json_object_set_new(agg, "manifest", manifest);
+    return agg;
+}

@@ -1,0 +1,130 @@
+#include "harness/check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/hash.h"
+#include "base/util.h"
+
+int pq_check_within(const json_t *rule, double ref, double fresh, double se_ref, double se_fresh) {
+    double diff = fabs(fresh - ref);
+    json_t *v;
+    if ((v = json_object_get(rule, "exact"))) return fresh == ref;
+    if ((v = json_object_get(rule, "rel"))) return diff <= json_number_value(v) * fabs(ref);
+    if ((v = json_object_get(rule, "abs"))) return diff <= json_number_value(v);
+    if ((v = json_object_get(rule, "stderr"))) {
+        double se = sqrt(se_ref * se_ref + se_fresh * se_fresh);
+        return diff <= json_number_value(v) * se;
+    }
+    if ((v = json_object_get(rule, "ratio"))) {
+        double f = json_number_value(v);
+        if (ref <= 0 || fresh <= 0) return ref == fresh;
+        return fresh / ref <= f && ref / fresh <= f;
+    }
+    return 0;
+}
+
+/* The identity of a row: its key fields, canonically serialized. */
+static char *row_key(const json_t *row, const json_t *key_fields) {
+    json_t *k = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(key_fields, i, f) {
+        json_t *v = json_object_get(row, json_string_value(f));
+        json_object_set(k, json_string_value(f), v ? v : json_null());
+    }
+    char *s = pq_json_canonical(k);
+    json_decref(k);
+    return s;
+}
+
+static const json_t *find_row(const json_t *rows, const json_t *key_fields, const char *key) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        char *k = row_key(row, key_fields);
+        int same = !strcmp(k, key);
+        free(k);
+        if (same) return row;
+    }
+    return NULL;
+}
+
+static double stderr_of(const json_t *row, const char *metric, const char *sub) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_stderr", metric);
+    json_t *se = json_object_get(row, name);
+    if (sub) se = json_object_get(se, sub);
+    return json_is_number(se) ? json_number_value(se) : 0;
+}
+
+static void report(FILE *out, const char *suite, const char *key, const char *metric, double ref, double fresh,
+                   int ok) {
+    fprintf(out, "%-10s %-48.48s %-22.22s %12.6g %12.6g %+9.2f%%  %s\n", suite, key, metric, ref, fresh,
+            ref != 0 ? 100 * (fresh - ref) / fabs(ref) : 0.0, ok ? "ok (moved)" : "REGRESSION");
+}
+
+static void compare_metric(const char *suite, const char *key, const char *metric, const json_t *rule,
+                           const json_t *ref_row, const json_t *new_row, FILE *out, pq_check_summary *sum) {
+    json_t *r = json_object_get(ref_row, metric), *n = json_object_get(new_row, metric);
+    if (!r) return;
+    if (json_is_object(r)) { /* per-task metrics: compare each task */
+        const char *sub;
+        json_t *rv;
+        json_object_foreach(r, sub, rv) {
+            char name[256];
+            snprintf(name, sizeof name, "%s.%s", metric, sub);
+            json_t *nv = json_object_get(n, sub);
+            if (!json_is_number(nv)) {
+                fprintf(out, "%-10s %-48.48s %-22.22s missing from the new results  REGRESSION\n", suite, key, name);
+                sum->missing++, sum->regressions++;
+                continue;
+            }
+            double a = json_number_value(rv), b = json_number_value(nv);
+            int ok = pq_check_within(rule, a, b, stderr_of(ref_row, metric, sub), stderr_of(new_row, metric, sub));
+            sum->compared++;
+            if (a != b) report(out, suite, key, name, a, b, ok), ok ? sum->moved_within++ : sum->regressions++;
+        }
+        return;
+    }
+    if (!json_is_number(n)) {
+        fprintf(out, "%-10s %-48.48s %-22.22s missing from the new results  REGRESSION\n", suite, key, metric);
+        sum->missing++, sum->regressions++;
+        return;
+    }
+    double a = json_number_value(r), b = json_number_value(n);
+    int ok = pq_check_within(rule, a, b, stderr_of(ref_row, metric, NULL), stderr_of(new_row, metric, NULL));
+    sum->compared++;
+    if (a != b) report(out, suite, key, metric, a, b, ok), ok ? sum->moved_within++ : sum->regressions++;
+}
+
+void pq_check_suite(const json_t *reference, const json_t *fresh, FILE *out, pq_check_summary *sum) {
+    const char *suite = json_string_value(json_object_get(reference, "suite"));
+    const json_t *keys = json_object_get(reference, "key"), *tolerances = json_object_get(reference, "tolerances");
+    const json_t *ref_rows = json_object_get(reference, "rows"), *new_rows = json_object_get(fresh, "rows");
+    size_t i;
+    json_t *row;
+    json_array_foreach(ref_rows, i, row) {
+        char *key = row_key(row, keys);
+        const json_t *match = find_row(new_rows, keys, key);
+        if (!match) {
+            fprintf(out, "%-10s %-48.48s %-22s missing from the new results  REGRESSION\n", suite, key, "(row)");
+            sum->missing++, sum->regressions++;
+        } else {
+            const char *metric;
+            json_t *rule;
+            json_object_foreach((json_t *)tolerances, metric, rule)
+                compare_metric(suite, key, metric, rule, row, match, out, sum);
+        }
+        free(key);
+    }
+    json_array_foreach(new_rows, i, row) {
+        char *key = row_key(row, keys);
+        if (!find_row(ref_rows, keys, key)) {
+            fprintf(out, "%-10s %-48.48s %-22s new row (not in the reference)\n", suite, key, "(row)");
+            sum->added++;
+        }
+        free(key);
+    }
+}

@@ -1,0 +1,324 @@
+/* expand.c — what each suite runs: one expander per paper artifact.
+ *
+ * Expanders share four building blocks (pretrain, qat, ptq, eval) so that the
+ * same FP checkpoint or QAT run requested by several suites is one run. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/fsio.h"
+#include "base/manifest.h"
+#include "base/util.h"
+#include "harness/suite.h"
+
+typedef struct {
+    pq_suite *s;
+    pq_plan *plan;
+    long long seed;
+    json_t *tasks; /* borrowed */
+} expander;
+
+/* ---- building blocks -------------------------------------------------------- */
+
+static json_t *model_config(expander *x, const char *model) {
+    char name[256];
+    snprintf(name, sizeof name, "suites/models/%s.json", model);
+    json_t *config = pq_json_read(name);
+    if (!config) pq_suite_field_error(x->s, "models", pq_error());
+    return config;
+}
+
+static int pretrain(expander *x, const char *model, long long tokens) {
+    json_t *config = model_config(x, model);
+    if (!config) return -1;
+    json_t *args = json_pack("{s:s, s:o, s:I, s:I}", "model", model, "config", config, "tokens", tokens, "seed", x->seed);
+    return pq_plan_add0(x->plan, "pretrain", args);
+}
+
+/* from < 0: QAT from random init (the model config goes into the arguments). */
+static int qat(expander *x, int from, const char *model, double bits, const char *quantizer, long long tokens) {
+    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", bits, "quantizer", quantizer,
+                             "tokens", tokens, "seed", x->seed);
+    if (from >= 0) return pq_plan_add1(x->plan, "qat", args, "from", from);
+    json_t *config = model_config(x, model);
+    if (!config) {
+        json_decref(args);
+        return -1;
+    }
+    json_object_set_new(args, "config", config);
+    return pq_plan_add0(x->plan, "qat", args);
+}
+
+static int ptq(expander *x, int from, const char *method, double bits) {
+    json_t *args = json_pack("{s:s, s:f, s:I}", "method", method, "bits", bits, "seed", x->seed);
+    return pq_plan_add1(x->plan, "ptq", args, "from", from);
+}
+
+static int evaluate(expander *x, int model_run) {
+    if (model_run < 0) return -1;
+    json_t *args = json_pack("{s:O}", "tasks", x->tasks);
+    return pq_plan_add1(x->plan, "eval", args, "model", model_run);
+}
+
+static void add_row(expander *x, json_t *row, const char *role1, int run1, const char *role2, int run2) {
+    json_t *sources = json_object();
+    if (role1) json_object_set_new(sources, role1, json_integer(run1));
+    if (role2) json_object_set_new(sources, role2, json_integer(run2));
+    json_object_set_new(row, "sources", sources);
+    json_array_append_new(x->s->rows, row);
+}
+
+static int get_models(expander *x, json_t **models) {
+    if (pq_suite_array(x->s, "models", models) != 0) return -1;
+    size_t i;
+    json_t *m;
+    json_array_foreach(*models, i, m) if (!json_is_string(m)) return pq_suite_field_error(x->s, "models", "expected model names");
+    return 0;
+}
+
+static int get_numbers(expander *x, const char *field, json_t **arr) {
+    if (pq_suite_array(x->s, field, arr) != 0) return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(*arr, i, v) if (!json_is_number(v)) return pq_suite_field_error(x->s, field, "expected numbers");
+    return 0;
+}
+
+static int positive(expander *x, const char *field, long long *out) {
+    if (pq_suite_int(x->s, field, out) != 0) return -1;
+    if (*out <= 0) return pq_suite_field_error(x->s, field, "must be positive");
+    return 0;
+}
+
+/* The standard pipeline most suites share: FP checkpoint, then QAT at `bits`. */
+static int standard_qat(expander *x, const char *model, double bits, const char *quantizer, int *fp_run) {
+    long long pre, qt;
+    if (positive(x, "pretrain_tokens", &pre) || positive(x, "qat_tokens", &qt)) return -1;
+    *fp_run = pretrain(x, model, pre);
+    if (*fp_run < 0) return -1;
+    if (bits >= 16) return *fp_run;
+    return qat(x, *fp_run, model, bits, quantizer, qt);
+}
+
+/* ---- the suites ---------------------------------------------------------------- */
+
+static int expand_budget(expander *x) {
+    json_t *models, *bits, *fractions;
+    long long total;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits) || get_numbers(x, "fp_fractions", &fractions) ||
+        positive(x, "total_tokens", &total))
+        return -1;
+    size_t i, j, k;
+    json_t *m, *b, *f;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) json_array_foreach(fractions, k, f) {
+        double frac = json_number_value(f);
+        if (frac < 0 || frac > 1) return pq_suite_field_error(x->s, "fp_fractions", "fractions must lie in [0, 1]");
+        const char *model = json_string_value(m);
+        long long fp_tokens = llround(frac * (double)total), qat_tokens = total - fp_tokens;
+        int q;
+        if (fp_tokens == 0) {
+            q = qat(x, -1, model, json_number_value(b), "paretoq", total);
+        } else {
+            int p = pretrain(x, model, fp_tokens);
+            if (p < 0) return -1;
+            q = qat(x, p, model, json_number_value(b), "paretoq", qat_tokens);
+        }
+        int e = evaluate(x, q);
+        if (q < 0 || e < 0) return -1;
+        add_row(x,
+                json_pack("{s:s, s:O, s:f, s:I, s:I, s:I}", "model", model, "bits", b, "fp_fraction", frac, "fp_tokens",
+                          fp_tokens, "qat_tokens", qat_tokens, "total_tokens", total),
+                "qat", q, "eval", e);
+    }
+    return 0;
+}
+
+static int expand_tokens(expander *x) {
+    json_t *models, *bits, *sweep;
+    long long pre;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits) || get_numbers(x, "qat_token_sweep", &sweep) ||
+        positive(x, "pretrain_tokens", &pre))
+        return -1;
+    size_t i, j, k;
+    json_t *m, *b, *t;
+    json_array_foreach(models, i, m) {
+        const char *model = json_string_value(m);
+        int p = pretrain(x, model, pre);
+        if (p < 0) return -1;
+        json_array_foreach(bits, j, b) json_array_foreach(sweep, k, t) {
+            long long tokens = (long long)json_number_value(t);
+            for (int scratch = 0; scratch < 2; scratch++) {
+                if (scratch && tokens == 0) continue; /* random init with no training measures nothing */
+                int q = qat(x, scratch ? -1 : p, model, json_number_value(b), "paretoq", tokens);
+                int e = evaluate(x, q);
+                if (q < 0 || e < 0) return -1;
+                add_row(x,
+                        json_pack("{s:s, s:O, s:s, s:I}", "model", model, "bits", b, "init",
+                                  scratch ? "scratch" : "finetune", "qat_tokens", tokens),
+                        "qat", q, "eval", e);
+            }
+        }
+    }
+    return 0;
+}
+
+static int expand_transition(expander *x) {
+    json_t *models, *bits;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits)) return -1;
+    size_t i, j;
+    json_t *m, *b;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
+        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        if (q < 0) return -1;
+        add_row(x, json_pack("{s:s, s:O}", "model", json_string_value(m), "bits", b), "qat", q, NULL, 0);
+    }
+    return 0;
+}
+
+static int expand_quantfn(expander *x) {
+    json_t *models, *quantizers;
+    if (get_models(x, &models)) return -1;
+    quantizers = json_object_get(x->s->tier, "quantizers");
+    if (!json_is_object(quantizers) || !json_object_size(quantizers))
+        return pq_suite_field_error(x->s, "quantizers", "expected {\"<bits>\": [quantizer names]}");
+    size_t i, k;
+    json_t *m, *names, *name;
+    const char *bits_text;
+    json_array_foreach(models, i, m) json_object_foreach(quantizers, bits_text, names) {
+        char *end;
+        double bits = strtod(bits_text, &end);
+        if (*end || bits <= 0 || !json_is_array(names))
+            return pq_suite_field_error(x->s, "quantizers", "keys are bit widths, values arrays of quantizer names");
+        json_array_foreach(names, k, name) {
+            if (!json_is_string(name)) return pq_suite_field_error(x->s, "quantizers", "expected quantizer names");
+            int fp, q = standard_qat(x, json_string_value(m), bits, json_string_value(name), &fp);
+            int e = evaluate(x, q);
+            if (q < 0 || e < 0) return -1;
+            add_row(x,
+                    json_pack("{s:s, s:f, s:s}", "model", json_string_value(m), "bits", bits, "quantizer",
+                              json_string_value(name)),
+                    "qat", q, "eval", e);
+        }
+    }
+    return 0;
+}
+
+static int expand_pareto(expander *x) {
+    json_t *models, *bits;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits)) return -1;
+    size_t i, j;
+    json_t *m, *b;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
+        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        int e = evaluate(x, q);
+        if (q < 0 || e < 0) return -1;
+        add_row(x,
+                json_pack("{s:s, s:O, s:s}", "model", json_string_value(m), "bits", b, "quantizer",
+                          json_number_value(b) >= 16 ? "none" : "paretoq"),
+                "model", q, "eval", e);
+    }
+    return 0;
+}
+
+static int expand_speed(expander *x) {
+    json_t *models, *bits;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits)) return -1;
+    size_t i, j;
+    json_t *m, *b;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
+        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        int e = evaluate(x, q);
+        if (q < 0 || e < 0) return -1;
+        int d = pq_plan_add1(x->plan, "decode", json_pack("{s:O}", "bits", b), "model", q);
+        json_t *row = json_pack("{s:s, s:O}", "model", json_string_value(m), "bits", b);
+        add_row(x, row, "eval", e, "decode", d);
+    }
+    return 0;
+}
+
+static int expand_ternary(expander *x) {
+    json_t *models;
+    long long pre, qt;
+    if (get_models(x, &models) || positive(x, "pretrain_tokens", &pre) || positive(x, "qat_tokens", &qt)) return -1;
+    size_t i;
+    json_t *m;
+    json_array_foreach(models, i, m) {
+        const char *model = json_string_value(m);
+        int p = pretrain(x, model, pre);
+        if (p < 0) return -1;
+        struct { const char *method; int run; } methods[] = {
+            {"paretoq", qat(x, p, model, 1.58, "paretoq", qt)},
+            {"rtn", ptq(x, p, "rtn", 1.58)},
+            {"minmax_qat", qat(x, p, model, 1.58, "minmax", qt)},
+            /* BitNet b1.58-like: absmean ternary trained from scratch on the same total budget. */
+            {"absmean_scratch", qat(x, -1, model, 1.58, "absmean", pre + qt)},
+        };
+        for (size_t k = 0; k < PQ_COUNT(methods); k++) {
+            int e = evaluate(x, methods[k].run);
+            if (methods[k].run < 0 || e < 0) return -1;
+            add_row(x, json_pack("{s:s, s:s, s:f}", "model", model, "method", methods[k].method, "bits", 1.58), "model",
+                    methods[k].run, "eval", e);
+        }
+    }
+    return 0;
+}
+
+static int expand_baselines(expander *x) {
+    json_t *models, *bits;
+    long long pre, qt;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits) || positive(x, "pretrain_tokens", &pre) ||
+        positive(x, "qat_tokens", &qt))
+        return -1;
+    size_t i, j;
+    json_t *m, *b;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
+        const char *model = json_string_value(m);
+        double nbits = json_number_value(b);
+        int p = pretrain(x, model, pre);
+        if (p < 0) return -1;
+        struct { const char *method; int run; } methods[] = {
+            {"paretoq", qat(x, p, model, nbits, "paretoq", qt)},
+            {"rtn", ptq(x, p, "rtn", nbits)},
+            {"gptq", ptq(x, p, "gptq", nbits)},
+            {"minmax_qat", qat(x, p, model, nbits, "minmax", qt)},
+        };
+        for (size_t k = 0; k < PQ_COUNT(methods); k++) {
+            int e = evaluate(x, methods[k].run);
+            if (methods[k].run < 0 || e < 0) return -1;
+            add_row(x, json_pack("{s:s, s:f, s:s}", "model", model, "bits", nbits, "method", methods[k].method), "model",
+                    methods[k].run, "eval", e);
+        }
+    }
+    return 0;
+}
+
+static int expand_kernels(expander *x) {
+    json_t *quick = json_object_get(x->s->tier, "quick");
+    if (quick && !json_is_boolean(quick)) return pq_suite_field_error(x->s, "quick", "expected true or false");
+    int k = pq_plan_add0(x->plan, "bench_kernels", json_pack("{s:b}", "quick", json_is_true(quick)));
+    add_row(x, json_object(), "bench", k, NULL, 0);
+    return 0;
+}
+
+static int expand_grids(expander *x) {
+    /* No runs: the aggregator evaluates each quantizer's transfer function directly. */
+    json_t *quantizers;
+    if (pq_suite_array(x->s, "quantizers", &quantizers) != 0) return -1;
+    return 0;
+}
+
+int pq_suite_expand(pq_suite *s, pq_plan *plan) {
+    expander x = {s, plan, 1, NULL};
+    if (strcmp(s->name, "grids") && strcmp(s->name, "kernels")) {
+        if (pq_suite_int(s, "seed", &x.seed) != 0 || pq_suite_array(s, "tasks", &x.tasks) != 0) return -1;
+    }
+    static const struct { const char *name; int (*fn)(expander *); } table[] = {
+        {"grids", expand_grids},     {"budget", expand_budget},   {"tokens", expand_tokens},
+        {"transition", expand_transition}, {"quantfn", expand_quantfn}, {"pareto", expand_pareto},
+        {"speed", expand_speed},     {"ternary", expand_ternary}, {"baselines", expand_baselines},
+        {"kernels", expand_kernels},
+    };
+    for (size_t i = 0; i < PQ_COUNT(table); i++)
+        if (!strcmp(table[i].name, s->name)) return table[i].fn(&x);
+    return pq_fail("suite '%s' has no expander", s->name);
+}

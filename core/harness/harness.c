@@ -1,0 +1,100 @@
+#include "harness/harness.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fsio.h"
+#include "base/hash.h"
+#include "base/manifest.h"
+#include "base/util.h"
+#include "harness/results_io.h"
+#include "harness/scheduler.h"
+#include "harness/suite.h"
+
+static int needs_data(const pq_suite *suites, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(suites[i].name, "grids") && strcmp(suites[i].name, "kernels")) return 1;
+    return 0;
+}
+
+/* Builds (or confirms, since it is cached) the data, and returns the hash that run ids include. */
+static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
+    if (opt->execute && !opt->dry_run) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl(opt->pq, opt->pq, "data", "build", "--data-dir", opt->data_dir, (char *)NULL);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            return pq_fail("pq data build --data-dir %s failed", opt->data_dir);
+    }
+    char *manifest = pq_path_join(opt->data_dir, "manifest.json");
+    int rc = pq_sha256_file(manifest, hash);
+    if (rc != 0) pq_fail("%s: no built data (run 'pq data build --data-dir %s' first)", manifest, opt->data_dir);
+    free(manifest);
+    return rc;
+}
+
+static int write_results(const pq_harness_options *opt, const char *suite, json_t *agg) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s.json", opt->tier, suite);
+    char *path = pq_path_join(opt->out_dir, name);
+    int rc = pq_json_write(agg, path);
+    if (rc == 0) {
+        strcpy(path + strlen(path) - 4, "csv");
+        rc = pq_results_write_csv(agg, path);
+    }
+    if (rc == 0) fprintf(stderr, "pq suite: wrote %s/%s/%s.{json,csv}\n", opt->out_dir, opt->tier, suite);
+    free(path);
+    return rc;
+}
+
+int pq_harness_run(const char *const *names, int count, const pq_harness_options *opt, json_t **results) {
+    *results = NULL;
+    int all = count == 1 && !strcmp(names[0], "all");
+    int n = all ? pq_suite_count : count;
+    pq_suite *suites = pq_calloc((size_t)n, sizeof *suites);
+    pq_plan plan;
+    char data_hash[PQ_SHA256_HEX] = "none";
+    int rc = 0, loaded = 0;
+    for (; loaded < n && rc == 0; loaded++)
+        rc = pq_suite_load(&suites[loaded], opt->suites_dir, all ? pq_suite_names[loaded] : names[loaded], opt->tier);
+    if (rc == 0 && needs_data(suites, n)) rc = build_data(opt, data_hash);
+    pq_plan_init(&plan, opt->runs_dir, opt->data_dir, data_hash);
+    for (int i = 0; i < n && rc == 0; i++) rc = pq_suite_expand(&suites[i], &plan);
+    if (rc == 0) {
+        pq_schedule_options sched = {opt->jobs, opt->dry_run || !opt->execute, opt->pq};
+        int failed = 0;
+        if (opt->execute || opt->dry_run) {
+            failed = pq_schedule(&plan, &sched);
+        } else {
+            /* Aggregate only: mark what is already done. */
+            for (int i = 0; i < plan.count; i++) {
+                char *done = pq_run_file(&plan.runs[i], "DONE");
+                plan.runs[i].state = pq_file_exists(done) ? RUN_DONE : RUN_PENDING;
+                failed += plan.runs[i].state != RUN_DONE;
+                free(done);
+            }
+        }
+        if (!opt->dry_run) {
+            *results = json_object();
+            for (int i = 0; i < n && rc == 0; i++) {
+                json_t *agg = pq_suite_aggregate(&suites[i], &plan);
+                pq_manifest_finish(json_object_get(agg, "manifest"));
+                if (opt->out_dir) rc = write_results(opt, suites[i].name, agg);
+                json_object_set_new(*results, suites[i].name, agg);
+            }
+        }
+        if (rc == 0 && failed) rc = 1;
+    }
+    for (int i = 0; i < loaded; i++) pq_suite_free(&suites[i]);
+    free(suites);
+    pq_plan_free(&plan);
+    return rc;
+}

@@ -1,0 +1,267 @@
+#include "harness/scheduler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/fsio.h"
+#include "base/manifest.h"
+#include "base/progress.h"
+#include "base/util.h"
+
+/* ---- commands ------------------------------------------------------------------- */
+
+typedef struct {
+    char **v;
+    int n, cap;
+} argv_builder;
+
+static void arg(argv_builder *a, const char *s) {
+    if (a->n + 2 > a->cap) {
+        a->cap = a->cap ? 2 * a->cap : 16;
+        a->v = pq_realloc(a->v, (size_t)a->cap * sizeof *a->v);
+    }
+    a->v[a->n++] = pq_strdup(s);
+    a->v[a->n] = NULL;
+}
+
+static void argf(argv_builder *a, const char *fmt, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, fmt, v);
+    arg(a, buf);
+}
+
+void pq_free_argv(char **argv) {
+    for (char **p = argv; p && *p; p++) free(*p);
+    free(argv);
+}
+
+static const pq_run *dep(const pq_plan *plan, const pq_run *r, const char *role) {
+    for (int d = 0; d < r->ndeps; d++)
+        if (!strcmp(r->dep_roles[d], role)) return &plan->runs[r->deps[d]];
+    pq_die("run %s has no '%s' dependency", r->id, role);
+}
+
+static void dep_file(argv_builder *a, const pq_plan *plan, const pq_run *r, const char *role, const char *file) {
+    char *path = pq_run_file(dep(plan, r, role), file);
+    arg(a, path);
+    free(path);
+}
+
+static double num(const pq_run *r, const char *key) { return json_number_value(json_object_get(r->args, key)); }
+static const char *str(const pq_run *r, const char *key) { return json_string_value(json_object_get(r->args, key)); }
+
+char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
+    const pq_run *r = &plan->runs[i];
+    argv_builder a = {0};
+    arg(&a, pq);
+    char *config = pq_run_file(r, "config.json");
+    char *shards = pq_path_join(plan->data_dir, "shards");
+    if (!strcmp(r->kind, "pretrain")) {
+        arg(&a, "pretrain"), arg(&a, "--config"), arg(&a, config), arg(&a, "--data"), arg(&a, shards);
+    } else if (!strcmp(r->kind, "qat")) {
+        arg(&a, "qat");
+        if (json_object_get(r->args, "config"))
+            arg(&a, "--from-scratch"), arg(&a, "--config"), arg(&a, config);
+        else
+            arg(&a, "--from"), dep_file(&a, plan, r, "from", "model.ckpt");
+        arg(&a, "--bits"), argf(&a, "%g", num(r, "bits"));
+        arg(&a, "--quantizer"), arg(&a, str(r, "quantizer"));
+        arg(&a, "--tokens"), argf(&a, "%.0f", num(r, "tokens"));
+        arg(&a, "--seed"), argf(&a, "%.0f", num(r, "seed"));
+        arg(&a, "--data"), arg(&a, shards);
+    } else if (!strcmp(r->kind, "ptq")) {
+        arg(&a, "ptq"), arg(&a, "--from"), dep_file(&a, plan, r, "from", "model.ckpt");
+        arg(&a, "--method"), arg(&a, str(r, "method"));
+        arg(&a, "--bits"), argf(&a, "%g", num(r, "bits"));
+        arg(&a, "--data"), arg(&a, shards);
+    } else if (!strcmp(r->kind, "eval")) {
+        arg(&a, "eval"), arg(&a, "--model"), dep_file(&a, plan, r, "model", "model.ckpt");
+        char *tasks = NULL;
+        size_t k;
+        json_t *t;
+        size_t len = 1;
+        json_array_foreach(json_object_get(r->args, "tasks"), k, t) len += json_string_length(t) + 1;
+        tasks = pq_calloc(len, 1);
+        json_array_foreach(json_object_get(r->args, "tasks"), k, t) {
+            if (k) strcat(tasks, ",");
+            strcat(tasks, json_string_value(t));
+        }
+        arg(&a, "--tasks"), arg(&a, tasks);
+        free(tasks);
+        arg(&a, "--data-dir"), arg(&a, plan->data_dir);
+    } else if (!strcmp(r->kind, "decode")) {
+        arg(&a, "bench"), arg(&a, "decode"), arg(&a, "--model"), dep_file(&a, plan, r, "model", "model.ckpt");
+    } else if (!strcmp(r->kind, "bench_kernels")) {
+        arg(&a, "bench"), arg(&a, "kernels");
+        if (json_is_true(json_object_get(r->args, "quick"))) arg(&a, "--quick");
+    } else {
+        pq_die("no command for run kind '%s'", r->kind);
+    }
+    /* Every kind writes into its run directory. */
+    if (!strcmp(r->kind, "eval")) {
+        char *out = pq_run_file(r, "results.json");
+        arg(&a, "--out"), arg(&a, out);
+        free(out);
+    } else {
+        arg(&a, "--out"), arg(&a, r->dir);
+    }
+    free(config);
+    free(shards);
+    return a.v;
+}
+
+/* ---- state on disk ----------------------------------------------------------------- */
+
+static int is_done(const pq_run *r) {
+    char *done = pq_run_file(r, "DONE");
+    int yes = pq_file_exists(done);
+    free(done);
+    return yes;
+}
+
+/* What the run was asked to do, written before it starts (and its config, for training kinds). */
+static int prepare_dir(const pq_plan *plan, const pq_run *r) {
+    if (pq_mkdirs(r->dir) != 0) return -1;
+    json_t *deps = json_object();
+    for (int d = 0; d < r->ndeps; d++) json_object_set_new(deps, r->dep_roles[d], json_string(plan->runs[r->deps[d]].id));
+    json_t *desc = json_pack("{s:s, s:s, s:O, s:o, s:s, s:s}", "id", r->id, "kind", r->kind, "args", r->args, "deps",
+                             deps, "code", pq_code_hash(r->kind), "data", plan->data_hash);
+    char *path = pq_run_file(r, "run.json");
+    int rc = pq_json_write(desc, path);
+    free(path);
+    json_decref(desc);
+    json_t *config = json_object_get(r->args, "config");
+    if (rc == 0 && config) {
+        json_t *merged = json_deep_copy(config);
+        json_object_set(merged, "tokens", json_object_get(r->args, "tokens"));
+        json_object_set(merged, "seed", json_object_get(r->args, "seed"));
+        path = pq_run_file(r, "config.json");
+        rc = pq_json_write(merged, path);
+        free(path);
+        json_decref(merged);
+    }
+    return rc;
+}
+
+static pid_t start(const pq_plan *plan, int i, const char *pq) {
+    const pq_run *r = &plan->runs[i];
+    if (prepare_dir(plan, r) != 0) return -1;
+    char **argv = pq_run_command(plan, i, pq);
+    char *log = pq_run_file(r, "log.txt");
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        setenv("PQ_PROGRESS", "1", 1);
+        setenv("PQ_THREADS", "1", 0);
+        execv(argv[0], argv);
+        fprintf(stderr, "cannot execute %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(log);
+    pq_free_argv(argv);
+    if (pid < 0) return pq_fail("cannot fork: %s", strerror(errno));
+    return pid;
+}
+
+static void mark_done(const pq_run *r, double seconds) {
+    json_t *done = json_pack("{s:s, s:f}", "id", r->id, "seconds", seconds);
+    char *path = pq_run_file(r, "DONE");
+    if (pq_json_write(done, path) != 0) pq_die("%s", pq_error());
+    free(path);
+    json_decref(done);
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static int ready(const pq_plan *plan, const pq_run *r) {
+    for (int d = 0; d < r->ndeps; d++)
+        if (plan->runs[r->deps[d]].state != RUN_DONE) return 0;
+    return 1;
+}
+
+static int blocked(const pq_plan *plan, const pq_run *r) {
+    for (int d = 0; d < r->ndeps; d++) {
+        pq_run_state s = plan->runs[r->deps[d]].state;
+        if (s == RUN_FAILED || s == RUN_SKIPPED) return 1;
+    }
+    return 0;
+}
+
+int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
+    int n = plan->count, left = 0, failed = 0, running = 0;
+    double cost_total = 0, cost_done = 0;
+    for (int i = 0; i < n; i++) {
+        plan->runs[i].state = is_done(&plan->runs[i]) ? RUN_DONE : RUN_PENDING;
+        if (plan->runs[i].state == RUN_PENDING) left++, cost_total += plan->runs[i].cost;
+    }
+    fprintf(stderr, "pq suite: %d runs, %d already done, %d to run\n", n, n - left, left);
+    if (opt->dry_run) {
+        for (int i = 0; i < n; i++) {
+            if (plan->runs[i].state == RUN_DONE) continue;
+            char **argv = pq_run_command(plan, i, opt->pq);
+            for (char **p = argv; *p; p++) printf("%s%s", p == argv ? "" : " ", *p);
+            printf("\n");
+            pq_free_argv(argv);
+        }
+        return 0;
+    }
+    pid_t *pids = pq_calloc((size_t)n, sizeof *pids);
+    double *started = pq_calloc((size_t)n, sizeof *started);
+    pq_progress progress;
+    pq_progress_begin(&progress, "suite", left, "run");
+    int finished = 0;
+    while (left > 0 || running > 0) {
+        for (int i = 0; i < n && running < opt->jobs; i++) {
+            pq_run *r = &plan->runs[i];
+            if (r->state != RUN_PENDING) continue;
+            if (blocked(plan, r)) {
+                r->state = RUN_SKIPPED, left--, failed++;
+                continue;
+            }
+            if (!ready(plan, r)) continue;
+            pids[i] = start(plan, i, opt->pq);
+            if (pids[i] < 0) {
+                fprintf(stderr, "pq suite: %s: %s\n", r->dir, pq_error());
+                r->state = RUN_FAILED, left--, failed++;
+                continue;
+            }
+            r->state = RUN_RUNNING, left--, running++;
+            started[i] = pq_now();
+        }
+        if (running == 0) continue;
+        int status;
+        pid_t pid = wait(&status);
+        if (pid < 0) pq_die("wait: %s", strerror(errno));
+        for (int i = 0; i < n; i++) {
+            pq_run *r = &plan->runs[i];
+            if (r->state != RUN_RUNNING || pids[i] != pid) continue;
+            running--, finished++;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+                mark_done(r, pq_now() - started[i]);
+                r->state = RUN_DONE;
+                cost_done += r->cost;
+            } else {
+                r->state = RUN_FAILED, failed++;
+                char *log = pq_run_file(r, "log.txt");
+                fprintf(stderr, "%spq suite: %s run failed (%s %d); see %s\n", progress.tty ? "\r\033[K" : "", r->kind,
+                        WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                        log);
+                free(log);
+            }
+        }
+        pq_progress_update(&progress, finished, finished, "%d running, %d left, %d failed", running, left, failed);
+    }
+    pq_progress_end(&progress);
+    (void)cost_done, (void)cost_total;
+    free(pids);
+    free(started);
+    return failed;
+}

@@ -1,0 +1,22 @@
+/* scheduler.h — runs a plan: independent runs in parallel, each as a `pq`
+ * subprocess in its own directory, resuming unfinished ones. */
+#ifndef PQ_SCHEDULER_H
+#define PQ_SCHEDULER_H
+
+#include "harness/plan.h"
+
+typedef struct {
+    int jobs;          /* runs at once */
+    int dry_run;       /* print commands, run nothing */
+    const char *pq;    /* the pq executable to call */
+} pq_schedule_options;
+
+/* Marks finished runs done, executes the rest. Returns the number of runs that
+ * failed or were skipped because a dependency failed (0 = all done). */
+int pq_schedule(pq_plan *plan, const pq_schedule_options *opt);
+
+/* The argv (NULL-terminated, caller frees with pq_free_argv) that executes run i. */
+char **pq_run_command(const pq_plan *plan, int i, const char *pq);
+void pq_free_argv(char **argv);
+
+#endif
