@@ -10,6 +10,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "harness/suite.h"
+#include "quant/quantizer.h"
 
 /* Looks up a dotted path ("final.val_loss") in a JSON object. */
 static json_t *dig(json_t *v, const char *path) {
@@ -112,8 +113,36 @@ static json_t *run_output(const pq_run *r) {
     return v;
 }
 
+/* Fig. 5 needs no training: sample each quantizer's transfer function q̂(u), u = W/α,
+ * over its level range and a margin beyond the clip points. */
+static void grid_rows(json_t *rows, json_t *quantizers) {
+    enum { POINTS = 601 };
+    size_t i;
+    json_t *spec;
+    json_array_foreach(quantizers, i, spec) {
+        const char *name = json_string_value(json_object_get(spec, "name"));
+        const char *bits_text = json_string_value(json_object_get(spec, "bits"));
+        pq_qbits bits;
+        pq_quantizer q;
+        if (!name || !bits_text || pq_qbits_parse(bits_text, &bits) != 0 || pq_quantizer_init(&q, name, bits) != 0)
+            continue; /* validated in expand_grids */
+        float top = q.level0 + (float)(q.levels - 1) * q.level_step;
+        float range = 1.25f * (top > -q.level0 ? top : -q.level0);
+        json_t *us = json_array(), *qs = json_array();
+        for (int k = 0; k < POINTS; k++) {
+            float u = -range + 2 * range * (float)k / (POINTS - 1);
+            json_array_append_new(us, json_real(u));
+            json_array_append_new(qs, json_real(pq_quant_qhat(&q, u)));
+        }
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:f, s:o, s:o, s:o}", "quantizer", q.name, "bits", bits_text,
+                                              "bits_value", pq_qbits_value(bits), "u", us, "q", qs, "run_ids",
+                                              json_array()));
+    }
+}
+
 json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
     json_t *rows = json_array();
+    if (!strcmp(s->name, "grids")) grid_rows(rows, json_object_get(s->tier, "quantizers"));
     size_t i;
     json_t *row;
     json_array_foreach(s->rows, i, row) {

@@ -10,6 +10,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "harness/suite.h"
+#include "quant/quantizer.h"
 
 typedef struct {
     pq_suite *s;
@@ -302,8 +303,19 @@ static int expand_kernels(expander *x) {
 
 static int expand_grids(expander *x) {
     /* No runs: the aggregator evaluates each quantizer's transfer function directly. */
-    json_t *quantizers;
+    json_t *quantizers, *spec;
     if (pq_suite_array(x->s, "quantizers", &quantizers) != 0) return -1;
+    size_t i;
+    json_array_foreach(quantizers, i, spec) {
+        const char *name = json_string_value(json_object_get(spec, "name"));
+        const char *bits_text = json_string_value(json_object_get(spec, "bits"));
+        pq_qbits bits;
+        pq_quantizer q;
+        if (!name || !bits_text)
+            return pq_suite_field_error(x->s, "quantizers", "expected [{\"name\": ..., \"bits\": \"1.58\"}, ...]");
+        if (pq_qbits_parse(bits_text, &bits) != 0 || pq_quantizer_init(&q, name, bits) != 0)
+            return pq_suite_field_error(x->s, "quantizers", pq_error());
+    }
     return 0;
 }
 

@@ -138,9 +138,11 @@ static int prepare_dir(const pq_plan *plan, const pq_run *r) {
     json_decref(desc);
     json_t *config = json_object_get(r->args, "config");
     if (rc == 0 && config) {
-        json_t *merged = json_deep_copy(config);
-        json_object_set(merged, "tokens", json_object_get(r->args, "tokens"));
-        json_object_set(merged, "seed", json_object_get(r->args, "seed"));
+        /* The model file's shape and training settings, with this run's budget and seed. */
+        json_t *merged = json_deep_copy(config), *train = json_object_get(merged, "train");
+        if (!json_is_object(train)) json_object_set_new(merged, "train", train = json_object());
+        json_object_set(train, "tokens", json_object_get(r->args, "tokens"));
+        json_object_set(train, "seed", json_object_get(r->args, "seed"));
         path = pq_run_file(r, "config.json");
         rc = pq_json_write(merged, path);
         free(path);
