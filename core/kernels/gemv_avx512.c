@@ -1,0 +1,174 @@
+/* gemv_avx512.c — the AVX-512 (F/BW/VL + VNNI) kernels.
+ *
+ * One 64-byte vector holds 64 weights after unpacking, as unsigned bytes u.
+ * With int8 activations the dot product is vpdpbusd (u8 × s8, four products
+ * summed into each int32 lane): one instruction per 64 weights, exact. With
+ * fp32 activations the bytes are widened to floats and FMA'd. A block is
+ * unpacked once per row and reused for up to PQ_TOKEN_TILE tokens; one
+ * accumulator per unpacked vector keeps the dependency chains short. */
+#include <immintrin.h>
+
+#include "kernels/kern.h"
+
+#define TGT __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define INL static inline __attribute__((always_inline)) TGT
+#define MAXV 5 /* unpacked vectors per block: 4 (256 weights), 5 for T1_6 (320) */
+
+INL __m512i splat8(int v) { return _mm512_set1_epi8((char)v); }
+INL __mmask64 load_mask64(const uint8_t *p) {
+    uint64_t m;
+    __builtin_memcpy(&m, p, 8);
+    return (__mmask64)m;
+}
+
+/* Unpacks one block into v[0..nvec): v[i] holds the codes of weights 64i..64i+63
+ * (the layouts are described in pack.h). */
+INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
+    switch (f) {
+    case PQ_FMT_B8:
+        for (int i = 0; i < 4; i++) v[i] = _mm512_loadu_si512(p + 64 * i);
+        return 4;
+    case PQ_FMT_B4:
+        for (int g = 0; g < 2; g++) {
+            __m512i x = _mm512_loadu_si512(p + 64 * g);
+            v[2 * g] = _mm512_and_si512(x, splat8(0x0F));
+            v[2 * g + 1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), splat8(0x0F));
+        }
+        return 4;
+    case PQ_FMT_B2:
+    case PQ_FMT_T2:
+    case PQ_FMT_B3: {
+        __m512i x = _mm512_loadu_si512(p);
+        v[0] = _mm512_and_si512(x, splat8(3));
+        v[1] = _mm512_and_si512(_mm512_srli_epi16(x, 2), splat8(3));
+        v[2] = _mm512_and_si512(_mm512_srli_epi16(x, 4), splat8(3));
+        v[3] = _mm512_and_si512(_mm512_srli_epi16(x, 6), splat8(3));
+        if (f == PQ_FMT_B3)
+            for (int i = 0; i < 4; i++) v[i] = _mm512_mask_add_epi8(v[i], load_mask64(p + 64 + 8 * i), v[i], splat8(4));
+        return 4;
+    }
+    case PQ_FMT_B1:
+        for (int i = 0; i < 4; i++) v[i] = _mm512_maskz_mov_epi8(load_mask64(p + 8 * i), splat8(1));
+        return 4;
+    case PQ_FMT_T1_6: {
+        /* trit = floor(3m/256) = (m >= 86) + (m >= 171); then m <- 3m mod 256 */
+        __m512i m = _mm512_loadu_si512(p);
+        for (int k = 0; k < 5; k++) {
+            __m512i d = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(m, splat8(86)), splat8(1));
+            v[k] = _mm512_mask_add_epi8(d, _mm512_cmpge_epu8_mask(m, splat8(171)), d, splat8(1));
+            m = _mm512_add_epi8(m, _mm512_add_epi8(m, m));
+        }
+        return 5;
+    }
+    default: return 0;
+    }
+}
+
+/* Rows [r0, r1) for tokens t0..t0+NT-1, int8 activations. */
+INL void q8_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+    const size_t stride = (size_t)a->stride;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = W->data + (size_t)r * W->row_bytes;
+        __m512i acc[PQ_TOKEN_TILE][MAXV];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+#pragma GCC unroll 5
+            for (int i = 0; i < MAXV; i++) acc[t][i] = _mm512_setzero_si512();
+        for (int b = 0; b < W->nblocks; b++) {
+            __m512i v[MAXV];
+            int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
+            const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+#pragma GCC unroll 5
+                for (int i = 0; i < nv; i++)
+                    acc[t][i] = _mm512_dpbusd_epi32(acc[t][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            __m512i s = _mm512_add_epi32(_mm512_add_epi32(acc[t][0], acc[t][1]), _mm512_add_epi32(acc[t][2], acc[t][3]));
+            if (F == PQ_FMT_T1_6) s = _mm512_add_epi32(s, acc[t][4]);
+            int32_t isum = _mm512_reduce_add_epi32(s);
+            y[(size_t)(t0 + t) * W->rows + r] =
+                pq_q8_finish(W->scale[r], W->offset[r], a->d[t0 + t], isum, a->dqsum[t0 + t]);
+        }
+    }
+}
+
+/* 16 codes (bytes j*16.. of v) as floats. */
+#define WIDEN(v, j) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32((v), (j))))
+
+/* Rows [r0, r1) for tokens t0..t0+NT-1, fp32 activations. */
+INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+    const size_t stride = (size_t)a->stride;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = W->data + (size_t)r * W->row_bytes;
+        __m512 acc[PQ_TOKEN_TILE][4];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++) acc[t][j] = _mm512_setzero_ps();
+        for (int b = 0; b < W->nblocks; b++) {
+            __m512i v[MAXV];
+            int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
+            const float *x = a->x + (size_t)t0 * stride + (size_t)b * W->block;
+#pragma GCC unroll 5
+            for (int i = 0; i < nv; i++) {
+                __m512 w0 = WIDEN(v[i], 0), w1 = WIDEN(v[i], 1), w2 = WIDEN(v[i], 2), w3 = WIDEN(v[i], 3);
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    const float *xt = x + t * stride + 64 * i;
+                    acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t][0]);
+                    acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t][1]);
+                    acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
+                    acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            __m512 s = _mm512_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]), _mm512_add_ps(acc[t][2], acc[t][3]));
+            float dot = _mm512_reduce_add_ps(s);
+            y[(size_t)(t0 + t) * W->rows + r] = pq_f32_finish(W->scale[r], W->offset[r], dot, a->xsum[t0 + t]);
+        }
+    }
+}
+
+/* One function per (format, activation kind), specialised for 1..4 tokens. */
+#define INSTANTIATE(NAME, F)                                                                                 \
+    static TGT void q8_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+        switch (nt) {                                                                                        \
+        case 1: q8_tile(W, a, y, r0, r1, t0, F, 1); break;                                                   \
+        case 2: q8_tile(W, a, y, r0, r1, t0, F, 2); break;                                                   \
+        case 3: q8_tile(W, a, y, r0, r1, t0, F, 3); break;                                                   \
+        default: q8_tile(W, a, y, r0, r1, t0, F, 4); break;                                                  \
+        }                                                                                                    \
+    }                                                                                                        \
+    static TGT void f32_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+        switch (nt) {                                                                                        \
+        case 1: f32_tile(W, a, y, r0, r1, t0, F, 1); break;                                                  \
+        case 2: f32_tile(W, a, y, r0, r1, t0, F, 2); break;                                                  \
+        case 3: f32_tile(W, a, y, r0, r1, t0, F, 3); break;                                                  \
+        default: f32_tile(W, a, y, r0, r1, t0, F, 4); break;                                                 \
+        }                                                                                                    \
+    }
+
+INSTANTIATE(b1, PQ_FMT_B1)
+INSTANTIATE(b2, PQ_FMT_B2) /* also T2: the same storage */
+INSTANTIATE(b3, PQ_FMT_B3)
+INSTANTIATE(b4, PQ_FMT_B4)
+INSTANTIATE(b8, PQ_FMT_B8)
+INSTANTIATE(t16, PQ_FMT_T1_6)
+
+typedef void (*tile_fn)(const pq_packed *, const pq_acts *, float *, int, int, int, int);
+
+void pq_kern_avx512(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1) {
+    static const tile_fn q8[PQ_FMT_COUNT] = {[PQ_FMT_B1] = q8_b1,  [PQ_FMT_T2] = q8_b2, [PQ_FMT_T1_6] = q8_t16,
+                                             [PQ_FMT_B2] = q8_b2,  [PQ_FMT_B3] = q8_b3, [PQ_FMT_B4] = q8_b4,
+                                             [PQ_FMT_B8] = q8_b8};
+    static const tile_fn f32[PQ_FMT_COUNT] = {[PQ_FMT_B1] = f32_b1, [PQ_FMT_T2] = f32_b2, [PQ_FMT_T1_6] = f32_t16,
+                                              [PQ_FMT_B2] = f32_b2, [PQ_FMT_B3] = f32_b3, [PQ_FMT_B4] = f32_b4,
+                                              [PQ_FMT_B8] = f32_b8};
+    tile_fn fn = (a->kind == PQ_ACT_Q8 ? q8 : f32)[W->format];
+    for (int t0 = 0; t0 < a->batch; t0 += PQ_TOKEN_TILE) fn(W, a, y, r0, r1, t0, PQ_MIN(PQ_TOKEN_TILE, a->batch - t0));
+}

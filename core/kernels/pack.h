@@ -1,0 +1,97 @@
+/* pack.h — low-bit weight matrices packed one row at a time, with the row's scale.
+ *
+ * A quantized row is a list of unsigned integer codes u (level indices 0..k-1)
+ * and two floats: every weight is w = scale·u + offset. That one affine form
+ * covers every grid of DESIGN.md §2 and is exactly what core/quant exports
+ * (q̂ = level0 + code·level_step, so scale = α·level_step, offset = α·level0):
+ *
+ *   grid (DESIGN.md §2)           format     codes u   scale        offset
+ *   sign {-1,+1}·α                PQ_FMT_B1   0..1      2α           -α
+ *   SEQ ternary {-2/3,0,2/3}·α    PQ_FMT_T2   0..2      2α/3         -2α/3     (or PQ_FMT_T1_6)
+ *   absmean ternary {-1,0,1}·α    PQ_FMT_T2   0..2      α            -α
+ *   SEQ 2-bit {±1/4,±3/4}·α       PQ_FMT_B2   0..3      α/2          -3α/4
+ *   LSQ b-bit [-2^(b-1),2^(b-1)-1]·α  B2/B3/B4/B8  0..2^b-1  α       -2^(b-1)·α
+ *   int8 [-127,127]·α             PQ_FMT_B8   0..254    α            -127α
+ *
+ * sign(0) = 0 (an exactly zero latent weight) has no 1-bit code: core/quant
+ * exports it as +1 (code 1), and that is what is stored here.
+ *
+ * Storage, chosen so SIMD kernels unpack with a shift and a mask (no shuffles)
+ * and whole 64-byte vectors hold one block. A row is cut into blocks of
+ * PQ_BLOCK weights (PQ_BLOCK_T1_6 for the 5-trits-per-byte format); the last
+ * block is padded with code 0, which contributes nothing because kernels pad the
+ * activations with zeros. Inside a block:
+ *   B8    byte j = weight j (64-byte groups, 4 per block)
+ *   B4    64-byte groups of 128 weights: byte j holds weight j (low nibble) and 64+j (high)
+ *   B2,T2 one 64-byte group of 256 weights: byte j, bits 2k..2k+1 hold weight 64k+j
+ *   B3    the low 2 bits as B2 (64 bytes), then the high bit as B1 (32 bytes)
+ *   B1    32 bytes; bit i (byte i/8, bit i%8) holds weight i
+ *   T1_6  320 weights in 64 bytes: byte j holds the trits d_k (k=0..4) of weights
+ *         64k+j as v = Σ d_k·3^(4-k), stored as ceil(v·256/243), so that trit k is
+ *         floor(3·m_k/256) with m_0 = byte, m_{k+1} = 3·m_k mod 256 (the
+ *         llama.cpp TQ1_0 trick): 8-bit multiplies and compares, no division.
+ * Bits per weight are exactly 1, 2, 1.6, 2, 3, 4, 8 (plus 8 bytes of scale and
+ * offset per row, and the padding of the last block). */
+#ifndef PQ_PACK_H
+#define PQ_PACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    PQ_FMT_B1 = 0, /* 1 bit, codes 0..1 */
+    PQ_FMT_T2,     /* ternary at 2 bits, codes 0..2 */
+    PQ_FMT_T1_6,   /* ternary at 1.6 bits (5 trits per byte), codes 0..2 */
+    PQ_FMT_B2,     /* 2 bits, codes 0..3 */
+    PQ_FMT_B3,     /* 3 bits, codes 0..7 */
+    PQ_FMT_B4,     /* 4 bits, codes 0..15 */
+    PQ_FMT_B8,     /* 8 bits, codes 0..255 */
+    PQ_FMT_COUNT
+} pq_format;
+
+#define PQ_BLOCK 256      /* weights per block, every format but T1_6 */
+#define PQ_BLOCK_T1_6 320 /* 64 bytes × 5 trits */
+/* Rows may have at most this many columns: int32 sums of code·int8 activation stay exact. */
+#define PQ_MAX_COLS 65536
+
+typedef struct {
+    pq_format format;
+    int rows, cols;
+    int block;           /* PQ_BLOCK or PQ_BLOCK_T1_6 */
+    int nblocks;         /* blocks per row: ceil(cols / block) */
+    size_t block_bytes;  /* packed bytes per block */
+    size_t row_bytes;    /* nblocks · block_bytes */
+    uint8_t *data;       /* rows · row_bytes, 64-byte aligned */
+    float *scale;        /* per row: w = scale·u + offset */
+    float *offset;
+} pq_packed;
+
+/* "b1", "t2", "t1.6", "b2", "b3", "b4", "b8". */
+const char *pq_format_name(pq_format f);
+/* The inverse of pq_format_name; -1 + pq_error() for an unknown name. */
+int pq_format_parse(const char *name, pq_format *out);
+/* Bits per weight of the packed codes (1, 2, 1.6, 2, 3, 4, 8). */
+double pq_format_bits(pq_format f);
+/* Number of distinct codes the format stores (2, 3, 3, 4, 8, 16, 256). */
+int pq_format_levels(pq_format f);
+/* The format that stores a k-level grid in the fewest bits (ternary_1_6 picks
+ * T1_6 over T2 for k = 3); -1 + pq_error() if k > 256 or k < 2. */
+int pq_format_for_levels(int levels, int ternary_1_6, pq_format *out);
+
+/* Packs rows×cols codes (row-major, one byte each) with per-row scale and offset
+ * (offset may be NULL: zero). NULL + pq_error() on a code outside the format's
+ * range (naming row and column) or a shape beyond PQ_MAX_COLS. */
+pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const float *scale, const float *offset);
+void pq_packed_free(pq_packed *p);
+
+/* The codes of one row, exactly as packed (cols bytes). */
+void pq_unpack_row(const pq_packed *p, int row, uint8_t *codes);
+/* The weights of one row: scale·u + offset in float. */
+void pq_dequant_row(const pq_packed *p, int row, float *w);
+/* Weight bytes a GEMV reads: packed codes plus the per-row scale and offset. */
+size_t pq_packed_bytes(const pq_packed *p);
+
+/* One code from a packed row (for references and tests; slow). */
+int pq_packed_code(const pq_packed *p, int row, int col);
+
+#endif

@@ -1,0 +1,116 @@
+/* Packed weight formats: exact round trips, layouts, bad codes. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/rng.h"
+#include "base/util.h"
+#include "kernels/pack.h"
+
+static uint8_t *random_codes(int rows, int cols, int levels, uint64_t sub) {
+    uint8_t *c = pq_malloc((size_t)rows * cols);
+    pq_rng r = pq_rng_make(7, pq_rng_stream_id("test-pack", sub));
+    for (size_t i = 0; i < (size_t)rows * cols; i++) c[i] = (uint8_t)pq_rng_next_below(&r, (uint64_t)levels);
+    return c;
+}
+
+static void check_roundtrip(pq_format f, int rows, int cols, const uint8_t *codes) {
+    float *scale = pq_malloc(rows * sizeof(float)), *offset = pq_malloc(rows * sizeof(float));
+    for (int r = 0; r < rows; r++) scale[r] = 0.25f + r, offset[r] = -0.5f * r;
+    pq_packed *p = pq_pack(f, rows, cols, codes, scale, offset);
+    cr_assert_not_null(p, "%s", pq_error());
+    uint8_t *back = pq_malloc(cols);
+    float *w = pq_malloc(cols * sizeof(float));
+    for (int r = 0; r < rows; r++) {
+        pq_unpack_row(p, r, back);
+        cr_assert(memcmp(back, codes + (size_t)r * cols, cols) == 0, "format %s %dx%d row %d differs",
+                  pq_format_name(f), rows, cols, r);
+        pq_dequant_row(p, r, w);
+        for (int c = 0; c < cols; c++) cr_assert_eq(w[c], scale[r] * codes[(size_t)r * cols + c] + offset[r]);
+    }
+    /* Storage is exactly the format's bits per weight, per whole block. */
+    cr_assert_eq(p->row_bytes * 8, (size_t)(pq_format_bits(f) * p->block + 0.5) * p->nblocks);
+    pq_packed_free(p);
+    free(back), free(w), free(scale), free(offset);
+}
+
+Test(kernels_pack, random_roundtrip_every_format_and_odd_shape) {
+    const int shapes[][2] = {{1, 1}, {3, 5}, {7, 255}, {2, 256}, {5, 257}, {1, 319}, {4, 320}, {3, 321}, {2, 1000}, {1, 2049}};
+    for (int f = 0; f < PQ_FMT_COUNT; f++)
+        for (size_t s = 0; s < PQ_COUNT(shapes); s++) {
+            int rows = shapes[s][0], cols = shapes[s][1];
+            uint8_t *codes = random_codes(rows, cols, pq_format_levels((pq_format)f), (uint64_t)(f * 100 + s));
+            check_roundtrip((pq_format)f, rows, cols, codes);
+            free(codes);
+        }
+}
+
+Test(kernels_pack, extreme_codes) {
+    int rows = 3, cols = 333;
+    uint8_t *codes = pq_malloc((size_t)rows * cols);
+    for (int f = 0; f < PQ_FMT_COUNT; f++) {
+        int top = pq_format_levels((pq_format)f) - 1;
+        for (int i = 0; i < rows * cols; i++) codes[i] = (uint8_t)(i / cols == 0 ? top : i / cols == 1 ? 0 : (i % 2) * top);
+        check_roundtrip((pq_format)f, rows, cols, codes);
+    }
+    free(codes);
+}
+
+/* Every 5-trit value survives the base-3 packing with the 256/243 rescale. */
+Test(kernels_pack, every_trit_quintuple) {
+    uint8_t codes[PQ_BLOCK_T1_6 * 4];
+    memset(codes, 0, sizeof codes);
+    int rows = 4; /* 243 values spread over 4 rows x 64 bytes */
+    for (int v = 0; v < 243; v++) {
+        int r = v / 64, j = v % 64, x = v;
+        for (int k = 4; k >= 0; k--) codes[r * PQ_BLOCK_T1_6 + 64 * k + j] = (uint8_t)(x % 3), x /= 3;
+    }
+    float s[4] = {1, 1, 1, 1};
+    check_roundtrip(PQ_FMT_T1_6, rows, PQ_BLOCK_T1_6, codes);
+    pq_packed *p = pq_pack(PQ_FMT_T1_6, rows, PQ_BLOCK_T1_6, codes, s, NULL);
+    cr_assert_eq(p->row_bytes, 64u);
+    pq_packed_free(p);
+}
+
+Test(kernels_pack, layouts_match_the_documentation) {
+    uint8_t codes[PQ_BLOCK] = {0};
+    float s = 1;
+    codes[64 + 3] = 2; /* B2: byte 3, bits 2..3 */
+    pq_packed *p = pq_pack(PQ_FMT_B2, 1, PQ_BLOCK, codes, &s, NULL);
+    cr_assert_eq(p->data[3], 2 << 2);
+    pq_packed_free(p);
+    memset(codes, 0, sizeof codes);
+    codes[64 + 5] = 9; /* B4: byte 5, high nibble */
+    p = pq_pack(PQ_FMT_B4, 1, PQ_BLOCK, codes, &s, NULL);
+    cr_assert_eq(p->data[5], 9 << 4);
+    pq_packed_free(p);
+    memset(codes, 0, sizeof codes);
+    codes[10] = 5; /* B3: low bits 01 in byte 10, high bit at bit 10 of the high plane */
+    p = pq_pack(PQ_FMT_B3, 1, PQ_BLOCK, codes, &s, NULL);
+    cr_assert_eq(p->data[10], 1);
+    cr_assert_eq(p->data[64 + 1], 1 << 2);
+    pq_packed_free(p);
+    memset(codes, 0, sizeof codes);
+    codes[9] = 1; /* B1: bit 9 */
+    p = pq_pack(PQ_FMT_B1, 1, PQ_BLOCK, codes, &s, NULL);
+    cr_assert_eq(p->data[1], 2);
+    pq_packed_free(p);
+}
+
+Test(kernels_pack, rejects_codes_outside_the_format) {
+    uint8_t codes[6] = {0, 1, 2, 0, 3, 1};
+    float s[2] = {1, 1};
+    cr_assert_null(pq_pack(PQ_FMT_T2, 2, 3, codes, s, NULL));
+    cr_assert(strstr(pq_error(), "row 1, column 1") != NULL, "%s", pq_error());
+    cr_assert_null(pq_pack(PQ_FMT_B1, 1, 3, codes, s, NULL));
+    cr_assert_null(pq_pack(PQ_FMT_B4, 1, PQ_MAX_COLS + 1, codes, s, NULL));
+    pq_format f;
+    cr_assert_eq(pq_format_parse("t1.6", &f), 0);
+    cr_assert_eq(f, PQ_FMT_T1_6);
+    cr_assert_eq(pq_format_parse("q4", &f), -1);
+    cr_assert_eq(pq_format_for_levels(3, 1, &f), 0);
+    cr_assert_eq(f, PQ_FMT_T1_6);
+    cr_assert_eq(pq_format_for_levels(255, 0, &f), 0);
+    cr_assert_eq(f, PQ_FMT_B8);
+    cr_assert_eq(pq_format_for_levels(257, 0, &f), -1);
+}
