@@ -84,7 +84,7 @@ static void measure_bandwidth(bench *B) {
             for (size_t i = 0; i < n; i++) a[i] = b[i] + 3.0 * c[i];
             double t1 = pq_now();
             double s = 0.0;
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : s)
+#pragma omp parallel for simd num_threads(threads) schedule(static) reduction(+ : s)
             for (size_t i = 0; i < n; i++) s += b[i];
             double t2 = pq_now();
             sink += s + a[r];
