@@ -124,7 +124,7 @@ static double time_calls(const bench *B, call_fn fn, void *ctx, int ncopies, int
 
 typedef struct {
     pq_packed *copies; /* structs sharing scale/offset, data in one big buffer */
-    const pq_acts *acts;
+    const pq_act_batch *acts;
     float *y;
     pq_isa isa;
     int threads;
@@ -231,9 +231,9 @@ static void bench_packed(bench *B, const shape *shapes, int nshapes, const int *
             uint8_t *buf = make_copies(W, B->stream_bytes, &ncopies, &copies);
             for (int bi = 0; bi < nbatches; bi++)
                 for (int kind = PQ_ACT_Q8; kind >= PQ_ACT_F32; kind--) {
-                    pq_acts acts;
-                    pq_acts_init(&acts);
-                    pq_acts_set(&acts, (pq_act_kind)kind, x, batches[bi], s.cols);
+                    pq_act_batch acts;
+                    pq_act_batch_init(&acts);
+                    pq_act_batch_set(&acts, (pq_act_kind)kind, x, batches[bi], s.cols);
                     for (int threads = 1; threads <= 2; threads++)
                         for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++) {
                             packed_ctx ctx = {copies, &acts, y, isa, threads};
@@ -243,7 +243,7 @@ static void bench_packed(bench *B, const shape *shapes, int nshapes, const int *
                                    pq_format_bits(W->format), kind == PQ_ACT_Q8 ? "q8" : "f32", s, batches[bi], threads,
                                    streamed ? "streamed" : "resident", t, reps, pq_packed_bytes(W), pq_isa_name(isa));
                         }
-                    pq_acts_free(&acts);
+                    pq_act_batch_free(&acts);
                 }
             free(buf), free(copies);
             pq_packed_free(W);
@@ -285,9 +285,9 @@ static void bench_isas(bench *B, shape s) {
     const pq_format fmts[] = {PQ_FMT_T2, PQ_FMT_B4};
     for (size_t fi = 0; fi < PQ_COUNT(fmts); fi++) {
         pq_packed *W = random_packed(fmts[fi], s, 999 + fi);
-        pq_acts acts;
-        pq_acts_init(&acts);
-        pq_acts_set(&acts, PQ_ACT_Q8, x, 1, s.cols);
+        pq_act_batch acts;
+        pq_act_batch_init(&acts);
+        pq_act_batch_set(&acts, PQ_ACT_Q8, x, 1, s.cols);
         for (int isa = 0; isa < PQ_ISA_COUNT; isa++) {
             if (!pq_isa_supported((pq_isa)isa)) continue;
             packed_ctx ctx = {W, &acts, y, (pq_isa)isa, 1};
@@ -296,7 +296,7 @@ static void bench_isas(bench *B, shape s) {
             record(B, "packed_gemv_isa", pq_format_name(W->format), pq_format_bits(W->format), "q8", s, 1, 1, "resident",
                    t, reps, pq_packed_bytes(W), pq_isa_name((pq_isa)isa));
         }
-        pq_acts_free(&acts);
+        pq_act_batch_free(&acts);
         pq_packed_free(W);
     }
     free(x), free(y);

@@ -49,24 +49,24 @@ pq_isa pq_isa_best(void) {
 
 /* --- activations ----------------------------------------------------------- */
 
-void pq_acts_init(pq_acts *a) { memset(a, 0, sizeof *a); }
+void pq_act_batch_init(pq_act_batch *a) { memset(a, 0, sizeof *a); }
 
-void pq_acts_free(pq_acts *a) {
+void pq_act_batch_free(pq_act_batch *a) {
     free(a->x);
     free(a->q);
     free(a->d);
     free(a->dqsum);
     free(a->qsum);
     free(a->xsum);
-    pq_acts_init(a);
+    pq_act_batch_init(a);
 }
 
 static int round_up(int n, int m) { return (n + m - 1) / m * m; }
 
-static void acts_reserve(pq_acts *a, int batch, int stride) {
+static void acts_reserve(pq_act_batch *a, int batch, int stride) {
     if (batch <= a->cap_batch && stride <= a->cap_stride) return;
     int cb = PQ_MAX(batch, a->cap_batch), cs = PQ_MAX(stride, a->cap_stride);
-    pq_acts_free(a);
+    pq_act_batch_free(a);
     /* +64 bytes of slack: SIMD kernels may read one vector past a short row. */
     a->x = pq_aligned_alloc((size_t)cb * cs * sizeof(float) + 64);
     a->q = pq_aligned_alloc((size_t)cb * cs + 64);
@@ -105,7 +105,7 @@ static void quantize_token(const float *x, int n, int8_t *q, float *d_out, float
     *qsum_out = sum;
 }
 
-void pq_acts_set(pq_acts *a, pq_act_kind kind, const float *x, int batch, int cols) {
+void pq_act_batch_set(pq_act_batch *a, pq_act_kind kind, const float *x, int batch, int cols) {
     int stride = PQ_MAX(round_up(cols, PQ_BLOCK), round_up(cols, PQ_BLOCK_T1_6));
     acts_reserve(a, batch, stride);
     a->kind = kind;
@@ -131,7 +131,7 @@ void pq_acts_set(pq_acts *a, pq_act_kind kind, const float *x, int batch, int co
 
 /* --- the reference --------------------------------------------------------- */
 
-void pq_kern_ref(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1) {
+void pq_kern_ref(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) {
     for (int r = r0; r < r1; r++)
         for (int t = 0; t < a->batch; t++) {
             float out;
@@ -152,7 +152,7 @@ void pq_kern_ref(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1)
 
 /* --- dispatch and threads ---------------------------------------------------- */
 
-void pq_matmul_rows(const pq_packed *W, const pq_acts *a, float *y, pq_isa isa, int r0, int r1) {
+void pq_matmul_rows(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int r0, int r1) {
     switch (isa) {
     case PQ_ISA_AVX512: pq_kern_avx512(W, a, y, r0, r1); break;
     case PQ_ISA_AVX2: pq_kern_avx2(W, a, y, r0, r1); break;
@@ -160,7 +160,7 @@ void pq_matmul_rows(const pq_packed *W, const pq_acts *a, float *y, pq_isa isa, 
     }
 }
 
-int pq_matmul(const pq_packed *W, const pq_acts *a, float *y, pq_isa isa, int threads) {
+int pq_matmul(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int threads) {
     if (a->cols != W->cols)
         return pq_fail("matmul: activations have %d columns, the %dx%d matrix needs %d", a->cols, W->rows, W->cols,
                        W->cols);

@@ -54,20 +54,20 @@ typedef struct {
     int32_t *qsum; /* Q8: per token Σq */
     float *xsum;   /* F32: per token Σx (accumulated in double) */
     int cap_batch, cap_stride;
-} pq_acts;
+} pq_act_batch;
 
-void pq_acts_init(pq_acts *a);
-void pq_acts_free(pq_acts *a);
+void pq_act_batch_init(pq_act_batch *a);
+void pq_act_batch_free(pq_act_batch *a);
 /* Loads batch tokens of cols values each (x is batch × cols, row-major). */
-void pq_acts_set(pq_acts *a, pq_act_kind kind, const float *x, int batch, int cols);
+void pq_act_batch_set(pq_act_batch *a, pq_act_kind kind, const float *x, int batch, int cols);
 
 /* y[t·rows + r] = row r of W · token t, for every token of a (a->cols must equal
  * W->cols). threads <= 0 means pq_threads(). -1 + pq_error() on a shape mismatch
  * or an ISA this CPU lacks. */
-int pq_matmul(const pq_packed *W, const pq_acts *a, float *y, pq_isa isa, int threads);
+int pq_matmul(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int threads);
 
 /* The same, restricted to rows [r0, r1) on the calling thread (what each
  * thread of pq_matmul runs; the benchmark and tests call it too). */
-void pq_matmul_rows(const pq_packed *W, const pq_acts *a, float *y, pq_isa isa, int r0, int r1);
+void pq_matmul_rows(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int r0, int r1);
 
 #endif

@@ -99,7 +99,7 @@ INL float hsum_ps(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-INL void q8_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -131,7 +131,7 @@ INL void q8_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1,
     }
 }
 
-INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -170,7 +170,7 @@ INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1
 }
 
 #define INSTANTIATE(NAME, F)                                                                                 \
-    static TGT void q8_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+    static TGT void q8_##NAME(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, int nt) { \
         switch (nt) {                                                                                        \
         case 1: q8_tile(W, a, y, r0, r1, t0, F, 1); break;                                                   \
         case 2: q8_tile(W, a, y, r0, r1, t0, F, 2); break;                                                   \
@@ -178,7 +178,7 @@ INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1
         default: q8_tile(W, a, y, r0, r1, t0, F, 4); break;                                                  \
         }                                                                                                    \
     }                                                                                                        \
-    static TGT void f32_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+    static TGT void f32_##NAME(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, int nt) { \
         switch (nt) {                                                                                        \
         case 1: f32_tile(W, a, y, r0, r1, t0, F, 1); break;                                                  \
         case 2: f32_tile(W, a, y, r0, r1, t0, F, 2); break;                                                  \
@@ -194,9 +194,9 @@ INSTANTIATE(b4, PQ_FMT_B4)
 INSTANTIATE(b8, PQ_FMT_B8)
 INSTANTIATE(t16, PQ_FMT_T1_6)
 
-typedef void (*tile_fn)(const pq_packed *, const pq_acts *, float *, int, int, int, int);
+typedef void (*tile_fn)(const pq_packed *, const pq_act_batch *, float *, int, int, int, int);
 
-void pq_kern_avx2(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1) {
+void pq_kern_avx2(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) {
     static const tile_fn q8[PQ_FMT_COUNT] = {[PQ_FMT_B1] = q8_b1,  [PQ_FMT_T2] = q8_b2, [PQ_FMT_T1_6] = q8_t16,
                                              [PQ_FMT_B2] = q8_b2,  [PQ_FMT_B3] = q8_b3, [PQ_FMT_B4] = q8_b4,
                                              [PQ_FMT_B8] = q8_b8};

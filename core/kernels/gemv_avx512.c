@@ -65,7 +65,7 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
 }
 
 /* Rows [r0, r1) for tokens t0..t0+NT-1, int8 activations. */
-INL void q8_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -99,7 +99,7 @@ INL void q8_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1,
 #define WIDEN(v, j) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32((v), (j))))
 
 /* Rows [r0, r1) for tokens t0..t0+NT-1, fp32 activations. */
-INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -136,7 +136,7 @@ INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1
 
 /* One function per (format, activation kind), specialised for 1..4 tokens. */
 #define INSTANTIATE(NAME, F)                                                                                 \
-    static TGT void q8_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+    static TGT void q8_##NAME(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, int nt) { \
         switch (nt) {                                                                                        \
         case 1: q8_tile(W, a, y, r0, r1, t0, F, 1); break;                                                   \
         case 2: q8_tile(W, a, y, r0, r1, t0, F, 2); break;                                                   \
@@ -144,7 +144,7 @@ INL void f32_tile(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1
         default: q8_tile(W, a, y, r0, r1, t0, F, 4); break;                                                  \
         }                                                                                                    \
     }                                                                                                        \
-    static TGT void f32_##NAME(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1, int t0, int nt) { \
+    static TGT void f32_##NAME(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, int nt) { \
         switch (nt) {                                                                                        \
         case 1: f32_tile(W, a, y, r0, r1, t0, F, 1); break;                                                  \
         case 2: f32_tile(W, a, y, r0, r1, t0, F, 2); break;                                                  \
@@ -160,9 +160,9 @@ INSTANTIATE(b4, PQ_FMT_B4)
 INSTANTIATE(b8, PQ_FMT_B8)
 INSTANTIATE(t16, PQ_FMT_T1_6)
 
-typedef void (*tile_fn)(const pq_packed *, const pq_acts *, float *, int, int, int, int);
+typedef void (*tile_fn)(const pq_packed *, const pq_act_batch *, float *, int, int, int, int);
 
-void pq_kern_avx512(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1) {
+void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) {
     static const tile_fn q8[PQ_FMT_COUNT] = {[PQ_FMT_B1] = q8_b1,  [PQ_FMT_T2] = q8_b2, [PQ_FMT_T1_6] = q8_t16,
                                              [PQ_FMT_B2] = q8_b2,  [PQ_FMT_B3] = q8_b3, [PQ_FMT_B4] = q8_b4,
                                              [PQ_FMT_B8] = q8_b8};

@@ -20,8 +20,8 @@ static inline float pq_f32_finish(float scale, float offset, float dot, float xs
     return scale * dot + offset * xsum;
 }
 
-void pq_kern_ref(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1);
-void pq_kern_avx2(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1);
-void pq_kern_avx512(const pq_packed *W, const pq_acts *a, float *y, int r0, int r1);
+void pq_kern_ref(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
+void pq_kern_avx2(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
+void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
 
 #endif

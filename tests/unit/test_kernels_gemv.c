@@ -56,9 +56,9 @@ static void free_problem(problem *p) {
 
 static void compare_isa(const problem *p, pq_act_kind kind, pq_isa isa) {
     const pq_packed *W = p->W;
-    pq_acts a;
-    pq_acts_init(&a);
-    pq_acts_set(&a, kind, p->x, p->batch, W->cols);
+    pq_act_batch a;
+    pq_act_batch_init(&a);
+    pq_act_batch_set(&a, kind, p->x, p->batch, W->cols);
     size_t n = (size_t)p->batch * W->rows;
     float *ref = pq_malloc(n * sizeof(float)), *fast = pq_malloc(n * sizeof(float));
     cr_assert_eq(pq_matmul(W, &a, ref, PQ_ISA_REF, 1), 0);
@@ -87,7 +87,7 @@ static void compare_isa(const problem *p, pq_act_kind kind, pq_isa isa) {
                       pq_isa_name(isa), pq_format_name(W->format), W->rows, W->cols, t, r, ref[i], fast[i], tol);
         }
     free(ref), free(fast);
-    pq_acts_free(&a);
+    pq_act_batch_free(&a);
 }
 
 static void compare_all_isas(const problem *p) {
@@ -141,9 +141,9 @@ Test(kernels_gemv, int8_sums_at_the_limit) {
     memset(codes, 255, 2 * (size_t)cols);
     float s[2] = {1, 1}, o[2] = {0, -1};
     p.W = pq_pack(PQ_FMT_B8, 2, cols, codes, s, o);
-    pq_acts a;
-    pq_acts_init(&a);
-    pq_acts_set(&a, PQ_ACT_Q8, p.x, 1, cols);
+    pq_act_batch a;
+    pq_act_batch_init(&a);
+    pq_act_batch_set(&a, PQ_ACT_Q8, p.x, 1, cols);
     cr_assert_eq(a.q[0], 127);
     float y[2];
     for (int isa = 0; isa < PQ_ISA_COUNT; isa++) {
@@ -153,7 +153,7 @@ Test(kernels_gemv, int8_sums_at_the_limit) {
         cr_assert_float_eq(y[0], 255.0f * cols, 1e-3f * cols, "%s: %g", pq_isa_name((pq_isa)isa), y[0]);
         cr_assert_float_eq(y[1], 254.0f * cols, 1e-3f * cols, "%s: %g", pq_isa_name((pq_isa)isa), y[1]);
     }
-    pq_acts_free(&a);
+    pq_act_batch_free(&a);
     free(codes);
     free_problem(&p);
 }
@@ -163,11 +163,11 @@ Test(kernels_gemv, int8_sums_at_the_limit) {
 Test(kernels_gemv, reference_is_dequantized_matvec) {
     for (int f = 0; f < PQ_FMT_COUNT; f++) {
         problem p = make_problem((pq_format)f, 9, 301, 2, 0, 0, 3000 + f);
-        pq_acts a;
-        pq_acts_init(&a);
+        pq_act_batch a;
+        pq_act_batch_init(&a);
         float y[18], w[301];
         for (int kind = 0; kind < 2; kind++) {
-            pq_acts_set(&a, (pq_act_kind)kind, p.x, 2, 301);
+            pq_act_batch_set(&a, (pq_act_kind)kind, p.x, 2, 301);
             cr_assert_eq(pq_matmul(p.W, &a, y, PQ_ISA_REF, 1), 0);
             for (int t = 0; t < 2; t++)
                 for (int r = 0; r < 9; r++) {
@@ -180,35 +180,35 @@ Test(kernels_gemv, reference_is_dequantized_matvec) {
                               kind, r, s, y[t * 9 + r]);
                 }
         }
-        pq_acts_free(&a);
+        pq_act_batch_free(&a);
         free_problem(&p);
     }
 }
 
 Test(kernels_gemv, threads_do_not_change_results) {
     problem p = make_problem(PQ_FMT_B2, 300, 700, 3, 0, 0, 77);
-    pq_acts a;
-    pq_acts_init(&a);
-    pq_acts_set(&a, PQ_ACT_F32, p.x, 3, 700);
+    pq_act_batch a;
+    pq_act_batch_init(&a);
+    pq_act_batch_set(&a, PQ_ACT_F32, p.x, 3, 700);
     float *y1 = pq_malloc(900 * sizeof(float)), *y2 = pq_malloc(900 * sizeof(float));
     pq_isa isa = pq_isa_best();
     cr_assert_eq(pq_matmul(p.W, &a, y1, isa, 1), 0);
     cr_assert_eq(pq_matmul(p.W, &a, y2, isa, 2), 0);
     cr_assert(memcmp(y1, y2, 900 * sizeof(float)) == 0);
     free(y1), free(y2);
-    pq_acts_free(&a);
+    pq_act_batch_free(&a);
     free_problem(&p);
 }
 
 Test(kernels_gemv, shape_mismatch_is_an_error) {
     problem p = make_problem(PQ_FMT_B4, 4, 100, 1, 0, 0, 5);
-    pq_acts a;
-    pq_acts_init(&a);
-    pq_acts_set(&a, PQ_ACT_Q8, p.x, 1, 99);
+    pq_act_batch a;
+    pq_act_batch_init(&a);
+    pq_act_batch_set(&a, PQ_ACT_Q8, p.x, 1, 99);
     float y[4];
     cr_assert_eq(pq_matmul(p.W, &a, y, PQ_ISA_REF, 1), -1);
     cr_assert(strstr(pq_error(), "99 columns") != NULL, "%s", pq_error());
-    pq_acts_free(&a);
+    pq_act_batch_free(&a);
     free_problem(&p);
 }
 
