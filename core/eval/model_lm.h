@@ -1,0 +1,24 @@
+/* model_lm.h — the engine's transformer (model/model.h) as a pq_lm.
+ *
+ * Scoring runs an inference-only forward built from the engine's own layer
+ * functions (RMSNorm, linear, RoPE, SwiGLU: model/layers.h) so the numerics and
+ * conventions are the training forward's. What differs is the bookkeeping that
+ * makes zero-shot scoring cheap:
+ *   - every group's shared prefix is computed once; its continuations attend to
+ *     the prefix's keys and values (a KV cache shared within the layer pass),
+ *     each continuation only to itself after that;
+ *   - all rows of all groups of a call go through each linear layer as one
+ *     matrix (large sgemms), attention is done per row over its two key spans;
+ *   - the output head (vocab x dim, the largest matmul per token) runs only on
+ *     rows whose next token is scored, not on context positions.
+ * A test checks the log-probs against pq_model_forward on full sequences. */
+#ifndef PQ_EVAL_MODEL_LM_H
+#define PQ_EVAL_MODEL_LM_H
+
+#include "eval/lm.h"
+#include "model/model.h"
+
+/* Wraps m (not owned; it must outlive lm) in lm. Uses m's effective weights. */
+void pq_model_lm_init(pq_lm *lm, const pq_model *m);
+
+#endif
