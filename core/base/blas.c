@@ -14,6 +14,13 @@ void pq_select_blas_core(int argc, char **argv) {
     const char *current = getenv("OPENBLAS_CORETYPE");
     int need_change = wanted && *wanted ? !current || strcmp(current, wanted) != 0 : current != NULL;
     setenv("PQ_BLAS_CORE_SET", "1", 1);
+    /* OpenMP (libgomp) reads its wait policy when it loads, like OpenBLAS its
+     * kernel: pq's loops must wait passively, or idle workers spin on the core
+     * that OpenBLAS needs (on 2 shared vCPUs that can halve speed). */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        need_change = 1;
+    }
     if (!need_change) return;
     if (wanted && *wanted)
         setenv("OPENBLAS_CORETYPE", wanted, 1);

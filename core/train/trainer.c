@@ -1,0 +1,310 @@
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fsio.h"
+#include "base/hash.h"
+#include "base/manifest.h"
+#include "base/progress.h"
+#include "base/util.h"
+
+int64_t pq_train_steps(const pq_train_config *t, int T) {
+    int64_t per = (int64_t)t->batch * t->grad_accum * T;
+    int64_t steps = per > 0 ? t->tokens / per : 0;
+    return steps == 0 && t->tokens > 0 ? 1 : steps;
+}
+
+double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t eval_tokens, int B, int T) {
+    int64_t windows = eval_tokens / T;
+    if (windows < 1) windows = 1;
+    if (windows > val->n_chunks) windows = val->n_chunks;
+    uint16_t *x = pq_malloc(sizeof(uint16_t) * (size_t)B * T), *y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
+    double sum = 0.0;
+    for (int64_t w = 0; w < windows; w += B) {
+        int nb = (int)PQ_MIN((int64_t)B, windows - w);
+        for (int b = 0; b < nb; b++) pq_data_window(val, w + b, x + (size_t)b * T, y + (size_t)b * T);
+        sum += pq_model_forward(m, a, x, y, nb, T, 0, 0.0f) * nb;
+    }
+    free(x), free(y);
+    return sum / (double)windows;
+}
+
+void pq_train_log_free(pq_train_log *log) {
+    free(log->train_loss), free(log->grad_norm), free(log->lr), free(log->val_step), free(log->val_loss);
+    memset(log, 0, sizeof *log);
+}
+
+json_t *pq_train_log_to_json(const pq_train_log *log) {
+    json_t *o = json_object(), *tl = json_array(), *gn = json_array(), *lr = json_array(), *val = json_array();
+    for (int64_t i = 0; i < log->steps_done; i++) {
+        json_array_append_new(tl, json_real(log->train_loss[i]));
+        json_array_append_new(gn, json_real(log->grad_norm[i]));
+        json_array_append_new(lr, json_real(log->lr[i]));
+    }
+    for (int i = 0; i < log->n_val; i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "step", json_integer(log->val_step[i]));
+        json_object_set_new(e, "loss", json_real(log->val_loss[i]));
+        json_array_append_new(val, e);
+    }
+    json_object_set_new(o, "train_loss", tl);
+    json_object_set_new(o, "grad_norm", gn);
+    json_object_set_new(o, "lr", lr);
+    json_object_set_new(o, "val", val);
+    json_object_set_new(o, "steps", json_integer(log->steps_done));
+    json_object_set_new(o, "total_steps", json_integer(log->total_steps));
+    json_object_set_new(o, "tokens_per_step", json_integer(log->tokens_per_step));
+    json_object_set_new(o, "tokens", json_integer(log->steps_done * log->tokens_per_step));
+    json_object_set_new(o, "resumed_from", json_integer(log->resumed_from));
+    if (log->n_val) json_object_set_new(o, "final_val_loss", json_real(log->val_loss[log->n_val - 1]));
+    if (log->steps_done) json_object_set_new(o, "final_train_loss", json_real(log->train_loss[log->steps_done - 1]));
+    return o;
+}
+
+/* ---- state checkpoint ------------------------------------------------------ */
+
+typedef struct {
+    const pq_trainer_spec *spec;
+    pq_adamw *opt;
+    pq_train_log *log;
+    char *path;
+} run_state;
+
+static int save_state(run_state *rs) {
+    const pq_trainer_spec *sp = rs->spec;
+    pq_train_log *log = rs->log;
+    pq_ckpt *c = pq_ckpt_new();
+    json_object_set_new(c->meta, "kind", json_string(sp->kind));
+    json_object_set_new(c->meta, "state", json_string("train"));
+    json_object_set_new(c->meta, "step", json_integer(log->steps_done));
+    json_object_set_new(c->meta, "total_steps", json_integer(log->total_steps));
+    if (sp->identity) {
+        char *canon = pq_json_canonical(sp->identity);
+        json_object_set_new(c->meta, "identity", json_string(canon));
+        free(canon);
+    }
+    pq_model_to_ckpt(sp->model, c);
+    char name[96];
+    for (int i = 0; i < sp->n_extra; i++) {
+        snprintf(name, sizeof name, "extra.%s", sp->extra[i].name);
+        pq_ckpt_add_f32(c, name, sp->extra[i].param, sp->extra[i].n);
+    }
+    pq_adamw_to_ckpt(rs->opt, c);
+    if (log->steps_done) {
+        pq_ckpt_add_f32(c, "log.train_loss", log->train_loss, log->steps_done);
+        pq_ckpt_add_f32(c, "log.grad_norm", log->grad_norm, log->steps_done);
+        pq_ckpt_add_f32(c, "log.lr", log->lr, log->steps_done);
+    }
+    if (log->n_val) {
+        int64_t dims[1] = {log->n_val};
+        pq_ckpt_add(c, "log.val_step", PQ_I64, 1, dims, log->val_step);
+        pq_ckpt_add_f32(c, "log.val_loss", log->val_loss, log->n_val);
+    }
+    if (sp->save_state) sp->save_state(sp->state_ctx, c);
+    /* Level 1: float weights barely compress; speed matters more here. */
+    int rc = pq_ckpt_save(c, rs->path, 1);
+    pq_ckpt_free(c);
+    return rc;
+}
+
+static int copy_f32(const pq_ckpt *c, const char *name, float *dst, int64_t n, const char *path) {
+    if (n == 0) return 0;
+    const void *d = pq_ckpt_expect(c, name, PQ_F32, n);
+    if (!d) {
+        char err[1024];
+        snprintf(err, sizeof err, "%s", pq_error());
+        return pq_fail("%s: %s", path, err);
+    }
+    memcpy(dst, d, sizeof(float) * (size_t)n);
+    return 0;
+}
+
+static int load_state(run_state *rs) {
+    const pq_trainer_spec *sp = rs->spec;
+    pq_train_log *log = rs->log;
+    const char *path = rs->path;
+    pq_ckpt *c = pq_ckpt_load(path);
+    if (!c) return -1;
+    int rc = -1;
+    json_t *kind = json_object_get(c->meta, "kind"), *step = json_object_get(c->meta, "step");
+    if (!json_is_string(kind) || strcmp(json_string_value(kind), sp->kind) || !json_is_integer(step)) {
+        pq_fail("%s: not a %s training state", path, sp->kind);
+        goto out;
+    }
+    if (sp->identity) {
+        char *canon = pq_json_canonical(sp->identity);
+        const char *stored = json_string_value(json_object_get(c->meta, "identity"));
+        int same = stored && !strcmp(stored, canon);
+        free(canon);
+        if (!same) {
+            pq_fail("%s: was written by a run with a different config or inputs; use another output directory "
+                    "(or remove it to start over)",
+                    path);
+            goto out;
+        }
+    }
+    int64_t s = json_integer_value(step);
+    if (s < 0 || s > log->total_steps) {
+        pq_fail("%s: step %lld outside 0..%lld", path, (long long)s, (long long)log->total_steps);
+        goto out;
+    }
+    if (pq_model_from_ckpt(sp->model, c, path) || pq_adamw_from_ckpt(rs->opt, c, path)) goto out;
+    char name[96];
+    for (int i = 0; i < sp->n_extra; i++) {
+        snprintf(name, sizeof name, "extra.%s", sp->extra[i].name);
+        if (copy_f32(c, name, sp->extra[i].param, sp->extra[i].n, path)) goto out;
+    }
+    if (copy_f32(c, "log.train_loss", log->train_loss, s, path) || copy_f32(c, "log.grad_norm", log->grad_norm, s, path) ||
+        copy_f32(c, "log.lr", log->lr, s, path))
+        goto out;
+    const pq_tensor *vs = pq_ckpt_find(c, "log.val_step");
+    if (vs) {
+        const void *d = pq_ckpt_expect(c, "log.val_step", PQ_I64, vs->numel);
+        if (!d || vs->numel > log->total_steps + 2 || copy_f32(c, "log.val_loss", log->val_loss, vs->numel, path)) {
+            pq_fail("%s: malformed validation log", path);
+            goto out;
+        }
+        memcpy(log->val_step, d, sizeof(int64_t) * (size_t)vs->numel);
+        log->n_val = (int)vs->numel;
+    }
+    if (sp->load_state && sp->load_state(sp->state_ctx, c)) goto out;
+    log->steps_done = s;
+    log->resumed_from = s;
+    rc = 0;
+out:
+    pq_ckpt_free(c);
+    return rc;
+}
+
+/* ---- the loop -------------------------------------------------------------------- */
+
+static void record_val(pq_train_log *log, int64_t step, double loss) {
+    log->val_step[log->n_val] = step;
+    log->val_loss[log->n_val] = (float)loss;
+    log->n_val++;
+}
+
+int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
+    memset(log, 0, sizeof *log);
+    pq_model *m = sp->model;
+    const pq_train_config *tc = &sp->train;
+    int T = sp->seq_len ? sp->seq_len : m->cfg.ctx, B = tc->batch, accum = tc->grad_accum;
+    if (T > m->cfg.ctx) return pq_fail("%s: sequence length %d exceeds the model context %d", sp->kind, T, m->cfg.ctx);
+    if (pq_train_config_check(tc)) return -1;
+    if (sp->train_data->vocab > m->cfg.vocab)
+        return pq_fail("%s: token ids reach %d but the model vocab is %d", sp->train_data->desc, sp->train_data->vocab,
+                       m->cfg.vocab);
+    if (sp->val_data && sp->val_data->vocab > m->cfg.vocab)
+        return pq_fail("%s: token ids reach %d but the model vocab is %d", sp->val_data->desc, sp->val_data->vocab,
+                       m->cfg.vocab);
+    pq_set_threads(pq_threads()); /* OpenBLAS follows PQ_THREADS */
+
+    log->tokens_per_step = (int64_t)B * accum * T;
+    log->total_steps = pq_train_steps(tc, T);
+    int64_t total = log->total_steps, max_val = total + 2;
+    log->train_loss = pq_calloc((size_t)total + 1, sizeof(float));
+    log->grad_norm = pq_calloc((size_t)total + 1, sizeof(float));
+    log->lr = pq_calloc((size_t)total + 1, sizeof(float));
+    log->val_step = pq_calloc((size_t)max_val, sizeof(int64_t));
+    log->val_loss = pq_calloc((size_t)max_val, sizeof(float));
+
+    pq_param_group *groups = NULL;
+    int n_groups = 0;
+    pq_model_param_groups(m, &groups, &n_groups);
+    groups = pq_realloc(groups, sizeof *groups * (size_t)(n_groups + sp->n_extra));
+    for (int i = 0; i < sp->n_extra; i++) groups[n_groups++] = sp->extra[i];
+    pq_optim_config oc = {.lr = tc->lr, .min_lr_ratio = tc->min_lr_ratio, .warmup = tc->warmup, .total_steps = total,
+                          .weight_decay = tc->weight_decay, .beta1 = tc->beta1, .beta2 = tc->beta2, .eps = tc->eps,
+                          .clip = tc->clip};
+    pq_adamw *opt = pq_adamw_new(&oc, groups, n_groups);
+
+    int rc = -1;
+    pq_data_order train_order, val_order;
+    int have_val = 0;
+    pq_acts *a = NULL;
+    uint16_t *x = NULL, *y = NULL;
+    run_state rs = {sp, opt, log, sp->out_dir ? pq_path_join(sp->out_dir, "state.ckpt") : NULL};
+    if (pq_data_order_init(&train_order, sp->train_data, T, tc->seed)) goto out_groups;
+    if (sp->val_data) {
+        if (pq_data_order_init(&val_order, sp->val_data, T, tc->seed)) goto out_train_order;
+        have_val = 1;
+    }
+    pq_model_set_hook(m, sp->hook);
+    a = pq_acts_new(&m->cfg, B, T);
+    x = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
+    y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
+
+    if (rs.path && pq_file_exists(rs.path)) {
+        if (load_state(&rs)) goto out;
+    } else if (have_val) {
+        pq_model_refresh_weights(m);
+        record_val(log, 0, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
+    }
+
+    pq_progress prog;
+    pq_progress_begin(&prog, sp->kind, total, "tok");
+    double t0 = pq_now();
+    int64_t start = log->steps_done, done_here = 0;
+    float grad_scale = 1.0f / (float)log->tokens_per_step;
+    for (int64_t s = start; s < total; s++) {
+        pq_model_refresh_weights(m);
+        pq_model_zero_grads(m);
+        pq_groups_zero_grads(sp->extra, sp->n_extra);
+        double loss = 0.0;
+        for (int mi = 0; mi < accum; mi++) {
+            pq_data_train_batch(&train_order, (s * accum + mi) * (int64_t)B, B, x, y);
+            loss += pq_model_forward(m, a, x, y, B, T, 1, grad_scale);
+            pq_model_backward(m, a, x);
+        }
+        loss /= accum;
+        pq_model_finish_grads(m);
+        double norm = pq_groups_grad_norm(groups, n_groups);
+        if (!isfinite(loss) || !isfinite(norm)) {
+            pq_fail("%s: loss %g, gradient norm %g at step %lld: training diverged (lower lr?)", sp->kind, loss, norm,
+                    (long long)s);
+            goto out;
+        }
+        double lr = pq_lr_at(&oc, s);
+        pq_adamw_step(opt, lr, pq_clip_factor(norm, tc->clip));
+        log->train_loss[s] = (float)loss;
+        log->grad_norm[s] = (float)norm;
+        log->lr[s] = (float)lr;
+        log->steps_done = s + 1;
+        done_here++;
+        if (have_val && ((tc->eval_interval && (s + 1) % tc->eval_interval == 0) || s + 1 == total)) {
+            pq_model_refresh_weights(m);
+            record_val(log, s + 1, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
+        }
+        pq_progress_update(&prog, s + 1, (s + 1) * log->tokens_per_step, "loss %.4f", loss);
+        if (rs.path && tc->ckpt_interval && (s + 1) % tc->ckpt_interval == 0 && s + 1 < total && save_state(&rs))
+            goto out;
+        if (sp->stop_after_steps && done_here >= sp->stop_after_steps) break;
+    }
+    log->seconds = pq_now() - t0;
+    log->tokens_per_sec = log->seconds > 0 ? (double)(done_here * log->tokens_per_step) / log->seconds : 0;
+    pq_progress_end(&prog);
+    if (rs.path && log->steps_done == total && done_here > 0 && save_state(&rs)) goto out;
+    if (rs.path && log->steps_done == total && !pq_file_exists(rs.path) && save_state(&rs)) goto out;
+    pq_model_refresh_weights(m);
+    rc = 0;
+out:
+    free(x), free(y);
+    pq_acts_free(a);
+    if (have_val) pq_data_order_free(&val_order);
+out_train_order:
+    pq_data_order_free(&train_order);
+out_groups:
+    free(rs.path);
+    pq_adamw_free(opt);
+    free(groups);
+    if (rc) {
+        char err[1024];
+        snprintf(err, sizeof err, "%s", pq_error());
+        pq_train_log_free(log);
+        pq_fail("%s", err);
+    }
+    return rc;
+}

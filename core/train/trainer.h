@@ -1,0 +1,77 @@
+/* trainer.h — the training loop shared by `pq pretrain` and `pq qat`.
+ *
+ * pq_train() trains spec->model in place for spec->train.tokens tokens:
+ *   per optimizer step s (0-based):
+ *     refresh effective weights (QAT hook forward, once per step)
+ *     zero all gradients (model + extra groups)
+ *     grad_accum micro-batches: forward, backward (data = f(seed, s, micro))
+ *     hook backward (dW_eff -> dW, scales), global-norm clip, AdamW at lr(s)
+ *     validation loss every eval_interval steps (and at step 0 and at the end)
+ *     state checkpoint every ckpt_interval steps and at the end
+ * Checkpoint/resume: with out_dir set, "<out_dir>/state.ckpt" holds the model,
+ * the extra groups, the AdamW moments, the step and the loss curves. If it
+ * exists when pq_train() starts (and its identity matches) training continues
+ * from it; the result is bitwise identical to an uninterrupted run because
+ * nothing else carries state: data order is a pure function of (seed, step).
+ * A finished run leaves a state at the last step, so rerunning is a no-op. */
+#ifndef PQ_TRAINER_H
+#define PQ_TRAINER_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/ckpt.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "train/data.h"
+#include "train/optim.h"
+
+typedef struct {
+    const char *kind;    /* "pretrain", "qat", ...: progress label, stored in the state */
+    const char *out_dir; /* where state.ckpt lives; NULL = no checkpoints */
+    pq_model *model;     /* initialized or loaded; trained in place */
+    pq_train_config train;
+    int seq_len; /* T, <= model ctx (0 = ctx) */
+    const pq_token_stream *train_data;
+    const pq_token_stream *val_data; /* NULL = no validation */
+    const pq_weight_hook *hook;      /* NULL = plain full-precision training */
+    pq_param_group *extra;           /* trained with the model (e.g. QAT scales); saved by name */
+    int n_extra;
+    /* Must equal the stored one to resume (e.g. {config, inputs}); NULL = no check. */
+    const json_t *identity;
+    /* Optional: more state for the checkpoint (beyond the extra groups' arrays). */
+    void (*save_state)(void *ctx, pq_ckpt *c);
+    int (*load_state)(void *ctx, const pq_ckpt *c);
+    void *state_ctx;
+    /* Optional: stop after this many steps in this process (tests simulate a crash); 0 = off. */
+    int64_t stop_after_steps;
+} pq_trainer_spec;
+
+typedef struct {
+    int64_t total_steps, steps_done, tokens_per_step;
+    int64_t resumed_from; /* step the run resumed at (0 = fresh) */
+    float *train_loss;    /* [steps_done] mean loss of each step */
+    float *grad_norm;     /* [steps_done] before clipping */
+    float *lr;            /* [steps_done] */
+    int n_val;
+    int64_t *val_step; /* steps completed when evaluated */
+    float *val_loss;
+    double seconds;    /* wall time of the steps done in this process */
+    double tokens_per_sec;
+} pq_train_log;
+
+/* 0 on success, -1 + pq_error() (bad data, corrupt or mismatched state, non-finite loss). */
+int pq_train(const pq_trainer_spec *spec, pq_train_log *log);
+void pq_train_log_free(pq_train_log *log);
+/* {"train_loss": [...], "grad_norm": [...], "lr": [...], "val": [{"step", "loss"}...], ...} */
+json_t *pq_train_log_to_json(const pq_train_log *log);
+
+/* Mean validation loss over the first eval_tokens/T windows of val (at least one),
+ * batches of B; uses the model's current effective weights. */
+double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t eval_tokens, int B, int T);
+
+/* Steps a token budget buys: tokens / (batch * grad_accum * T) (at least 1 if tokens > 0). */
+int64_t pq_train_steps(const pq_train_config *t, int T);
+
+#endif
