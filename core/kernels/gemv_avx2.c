@@ -16,15 +16,12 @@
 
 INL __m256i splat8(int v) { return _mm256_set1_epi8((char)v); }
 
-/* 32 bits (4 bytes at p) -> 32 bytes of 0 or `one`. */
-INL __m256i expand_bits(const uint8_t *p, int one) {
-    uint32_t bits;
-    __builtin_memcpy(&bits, p, 4);
-    const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3,
-                                            3, 3, 3, 3, 3, 3, 3);
-    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-    __m256i x = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), spread), bit);
-    return _mm256_and_si256(_mm256_cmpeq_epi8(x, bit), splat8(one));
+/* Bit k of each byte of the 32-byte 1-bit plane at p (weights 32k..32k+31), moved
+ * to bit `pos` with everything else cleared. */
+INL __m256i bit_plane(const uint8_t *p, int k, int pos) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    __m256i x = k >= pos ? _mm256_srl_epi16(h, _mm_cvtsi32_si128(k - pos)) : _mm256_sll_epi16(h, _mm_cvtsi32_si128(pos - k));
+    return _mm256_and_si256(x, splat8(1 << pos));
 }
 
 /* a >= b for unsigned bytes, as 0xFF / 0. */
@@ -54,10 +51,10 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
             v[6 + h] = _mm256_and_si256(_mm256_srli_epi16(x, 6), splat8(3));
         }
         if (f == PQ_FMT_B3)
-            for (int m = 0; m < 8; m++) v[m] = _mm256_or_si256(v[m], expand_bits(p + 64 + 4 * m, 4));
+            for (int m = 0; m < 8; m++) v[m] = _mm256_or_si256(v[m], bit_plane(p + 64, m, 2));
         return 8;
     case PQ_FMT_B1:
-        for (int m = 0; m < 8; m++) v[m] = expand_bits(p + 4 * m, 1);
+        for (int m = 0; m < 8; m++) v[m] = bit_plane(p, m, 0);
         return 8;
     case PQ_FMT_T1_6:
         for (int h = 0; h < 2; h++) {

@@ -15,10 +15,25 @@
 #define MAXV 5 /* unpacked vectors per block: 4 (256 weights), 5 for T1_6 (320) */
 
 INL __m512i splat8(int v) { return _mm512_set1_epi8((char)v); }
-INL __mmask64 load_mask64(const uint8_t *p) {
-    uint64_t m;
-    __builtin_memcpy(&m, p, 8);
-    return (__mmask64)m;
+/* The 1-bit plane of a block (32 bytes; byte j, bit k = weight 32k+j) as four
+ * vectors of 64 weights each, with the bit moved to position `pos` of each
+ * byte and everything else cleared. Vector i takes bit 2i in its low half and
+ * bit 2i+1 in its high half: one 32-bit rotate per half puts it in place. */
+INL __m512i plane_rotation(int pos, int i) {
+    return _mm512_inserti64x4(_mm512_set1_epi32((pos - 2 * i) & 31), _mm256_set1_epi32((pos - 2 * i - 1) & 31), 1);
+}
+INL void bit_plane(const uint8_t *p, int pos, __m512i out[4]) {
+    __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+    for (int i = 0; i < 4; i++) out[i] = _mm512_and_si512(_mm512_rolv_epi32(h, plane_rotation(pos, i)), splat8(1 << pos));
+}
+
+/* Trit = floor(3m/256) for each byte m: 3m fits in 16 bits, so vpmaddubsw with
+ * multipliers (3, 0) and (0, 3) gives 3·(low byte) and 3·(high byte) of each
+ * 16-bit lane, whose high bytes are the two trits. */
+INL __m512i trits(__m512i m) {
+    __m512i lo = _mm512_maddubs_epi16(m, _mm512_set1_epi16(3));
+    __m512i hi = _mm512_maddubs_epi16(m, _mm512_set1_epi16(3 << 8));
+    return _mm512_ternarylogic_epi32(_mm512_srli_epi16(lo, 8), hi, _mm512_set1_epi16((short)0xFF00), 0xF8);
 }
 
 /* Unpacks one block into v[0..nvec): v[i] holds the codes of weights 64i..64i+63
@@ -43,19 +58,21 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
         v[1] = _mm512_and_si512(_mm512_srli_epi16(x, 2), splat8(3));
         v[2] = _mm512_and_si512(_mm512_srli_epi16(x, 4), splat8(3));
         v[3] = _mm512_and_si512(_mm512_srli_epi16(x, 6), splat8(3));
-        if (f == PQ_FMT_B3)
-            for (int i = 0; i < 4; i++) v[i] = _mm512_mask_add_epi8(v[i], load_mask64(p + 64 + 8 * i), v[i], splat8(4));
+        if (f == PQ_FMT_B3) {
+            __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 64)));
+            for (int i = 0; i < 4; i++) /* v | (rotated & 4) */
+                v[i] = _mm512_ternarylogic_epi32(v[i], _mm512_rolv_epi32(h, plane_rotation(2, i)), splat8(4), 0xF8);
+        }
         return 4;
     }
     case PQ_FMT_B1:
-        for (int i = 0; i < 4; i++) v[i] = _mm512_maskz_mov_epi8(load_mask64(p + 8 * i), splat8(1));
+        bit_plane(p, 0, v);
         return 4;
     case PQ_FMT_T1_6: {
-        /* trit = floor(3m/256) = (m >= 86) + (m >= 171); then m <- 3m mod 256 */
+        /* trit k = floor(3·m_k/256), m_{k+1} = 3·m_k mod 256 (byte adds wrap) */
         __m512i m = _mm512_loadu_si512(p);
         for (int k = 0; k < 5; k++) {
-            __m512i d = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(m, splat8(86)), splat8(1));
-            v[k] = _mm512_mask_add_epi8(d, _mm512_cmpge_epu8_mask(m, splat8(171)), d, splat8(1));
+            v[k] = trits(m);
             m = _mm512_add_epi8(m, _mm512_add_epi8(m, m));
         }
         return 5;

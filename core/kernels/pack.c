@@ -64,7 +64,7 @@ static void pack_block(pq_format f, const uint8_t *u, int n, uint8_t *out) {
     /* u holds n <= block codes; missing ones are code 0 (the block is zeroed by the caller). */
     switch (f) {
     case PQ_FMT_B1:
-        for (int i = 0; i < n; i++) put_bits(out + i / 8, i % 8, 1, u[i]);
+        for (int i = 0; i < n; i++) put_bits(out + i % 32, i / 32, 1, u[i]);
         break;
     case PQ_FMT_T2:
     case PQ_FMT_B2:
@@ -73,7 +73,7 @@ static void pack_block(pq_format f, const uint8_t *u, int n, uint8_t *out) {
     case PQ_FMT_B3:
         for (int i = 0; i < n; i++) {
             put_bits(out + i % 64, 2 * (i / 64), 2, u[i] & 3);
-            put_bits(out + 64 + i / 8, i % 8, 1, u[i] >> 2);
+            put_bits(out + 64 + i % 32, i / 32, 1, u[i] >> 2);
         }
         break;
     case PQ_FMT_B4:
@@ -99,10 +99,10 @@ static void pack_block(pq_format f, const uint8_t *u, int n, uint8_t *out) {
 
 static int unpack_one(pq_format f, const uint8_t *blk, int i) {
     switch (f) {
-    case PQ_FMT_B1: return get_bits(blk + i / 8, i % 8, 1);
+    case PQ_FMT_B1: return get_bits(blk + i % 32, i / 32, 1);
     case PQ_FMT_T2:
     case PQ_FMT_B2: return get_bits(blk + i % 64, 2 * (i / 64), 2);
-    case PQ_FMT_B3: return get_bits(blk + i % 64, 2 * (i / 64), 2) | get_bits(blk + 64 + i / 8, i % 8, 1) << 2;
+    case PQ_FMT_B3: return get_bits(blk + i % 64, 2 * (i / 64), 2) | get_bits(blk + 64 + i % 32, i / 32, 1) << 2;
     case PQ_FMT_B4: return get_bits(blk + (i / 128) * 64 + i % 64, 4 * ((i / 64) % 2), 4);
     case PQ_FMT_B8: return blk[i];
     case PQ_FMT_T1_6: return t16_trit(blk[i % 64], i / 64);

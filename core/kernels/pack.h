@@ -17,7 +17,8 @@
  * exports it as +1 (code 1), and that is what is stored here.
  *
  * Storage, chosen so SIMD kernels unpack with a shift and a mask (no shuffles)
- * and whole 64-byte vectors hold one block. A row is cut into blocks of
+ * and whole 64-byte vectors hold one block (no mask registers, no
+ * shuffles: those are what made the first 1-, 1.6- and 3-bit kernels slow). A row is cut into blocks of
  * PQ_BLOCK weights (PQ_BLOCK_T1_6 for the 5-trits-per-byte format); the last
  * block is padded with code 0, which contributes nothing because kernels pad the
  * activations with zeros. Inside a block:
@@ -25,7 +26,7 @@
  *   B4    64-byte groups of 128 weights: byte j holds weight j (low nibble) and 64+j (high)
  *   B2,T2 one 64-byte group of 256 weights: byte j, bits 2k..2k+1 hold weight 64k+j
  *   B3    the low 2 bits as B2 (64 bytes), then the high bit as B1 (32 bytes)
- *   B1    32 bytes; bit i (byte i/8, bit i%8) holds weight i
+ *   B1    32 bytes; byte j, bit k holds weight 32k+j
  *   T1_6  320 weights in 64 bytes: byte j holds the trits d_k (k=0..4) of weights
  *         64k+j as v = Σ d_k·3^(4-k), stored as ceil(v·256/243), so that trit k is
  *         floor(3·m_k/256) with m_0 = byte, m_{k+1} = 3·m_k mod 256 (the

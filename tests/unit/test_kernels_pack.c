@@ -85,15 +85,15 @@ Test(kernels_pack, layouts_match_the_documentation) {
     cr_assert_eq(p->data[5], 9 << 4);
     pq_packed_free(p);
     memset(codes, 0, sizeof codes);
-    codes[10] = 5; /* B3: low bits 01 in byte 10, high bit at bit 10 of the high plane */
+    codes[70] = 5; /* B3: low bits 01 in byte 6 bits 2..3, high bit: byte 6 bit 2 of the high plane */
     p = pq_pack(PQ_FMT_B3, 1, PQ_BLOCK, codes, &s, NULL);
-    cr_assert_eq(p->data[10], 1);
-    cr_assert_eq(p->data[64 + 1], 1 << 2);
+    cr_assert_eq(p->data[6], 1 << 2);
+    cr_assert_eq(p->data[64 + 6], 1 << 2);
     pq_packed_free(p);
     memset(codes, 0, sizeof codes);
-    codes[9] = 1; /* B1: bit 9 */
+    codes[9 + 64] = 1; /* B1: byte 9, bit 2 */
     p = pq_pack(PQ_FMT_B1, 1, PQ_BLOCK, codes, &s, NULL);
-    cr_assert_eq(p->data[1], 2);
+    cr_assert_eq(p->data[9], 4);
     pq_packed_free(p);
 }
 
