@@ -13,14 +13,6 @@ void pq_select_blas_core(int argc, char **argv) {
     const char *wanted = getenv("PQ_BLAS_CORE");
     const char *current = getenv("OPENBLAS_CORETYPE");
     int need_change = wanted && *wanted ? !current || strcmp(current, wanted) != 0 : current != NULL;
-    /* OpenMP threads that wait between parallel regions sleep instead of
-     * spinning (libgomp reads this when it loads, hence the same re-exec): on a
-     * shared 2-core machine a spinning waiter steals the core another thread
-     * or process needs. OMP_WAIT_POLICY=active in the environment is honoured. */
-    if (!getenv("OMP_WAIT_POLICY")) {
-        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-        need_change = 1;
-    }
     setenv("PQ_BLAS_CORE_SET", "1", 1);
     /* OpenMP (libgomp) reads its wait policy when it loads, like OpenBLAS its
      * kernel: pq's loops must wait passively, or idle workers spin on the core
