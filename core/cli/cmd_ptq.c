@@ -1,13 +1,222 @@
-/* pq ptq — placeholder until issue #5 lands: it says so and fails, never pretends. */
+/* pq ptq — post-training quantization baselines: RTN and GPTQ.
+ *
+ * Quantizes the block linears of a full-precision checkpoint (quant/ptq.h) and
+ * writes OUT/model.ckpt (a quantized checkpoint the evaluator loads like any
+ * model) and OUT/results.json (size, per-layer reconstruction errors, validation
+ * loss before and after when --data is given, manifest). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/fsio.h"
+#include "base/hash.h"
+#include "base/manifest.h"
+#include "base/util.h"
 #include "cli/cli.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "quant/gptq.h"
+#include "quant/ptq.h"
+#include "train/data.h"
+#include "train/trainer.h"
+
+static void usage(void) {
+    printf("usage: pq ptq --from CKPT --method rtn|gptq --bits B --out DIR [options]\n\n"
+           "Post-training quantization of every linear layer inside the blocks, one scale per\n"
+           "output row at its initial value (no training).\n"
+           "  --from CKPT        full-precision model (pq pretrain's model.ckpt)\n"
+           "  --method M         rtn (round to nearest) or gptq (error feedback from calibration data)\n"
+           "  --bits B           1, 1.58, 2, 3, 4 or 8\n"
+           "  --out DIR          writes DIR/model.ckpt and DIR/results.json\n"
+           "  --quantizer NAME   the grid (default rtn: 2^b levels, or 3 at 1.58, spread over [-max|W|, max|W|]\n"
+           "                     per row); any pq qat quantizer name works, with its initial scales\n"
+           "  --data SHARDS      shard directory or synthetic:N: calibration (gptq, required) and the\n"
+           "                     validation loss before/after (both methods, optional for rtn)\n"
+           "  --calib-tokens N   calibration tokens for gptq (default 16384), in --seq-len windows\n"
+           "  --seq-len T        calibration window (default: the model context)\n"
+           "  --damp X           gptq dampening, fraction of mean diag(H) (default 0.01)\n"
+           "  --block N          gptq lazy-batch block size in columns (default 128)\n"
+           "  --seed S           calibration window order (default: the checkpoint's seed + 2000)\n"
+           "  --eval-tokens N    validation tokens (default 16384)\n");
+}
+
+static int load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val) {
+    if (!strncmp(spec, "synthetic:", 10)) {
+        char *end;
+        long long n = strtoll(spec + 10, &end, 10);
+        if (*end || n < 2) return pq_fail("--data %s: expected synthetic:N with N >= 2 tokens", spec);
+        pq_tokens_synthetic(train, 1, 0, n, vocab);
+        pq_tokens_synthetic(val, 1, 1, n / 10 > 1024 ? n / 10 : 1024, vocab);
+        return 0;
+    }
+    if (pq_tokens_load_shards(train, spec, "train")) return -1;
+    if (pq_tokens_load_shards(val, spec, "val")) {
+        pq_tokens_free(train);
+        return -1;
+    }
+    return 0;
+}
+
+static double val_loss(pq_model *m, const pq_token_stream *val, int T, int64_t eval_tokens) {
+    pq_data_order order;
+    if (pq_data_order_init(&order, val, T, 0)) return -1.0;
+    pq_acts *a = pq_acts_new(&m->cfg, 8, T);
+    double l = pq_eval_loss(m, a, &order, eval_tokens, 8, T);
+    pq_acts_free(a);
+    pq_data_order_free(&order);
+    return l;
+}
 
 int cmd_ptq(int argc, char **argv) {
     if (pq_wants_help(argc, argv)) {
-        printf("usage: pq ptq ...\n\nNot implemented yet (issue #5).\n");
+        usage();
         return 0;
     }
-    fprintf(stderr, "pq ptq: not implemented yet (issue #5)\n");
-    return 3;
+    const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL;
+    long long calib_tokens = 16384, seq_len = 0, block = PQ_GPTQ_BLOCK, seed = -1, eval_tokens = 16384;
+    double damp = PQ_GPTQ_DAMP;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (strncmp(f, "--", 2)) pq_usage_error("ptq", "unexpected argument '%s'", f);
+        if (i + 1 >= argc) pq_usage_error("ptq", "%s needs a value", f);
+        const char *v = argv[++i];
+        if (!strcmp(f, "--from")) from = v;
+        else if (!strcmp(f, "--method")) method = v;
+        else if (!strcmp(f, "--bits")) bits_s = v;
+        else if (!strcmp(f, "--out")) out = v;
+        else if (!strcmp(f, "--quantizer")) qname = v;
+        else if (!strcmp(f, "--data")) data = v;
+        else if (!strcmp(f, "--calib-tokens")) calib_tokens = pq_parse_int("ptq", f, v);
+        else if (!strcmp(f, "--seq-len")) seq_len = pq_parse_int("ptq", f, v);
+        else if (!strcmp(f, "--block")) block = pq_parse_int("ptq", f, v);
+        else if (!strcmp(f, "--seed")) seed = pq_parse_int("ptq", f, v);
+        else if (!strcmp(f, "--eval-tokens")) eval_tokens = pq_parse_int("ptq", f, v);
+        else if (!strcmp(f, "--damp")) damp = pq_parse_double("ptq", f, v);
+        else pq_usage_error("ptq", "unknown argument '%s'", f);
+    }
+    if (!from) pq_usage_error("ptq", "--from is required");
+    if (!method || (strcmp(method, "rtn") && strcmp(method, "gptq"))) pq_usage_error("ptq", "--method must be rtn or gptq");
+    if (!bits_s) pq_usage_error("ptq", "--bits is required");
+    if (!out) pq_usage_error("ptq", "--out is required");
+    const int gptq = !strcmp(method, "gptq");
+    if (gptq && !data) pq_usage_error("ptq", "--method gptq needs --data (calibration tokens)");
+    if (calib_tokens < 1 || block < 1 || eval_tokens < 1 || seq_len < 0 || damp < 0)
+        pq_usage_error("ptq", "--calib-tokens, --block, --eval-tokens must be >= 1, --seq-len and --damp >= 0");
+    pq_qbits bits;
+    pq_quantizer q;
+    if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
+    if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
+
+    char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
+    if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
+        fprintf(stderr, "pq ptq: %s is finished (%s exists); nothing to do\n", out, results_path);
+        free(results_path), free(model_path);
+        return 0;
+    }
+    int rc = 1, have_data = 0;
+    pq_model *m = NULL;
+    pq_ckpt *qc = NULL;
+    json_t *config = NULL, *manifest = NULL, *report = json_array(), *train_meta = NULL;
+    pq_token_stream train = {0}, val = {0};
+    uint16_t *calib = NULL, *y = NULL;
+
+    pq_ckpt *c = pq_ckpt_load(from);
+    if (!c) goto fail;
+    if (json_object_get(c->meta, "quant")) {
+        pq_fail("%s: is already a quantized checkpoint", from);
+        pq_ckpt_free(c);
+        goto fail;
+    }
+    pq_model_config mc;
+    pq_train_config tc = pq_train_config_default();
+    json_t *mo = json_object_get(c->meta, "model"), *to = json_object_get(c->meta, "train");
+    if (!mo || pq_model_config_from_json(&mc, mo, from) || (to && pq_train_config_from_json(&tc, to, from))) {
+        if (!mo) pq_fail("%s: no model config in the checkpoint metadata", from);
+        pq_ckpt_free(c);
+        goto fail;
+    }
+    if (to) train_meta = json_deep_copy(to);
+    m = pq_model_new(&mc);
+    if (pq_model_from_ckpt(m, c, from)) {
+        pq_ckpt_free(c);
+        goto fail;
+    }
+    pq_ckpt_free(c);
+    const int T = seq_len > 0 ? (int)seq_len : mc.ctx;
+    if (T > mc.ctx) {
+        pq_fail("--seq-len %d exceeds the model context %d", T, mc.ctx);
+        goto fail;
+    }
+    if (seed < 0) seed = (long long)tc.seed + 2000;
+
+    config = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:f, s:I, s:I}", "method", method, "quantizer", q.name, "bits",
+                       pq_qbits_name(bits), "data", data ? data : "", "calib_tokens", (json_int_t)calib_tokens, "seq_len", T,
+                       "damp", damp, "block", (json_int_t)block, "seed", (json_int_t)seed);
+    manifest = pq_manifest_new("ptq", config);
+    if (pq_manifest_add_input(manifest, "from", from)) goto fail;
+
+    double fp_val = -1, q_val = -1;
+    if (data) {
+        if (load_data(data, mc.vocab, &train, &val)) goto fail;
+        have_data = 1;
+        const char *key;
+        json_t *v;
+        json_object_foreach(train.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
+        json_object_foreach(val.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
+        if ((fp_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
+    }
+    if (pq_mkdirs(out)) goto fail;
+
+    if (gptq) {
+        /* Calibration windows: the first sequences of a shuffled order of the training stream. */
+        pq_data_order order;
+        if (pq_data_order_init(&order, &train, T, (uint64_t)seed)) goto fail;
+        int n_seq = (int)((calib_tokens + T - 1) / T);
+        calib = pq_malloc(sizeof(uint16_t) * (size_t)n_seq * T);
+        y = pq_malloc(sizeof(uint16_t) * (size_t)n_seq * T);
+        pq_data_train_batch(&order, 0, n_seq, calib, y);
+        pq_data_order_free(&order);
+        qc = pq_ptq_gptq(m, &q, calib, n_seq, T, 8, damp, (int)block, report);
+    } else {
+        qc = pq_ptq_rtn(m, &q, report);
+    }
+    if (!qc) goto fail;
+    if (train_meta) json_object_set(qc->meta, "train", train_meta);
+    json_object_set(qc->meta, "ptq", config);
+    if (pq_ckpt_save(qc, model_path, 0)) goto fail;
+    if (have_data && (q_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
+
+    pq_manifest_finish(manifest);
+    json_t *res = json_object();
+    json_object_set_new(res, "kind", json_string("ptq"));
+    json_object_set(res, "config", config);
+    json_object_set_new(res, "method", json_string(method));
+    json_object_set_new(res, "quantizer", json_string(q.name));
+    json_object_set_new(res, "bits", json_string(pq_qbits_name(bits)));
+    json_object_set_new(res, "bits_value", json_real(pq_qbits_value(bits)));
+    json_object_set(res, "size", json_object_get(qc->meta, "quant"));
+    if (have_data) {
+        json_object_set_new(res, "fp_val_loss", json_real(fp_val));
+        json_object_set_new(res, "final_val_loss", json_real(q_val));
+    }
+    json_object_set(res, "layers", report);
+    json_object_set_new(res, "model_ckpt", json_string(model_path));
+    json_object_set(res, "manifest", manifest);
+    int wrc = pq_json_write(res, results_path);
+    json_decref(res);
+    if (wrc) goto fail;
+    if (have_data) fprintf(stderr, "pq ptq: %s %s@%s, val loss %.4f -> %.4f -> %s\n", method, q.name, pq_qbits_name(bits), fp_val, q_val, out);
+    else fprintf(stderr, "pq ptq: %s %s@%s -> %s\n", method, q.name, pq_qbits_name(bits), out);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "pq ptq: %s\n", pq_error());
+done:
+    pq_ckpt_free(qc);
+    pq_model_free(m);
+    free(calib), free(y);
+    if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
+    json_decref(config), json_decref(manifest), json_decref(report), json_decref(train_meta);
+    free(results_path), free(model_path);
+    return rc;
 }
