@@ -315,3 +315,36 @@ json_t *pq_eval_run(const pq_lm *lm, const pq_eval_tokenizer *tok, char *const *
     }
     return out;
 }
+
+json_t *pq_eval_pool_perplexity(const json_t *tasks) {
+    double loglik = 0;
+    int64_t tokens = 0, bytes = 0, words = 0;
+    json_t *names = json_array();
+    const char *name;
+    json_t *t;
+    json_object_foreach((json_t *)tasks, name, t) {
+        if (strcmp(json_string_value(json_object_get(t, "kind")) ? json_string_value(json_object_get(t, "kind")) : "",
+                   "ppl"))
+            continue;
+        loglik += json_real_value(json_object_get(t, "loglik"));
+        tokens += json_integer_value(json_object_get(t, "tokens"));
+        bytes += json_integer_value(json_object_get(t, "bytes"));
+        words += json_integer_value(json_object_get(t, "words"));
+        json_array_append_new(names, json_string(name));
+    }
+    if (json_array_size(names) == 0) {
+        json_decref(names);
+        return NULL;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "tasks", names);
+    json_object_set_new(o, "loglik", json_real(loglik));
+    json_object_set_new(o, "tokens", json_integer(tokens));
+    json_object_set_new(o, "bytes", json_integer(bytes));
+    json_object_set_new(o, "words", json_integer(words));
+    json_object_set_new(o, "token_perplexity", num(tokens ? exp(-loglik / (double)tokens) : NAN));
+    json_object_set_new(o, "word_perplexity", num(words ? exp(-loglik / (double)words) : NAN));
+    json_object_set_new(o, "byte_perplexity", num(bytes ? exp(-loglik / (double)bytes) : NAN));
+    json_object_set_new(o, "bits_per_byte", num(bytes ? -loglik / (double)bytes / log(2.0) : NAN));
+    return o;
+}

@@ -33,6 +33,10 @@ typedef struct {
 json_t *pq_eval_run(const pq_lm *lm, const pq_eval_tokenizer *tok, char *const *names, char *const *paths, int n,
                     const pq_eval_options *opt, json_t *manifest);
 
+/* Corpus-level perplexity pooled over every perplexity task of a pq_eval_run
+ * result (Σ loglik over Σ tokens, words, bytes), or NULL if there is none. */
+json_t *pq_eval_pool_perplexity(const json_t *tasks);
+
 /* The scoring conventions, for the results file. */
 json_t *pq_eval_conventions(void);
 

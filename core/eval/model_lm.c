@@ -1,12 +1,14 @@
 #include "eval/model_lm.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/manifest.h"
 #include "base/util.h"
 #include "model/layers.h"
+#include "quant/qexport.h"
 
 typedef struct {
     int row0, n, pos0; /* rows row0.. hold positions pos0.. of one sequence */
@@ -229,4 +231,62 @@ void pq_model_lm_init(pq_lm *lm, const pq_model *m) {
     s->C = s->D + 2 * s->KV * s->hd, s->F = c->ffn_dim, s->V = c->vocab;
     s->logits = pq_aligned_alloc((size_t)HEAD_CHUNK * s->V * sizeof(float));
     *lm = (pq_lm){.vocab_size = c->vocab, .max_len = c->ctx, .impl = s, .score = model_score, .free = model_free};
+}
+
+pq_model *pq_eval_load_model(const char *path, json_t **meta) {
+    if (meta) *meta = NULL;
+    pq_ckpt *c = pq_ckpt_load(path);
+    if (!c) return NULL;
+    const char *kind = json_string_value(json_object_get(c->meta, "kind"));
+    json_t *mo = json_object_get(c->meta, "model");
+    if (!mo) {
+        pq_fail("%s: not a model checkpoint (no \"model\" config in its metadata%s%s)", path,
+                kind ? "; kind " : "", kind ? kind : "");
+        pq_ckpt_free(c);
+        return NULL;
+    }
+    /* A quantized checkpoint must be what it claims: codes x scales == weights. */
+    if (json_object_get(c->meta, "quant") && pq_qexport_verify(c, path) != 0) {
+        pq_ckpt_free(c);
+        return NULL;
+    }
+    pq_model_config cfg;
+    char what[1100];
+    snprintf(what, sizeof what, "%s: metadata \"model\"", path);
+    if (pq_model_config_from_json(&cfg, mo, what) != 0 || pq_model_config_check(&cfg) != 0) {
+        if (!strstr(pq_error(), path)) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s", pq_error());
+            pq_fail("%s: %s", path, msg);
+        }
+        pq_ckpt_free(c);
+        return NULL;
+    }
+    pq_model *m = pq_model_new(&cfg);
+    if (pq_model_from_ckpt(m, c, path) != 0) {
+        pq_model_free(m);
+        pq_ckpt_free(c);
+        return NULL;
+    }
+    if (meta) *meta = json_incref(c->meta);
+    pq_ckpt_free(c);
+    return m;
+}
+
+const char *pq_eval_ckpt_vocab_hash(const json_t *meta) {
+    static const char *const keys[] = {"vocab_hash", "tokenizer_hash"};
+    for (size_t k = 0; k < PQ_COUNT(keys); k++) {
+        const char *h = json_string_value(json_object_get(meta, keys[k]));
+        if (h && *h) return h;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)meta, name, v) {
+        if (!json_is_object(v)) continue;
+        for (size_t k = 0; k < PQ_COUNT(keys); k++) {
+            const char *h = json_string_value(json_object_get(v, keys[k]));
+            if (h && *h) return h;
+        }
+    }
+    return NULL;
 }

@@ -21,4 +21,16 @@
 /* Wraps m (not owned; it must outlive lm) in lm. Uses m's effective weights. */
 void pq_model_lm_init(pq_lm *lm, const pq_model *m);
 
+#include <jansson.h>
+
+/* Loads a model checkpoint for evaluation: FP, or quantized (quant/qexport.h:
+ * the block linears hold α·q̂ and meta.quant describes them; the codes are
+ * checked against those weights first). *meta (if not NULL) gets a reference to
+ * the checkpoint's metadata. NULL + pq_fail naming the file on any problem. */
+pq_model *pq_eval_load_model(const char *path, json_t **meta);
+
+/* The tokenizer hash the checkpoint records ("vocab_hash" or "tokenizer_hash",
+ * at the top of its metadata or one object down), or NULL if it records none. */
+const char *pq_eval_ckpt_vocab_hash(const json_t *meta);
+
 #endif
