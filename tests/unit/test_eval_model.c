@@ -9,6 +9,10 @@
 
 #include "base/util.h"
 #include "eval/model_lm.h"
+#include "quant/qexport.h"
+
+#include <stdio.h>
+#include <unistd.h>
 
 static pq_model_config cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn_dim = 48, .vocab = 50, .ctx = 16};
 
@@ -94,5 +98,60 @@ Test(eval_model, rejects_out_of_range_input) {
     cr_assert_eq(lm.score(lm.impl, 1, &g2), -1);
     cr_assert(strstr(pq_error(), "context length"), "%s", pq_error());
     lm.free(lm.impl);
+    pq_model_free(m);
+}
+
+/* A quantized checkpoint (quant/qexport.h) loads as the dequantized model, and
+ * one whose codes disagree with its weights is refused. */
+Test(eval_model, quantized_checkpoint_loads_and_is_verified) {
+    pq_model *m = make_model();
+    pq_quantizer q;
+    cr_assert_eq(pq_quantizer_init(&q, "seq", PQ_BITS_2), 0, "%s", pq_error());
+    pq_ckpt *c = pq_ckpt_new();
+    json_object_set_new(c->meta, "kind", json_string("model"));
+    pq_model_to_ckpt(m, c);
+    char names[PQ_LIN_COUNT * 2][64];
+    const char *name_ptrs[PQ_LIN_COUNT * 2];
+    int n = 0;
+    for (int l = 0; l < cfg.n_layers; l++)
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            int rows, cols;
+            float *grad;
+            float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, &grad);
+            float *alpha = pq_malloc(sizeof(float) * rows);
+            pq_quant_init_scales(&q, W, rows, cols, alpha);
+            snprintf(names[n], sizeof names[n], "layers.%d.%s", l, pq_linear_name((pq_linear_id)w));
+            pq_qexport_linear(c, names[n], &q, W, alpha, rows, cols);
+            name_ptrs[n] = names[n];
+            n++;
+            free(alpha);
+        }
+    pq_qexport_finish(c, &q, name_ptrs, n);
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/pq-test-evalq-%d.ckpt", (int)getpid());
+    cr_assert_eq(pq_ckpt_save(c, path, 0), 0, "%s", pq_error());
+    json_t *meta;
+    pq_model *qm = pq_eval_load_model(path, &meta);
+    cr_assert(qm, "%s", pq_error());
+    cr_assert(json_object_get(meta, "quant"));
+    /* The loaded block weights are the dequantized ones, not the latent ones. */
+    const pq_tensor *t = pq_ckpt_find(c, "layers.0.wq");
+    int rows, cols;
+    float *grad;
+    const float *wq = pq_model_linear(qm, 0, PQ_LIN_Q, &rows, &cols, &grad);
+    cr_assert_eq(memcmp(wq, t->data, sizeof(float) * rows * cols), 0);
+    int differs = memcmp(wq, pq_model_linear(m, 0, PQ_LIN_Q, &rows, &cols, &grad), sizeof(float) * rows * cols) != 0;
+    cr_assert(differs);
+    json_decref(meta);
+    pq_model_free(qm);
+    /* Tamper with one packed code byte. */
+    pq_tensor *codes = (pq_tensor *)pq_ckpt_find(c, "layers.1.w_up.qcodes");
+    cr_assert(codes);
+    ((uint8_t *)codes->data)[3] ^= 0x1;
+    cr_assert_eq(pq_ckpt_save(c, path, 0), 0);
+    cr_assert_null(pq_eval_load_model(path, NULL));
+    cr_assert(strstr(pq_error(), path), "%s", pq_error());
+    remove(path);
+    pq_ckpt_free(c);
     pq_model_free(m);
 }
