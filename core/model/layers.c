@@ -18,7 +18,8 @@
 
 static int threads_for(long work) { return work >= PAR_MIN_WORK ? pq_threads() : 1; }
 
-float pq_expf(float x) {
+/* Inlined into the loops below so that they vectorize (a call would not). */
+static inline __attribute__((always_inline)) float fast_expf(float x) {
     /* Cody-Waite range reduction + degree-6 polynomial: branch-free so loops
      * that call it vectorize, and bitwise reproducible (no libm version drift). */
     const float hi = 88.0f, lo = -87.0f;
@@ -44,6 +45,8 @@ float pq_expf(float x) {
     return p * s.f;
 }
 
+float pq_expf(float x) { return fast_expf(x); }
+
 void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
 }
@@ -62,6 +65,7 @@ void pq_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
         const float *xr = x + (size_t)n * D;
         float *o = out + (size_t)n * D;
         float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
         for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
         float r = 1.0f / sqrtf(ss / (float)D + eps);
         rstd[n] = r;
@@ -71,25 +75,23 @@ void pq_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
 
 void pq_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N,
                          int D) {
-    int nt = threads_for((long)N * D);
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(static)
-        for (int n = 0; n < N; n++) {
-            const float *xr = x + (size_t)n * D, *g = dout + (size_t)n * D;
-            float *dxr = dx + (size_t)n * D;
-            float r = rstd[n], dot = 0.0f;
-            for (int i = 0; i < D; i++) dot += g[i] * w[i] * xr[i];
-            float c = dot * r * r * r / (float)D;
-            for (int i = 0; i < D; i++) dxr[i] += g[i] * w[i] * r - xr[i] * c;
-        }
-        /* dw: each column summed over rows in row order, whatever the thread count. */
-#pragma omp for schedule(static)
-        for (int i = 0; i < D; i++) {
-            float s = 0.0f;
-            for (int n = 0; n < N; n++) s += dout[(size_t)n * D + i] * x[(size_t)n * D + i] * rstd[n];
-            dw[i] += s;
-        }
+#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * D))
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *g = dout + (size_t)n * D;
+        float *dxr = dx + (size_t)n * D;
+        float r = rstd[n], dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+        for (int i = 0; i < D; i++) dot += g[i] * w[i] * xr[i];
+        float c = dot * r * r * r / (float)D;
+#pragma omp simd
+        for (int i = 0; i < D; i++) dxr[i] += g[i] * w[i] * r - xr[i] * c;
+    }
+    /* dw: rows in order, vectorized across columns: the same sums for any thread count. */
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *g = dout + (size_t)n * D;
+        float r = rstd[n];
+#pragma omp simd
+        for (int i = 0; i < D; i++) dw[i] += g[i] * xr[i] * r;
     }
 }
 
@@ -114,6 +116,7 @@ void pq_rope_apply(float *x, int ld, int B, int T, int n_heads, int head_dim, co
         const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
         for (int h = 0; h < n_heads; h++) {
             float *v = x + (size_t)r * ld + (size_t)h * head_dim;
+#pragma omp simd
             for (int i = 0; i < half; i++) {
                 float a = v[i], b = v[i + half], si = sgn * s[i];
                 v[i] = a * c[i] - b * si;
@@ -130,7 +133,7 @@ void pq_swiglu_forward(float *h, const float *gu, int N, int F) {
         float *hr = h + (size_t)n * F;
 #pragma omp simd
         for (int i = 0; i < F; i++) {
-            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
+            float sig = 1.0f / (1.0f + fast_expf(-g[i]));
             hr[i] = g[i] * sig * u[i];
         }
     }
@@ -143,7 +146,7 @@ void pq_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int
         float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
 #pragma omp simd
         for (int i = 0; i < F; i++) {
-            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
+            float sig = 1.0f / (1.0f + fast_expf(-g[i]));
             float silu = g[i] * sig;
             du[i] = d[i] * silu;
             dg[i] = d[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
@@ -160,10 +163,11 @@ static void causal_softmax(float *S, int T) {
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j <= t; j++) {
-            row[j] = pq_expf(row[j] - mx);
+            row[j] = fast_expf(row[j] - mx);
             sum += row[j];
         }
         float inv = 1.0f / sum;
+#pragma omp simd
         for (int j = 0; j <= t; j++) row[j] *= inv;
         for (int j = t + 1; j < T; j++) row[j] = 0.0f;
     }
@@ -206,7 +210,9 @@ void pq_attention_backward(float *dqkv, const float *dout, const float *att, con
                 const float *p = P + (size_t)t * T;
                 float *d = dP + (size_t)t * T;
                 float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
                 for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+#pragma omp simd
                 for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
                 for (int j = t + 1; j < T; j++) d[j] = 0.0f;
             }
@@ -230,7 +236,7 @@ double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, fl
         if (probs_grad) {
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < V; j++) {
-                row[j] = pq_expf(row[j] - mx);
+                row[j] = fast_expf(row[j] - mx);
                 sum += row[j];
             }
             float inv = scale / sum;
@@ -239,7 +245,7 @@ double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, fl
             row[targets[n]] -= scale;
         } else {
 #pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < V; j++) sum += pq_expf(row[j] - mx);
+            for (int j = 0; j < V; j++) sum += fast_expf(row[j] - mx);
         }
         row_loss[n] = log((double)sum) - (double)target_logit;
     }

@@ -1,9 +1,205 @@
-/* Placeholder until the training engine (issue #3) lands: fails loudly. */
+/* bench_train.c — `pq bench train`: training throughput against the sgemm ceiling.
+ *
+ * For several model configs (suites/models/<name>.json) and 1 and 2 threads it
+ * times full optimizer steps (refresh, forward, backward, clip, AdamW: what
+ * pq_train runs, minus checkpoints and validation) on the synthetic token
+ * stream, and reports tokens/s and model GFLOP/s (FLOPs per token: 6 x matmul
+ * params + causal attention). Next to it, in the same run and with the same
+ * threads, it times cblas_sgemm alone on exactly the matrix shapes a step
+ * multiplies (forward, input-gradient and weight-gradient products of every
+ * linear and the head): that rate is the ceiling the engine could reach if
+ * everything but those sgemms were free. */
 #include "train/bench_train.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "base/blas.h"
+#include "base/fsio.h"
+#include "base/manifest.h"
+#include "base/progress.h"
 #include "base/util.h"
+#include "model/config.h"
+#include "model/model.h"
+#include "train/data.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+
+typedef struct {
+    int m, n, k, ta, tb, count; /* count: times per step */
+} gemm_shape;
+
+/* The sgemms of one training step, as (M, N, K) of C[M,N] = op(A)[M,K] op(B)[K,N]. */
+static int step_shapes(const pq_model_config *c, int rows, gemm_shape *out) {
+    int D = c->dim, F = c->ffn_dim, C = D + 2 * c->n_kv_heads * (c->dim / c->n_heads), V = c->vocab, L = c->n_layers;
+    int outs[5] = {C, D, 2 * F, D, V}, ins[5] = {D, D, D, F, D}, cnt[5] = {L, L, L, L, 1};
+    int n = 0;
+    for (int i = 0; i < 5; i++) {
+        out[n++] = (gemm_shape){rows, outs[i], ins[i], 0, 1, cnt[i]}; /* y = x W^T */
+        out[n++] = (gemm_shape){rows, ins[i], outs[i], 0, 0, cnt[i]}; /* dx = dy W */
+        out[n++] = (gemm_shape){outs[i], ins[i], rows, 1, 0, cnt[i]}; /* dW = dy^T x */
+    }
+    return n;
+}
+
+/* Seconds of the fastest call of one shape (repeated until min_time has passed):
+ * the best case is the ceiling, and the minimum is robust to a shared machine. */
+static double time_gemm(const gemm_shape *s, float *A, float *B, float *Cm, double min_time) {
+    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
+    double best = 1e30, t0 = pq_now();
+    for (int reps = 0; reps < 3 || pq_now() - t0 < min_time; reps++) {
+        double t = pq_now();
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
+                    1.0f, A, lda, B, ldb, 0.0f, Cm, s->n);
+        t = pq_now() - t;
+        if (reps > 0 && t < best) best = t; /* call 0 warms up */
+    }
+    return best;
+}
+
+/* GFLOP/s of sgemm over a step's shapes, weighted as a step weights them. */
+static json_t *sgemm_ceiling(const pq_model_config *c, int rows, double min_time, double *gflops_out) {
+    gemm_shape sh[15];
+    int n = step_shapes(c, rows, sh);
+    size_t maxa = 0, maxb = 0, maxc = 0;
+    for (int i = 0; i < n; i++) {
+        maxa = PQ_MAX(maxa, (size_t)sh[i].m * sh[i].k);
+        maxb = PQ_MAX(maxb, (size_t)sh[i].k * sh[i].n);
+        maxc = PQ_MAX(maxc, (size_t)sh[i].m * sh[i].n);
+    }
+    float *A = pq_aligned_alloc(sizeof(float) * maxa), *B = pq_aligned_alloc(sizeof(float) * maxb),
+          *Cm = pq_aligned_alloc(sizeof(float) * maxc);
+    for (size_t i = 0; i < maxa; i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < maxb; i++) B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    double flops = 0, secs = 0;
+    json_t *shapes = json_array();
+    for (int i = 0; i < n; i++) {
+        double t = time_gemm(&sh[i], A, B, Cm, min_time);
+        double f = 2.0 * sh[i].m * sh[i].n * sh[i].k;
+        flops += f * sh[i].count, secs += t * sh[i].count;
+        json_array_append_new(shapes, json_pack("{s:i, s:i, s:i, s:s, s:i, s:f}", "m", sh[i].m, "n", sh[i].n, "k", sh[i].k,
+                                                "op", sh[i].ta ? "TN" : sh[i].tb ? "NT" : "NN", "per_step", sh[i].count,
+                                                "gflops", f / t * 1e-9));
+    }
+    free(A), free(B), free(Cm);
+    *gflops_out = flops / secs * 1e-9;
+    return shapes;
+}
+
+/* Full training steps after one warm-up step: mean and fastest step time. */
+static void time_steps(const pq_model_config *mc, int batch, int min_steps, double min_time, int *steps_done,
+                       double *mean_s, double *best_s) {
+    pq_model *m = pq_model_new(mc);
+    pq_model_init(m, 1);
+    int T = mc->ctx;
+    pq_token_stream ts;
+    pq_tokens_synthetic(&ts, 1, 0, (int64_t)batch * T * 16 + 1, mc->vocab);
+    pq_data_order order;
+    pq_data_order_init(&order, &ts, T, 1);
+    pq_param_group *groups = NULL;
+    int n_groups = 0;
+    pq_model_param_groups(m, &groups, &n_groups);
+    pq_optim_config oc = {.lr = 1e-4, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 1000, .weight_decay = 0.1,
+                          .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+    pq_adamw *opt = pq_adamw_new(&oc, groups, n_groups);
+    pq_acts *a = pq_acts_new(mc, batch, T);
+    uint16_t *x = pq_malloc(sizeof(uint16_t) * (size_t)batch * T), *y = pq_malloc(sizeof(uint16_t) * (size_t)batch * T);
+    double t_start = 0, best = 1e30;
+    int s;
+    for (s = 0;; s++) {
+        if (s == 1) t_start = pq_now(); /* step 0 warms caches and pages */
+        if (s > min_steps && pq_now() - t_start >= min_time) break;
+        double t = pq_now();
+        pq_model_refresh_weights(m);
+        pq_model_zero_grads(m);
+        pq_data_train_batch(&order, (int64_t)s * batch, batch, x, y);
+        pq_model_forward(m, a, x, y, batch, T, 1, 1.0f / (float)(batch * T));
+        pq_model_backward(m, a, x);
+        pq_model_finish_grads(m);
+        double norm = pq_groups_grad_norm(groups, n_groups);
+        pq_adamw_step(opt, pq_lr_at(&oc, s), pq_clip_factor(norm, oc.clip));
+        t = pq_now() - t;
+        if (s > 0 && t < best) best = t;
+    }
+    *steps_done = s - 1;
+    *mean_s = (pq_now() - t_start) / (s - 1);
+    *best_s = best;
+    free(x), free(y);
+    pq_acts_free(a);
+    pq_adamw_free(opt);
+    free(groups);
+    pq_data_order_free(&order);
+    pq_tokens_free(&ts);
+    pq_model_free(m);
+}
 
 int pq_bench_train(const char *out_dir, int quick) {
-    (void)out_dir, (void)quick;
-    return pq_fail("bench train: not implemented yet (issue #3)");
+    const char *names_full[] = {"xs", "s", "m", "ref"}, *names_quick[] = {"tiny", "ref"};
+    const char **names = quick ? names_quick : names_full;
+    int n_names = quick ? 2 : 4;
+    int thread_counts[2] = {1, 2};
+    double min_time = quick ? 0.5 : 4.0, gemm_time = quick ? 0.05 : 0.3;
+    int saved_threads = pq_threads();
+    json_t *manifest = pq_manifest_new("bench-train", NULL);
+    json_t *results = json_array();
+    for (int i = 0; i < n_names; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "suites/models/%s.json", names[i]);
+        pq_model_config mc;
+        pq_train_config tc;
+        if (pq_config_load(path, &mc, &tc, NULL)) {
+            json_decref(manifest), json_decref(results);
+            pq_set_threads(saved_threads);
+            return -1;
+        }
+        pq_manifest_add_input(manifest, names[i], path);
+        pq_param_counts pc = pq_model_param_counts(&mc);
+        double fpt = pq_model_train_flops_per_token(&mc, mc.ctx);
+        json_t *entry = json_pack("{s:s, s:o, s:i, s:i, s:{s:I, s:I, s:I}, s:f}", "name", names[i], "model",
+                                  pq_model_config_to_json(&mc), "batch", tc.batch, "seq_len", mc.ctx, "params",
+                                  "embedding", (json_int_t)pc.embedding, "non_embedding", (json_int_t)pc.non_embedding,
+                                  "block_linear", (json_int_t)pc.block_linear, "train_flops_per_token", fpt);
+        json_t *per_threads = json_object();
+        for (int ti = 0; ti < 2; ti++) {
+            int nt = thread_counts[ti];
+            pq_set_threads(nt);
+            int steps;
+            double mean_s, best_s;
+            fprintf(stderr, "bench train: %s, %d thread%s ...\n", names[i], nt, nt > 1 ? "s" : "");
+            time_steps(&mc, tc.batch, quick ? 1 : 3, min_time, &steps, &mean_s, &best_s);
+            double tokens = (double)tc.batch * mc.ctx, tps = tokens / mean_s;
+            double ceiling;
+            json_t *shapes = sgemm_ceiling(&mc, tc.batch * mc.ctx, gemm_time, &ceiling);
+            double gf = tps * fpt * 1e-9;
+            char key[8];
+            snprintf(key, sizeof key, "%d", nt);
+            json_object_set_new(per_threads, key,
+                                json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:o}", "tokens_per_sec", tps,
+                                          "tokens_per_sec_best_step", tokens / best_s, "step_seconds", mean_s, "gflops",
+                                          gf, "sgemm_ceiling_gflops", ceiling, "fraction_of_ceiling", gf / ceiling,
+                                          "steps_timed", steps, "sgemm_shapes", shapes));
+            fprintf(stderr, "bench train: %-4s threads %d: %.0f tok/s, %.1f GFLOP/s, sgemm ceiling %.1f (%.0f%%)\n",
+                    names[i], nt, tps, gf, ceiling, 100 * gf / ceiling);
+        }
+        json_object_set_new(entry, "threads", per_threads);
+        json_array_append_new(results, entry);
+    }
+    pq_set_threads(saved_threads);
+    pq_manifest_finish(manifest);
+    json_t *doc = json_pack("{s:s, s:s, s:b, s:o, s:o, s:s}", "benchmark", "train", "openblas_core", pq_blas_core(), "quick",
+                            quick, "configs", results, "manifest", manifest, "note",
+                            "tokens_per_sec: mean over timed full optimizer steps (forward, backward, clip, AdamW) on "
+                            "the synthetic stream; gflops = tokens_per_sec x train_flops_per_token (6 x (block linears + head) + "
+                            "causal attention); sgemm_ceiling_gflops: cblas_sgemm alone on the step's shapes (fastest "
+                            "call of each, weighted as in a step), same run, same threads");
+    char *path = pq_path_join(out_dir, "train.json");
+    int rc = pq_json_write(doc, path);
+    if (!rc) fprintf(stderr, "bench train: wrote %s\n", path);
+    free(path);
+    json_decref(doc);
+    return rc;
 }
