@@ -859,7 +859,8 @@ int pq_tasks_build(const char *corpus_dir, const pq_ngram_set *train, const char
     for (int t = 0; t < 6 && rc == 0; t++) {
         char *path = str_cat3(out_dir, "/", pq_builtin_tasks[t]);
         char *file = str_cat3(path, "", ".jsonl");
-        if (b[t].task->n_items == 0) rc = pq_fail("%s: no items could be built (%s)", file, t < 2 ? why_wn : why_prose);
+        if (b[t].task->n_items == 0)
+            rc = pq_fail("%s: task %s: no items could be built (%s)", corpus_dir, pq_builtin_tasks[t], t < 2 ? why_wn : why_prose);
         else rc = pq_task_write(b[t].task, file);
         json_object_set_new(st, pq_builtin_tasks[t], builder_stats(&b[t], t < 2 ? why_wn : why_prose));
         free(path);
