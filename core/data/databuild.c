@@ -164,7 +164,7 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
     json_object_foreach(json_object_get(inputs, "train_files"), key, val) {
         char *path = fmt("%s/%s", p->corpus_dir, key);
         pq_manifest_add_input(manifest, key, path);
-        pq_doc_file *df = pq_docs_load(path);
+        pq_corpus_file *df = pq_docs_load(path);
         free(path);
         if (!df) {
             pq_bpe_trainer_free(t);

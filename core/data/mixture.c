@@ -18,13 +18,13 @@
 
 /* ---------------------------------------------------------------- documents */
 
-pq_doc_file *pq_docs_load(const char *path) {
+pq_corpus_file *pq_docs_load(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         pq_fail("%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    pq_doc_file *df = pq_calloc(1, sizeof *df);
+    pq_corpus_file *df = pq_calloc(1, sizeof *df);
     df->path = pq_strdup(path);
     int cap = 0, lineno = 0;
     char *line = NULL;
@@ -46,7 +46,7 @@ pq_doc_file *pq_docs_load(const char *path) {
             return NULL;
         }
         if (df->n_docs == cap) df->docs = pq_realloc(df->docs, sizeof *df->docs * (cap = cap ? 2 * cap : 1024));
-        pq_doc *d = &df->docs[df->n_docs++];
+        pq_corpus_doc *d = &df->docs[df->n_docs++];
         d->id = pq_strdup(json_string_value(id));
         d->len = json_string_length(text);
         d->text = pq_malloc(d->len + 1);
@@ -65,7 +65,7 @@ pq_doc_file *pq_docs_load(const char *path) {
     return df;
 }
 
-void pq_docs_free(pq_doc_file *f) {
+void pq_docs_free(pq_corpus_file *f) {
     if (!f) return;
     for (int i = 0; i < f->n_docs; i++) {
         free(f->docs[i].id);
@@ -145,7 +145,7 @@ typedef struct {
 } encoded_source;
 
 static int encode_file(pq_bpe *bpe, const char *path, encoded_source *es) {
-    pq_doc_file *df = pq_docs_load(path);
+    pq_corpus_file *df = pq_docs_load(path);
     if (!df) return -1;
     es->n_docs = df->n_docs;
     es->off = pq_malloc(sizeof *es->off * (df->n_docs + 1));

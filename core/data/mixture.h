@@ -35,18 +35,18 @@ typedef struct {
     char *id;
     char *text;
     size_t len;
-} pq_doc;
+} pq_corpus_doc;
 
 typedef struct {
     char *path;
     int n_docs;
-    pq_doc *docs;
+    pq_corpus_doc *docs;
     size_t bytes;
-} pq_doc_file;
+} pq_corpus_file;
 
 /* Loads a JSONL document file; NULL + pq_error() "<path>:<line>: ..." if malformed. */
-pq_doc_file *pq_docs_load(const char *path);
-void pq_docs_free(pq_doc_file *f);
+pq_corpus_file *pq_docs_load(const char *path);
+void pq_docs_free(pq_corpus_file *f);
 
 /* Source names that have "<corpus>/<name>.train.jsonl", sorted; *n = count.
  * NULL + pq_error() if the directory cannot be read or holds none. */

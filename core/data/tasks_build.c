@@ -217,7 +217,7 @@ static int load_prose(const char *corpus_dir, prose *p) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s.heldout.jsonl", corpus_dir, names[s]);
         if (!pq_file_exists(path)) continue;
-        pq_doc_file *df = pq_docs_load(path);
+        pq_corpus_file *df = pq_docs_load(path);
         if (!df) {
             pq_corpus_sources_free(names, ns);
             return -1;
