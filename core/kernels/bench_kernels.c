@@ -25,6 +25,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "kernels/gemv.h"
+#include "kernels/infer.h"
 #include "kernels/pack.h"
 
 typedef struct {
@@ -419,9 +420,16 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     json_object_set_new(bw, "read_gbs_1T", json_real(B.read_gbs[1]));
     json_object_set_new(bw, "read_gbs_2T", json_real(B.read_gbs[2]));
     json_object_set_new(out, "bandwidth", bw);
-    json_object_set_new(out, "results", B.results);
+    json_object_set_new(out, "kernels", B.results);
     json_t *summary = summarize(&B);
     json_object_set_new(out, "summary", summary);
+    json_t *decode = NULL;
+    fprintf(stderr, "bench kernels: decode speed of MobileLLM-shaped models with random packed weights\n");
+    if (pq_bench_decode(quick, &decode) != 0) {
+        json_decref(out), json_decref(manifest), json_decref(config);
+        return -1;
+    }
+    json_object_set_new(out, "decode", decode);
     pq_manifest_finish(manifest);
     json_object_set_new(out, "manifest", manifest);
     json_decref(config);

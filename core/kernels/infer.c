@@ -1,0 +1,491 @@
+/* infer.c — the packed-weight decoder of infer.h. */
+#include "kernels/infer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/blas.h"
+#include "base/ckpt.h"
+#include "base/fsio.h"
+#include "base/manifest.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "model/layers.h"
+#include "model/model.h"
+#include "quant/qexport.h"
+
+/* A block linear: packed codes, or fp32 rows. */
+typedef struct {
+    int rows, cols;
+    pq_packed *packed;
+    float *w;
+} linear;
+
+typedef struct {
+    float *attn_norm, *mlp_norm;
+    linear lin[PQ_LIN_COUNT];
+    float *k_cache, *v_cache; /* [ctx, KV·hd] */
+} layer;
+
+struct pq_infer {
+    pq_model_config cfg;
+    pq_infer_options opt;
+    pq_isa isa;
+    int threads;
+    int D, F, H, KV, hd, V;
+    int format; /* pq_format of the block linears, or -1: fp32 */
+    float *tok_emb, *final_norm;
+    pq_packed *head; /* int8 head (opt.head_b8), else tok_emb is the head */
+    layer *L;
+    float *rope_cos, *rope_sin;
+    int pos;
+    /* one token's activations */
+    float *x, *xn, *q, *k, *v, *att, *gu, *h, *logits, *scores, rstd;
+    pq_act_batch in_d, in_f; /* prepared inputs of the D-wide and F-wide linears */
+};
+
+pq_infer_options pq_infer_defaults(void) {
+    pq_infer_options o = {PQ_ACT_Q8, 0, 0, -1, 0};
+    return o;
+}
+
+/* --- building ------------------------------------------------------------------ */
+
+static void linear_shape(const pq_infer *m, pq_linear_id which, int *rows, int *cols) {
+    int kv = m->KV * m->hd;
+    switch (which) {
+    case PQ_LIN_Q: *rows = m->D, *cols = m->D; break;
+    case PQ_LIN_K:
+    case PQ_LIN_V: *rows = kv, *cols = m->D; break;
+    case PQ_LIN_O: *rows = m->D, *cols = m->D; break;
+    case PQ_LIN_GATE:
+    case PQ_LIN_UP: *rows = m->F, *cols = m->D; break;
+    default: *rows = m->D, *cols = m->F; break;
+    }
+}
+
+static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *opt) {
+    if (pq_model_config_check(cfg)) return NULL;
+    pq_infer *m = pq_calloc(1, sizeof *m);
+    m->cfg = *cfg;
+    m->opt = opt ? *opt : pq_infer_defaults();
+    m->isa = m->opt.isa >= 0 ? (pq_isa)m->opt.isa : pq_isa_best();
+    m->threads = m->opt.threads > 0 ? m->opt.threads : pq_threads();
+    m->D = cfg->dim, m->F = cfg->ffn_dim, m->H = cfg->n_heads, m->KV = cfg->n_kv_heads;
+    m->hd = cfg->dim / cfg->n_heads, m->V = cfg->vocab;
+    m->format = -1;
+    m->L = pq_calloc((size_t)cfg->n_layers, sizeof(layer));
+    size_t kv = (size_t)cfg->ctx * m->KV * m->hd;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        m->L[l].k_cache = pq_calloc(kv, sizeof(float));
+        m->L[l].v_cache = pq_calloc(kv, sizeof(float));
+    }
+    m->rope_cos = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
+    m->rope_sin = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
+    pq_rope_tables(m->rope_cos, m->rope_sin, cfg->ctx, m->hd, PQ_ROPE_THETA);
+    m->x = pq_malloc(m->D * sizeof(float));
+    m->xn = pq_malloc(m->D * sizeof(float));
+    m->q = pq_malloc(m->D * sizeof(float));
+    m->k = pq_malloc((size_t)m->KV * m->hd * sizeof(float));
+    m->v = pq_malloc((size_t)m->KV * m->hd * sizeof(float));
+    m->att = pq_malloc(m->D * sizeof(float));
+    m->gu = pq_malloc(2 * (size_t)m->F * sizeof(float));
+    m->h = pq_malloc(m->F * sizeof(float));
+    m->logits = pq_malloc(m->V * sizeof(float));
+    m->scores = pq_malloc(cfg->ctx * sizeof(float));
+    pq_act_batch_init(&m->in_d);
+    pq_act_batch_init(&m->in_f);
+    return m;
+}
+
+void pq_infer_free(pq_infer *m) {
+    if (!m) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        for (int i = 0; i < PQ_LIN_COUNT; i++) {
+            pq_packed_free(m->L[l].lin[i].packed);
+            free(m->L[l].lin[i].w);
+        }
+        free(m->L[l].attn_norm), free(m->L[l].mlp_norm);
+        free(m->L[l].k_cache), free(m->L[l].v_cache);
+    }
+    free(m->L);
+    free(m->tok_emb), free(m->final_norm);
+    pq_packed_free(m->head);
+    free(m->rope_cos), free(m->rope_sin);
+    free(m->x), free(m->xn), free(m->q), free(m->k), free(m->v), free(m->att), free(m->gu), free(m->h);
+    free(m->logits), free(m->scores);
+    pq_act_batch_free(&m->in_d);
+    pq_act_batch_free(&m->in_f);
+    free(m);
+}
+
+/* The int8 head: per-row absmax, codes u = round(w/s) + 127 in 0..254. */
+static void build_head_b8(pq_infer *m) {
+    size_t n = (size_t)m->V * m->D;
+    uint8_t *codes = pq_malloc(n);
+    float *scale = pq_malloc(m->V * sizeof(float)), *offset = pq_malloc(m->V * sizeof(float));
+    for (int r = 0; r < m->V; r++) {
+        const float *w = m->tok_emb + (size_t)r * m->D;
+        float amax = 0.0f;
+        for (int c = 0; c < m->D; c++) amax = fmaxf(amax, fabsf(w[c]));
+        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        for (int c = 0; c < m->D; c++) codes[(size_t)r * m->D + c] = (uint8_t)(nearbyintf(w[c] / s) + 127.0f);
+        scale[r] = s, offset[r] = -127.0f * s;
+    }
+    m->head = pq_pack(PQ_FMT_B8, m->V, m->D, codes, scale, offset);
+    free(codes), free(scale), free(offset);
+}
+
+/* Copies a tensor of the checkpoint (F32, n values) or fails naming it. */
+static float *take_f32(const pq_ckpt *c, const char *name, int64_t n, const char *path) {
+    const float *d = pq_ckpt_expect(c, name, PQ_F32, n);
+    if (!d) return pq_fail("%s: %s", path, pq_error()), NULL;
+    float *out = pq_malloc((size_t)n * sizeof(float));
+    memcpy(out, d, (size_t)n * sizeof(float));
+    return out;
+}
+
+typedef struct {
+    int present;
+    int levels, storage_bits;
+    double level0, level_step;
+} quant_meta;
+
+static int read_quant_meta(const pq_ckpt *c, const char *path, quant_meta *q) {
+    memset(q, 0, sizeof *q);
+    json_t *mq = json_object_get(c->meta, "quant");
+    if (!mq) return 0;
+    json_t *lv = json_object_get(mq, "levels"), *sb = json_object_get(mq, "storage_bits");
+    json_t *l0 = json_object_get(mq, "level0"), *st = json_object_get(mq, "level_step");
+    if (!json_is_integer(lv) || !json_is_integer(sb) || !json_is_number(l0) || !json_is_number(st))
+        return pq_fail("%s: meta.quant lacks levels, storage_bits, level0 or level_step", path);
+    const char *packing = json_string_value(json_object_get(mq, "packing"));
+    if (packing && strcmp(packing, PQ_QPACKING) != 0)
+        return pq_fail("%s: meta.quant.packing is '%s', this build reads '%s'", path, packing, PQ_QPACKING);
+    q->present = 1;
+    q->levels = (int)json_integer_value(lv);
+    q->storage_bits = (int)json_integer_value(sb);
+    q->level0 = json_number_value(l0);
+    q->level_step = json_number_value(st);
+    if (q->levels < 2 || q->levels > 256 || q->storage_bits < 1 || q->storage_bits > 8 ||
+        q->levels > (1 << q->storage_bits))
+        return pq_fail("%s: meta.quant has %d levels in %d-bit codes", path, q->levels, q->storage_bits);
+    return 0;
+}
+
+/* One block linear from the checkpoint: packed if it has codes, else fp32. */
+static int load_linear(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l, pq_linear_id which) {
+    linear *lin = &m->L[l].lin[which];
+    linear_shape(m, which, &lin->rows, &lin->cols);
+    char name[64], cname[80], sname[80];
+    snprintf(name, sizeof name, "layers.%d.%s", l, pq_linear_name(which));
+    snprintf(cname, sizeof cname, "%s.qcodes", name);
+    snprintf(sname, sizeof sname, "%s.qscale", name);
+    if (!qm->present || !pq_ckpt_find(c, cname)) {
+        lin->w = take_f32(c, name, (int64_t)lin->rows * lin->cols, path);
+        return lin->w ? 0 : -1;
+    }
+    size_t row_bytes = pq_qpack_row_bytes(lin->cols, qm->storage_bits);
+    const uint8_t *packed = pq_ckpt_expect(c, cname, PQ_U8, (int64_t)(row_bytes * lin->rows));
+    const float *alpha = pq_ckpt_expect(c, sname, PQ_F32, lin->rows);
+    if (!packed || !alpha) return pq_fail("%s: %s", path, pq_error());
+    pq_format f;
+    if (pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail("%s: %s", path, pq_error());
+    uint8_t *codes = pq_malloc((size_t)lin->rows * lin->cols);
+    pq_qunpack(packed, lin->rows, lin->cols, qm->storage_bits, codes);
+    float *scale = pq_malloc(lin->rows * sizeof(float)), *offset = pq_malloc(lin->rows * sizeof(float));
+    for (int r = 0; r < lin->rows; r++) {
+        /* the forward's α·(level0 + code·step), as scale·code + offset */
+        float a = alpha[r] > PQ_ALPHA_MIN ? alpha[r] : PQ_ALPHA_MIN;
+        scale[r] = a * (float)qm->level_step;
+        offset[r] = a * (float)qm->level0;
+    }
+    lin->packed = pq_pack(f, lin->rows, lin->cols, codes, scale, offset);
+    free(codes), free(scale), free(offset);
+    if (!lin->packed) return pq_fail("%s: %s: %s", path, name, pq_error());
+    m->format = (int)f;
+    return 0;
+}
+
+pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_options *opt) {
+    pq_model_config cfg;
+    json_t *mo = json_object_get(c->meta, "model");
+    char what[1100];
+    snprintf(what, sizeof what, "%s: metadata \"model\"", path);
+    if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", path), NULL;
+    if (pq_model_config_from_json(&cfg, mo, what)) return NULL;
+    quant_meta qm;
+    if (read_quant_meta(c, path, &qm)) return NULL;
+    pq_infer *m = infer_new(&cfg, opt);
+    if (!m) return NULL;
+    int ok = (m->tok_emb = take_f32(c, "tok_emb", (int64_t)m->V * m->D, path)) != NULL &&
+             (m->final_norm = take_f32(c, "final_norm", m->D, path)) != NULL;
+    for (int l = 0; ok && l < cfg.n_layers; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "layers.%d.attn_norm", l);
+        ok = (m->L[l].attn_norm = take_f32(c, name, m->D, path)) != NULL;
+        snprintf(name, sizeof name, "layers.%d.mlp_norm", l);
+        ok = ok && (m->L[l].mlp_norm = take_f32(c, name, m->D, path)) != NULL;
+        for (int i = 0; ok && i < PQ_LIN_COUNT; i++) ok = load_linear(m, c, path, &qm, l, (pq_linear_id)i) == 0;
+    }
+    if (!ok) {
+        pq_infer_free(m);
+        return NULL;
+    }
+    if (m->opt.head_b8) build_head_b8(m);
+    return m;
+}
+
+pq_infer *pq_infer_load(const char *path, const pq_infer_options *opt) {
+    pq_ckpt *c = pq_ckpt_load(path);
+    if (!c) return NULL;
+    pq_infer *m = pq_infer_from_ckpt(c, path, opt);
+    pq_ckpt_free(c);
+    return m;
+}
+
+pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer_options *opt, uint64_t seed) {
+    pq_infer *m = infer_new(cfg, opt);
+    if (!m) return NULL;
+    uint64_t s_emb = pq_rng_stream_id("infer-random", 0);
+    m->tok_emb = pq_malloc((size_t)m->V * m->D * sizeof(float));
+    for (size_t i = 0; i < (size_t)m->V * m->D; i++) m->tok_emb[i] = 0.02f * (float)pq_rng_normal(seed, s_emb, i);
+    m->final_norm = pq_malloc(m->D * sizeof(float));
+    for (int i = 0; i < m->D; i++) m->final_norm[i] = 1.0f;
+    m->format = format;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        m->L[l].attn_norm = pq_malloc(m->D * sizeof(float));
+        m->L[l].mlp_norm = pq_malloc(m->D * sizeof(float));
+        for (int i = 0; i < m->D; i++) m->L[l].attn_norm[i] = m->L[l].mlp_norm[i] = 1.0f;
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            linear *lin = &m->L[l].lin[w];
+            linear_shape(m, (pq_linear_id)w, &lin->rows, &lin->cols);
+            size_t n = (size_t)lin->rows * lin->cols;
+            uint64_t stream = pq_rng_stream_id("infer-random", (uint64_t)(1 + l * PQ_LIN_COUNT + w));
+            if (format < 0) {
+                lin->w = pq_malloc(n * sizeof(float));
+                for (size_t i = 0; i < n; i++) lin->w[i] = 0.02f * (float)pq_rng_normal(seed, stream, i);
+                continue;
+            }
+            int levels = pq_format_levels((pq_format)format);
+            uint8_t *codes = pq_malloc(n);
+            for (size_t i = 0; i < n; i++) codes[i] = (uint8_t)(pq_rng_u32(seed, stream, i) % (uint32_t)levels);
+            float *scale = pq_malloc(lin->rows * sizeof(float)), *offset = pq_malloc(lin->rows * sizeof(float));
+            for (int r = 0; r < lin->rows; r++) scale[r] = 0.04f / levels, offset[r] = -0.02f;
+            lin->packed = pq_pack((pq_format)format, lin->rows, lin->cols, codes, scale, offset);
+            free(codes), free(scale), free(offset);
+        }
+    }
+    if (m->opt.head_b8) build_head_b8(m);
+    return m;
+}
+
+/* --- queries ------------------------------------------------------------------------ */
+
+const pq_model_config *pq_infer_config(const pq_infer *m) { return &m->cfg; }
+const char *pq_infer_format(const pq_infer *m) { return m->format < 0 ? "f32" : pq_format_name((pq_format)m->format); }
+void pq_infer_reset(pq_infer *m) { m->pos = 0; }
+int pq_infer_pos(const pq_infer *m) { return m->pos; }
+
+size_t pq_infer_weight_bytes(const pq_infer *m) {
+    size_t bytes = m->head ? pq_packed_bytes(m->head) : (size_t)m->V * m->D * sizeof(float);
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int i = 0; i < PQ_LIN_COUNT; i++) {
+            const linear *lin = &m->L[l].lin[i];
+            bytes += lin->packed ? pq_packed_bytes(lin->packed) : (size_t)lin->rows * lin->cols * sizeof(float);
+        }
+    return bytes;
+}
+
+/* --- one step -------------------------------------------------------------------- */
+
+/* y = W·x, with x already loaded into `in` for packed weights. */
+static void apply(pq_infer *m, const linear *lin, const float *x, const pq_act_batch *in, float *y) {
+    if (lin->packed) {
+        pq_matmul(lin->packed, in, y, m->isa, m->threads);
+    } else {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, lin->rows, lin->cols, 1.0f, lin->w, lin->cols, x, 1, 0.0f, y, 1);
+    }
+}
+
+/* Causal attention of the new query against positions 0..pos of the cache. */
+static void attend(pq_infer *m, const layer *L) {
+    int hd = m->hd, group = m->H / m->KV, kvw = m->KV * hd, T = m->pos + 1;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < m->H; h++) {
+        const float *q = m->q + (size_t)h * hd;
+        const float *K = L->k_cache + (size_t)(h / group) * hd, *Vc = L->v_cache + (size_t)(h / group) * hd;
+        float mx = -INFINITY;
+        for (int t = 0; t < T; t++) {
+            const float *k = K + (size_t)t * kvw;
+            float s = 0.0f;
+            for (int i = 0; i < hd; i++) s += q[i] * k[i];
+            m->scores[t] = s * scale;
+            mx = fmaxf(mx, m->scores[t]);
+        }
+        float sum = 0.0f;
+        for (int t = 0; t < T; t++) sum += (m->scores[t] = expf(m->scores[t] - mx));
+        float *out = m->att + (size_t)h * hd;
+        memset(out, 0, hd * sizeof(float));
+        for (int t = 0; t < T; t++) {
+            float p = m->scores[t] / sum;
+            const float *v = Vc + (size_t)t * kvw;
+            for (int i = 0; i < hd; i++) out[i] += p * v[i];
+        }
+    }
+}
+
+const float *pq_infer_step(pq_infer *m, int token) {
+    if (m->pos >= m->cfg.ctx) return pq_fail("decode: the context of %d tokens is full", m->cfg.ctx), NULL;
+    if (token < 0 || token >= m->V) return pq_fail("decode: token %d is outside the vocabulary of %d", token, m->V), NULL;
+    int D = m->D, F = m->F, kvw = m->KV * m->hd, half = m->hd / 2;
+    const float *cs = m->rope_cos + (size_t)m->pos * half, *sn = m->rope_sin + (size_t)m->pos * half;
+    memcpy(m->x, m->tok_emb + (size_t)token * D, D * sizeof(float));
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        layer *L = &m->L[l];
+        /* attention */
+        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->attn_norm, 1, D, PQ_RMS_EPS);
+        pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
+        apply(m, &L->lin[PQ_LIN_Q], m->xn, &m->in_d, m->q);
+        apply(m, &L->lin[PQ_LIN_K], m->xn, &m->in_d, m->k);
+        apply(m, &L->lin[PQ_LIN_V], m->xn, &m->in_d, m->v);
+        /* one row at "position 0" of tables that start at this position */
+        pq_rope_apply(m->q, D, 1, 1, m->H, m->hd, cs, sn, 0);
+        pq_rope_apply(m->k, kvw, 1, 1, m->KV, m->hd, cs, sn, 0);
+        memcpy(L->k_cache + (size_t)m->pos * kvw, m->k, kvw * sizeof(float));
+        memcpy(L->v_cache + (size_t)m->pos * kvw, m->v, kvw * sizeof(float));
+        attend(m, L);
+        pq_act_batch_set(&m->in_d, m->opt.act, m->att, 1, D);
+        apply(m, &L->lin[PQ_LIN_O], m->att, &m->in_d, m->xn);
+        for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
+        /* SwiGLU MLP */
+        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->mlp_norm, 1, D, PQ_RMS_EPS);
+        pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
+        apply(m, &L->lin[PQ_LIN_GATE], m->xn, &m->in_d, m->gu);
+        apply(m, &L->lin[PQ_LIN_UP], m->xn, &m->in_d, m->gu + F);
+        pq_swiglu_forward(m->h, m->gu, 1, F);
+        pq_act_batch_set(&m->in_f, m->opt.act, m->h, 1, F);
+        apply(m, &L->lin[PQ_LIN_DOWN], m->h, &m->in_f, m->xn);
+        for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
+    }
+    pq_rmsnorm_forward(m->xn, &m->rstd, m->x, m->final_norm, 1, D, PQ_RMS_EPS);
+    if (m->head) {
+        pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
+        pq_matmul(m->head, &m->in_d, m->logits, m->isa, m->threads);
+    } else {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, m->V, D, 1.0f, m->tok_emb, D, m->xn, 1, 0.0f, m->logits, 1);
+    }
+    m->pos++;
+    return m->logits;
+}
+
+/* --- speed -------------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+json_t *pq_infer_measure(pq_infer *m, int prefill, int tokens) {
+    int ctx = m->cfg.ctx;
+    prefill = PQ_MIN(prefill, ctx / 2);
+    tokens = PQ_MAX(1, PQ_MIN(tokens, ctx - prefill));
+    double *t = pq_malloc((size_t)tokens * sizeof(double));
+    pq_infer_reset(m);
+    for (int i = 0; i < prefill; i++) pq_infer_step(m, (i * 7 + 1) % m->V);
+    for (int i = 0; i < tokens; i++) {
+        double t0 = pq_now();
+        pq_infer_step(m, (i * 13 + 5) % m->V);
+        t[i] = pq_now() - t0;
+    }
+    qsort(t, (size_t)tokens, sizeof *t, cmp_double);
+    double med = tokens % 2 ? t[tokens / 2] : 0.5 * (t[tokens / 2 - 1] + t[tokens / 2]);
+    free(t);
+    size_t bytes = pq_infer_weight_bytes(m);
+    json_t *r = json_object();
+    json_object_set_new(r, "format", json_string(pq_infer_format(m)));
+    json_object_set_new(r, "act", json_string(m->opt.act == PQ_ACT_Q8 ? "q8" : "f32"));
+    json_object_set_new(r, "head", json_string(m->head ? "b8" : "f32"));
+    json_object_set_new(r, "isa", json_string(pq_isa_name(m->isa)));
+    json_object_set_new(r, "threads", json_integer(m->threads));
+    json_object_set_new(r, "weight_bytes", json_integer((json_int_t)bytes));
+    json_object_set_new(r, "prefill", json_integer(prefill));
+    json_object_set_new(r, "tokens", json_integer(tokens));
+    json_object_set_new(r, "ms_per_token", json_real(med * 1e3));
+    json_object_set_new(r, "tokens_per_s", json_real(1.0 / med));
+    json_object_set_new(r, "effective_gbs", json_real(bytes / med / 1e9));
+    return r;
+}
+
+/* MobileLLM's published shapes (deep and thin, head dim 64, GQA 3:1), at our 8k vocab. */
+static const struct {
+    const char *name;
+    pq_model_config cfg;
+} decode_models[] = {
+    {"mobilellm-125m", {576, 30, 9, 3, 1536, 8192, 256}},
+    {"mobilellm-350m", {960, 32, 15, 5, 2560, 8192, 256}},
+};
+
+int pq_bench_decode(int quick, json_t **out) {
+    *out = json_array();
+    const int fmts_full[] = {-1, PQ_FMT_B8, PQ_FMT_B4, PQ_FMT_B3, PQ_FMT_B2, PQ_FMT_T2, PQ_FMT_T1_6, PQ_FMT_B1};
+    const int fmts_quick[] = {-1, PQ_FMT_B4, PQ_FMT_B2};
+    const int *fmts = quick ? fmts_quick : fmts_full;
+    int nf = quick ? (int)PQ_COUNT(fmts_quick) : (int)PQ_COUNT(fmts_full);
+    int nmodels = quick ? 1 : (int)PQ_COUNT(decode_models);
+    for (int mi = 0; mi < nmodels; mi++)
+        for (int fi = 0; fi < nf; fi++)
+            for (int head_b8 = 0; head_b8 <= 1; head_b8++) {
+                if (fmts[fi] < 0 && head_b8) continue; /* fp32 model: fp32 head */
+                for (int threads = 1; threads <= 2; threads++) {
+                    pq_infer_options o = pq_infer_defaults();
+                    o.head_b8 = head_b8;
+                    o.threads = threads;
+                    pq_infer *m = pq_infer_random(&decode_models[mi].cfg, fmts[fi], &o, 5);
+                    if (!m) return -1;
+                    pq_blas_set_threads(threads);
+                    json_t *r = pq_infer_measure(m, quick ? 16 : 64, quick ? 16 : 64);
+                    pq_blas_set_threads(pq_threads());
+                    json_object_set_new(r, "model", json_string(decode_models[mi].name));
+                    json_object_set_new(r, "bits", json_real(fmts[fi] < 0 ? 32.0 : pq_format_bits((pq_format)fmts[fi])));
+                    printf("decode %-15s %-5s head %-3s %dT %8.2f ms/token %8.1f tokens/s %6.1f GB/s\n",
+                           decode_models[mi].name, pq_infer_format(m), head_b8 ? "b8" : "f32", threads,
+                           json_real_value(json_object_get(r, "ms_per_token")),
+                           json_real_value(json_object_get(r, "tokens_per_s")),
+                           json_real_value(json_object_get(r, "effective_gbs")));
+                    fflush(stdout);
+                    json_array_append_new(*out, r);
+                    pq_infer_free(m);
+                }
+            }
+    return 0;
+}
+
+int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_options *opt) {
+    pq_infer *m = pq_infer_load(ckpt, opt);
+    if (!m) return -1;
+    json_t *config = json_object();
+    json_object_set_new(config, "model", json_string(ckpt));
+    json_t *manifest = pq_manifest_new("decode", config);
+    json_decref(config);
+    if (pq_manifest_add_input(manifest, "model", ckpt) != 0) {
+        json_decref(manifest);
+        pq_infer_free(m);
+        return -1;
+    }
+    json_t *r = pq_infer_measure(m, 32, 64);
+    json_t *out = json_object();
+    json_object_set(out, "tokens_per_s", json_object_get(r, "tokens_per_s"));
+    json_object_set_new(out, "decode", r);
+    pq_manifest_finish(manifest);
+    json_object_set_new(out, "manifest", manifest);
+    char *path = pq_path_join(out_dir, "results.json");
+    int rc = pq_json_write(out, path);
+    free(path);
+    json_decref(out);
+    pq_infer_free(m);
+    return rc;
+}
