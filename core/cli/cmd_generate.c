@@ -1,13 +1,227 @@
-/* pq generate — placeholder until issue #7 lands: it says so and fails, never pretends. */
+/* pq generate — decode text from a checkpoint with the packed-weight kernels. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/rng.h"
+#include "base/util.h"
 #include "cli/cli.h"
+#include "kernels/infer.h"
+
+#if __has_include("data/bpe.h")
+#include "data/bpe.h"
+#define HAVE_BPE 1
+#else
+#define HAVE_BPE 0
+#endif
+
+#define BOS_ID 256 /* data/bpe.h: PQ_BPE_BOS (ids 0..255 are bytes) */
+#define EOS_ID 257
+
+static void usage(void) {
+    printf("usage: pq generate --model CKPT (--prompt TEXT | --tokens ID,ID,...) [options]\n\n"
+           "Decodes one token at a time with a KV cache. The block linears of a quantized checkpoint\n"
+           "run packed (pq_pack formats, GEMV kernels); a full-precision checkpoint runs in fp32.\n"
+           "Prints the prompt and its continuation on stdout, speed on stderr.\n"
+           "  --model CKPT        model or quantized checkpoint\n"
+           "  --prompt TEXT       text prompt (BOS is prepended)\n"
+           "  --tokens LIST       token ids instead of text (output as ids; needs no tokenizer)\n"
+           "  --tokenizer FILE    BPE file (default $PQ_WORK/data/tokenizer.bpe, or tokenizer-<V>.bpe)\n"
+           "  --max-tokens N      tokens to generate (default 64; stops early at EOS or a full context)\n"
+           "  --temperature T     0 = greedy (default 0.8)\n"
+           "  --top-k K           sample among the K most likely tokens (default 40; 0 = all)\n"
+           "  --seed S            sampling seed (default 1)\n"
+           "  --act q8|f32        activations of the packed linears (default q8)\n"
+           "  --ternary-1.6       pack ternary weights at 1.6 bits/weight instead of 2\n"
+           "  --head-b8           int8 output head (default fp32)\n");
+}
+
+/* Samples from logits with temperature and top-k; u uniform in [0, 1). */
+static int sample(const float *logits, int V, double temperature, int top_k, double u) {
+    int best = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > logits[best]) best = v;
+    if (temperature <= 0.0) return best;
+    /* threshold: the k-th largest logit (selection by repeated max is fine for small k) */
+    float cut = -INFINITY;
+    if (top_k > 0 && top_k < V) {
+        char *taken = pq_calloc((size_t)V, 1);
+        for (int k = 0; k < top_k; k++) {
+            int arg = -1;
+            for (int v = 0; v < V; v++)
+                if (!taken[v] && (arg < 0 || logits[v] > logits[arg])) arg = v;
+            taken[arg] = 1;
+            cut = logits[arg];
+        }
+        free(taken);
+    }
+    double sum = 0.0;
+    for (int v = 0; v < V; v++)
+        if (logits[v] >= cut) sum += exp((logits[v] - logits[best]) / temperature);
+    double target = u * sum, acc = 0.0;
+    int last = best;
+    for (int v = 0; v < V; v++)
+        if (logits[v] >= cut) {
+            acc += exp((logits[v] - logits[best]) / temperature);
+            last = v;
+            if (acc > target) return v;
+        }
+    return last;
+}
+
+static int parse_tokens(const char *text, int **out) {
+    int n = 0, cap = 16;
+    *out = pq_malloc(cap * sizeof(int));
+    const char *p = text;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 65535) return -1;
+        if (n == cap) *out = pq_realloc(*out, (size_t)(cap *= 2) * sizeof(int));
+        (*out)[n++] = (int)v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    return n;
+}
 
 int cmd_generate(int argc, char **argv) {
     if (pq_wants_help(argc, argv)) {
-        printf("usage: pq generate ...\n\nNot implemented yet (issue #7).\n");
+        usage();
         return 0;
     }
-    fprintf(stderr, "pq generate: not implemented yet (issue #7)\n");
-    return 3;
+    const char *model = NULL, *prompt = NULL, *token_list = NULL, *tokenizer = NULL;
+    long long max_tokens = 64, top_k = 40, seed = 1;
+    double temperature = 0.8;
+    pq_infer_options opt = pq_infer_defaults();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define VALUE() (i + 1 < argc ? argv[++i] : (pq_usage_error("generate", "%s needs a value", a), ""))
+        if (!strcmp(a, "--model")) model = VALUE();
+        else if (!strcmp(a, "--prompt")) prompt = VALUE();
+        else if (!strcmp(a, "--tokens")) token_list = VALUE();
+        else if (!strcmp(a, "--tokenizer")) tokenizer = VALUE();
+        else if (!strcmp(a, "--max-tokens")) max_tokens = pq_parse_int("generate", a, VALUE());
+        else if (!strcmp(a, "--temperature")) temperature = pq_parse_double("generate", a, VALUE());
+        else if (!strcmp(a, "--top-k")) top_k = pq_parse_int("generate", a, VALUE());
+        else if (!strcmp(a, "--seed")) seed = pq_parse_int("generate", a, VALUE());
+        else if (!strcmp(a, "--ternary-1.6")) opt.ternary_1_6 = 1;
+        else if (!strcmp(a, "--head-b8")) opt.head_b8 = 1;
+        else if (!strcmp(a, "--act")) {
+            const char *v = VALUE();
+            if (!strcmp(v, "q8")) opt.act = PQ_ACT_Q8;
+            else if (!strcmp(v, "f32")) opt.act = PQ_ACT_F32;
+            else pq_usage_error("generate", "--act takes q8 or f32, not '%s'", v);
+        } else pq_usage_error("generate", "unknown option '%s'", a);
+#undef VALUE
+    }
+    if (!model) pq_usage_error("generate", "--model CKPT is required");
+    if (!prompt == !token_list) pq_usage_error("generate", "give exactly one of --prompt TEXT and --tokens LIST");
+    if (max_tokens < 0 || top_k < 0 || temperature < 0)
+        pq_usage_error("generate", "--max-tokens, --top-k and --temperature must not be negative");
+
+    int *ids = NULL, n_ids = 0;
+    if (token_list && (n_ids = parse_tokens(token_list, &ids)) <= 0)
+        pq_usage_error("generate", "--tokens wants comma-separated token ids, got '%s'", token_list);
+
+    pq_infer *m = pq_infer_load(model, &opt);
+    if (!m) {
+        fprintf(stderr, "pq generate: %s\n", pq_error());
+        free(ids);
+        return 1;
+    }
+    int V = pq_infer_config(m)->vocab;
+#if HAVE_BPE
+    pq_bpe *bpe = NULL;
+#endif
+    if (prompt) {
+#if HAVE_BPE
+        char fallback[64];
+        const char *work = getenv("PQ_WORK") && *getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
+        char *path = NULL;
+        if (!tokenizer) {
+            if (V == 8192) snprintf(fallback, sizeof fallback, "tokenizer.bpe");
+            else snprintf(fallback, sizeof fallback, "tokenizer-%d.bpe", V);
+            size_t len = strlen(work) + strlen(fallback) + 8;
+            path = pq_malloc(len);
+            snprintf(path, len, "%s/data/%s", work, fallback);
+            tokenizer = path;
+        }
+        bpe = pq_bpe_load(tokenizer);
+        if (!bpe || pq_bpe_vocab_size(bpe) != V) {
+            if (bpe) fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
+            else fprintf(stderr, "pq generate: %s\n", pq_error());
+            free(path);
+            pq_infer_free(m);
+            return 1;
+        }
+        free(path);
+        int32_t *tok = NULL;
+        size_t n = 0, cap = 0;
+        pq_bpe_encode(bpe, prompt, strlen(prompt), &tok, &n, &cap);
+        ids = pq_malloc((n + 1) * sizeof(int));
+        ids[0] = BOS_ID;
+        for (size_t i = 0; i < n; i++) ids[i + 1] = tok[i];
+        n_ids = (int)n + 1;
+        free(tok);
+        fputs(prompt, stdout);
+#else
+        (void)tokenizer;
+        fprintf(stderr, "pq generate: this build has no tokenizer (core/data/bpe.h); use --tokens\n");
+        pq_infer_free(m);
+        return 1;
+#endif
+    } else {
+        for (int i = 0; i < n_ids; i++) printf("%s%d", i ? "," : "", ids[i]);
+    }
+    for (int i = 0; i < n_ids; i++)
+        if (ids[i] >= V) {
+            fprintf(stderr, "pq generate: token %d is outside the model's vocabulary of %d\n", ids[i], V);
+            pq_infer_free(m);
+            free(ids);
+            return 1;
+        }
+
+    /* prompt, then sampling; every step is one token through the KV cache */
+    int ctx = pq_infer_config(m)->ctx;
+    if (n_ids >= ctx) {
+        fprintf(stderr, "pq generate: the prompt has %d tokens, the model's context is %d\n", n_ids, ctx);
+        pq_infer_free(m);
+        free(ids);
+        return 1;
+    }
+    double t0 = pq_now();
+    const float *logits = NULL;
+    for (int i = 0; i < n_ids; i++) logits = pq_infer_step(m, ids[i]);
+    double t1 = pq_now();
+    uint64_t stream = pq_rng_stream_id("generate", 0);
+    int generated = 0;
+    while (generated < max_tokens && pq_infer_pos(m) < ctx) {
+        int next = sample(logits, V, temperature, (int)top_k, pq_rng_uniform((uint64_t)seed, stream, (uint64_t)generated));
+        generated++;
+        if (next == EOS_ID) break;
+#if HAVE_BPE
+        if (bpe) {
+            size_t len;
+            const uint8_t *bytes = pq_bpe_token_bytes(bpe, next, &len);
+            fwrite(bytes, 1, len, stdout);
+        } else
+#endif
+            printf(",%d", next);
+        fflush(stdout);
+        if (pq_infer_pos(m) >= ctx) break;
+        logits = pq_infer_step(m, next);
+    }
+    double t2 = pq_now();
+    printf("\n");
+    fprintf(stderr, "pq generate: %s weights, %d prompt tokens in %.3f s, %d generated at %.1f tokens/s\n",
+            pq_infer_format(m), n_ids, t1 - t0, generated, generated > 0 ? generated / (t2 - t1) : 0.0);
+#if HAVE_BPE
+    pq_bpe_free(bpe);
+#endif
+    pq_infer_free(m);
+    free(ids);
+    return 0;
 }
