@@ -174,16 +174,15 @@ int cmd_generate(int argc, char **argv) {
         return 1;
 #endif
     } else {
+        for (int i = 0; i < n_ids; i++)
+            if (ids[i] >= V) {
+                fprintf(stderr, "pq generate: token %d is outside the model's vocabulary of %d\n", ids[i], V);
+                pq_infer_free(m);
+                free(ids);
+                return 1;
+            }
         for (int i = 0; i < n_ids; i++) printf("%s%d", i ? "," : "", ids[i]);
     }
-    for (int i = 0; i < n_ids; i++)
-        if (ids[i] >= V) {
-            fprintf(stderr, "pq generate: token %d is outside the model's vocabulary of %d\n", ids[i], V);
-            pq_infer_free(m);
-            free(ids);
-            return 1;
-        }
-
     /* prompt, then sampling; every step is one token through the KV cache */
     int ctx = pq_infer_config(m)->ctx;
     if (n_ids >= ctx) {

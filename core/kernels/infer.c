@@ -428,6 +428,11 @@ static const struct {
     {"mobilellm-125m", {576, 30, 9, 3, 1536, 8192, 256}},
     {"mobilellm-350m", {960, 32, 15, 5, 2560, 8192, 256}},
 };
+/* --quick: a small model of the same family, so a smoke run takes seconds. */
+static const struct {
+    const char *name;
+    pq_model_config cfg;
+} quick_model = {"small-256x8", {256, 8, 4, 2, 704, 8192, 256}};
 
 int pq_bench_decode(int quick, json_t **out) {
     *out = json_array();
@@ -436,7 +441,9 @@ int pq_bench_decode(int quick, json_t **out) {
     const int *fmts = quick ? fmts_quick : fmts_full;
     int nf = quick ? (int)PQ_COUNT(fmts_quick) : (int)PQ_COUNT(fmts_full);
     int nmodels = quick ? 1 : (int)PQ_COUNT(decode_models);
-    for (int mi = 0; mi < nmodels; mi++)
+    for (int mi = 0; mi < nmodels; mi++) {
+        const char *mname = quick ? quick_model.name : decode_models[mi].name;
+        const pq_model_config *mcfg = quick ? &quick_model.cfg : &decode_models[mi].cfg;
         for (int fi = 0; fi < nf; fi++)
             for (int head_b8 = 0; head_b8 <= 1; head_b8++) {
                 if (fmts[fi] < 0 && head_b8) continue; /* fp32 model: fp32 head */
@@ -444,15 +451,15 @@ int pq_bench_decode(int quick, json_t **out) {
                     pq_infer_options o = pq_infer_defaults();
                     o.head_b8 = head_b8;
                     o.threads = threads;
-                    pq_infer *m = pq_infer_random(&decode_models[mi].cfg, fmts[fi], &o, 5);
+                    pq_infer *m = pq_infer_random(mcfg, fmts[fi], &o, 5);
                     if (!m) return -1;
                     pq_blas_set_threads(threads);
                     json_t *r = pq_infer_measure(m, quick ? 16 : 64, quick ? 16 : 64);
                     pq_blas_set_threads(pq_threads());
-                    json_object_set_new(r, "model", json_string(decode_models[mi].name));
+                    json_object_set_new(r, "model", json_string(mname));
                     json_object_set_new(r, "bits", json_real(fmts[fi] < 0 ? 32.0 : pq_format_bits((pq_format)fmts[fi])));
                     printf("decode %-15s %-5s head %-3s %dT %8.2f ms/token %8.1f tokens/s %6.1f GB/s\n",
-                           decode_models[mi].name, pq_infer_format(m), head_b8 ? "b8" : "f32", threads,
+                           mname, pq_infer_format(m), head_b8 ? "b8" : "f32", threads,
                            json_real_value(json_object_get(r, "ms_per_token")),
                            json_real_value(json_object_get(r, "tokens_per_s")),
                            json_real_value(json_object_get(r, "effective_gbs")));
@@ -461,6 +468,7 @@ int pq_bench_decode(int quick, json_t **out) {
                     pq_infer_free(m);
                 }
             }
+    }
     return 0;
 }
 
