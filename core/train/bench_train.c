@@ -138,7 +138,7 @@ static void time_steps(const pq_model_config *mc, int batch, int min_steps, doub
 }
 
 int pq_bench_train(const char *out_dir, int quick) {
-    const char *names_full[] = {"xs", "s", "m", "ref"}, *names_quick[] = {"tiny", "ref"};
+    const char *names_full[] = {"xs", "s", "m", "ref"}, *names_quick[] = {"tiny", "xs"};
     const char **names = quick ? names_quick : names_full;
     int n_names = quick ? 2 : 4;
     int thread_counts[2] = {1, 2};

@@ -246,7 +246,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
 
     pq_progress prog;
     pq_progress_begin(&prog, sp->kind, total, "tok");
-    double t0 = pq_now();
+    double t0 = pq_now(), eval_seconds = 0;
     int64_t start = log->steps_done, done_here = 0;
     float grad_scale = 1.0f / (float)log->tokens_per_step;
     for (int64_t s = start; s < total; s++) {
@@ -275,8 +275,10 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         log->steps_done = s + 1;
         done_here++;
         if (have_val && ((tc->eval_interval && (s + 1) % tc->eval_interval == 0) || s + 1 == total)) {
+            double te = pq_now();
             pq_model_refresh_weights(m);
             record_val(log, s + 1, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
+            eval_seconds += pq_now() - te;
         }
         pq_progress_update(&prog, s + 1, (s + 1) * log->tokens_per_step, "loss %.4f", loss);
         if (rs.path && tc->ckpt_interval && (s + 1) % tc->ckpt_interval == 0 && s + 1 < total && save_state(&rs))
@@ -284,7 +286,9 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         if (sp->stop_after_steps && done_here >= sp->stop_after_steps) break;
     }
     log->seconds = pq_now() - t0;
-    log->tokens_per_sec = log->seconds > 0 ? (double)(done_here * log->tokens_per_step) / log->seconds : 0;
+    /* training speed: validation passes are not training */
+    double train_seconds = log->seconds - eval_seconds;
+    log->tokens_per_sec = train_seconds > 0 ? (double)(done_here * log->tokens_per_step) / train_seconds : 0;
     pq_progress_end(&prog);
     if (rs.path && log->steps_done == total && done_here > 0 && save_state(&rs)) goto out;
     if (rs.path && log->steps_done == total && !pq_file_exists(rs.path) && save_state(&rs)) goto out;

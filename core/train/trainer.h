@@ -57,8 +57,8 @@ typedef struct {
     int n_val;
     int64_t *val_step; /* steps completed when evaluated */
     float *val_loss;
-    double seconds;    /* wall time of the steps done in this process */
-    double tokens_per_sec;
+    double seconds;        /* wall time of the steps done in this process (with validation) */
+    double tokens_per_sec; /* training tokens per second of those steps (validation time excluded) */
 } pq_train_log;
 
 /* 0 on success, -1 + pq_error() (bad data, corrupt or mismatched state, non-finite loss). */

@@ -47,6 +47,12 @@ if [ $killed = 1 ]; then grep -q '"resumed_from": 0' "$tmp/b/results.json" && fa
 "$PQ" pretrain --config "$tmp/cfg.json" --data synthetic:50000 --out "$tmp/a" 2>&1 | grep -q "nothing to do" \
     || fail "finished run recomputed"
 
+# two threads: still bitwise reproducible run to run
+PQ_THREADS=2 "$PQ" pretrain --config "$tmp/cfg.json" --data synthetic:50000 --out "$tmp/t2a" --tokens 40960
+PQ_THREADS=2 "$PQ" pretrain --config "$tmp/cfg.json" --data synthetic:50000 --out "$tmp/t2b" --tokens 40960
+cmp "$tmp/t2a/model.ckpt" "$tmp/t2b/model.ckpt" || fail "two 2-thread runs differ"
+grep -q '"threads": 2' "$tmp/t2a/results.json" || fail "thread count not in the manifest"
+
 # bad input: one line naming the problem, exit 1; bad usage: exit 2
 echo '{"model": {"dim": 64}' > "$tmp/broken.json"
 set +e
