@@ -1,0 +1,52 @@
+"""the split of a fixed token budget between FP pretraining and QAT."""
+import pqplot as P
+
+SUITE = "budget"
+ARTIFACT = "Fig. 2"
+
+METRICS = [("val_loss", "validation loss (nats/token)", min), ("acc_avg", "avg. zero-shot accuracy (%)", max)]
+
+
+def render(s, figdir, tabdir):
+    models = s.models()
+    scale = P.acc_scale([s.num(i, "acc_avg") for i in range(len(s.rows))])
+    fig, axes = P.subplots(len(models) * 2, 2, height_per_row=2.5)
+    totals = set()
+    for m_idx, model in enumerate(models):
+        for k, (key, label, best) in enumerate(METRICS):
+            ax = axes[2 * m_idx + k]
+            plotted = False
+            for b in s.bit_widths():
+                pts = []
+                for i in range(len(s.rows)):
+                    if s.text(i, "model") != model or s.bits(i) != b:
+                        continue
+                    v = s.num(i, key)
+                    t = s.num(i, "total_tokens")
+                    if t is not None:
+                        totals.add(int(t))
+                    if v is not None:
+                        pts.append((s.num(i, "fp_fraction") * 100, v * (scale if key == "acc_avg" else 1)))
+                if not pts:
+                    continue
+                pts.sort()
+                c = P.bit_color(b)
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=c, label=P.bit_label(b))
+                bx, by = best(pts, key=lambda p: p[1])
+                ax.plot([bx], [by], "*", color=c, ms=10, mec="black", mew=0.5, zorder=5)
+                plotted = True
+            ax.axvline(90, color="black", ls="--", lw=0.8)
+            ax.text(90, 1.0, " 90% (paper)", transform=ax.get_xaxis_transform(), fontsize=6, va="top", ha="right")
+            ax.set_xlim(-3, 103)
+            ax.set_xlabel("FP share of the token budget, B_FP / B_total (%)")
+            ax.set_ylabel(label)
+            ax.set_title("%s — %s" % (model, "loss (★ = lowest)" if key == "val_loss" else "accuracy (★ = highest)"))
+            if not plotted:
+                P.no_data(ax)
+    budget = ", ".join(P.human(t) for t in sorted(totals)) or "?"
+    return P.save_figure(fig, s, "Fig. 2: fixed budget of %s tokens split between FP and QAT (0%% = QAT from scratch, "
+                         "100%% = PTQ)" % budget, figdir, "fig2_budget", legend=P.bit_handles(s.bit_widths()))
+
+
+if __name__ == "__main__":
+    P.main_one(__import__(__name__))
