@@ -38,11 +38,10 @@ def render(s, figdir, tabdir):
             f = [(x, sign * y) for x, y in frontier([(x, sign * y) for x, y in allpts])]
             ax.plot([p[0] for p in f], [p[1] for p in f], color="black", lw=3, alpha=0.15, zorder=0,
                     drawstyle="steps-post", label="Pareto frontier")
-            ax.set_xscale("log")
             ax.legend(frameon=False, fontsize=6)
         else:
             P.no_data(ax)
-        ax.set_xlabel("effective model size (MB, log scale)")
+        ax.set_xlabel("effective model size (MB%s)" % P.maybe_log(ax, [p[0] for p in allpts]))
         ax.set_ylabel(label)
         ax.set_title("accuracy vs size" if key == "acc_avg" else "validation loss vs size (lower is better)")
     files = P.save_figure(fig, s, "Fig. 1 / Fig. 7a: accuracy-size trade-off "

@@ -22,7 +22,7 @@ def render(s, figdir, tabdir):
     fig, axes = P.subplots(2, 2, height_per_row=3.0)
     for ax, key, label in ((axes[0], "acc_avg", "avg. zero-shot accuracy (%)"),
                            (axes[1], "val_loss", "validation loss (nats/token)")):
-        plotted = False
+        plotted, xs = False, []
         for k, m in enumerate(methods(s)):
             pts = []
             for i in range(n):
@@ -31,17 +31,17 @@ def render(s, figdir, tabdir):
                     pts.append((size / 1e6, v * (scale if key == "acc_avg" else 1)))
             if pts:
                 pts.sort()
+                xs += [p[0] for p in pts]
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "os^Dv"[k % 5] + "-", color=P.CYCLE[k],
                         label=LABELS.get(m, m))
                 plotted = True
         if plotted:
-            ax.set_xscale("log")
             ax.legend(frameon=False, fontsize=6)
         else:
             P.no_data(ax)
-        ax.set_xlabel("effective model size (MB, log scale)")
+        ax.set_xlabel("effective model size (MB%s)" % P.maybe_log(ax, xs))
         ax.set_ylabel(label)
-    files = P.save_figure(fig, s, "Fig. 8: ternary methods", figdir, "fig8_ternary")
+    files = P.save_figure(fig, s, "Fig. 8: ternary (1.58-bit) methods at each model size", figdir, "fig8_ternary")
 
     ms = methods(s)
     header = ["model"] + ["%s acc / loss" % m for m in ms]

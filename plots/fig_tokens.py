@@ -1,4 +1,6 @@
 """QAT tokens needed: fine-tuning from the FP checkpoint vs training from scratch."""
+from matplotlib.ticker import FuncFormatter
+
 import pqplot as P
 
 SUITE = "tokens"
@@ -34,6 +36,7 @@ def render(s, figdir, tabdir):
                             mfc="white" if init == "scratch" else P.bit_color(b))
                     plotted = True
             ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: P.human(v)))
             ax.set_xlabel("QAT training tokens (log scale)")
             ax.set_ylabel(label)
             ax.set_title("%s — %s" % (model, "loss" if key == "val_loss" else "accuracy"))

@@ -334,6 +334,20 @@ def write_table(suite, tabdir, stem, title, header, rows, align=None, note=None)
             write_text(os.path.join(tabdir, stem + ".tex"), "\n".join(tex) + "\n")]
 
 
+def maybe_log(ax, values, axis="x"):
+    """Log scale when the values span a factor of 8 or more (then plain-number tick labels), linear
+    otherwise (a log axis over a narrow range has no labelled decade). Returns the label suffix."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    vals = [v for v in values if v is not None and v > 0]
+    if not vals or max(vals) / min(vals) < 8:
+        return ""
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    a.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+    a.set_minor_formatter(NullFormatter())
+    return ", log scale"
+
+
 def grouped_bars(ax, groups, series, value, colors=None, zoom=False):
     """Bars for value(group, series) (None = not measured: no bar, and the remaining bars of the
     group close up around its centre). zoom: the y axis spans the data instead of starting at 0,
