@@ -43,6 +43,6 @@ tar -c --exclude=./build --exclude=./build-asan --exclude=./work --exclude=./.gi
 
 mkdir -p results
 if [ -n "${PQ_DOCKER_WORK:-}" ]; then mkdir -p "$PQ_DOCKER_WORK"; WORK=$(cd "$PQ_DOCKER_WORK" && pwd); else WORK=paretoq-work; fi
-echo "docker-reproduce: running 'make $*' with TIER=$TIER (results -> $PWD/results, work -> $WORK)" >&2
+echo "docker-reproduce: running '$*' with TIER=$TIER (results -> $PWD/results, work -> $WORK)" >&2
 exec docker run --rm -e TIER="$TIER" -e JOBS="${JOBS:-2}" -e HOST_UID="$(id -u)" -e HOST_GID="$(id -g)" \
     -v "$PWD/results:/src/results" -v "$WORK:/src/work" "$IMAGE" "$@"
