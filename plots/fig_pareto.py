@@ -38,14 +38,18 @@ def render(s, figdir, tabdir):
             f = [(x, sign * y) for x, y in frontier([(x, sign * y) for x, y in allpts])]
             ax.plot([p[0] for p in f], [p[1] for p in f], color="black", lw=3, alpha=0.15, zorder=0,
                     drawstyle="steps-post", label="Pareto frontier")
-            ax.legend(frameon=False, fontsize=6)
         else:
             P.no_data(ax)
         ax.set_xlabel("effective model size (MB%s)" % P.maybe_log(ax, [p[0] for p in allpts]))
         ax.set_ylabel(label)
         ax.set_title("accuracy vs size" if key == "acc_avg" else "validation loss vs size (lower is better)")
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
     files = P.save_figure(fig, s, "Fig. 1 / Fig. 7a: accuracy-size trade-off "
-                          "(size = quantized params × bits/8 + FP params × 2 bytes)", figdir, "fig1_pareto")
+                          "(size = quantized params × bits/8 + FP params × 2 bytes)", figdir, "fig1_pareto",
+                          legend=list(handles.values()))
 
     tasks = sorted({t for i in range(n) for t in s.numdict(i, "acc")})
     tscale = P.acc_scale([v for i in range(n) for v in s.numdict(i, "acc").values()])

@@ -32,7 +32,7 @@ def render(s, figdir, tabdir):
     ax.set_xlabel("decode speed (tokens/s%s; higher is faster)" % P.maybe_log(ax, xs))
     ax.set_ylabel("avg. zero-shot accuracy (%)")
     ax.set_title("accuracy vs CPU decode speed")
-    return P.save_figure(fig, s, "Fig. 7c: speed-accuracy", figdir, "fig7c_speed")
+    return P.save_figure(fig, s, "Fig. 7c: accuracy vs CPU decode speed with packed low-bit weights (point labels: model)", figdir, "fig7c_speed")
 
 
 if __name__ == "__main__":

@@ -35,13 +35,13 @@ def render(s, figdir, tabdir):
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], "os^Dv"[k % 5] + "-", color=P.CYCLE[k],
                         label=LABELS.get(m, m))
                 plotted = True
-        if plotted:
-            ax.legend(frameon=False, fontsize=6)
-        else:
+        if not plotted:
             P.no_data(ax)
         ax.set_xlabel("effective model size (MB%s)" % P.maybe_log(ax, xs))
         ax.set_ylabel(label)
-    files = P.save_figure(fig, s, "Fig. 8: ternary (1.58-bit) methods at each model size", figdir, "fig8_ternary")
+    handles, _ = axes[0].get_legend_handles_labels()
+    files = P.save_figure(fig, s, "Fig. 8: ternary (1.58-bit) methods at each model size", figdir, "fig8_ternary",
+                          legend=handles)
 
     ms = methods(s)
     header = ["model"] + ["%s acc / loss" % m for m in ms]

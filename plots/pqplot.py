@@ -334,15 +334,18 @@ def write_table(suite, tabdir, stem, title, header, rows, align=None, note=None)
             write_text(os.path.join(tabdir, stem + ".tex"), "\n".join(tex) + "\n")]
 
 
-def maybe_log(ax, values, axis="x"):
+def maybe_log(ax, values, axis="x", force=False):
     """Log scale when the values span a factor of 8 or more (then plain-number tick labels), linear
     otherwise (a log axis over a narrow range has no labelled decade). Returns the label suffix."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
     vals = [v for v in values if v is not None and v > 0]
-    if not vals or max(vals) / min(vals) < 8:
+    if not vals or (max(vals) / min(vals) < 8 and not force):
         return ""
     a = ax.xaxis if axis == "x" else ax.yaxis
     (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    from matplotlib.ticker import LogLocator
+    if max(vals) / min(vals) < 100:  # under two decades: label 1-2-5 steps, not only powers of ten
+        a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     a.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
     a.set_minor_formatter(NullFormatter())
     return ", log scale"

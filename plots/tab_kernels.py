@@ -72,10 +72,10 @@ def render(s, figdir, tabdir):
         for h in P.grouped_bars(ax, shapes, formats,
                                 lambda shape, f: best.get((panel, shape, f), (None,))[0]):
             handles.setdefault(h.get_label(), h)
-        ax.set_yscale("log")
         ax.set_xticklabels(["%d×%d" % sh for sh in shapes], fontsize=6)
         ax.set_xlabel("weight matrix (rows × cols)")
-        ax.set_ylabel("median time per GEMV (µs, log)")
+        ax.set_ylabel("median time per GEMV (µs%s)" % P.maybe_log(
+            ax, [v[0] for k, v in best.items() if k[0] == panel], axis="y", force=True))
         ax.set_title("%s weights, %s thread%s" % (panel[0] or "?", P.fmt(panel[1], 0), "" if panel[1] == 1 else "s"))
     if not panels:
         P.no_data(axes[0])
