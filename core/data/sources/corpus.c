@@ -1,0 +1,508 @@
+/* corpus.c — recipes, fetching and verifying Debian packages, and writing the
+ * split corpus with its manifest (see data/corpus.h for the formats). */
+#include "data/corpus.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "base/fsio.h"
+#include "base/hash.h"
+#include "base/manifest.h"
+#include "base/util.h"
+#include "data/sources/source.h"
+
+/* ---- decoder registry ---------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    pq_decoder_fn fn;
+} decoders[] = {
+    {"kjv", pq_decode_kjv},         {"web", pq_decode_web},         {"austen", pq_decode_austen},
+    {"gcide", pq_decode_gcide},     {"devil", pq_decode_devil},     {"wordnet", pq_decode_wordnet},
+    {"fortunes", pq_decode_fortunes}, {"gutenberg", pq_decode_gutenberg}, {"jargon", pq_decode_jargon},
+};
+
+pq_decoder_fn pq_decoder_find(const char *name) {
+    for (size_t i = 0; i < PQ_COUNT(decoders); i++)
+        if (!strcmp(decoders[i].name, name)) return decoders[i].fn;
+    return NULL;
+}
+
+/* ---- recipes ------------------------------------------------------------------- */
+
+static const char *recipe_dir_default(void) {
+    const char *d = getenv("PQ_DATASETS");
+    return d && *d ? d : "datasets";
+}
+
+static int check_hex64(const char *s) {
+    if (!s || strlen(s) != 64) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return 0;
+    return 1;
+}
+
+/* Loads and validates one recipe; NULL + pq_error() naming the recipe file. */
+static json_t *recipe_load(const char *dir, const char *name) {
+    char file[512];
+    snprintf(file, sizeof file, "%s.json", name);
+    char *path = pq_path_join(dir, file);
+    json_t *r = pq_json_read(path);
+    if (!r) { free(path); return NULL; }
+    const char *why = NULL;
+    json_t *pkgs = json_object_get(r, "packages");
+    if (!json_is_string(json_object_get(r, "name")) || strcmp(json_string_value(json_object_get(r, "name")), name))
+        why = "\"name\" must equal the file name";
+    else if (!json_is_string(json_object_get(r, "decoder")) || !pq_decoder_find(json_string_value(json_object_get(r, "decoder"))))
+        why = "\"decoder\" must name a known decoder";
+    else if (!json_is_array(pkgs) || !json_array_size(pkgs))
+        why = "\"packages\" must be a non-empty array";
+    for (size_t i = 0; !why && i < json_array_size(pkgs); i++) {
+        json_t *p = json_array_get(pkgs, i), *files = json_object_get(p, "files");
+        if (!json_is_string(json_object_get(p, "package")) || !json_is_string(json_object_get(p, "version")) ||
+            !json_is_string(json_object_get(p, "arch")))
+            why = "each package needs \"package\", \"version\" and \"arch\"";
+        else if (!check_hex64(json_string_value(json_object_get(p, "deb_sha256"))))
+            why = "each package needs \"deb_sha256\" (64 lower-case hex digits)";
+        else if (!json_is_array(files) || !json_array_size(files))
+            why = "each package needs a non-empty \"files\" array";
+        for (size_t k = 0; !why && k < json_array_size(files); k++) {
+            json_t *f = json_array_get(files, k);
+            const char *fp = json_string_value(json_object_get(f, "path"));
+            if (!fp || fp[0] == '/' || strstr(fp, ".."))
+                why = "each file needs a relative \"path\" without \"..\"";
+            else if (!check_hex64(json_string_value(json_object_get(f, "sha256"))))
+                why = "each file needs \"sha256\" (64 lower-case hex digits)";
+        }
+    }
+    if (why) {
+        pq_fail("%s: %s", path, why);
+        json_decref(r);
+        r = NULL;
+    }
+    free(path);
+    return r;
+}
+
+/* corpus.json: {"sources": [names in build order]}; all recipes loaded. */
+static json_t *recipes_load(const char *dir, json_t **order_out) {
+    char *path = pq_path_join(dir, "corpus.json");
+    json_t *c = pq_json_read(path);
+    if (!c) { free(path); return NULL; }
+    json_t *order = json_object_get(c, "sources");
+    if (!json_is_array(order) || !json_array_size(order)) {
+        pq_fail("%s: \"sources\" must be a non-empty array of recipe names", path);
+        json_decref(c), free(path);
+        return NULL;
+    }
+    json_t *all = json_object();
+    for (size_t i = 0; i < json_array_size(order); i++) {
+        const char *name = json_string_value(json_array_get(order, i));
+        if (!name || !*name || strchr(name, '/')) {
+            pq_fail("%s: source %zu is not a plain name", path, i);
+            json_decref(all), json_decref(c), free(path);
+            return NULL;
+        }
+        json_t *r = recipe_load(dir, name);
+        if (!r) { json_decref(all), json_decref(c), free(path); return NULL; }
+        json_object_set_new(all, name, r);
+    }
+    *order_out = json_incref(order);
+    json_decref(c);
+    free(path);
+    return all;
+}
+
+/* sha256 of the canonical {format, order, recipes}: what the corpus depends on. */
+static void build_key(const json_t *order, const json_t *recipes, char hex[PQ_SHA256_HEX]) {
+    json_t *k = json_pack("{s:i, s:O, s:O}", "format", PQ_CORPUS_FORMAT, "order", order, "recipes", recipes);
+    pq_sha256_json(k, hex);
+    json_decref(k);
+}
+
+/* ---- running tools ----------------------------------------------------------------- */
+
+/* Runs argv with cwd (may be NULL); stdout to /dev/null, stderr too unless
+ * verbose. Returns the exit status, or -1 if it could not run. */
+static int run_tool(const char *cwd, char *const argv[], int verbose) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (cwd && chdir(cwd)) _exit(126);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            if (!verbose) dup2(null, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR) return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int verify_sha(const char *path, const char *want, const char *what) {
+    char got[PQ_SHA256_HEX];
+    if (pq_sha256_file(path, got)) return -1;
+    if (strcmp(got, want))
+        return pq_fail("%s: SHA-256 mismatch (%s): expected %s, got %s", path, what, want, got);
+    return 0;
+}
+
+/* apt-get's file name: pkg_version_arch.deb with ':' as "%3a". */
+static char *deb_file_name(const char *pkg, const char *version, const char *arch) {
+    pq_buf b = {0};
+    pq_buf_printf(&b, "%s_", pkg);
+    for (const char *p = version; *p; p++) {
+        if (*p == ':') pq_buf_puts(&b, "%3a");
+        else pq_buf_putc(&b, *p);
+    }
+    pq_buf_printf(&b, "_%s.deb", arch);
+    return pq_buf_cstr(&b);
+}
+
+/* The verified .deb of one package entry; returns its path (caller frees). */
+static char *fetch_deb(const char *debs, const json_t *p, int verbose) {
+    const char *pkg = json_string_value(json_object_get(p, "package"));
+    const char *ver = json_string_value(json_object_get(p, "version"));
+    const char *arch = json_string_value(json_object_get(p, "arch"));
+    const char *sha = json_string_value(json_object_get(p, "deb_sha256"));
+    char *name = deb_file_name(pkg, ver, arch);
+    char *path = pq_path_join(debs, name);
+    free(name);
+    if (!pq_file_exists(path)) {
+        if (pq_mkdirs(debs)) { free(path); return NULL; }
+        char spec[512];
+        snprintf(spec, sizeof spec, "%s=%s", pkg, ver);
+        if (verbose) fprintf(stderr, "corpus: apt-get download %s\n", spec);
+        char *argv[] = {"apt-get", "download", "-q", spec, NULL};
+        int st = run_tool(debs, argv, verbose);
+        if (st || !pq_file_exists(path)) {
+            pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): is the package in the Debian archive "
+                    "and the archive reachable (apt-get update)?", path, spec, st);
+            free(path);
+            return NULL;
+        }
+    }
+    char what[300];
+    snprintf(what, sizeof what, "package %s %s", pkg, ver);
+    if (verify_sha(path, sha, what)) { free(path); return NULL; }
+    return path;
+}
+
+static int files_ok(const char *dir, const json_t *files) {
+    for (size_t k = 0; k < json_array_size(files); k++) {
+        json_t *f = json_array_get(files, k);
+        char *fp = pq_path_join(dir, json_string_value(json_object_get(f, "path")));
+        char got[PQ_SHA256_HEX];
+        int ok = pq_file_exists(fp) && !pq_sha256_file(fp, got) && !strcmp(got, json_string_value(json_object_get(f, "sha256")));
+        free(fp);
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+/* Extracts the .deb (unless already extracted and verified) and checks every
+ * named file; returns the extraction folder (caller frees). */
+static char *extract_deb(const char *extract_root, const char *deb, const json_t *p, int verbose) {
+    const char *pkg = json_string_value(json_object_get(p, "package"));
+    const char *ver = json_string_value(json_object_get(p, "version"));
+    json_t *files = json_object_get(p, "files");
+    pq_buf b = {0};
+    pq_buf_printf(&b, "%s_", pkg);
+    for (const char *c = ver; *c; c++) pq_buf_putc(&b, *c == ':' ? '_' : *c);
+    char *dir = pq_path_join(extract_root, pq_buf_cstr(&b));
+    pq_buf_free(&b);
+    if (pq_file_exists(dir) && files_ok(dir, files)) return dir;
+    char *tmp = pq_malloc(strlen(dir) + 16);
+    sprintf(tmp, "%s.tmp", dir);
+    if ((pq_file_exists(tmp) && pq_remove_tree(tmp)) || pq_mkdirs(tmp)) goto fail;
+    if (verbose) fprintf(stderr, "corpus: dpkg-deb -x %s\n", deb);
+    char *argv[] = {"dpkg-deb", "-x", (char *)deb, tmp, NULL};
+    int st = run_tool(NULL, argv, 1);
+    if (st) { pq_fail("%s: `dpkg-deb -x` failed (exit %d): truncated or not a Debian package?", deb, st); goto fail; }
+    for (size_t k = 0; k < json_array_size(files); k++) {
+        json_t *f = json_array_get(files, k);
+        char *fp = pq_path_join(tmp, json_string_value(json_object_get(f, "path")));
+        char what[600];
+        snprintf(what, sizeof what, "file of %s", deb);
+        int rc = pq_file_exists(fp) ? verify_sha(fp, json_string_value(json_object_get(f, "sha256")), what)
+                                    : pq_fail("%s: not in %s (wrong path in the recipe?)", fp, deb);
+        free(fp);
+        if (rc) goto fail;
+    }
+    if ((pq_file_exists(dir) && pq_remove_tree(dir)) || rename(tmp, dir)) {
+        pq_fail("%s: cannot move extracted files into place: %s", dir, strerror(errno));
+        goto fail;
+    }
+    free(tmp);
+    return dir;
+fail:
+    if (pq_file_exists(tmp)) {
+        char keep[1024];
+        snprintf(keep, sizeof keep, "%s", pq_error());
+        pq_remove_tree(tmp);
+        pq_fail("%s", keep);
+    }
+    free(tmp), free(dir);
+    return NULL;
+}
+
+/* ---- the writer sink ------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t docs, words, bytes;
+} part_counts;
+
+typedef struct {
+    const char *source;
+    pq_atomic_file train, heldout;
+    part_counts c[2]; /* 0 train, 1 held-out */
+} source_out;
+
+static int write_doc(void *vctx, const char *id, const char *text, size_t n, int heldout) {
+    source_out *o = vctx;
+    json_t *t = json_stringn(text, n);
+    if (!t) return pq_fail("%s: document %s is not valid UTF-8 (decoder bug)", o->source, id);
+    json_t *d = json_object();
+    json_object_set_new(d, "id", json_string(id));
+    json_object_set_new(d, "text", t);
+    FILE *f = heldout ? o->heldout.f : o->train.f;
+    int rc = json_dumpf(d, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(d);
+    if (rc || fputc('\n', f) == EOF) return pq_fail("%s: write failed: %s", heldout ? o->heldout.tmp_path : o->train.tmp_path, strerror(errno));
+    part_counts *c = &o->c[heldout ? 1 : 0];
+    c->docs++;
+    c->words += pq_text_words(text, n);
+    c->bytes += (int64_t)n;
+    return 0;
+}
+
+static json_t *counts_json(const part_counts *c) {
+    return json_pack("{s:I, s:I, s:I}", "documents", (json_int_t)c->docs, "words", (json_int_t)c->words, "bytes",
+                     (json_int_t)c->bytes);
+}
+
+/* ---- the build -------------------------------------------------------------------------- */
+
+static char *corpus_path(const char *data_dir, const char *name) {
+    char *dir = pq_path_join(data_dir, "corpus");
+    char *p = pq_path_join(dir, name);
+    free(dir);
+    return p;
+}
+
+int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir) {
+    json_t *order = NULL, *recipes = recipes_load(recipes_dir, &order);
+    if (!recipes) return 0;
+    char key[PQ_SHA256_HEX];
+    build_key(order, recipes, key);
+    json_decref(order), json_decref(recipes);
+    char *mpath = corpus_path(data_dir, "manifest.json");
+    int ok = 0;
+    if (pq_file_exists(mpath)) {
+        json_t *m = pq_json_read(mpath);
+        const char *have = m ? json_string_value(json_object_get(m, "build_key")) : NULL;
+        ok = have && !strcmp(have, key);
+        /* every output must be there with the size the manifest recorded */
+        json_t *outs = m ? json_object_get(m, "outputs") : NULL;
+        const char *fname;
+        json_t *size;
+        ok = ok && json_is_object(outs);
+        if (ok) json_object_foreach(outs, fname, size) {
+            char *p = corpus_path(data_dir, fname);
+            struct stat st;
+            if (stat(p, &st) || st.st_size != (off_t)json_integer_value(size)) ok = 0;
+            free(p);
+        }
+        json_decref(m);
+    }
+    free(mpath);
+    return ok;
+}
+
+int pq_corpus_build(const char *data_dir, int verbose) { return pq_corpus_build_from(recipe_dir_default(), data_dir, 0, verbose); }
+
+int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int force, int verbose) {
+    json_t *order = NULL, *recipes = recipes_load(recipes_dir, &order);
+    if (!recipes) return -1;
+    if (!force && pq_corpus_up_to_date(recipes_dir, data_dir)) {
+        if (verbose) fprintf(stderr, "corpus: up to date in %s/corpus\n", data_dir);
+        json_decref(order), json_decref(recipes);
+        return 0;
+    }
+    double t0 = pq_now();
+    char key[PQ_SHA256_HEX];
+    build_key(order, recipes, key);
+    char *debs = pq_path_join(data_dir, "debs"), *extract = pq_path_join(data_dir, "extract");
+    char *mpath = corpus_path(data_dir, "manifest.json"), *synpath = corpus_path(data_dir, "wordnet_synsets.jsonl");
+    size_t nsrc = json_array_size(order);
+    source_out *outs = pq_calloc(nsrc, sizeof *outs);
+    pq_source_state state = {.synsets_path = synpath};
+    json_t *sources = json_object(), *man = json_object();
+    json_t *config = json_pack("{s:O, s:s}", "order", order, "recipes_dir", recipes_dir);
+    json_t *pqman = pq_manifest_new("corpus", config);
+    json_decref(config);
+    int rc = 0;
+    size_t opened = 0;
+    /* An old manifest must not vouch for files that are about to change. */
+    if (pq_file_exists(mpath) && unlink(mpath)) { rc = pq_fail("%s: cannot remove: %s", mpath, strerror(errno)); goto done; }
+    for (size_t s = 0; s < nsrc && !rc; s++) {
+        const char *name = json_string_value(json_array_get(order, s));
+        json_t *r = json_object_get(recipes, name), *pkgs = json_object_get(r, "packages");
+        double ts = pq_now();
+        /* fetch, verify, extract */
+        int nfiles = 0;
+        char **files = NULL;
+        json_t *jpk = json_array();
+        for (size_t i = 0; i < json_array_size(pkgs) && !rc; i++) {
+            json_t *p = json_array_get(pkgs, i), *pf = json_object_get(p, "files");
+            char *deb = fetch_deb(debs, p, verbose);
+            char *dir = deb ? extract_deb(extract, deb, p, verbose) : NULL;
+            if (!dir) { rc = -1; free(deb); break; }
+            json_t *fh = json_object();
+            for (size_t k = 0; k < json_array_size(pf); k++) {
+                json_t *f = json_array_get(pf, k);
+                files = pq_realloc(files, (size_t)(nfiles + 1) * sizeof *files);
+                files[nfiles++] = pq_path_join(dir, json_string_value(json_object_get(f, "path")));
+                json_object_set(fh, json_string_value(json_object_get(f, "path")), json_object_get(f, "sha256"));
+            }
+            json_array_append_new(jpk, json_pack("{s:O, s:O, s:s, s:O, s:o}", "package", json_object_get(p, "package"),
+                                                 "version", json_object_get(p, "version"), "deb", strrchr(deb, '/') + 1,
+                                                 "deb_sha256", json_object_get(p, "deb_sha256"), "files", fh));
+            pq_manifest_add_input_hash(pqman, strrchr(deb, '/') + 1, json_string_value(json_object_get(p, "deb_sha256")));
+            free(deb), free(dir);
+        }
+        /* decode into the two temporary outputs */
+        source_out *o = &outs[s];
+        o->source = name;
+        char tn[300], hn[300];
+        snprintf(tn, sizeof tn, "%s.train.jsonl", name);
+        snprintf(hn, sizeof hn, "%s.heldout.jsonl", name);
+        char *tp = corpus_path(data_dir, tn), *hp = corpus_path(data_dir, hn);
+        if (!rc) {
+            if (pq_atomic_open(&o->train, tp)) rc = -1;
+            else if (pq_atomic_open(&o->heldout, hp)) {
+                pq_atomic_abort(&o->train);
+                rc = -1;
+            } else opened = s + 1;
+        }
+        free(tp), free(hp);
+        if (!rc) {
+            pq_sink sink = {write_doc, o};
+            pq_decode_ctx ctx = {.name = name, .files = files, .nfiles = nfiles, .sink = &sink, .state = &state};
+            pq_decoder_fn fn = pq_decoder_find(json_string_value(json_object_get(r, "decoder")));
+            rc = fn(&ctx);
+            if (!rc && (o->c[0].docs == 0))
+                rc = pq_fail("%s: source '%s' decoded to no training documents", name, name);
+        }
+        for (int k = 0; k < nfiles; k++) free(files[k]);
+        free(files);
+        if (rc) { json_decref(jpk); break; }
+        json_object_set_new(sources, name,
+                            json_pack("{s:O, s:o, s:o, s:o, s:f}", "decoder", json_object_get(r, "decoder"), "packages", jpk,
+                                      "train", counts_json(&o->c[0]), "heldout", counts_json(&o->c[1]), "seconds",
+                                      pq_now() - ts));
+        if (verbose)
+            fprintf(stderr, "corpus: %-10s train %7lld docs %9lld words | held-out %6lld docs %8lld words  (%.1fs)\n", name,
+                    (long long)o->c[0].docs, (long long)o->c[0].words, (long long)o->c[1].docs, (long long)o->c[1].words,
+                    pq_now() - ts);
+    }
+    if (!rc && !pq_file_exists(synpath) && !json_object_get(recipes, "wordnet"))
+        rc = pq_fail("%s/corpus.json: the corpus needs the \"wordnet\" source (it writes wordnet_synsets.jsonl)", recipes_dir);
+done:
+    /* commit everything or nothing */
+    for (size_t s = 0; s < opened; s++) {
+        if (rc) {
+            pq_atomic_abort(&outs[s].train), pq_atomic_abort(&outs[s].heldout);
+        } else if (pq_atomic_commit(&outs[s].train) || pq_atomic_commit(&outs[s].heldout)) {
+            rc = -1;
+        }
+    }
+    if (!rc) {
+        json_t *files = json_object(), *totals = json_object();
+        part_counts tot[2] = {{0}};
+        for (size_t s = 0; s < nsrc && !rc; s++) {
+            json_t *src = json_object_get(sources, outs[s].source);
+            for (int h = 0; h < 2; h++) {
+                char fname[300], hex[PQ_SHA256_HEX];
+                snprintf(fname, sizeof fname, "%s.%s.jsonl", outs[s].source, h ? "heldout" : "train");
+                char *p = corpus_path(data_dir, fname);
+                struct stat st;
+                if (pq_sha256_file(p, hex) || stat(p, &st)) rc = -1;
+                else {
+                    json_t *part = json_object_get(src, h ? "heldout" : "train");
+                    json_object_set_new(part, "file", json_string(fname));
+                    json_object_set_new(part, "sha256", json_string(hex));
+                    json_object_set_new(files, fname, json_integer((json_int_t)st.st_size));
+                }
+                free(p);
+                tot[h].docs += outs[s].c[h].docs, tot[h].words += outs[s].c[h].words, tot[h].bytes += outs[s].c[h].bytes;
+            }
+        }
+        char hex[PQ_SHA256_HEX];
+        struct stat st;
+        if (!rc && (pq_sha256_file(synpath, hex) || stat(synpath, &st))) rc = -1;
+        if (!rc) {
+            json_object_set_new(files, "wordnet_synsets.jsonl", json_integer((json_int_t)st.st_size));
+            json_object_set_new(man, "synsets", json_pack("{s:s, s:s}", "file", "wordnet_synsets.jsonl", "sha256", hex));
+            json_object_set_new(totals, "train", counts_json(&tot[0]));
+            json_object_set_new(totals, "heldout", counts_json(&tot[1]));
+            json_object_set_new(man, "format", json_integer(PQ_CORPUS_FORMAT));
+            json_object_set_new(man, "build_key", json_string(key));
+            json_object_set_new(man, "order", json_incref(order));
+            json_object_set_new(man, "sources", json_incref(sources));
+            json_object_set_new(man, "outputs", files);
+            json_object_set_new(man, "totals", totals);
+            pq_manifest_finish(pqman);
+            json_object_set_new(man, "manifest", json_incref(pqman));
+            rc = pq_json_write(man, mpath);
+            if (!rc && verbose)
+                fprintf(stderr, "corpus: %lld train words, %lld held-out words, written to %s/corpus in %.1fs\n",
+                        (long long)tot[0].words, (long long)tot[1].words, data_dir, pq_now() - t0);
+        } else {
+            json_decref(files), json_decref(totals);
+        }
+    }
+    pq_strset_free(&state.heldout_lemmas);
+    json_decref(sources), json_decref(man), json_decref(pqman), json_decref(order), json_decref(recipes);
+    free(outs), free(debs), free(extract), free(mpath), free(synpath);
+    return rc;
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+int pq_corpus_read_jsonl(const char *path, pq_corpus_doc_fn fn, void *ctx) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return pq_fail("%s: cannot open: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    long lineno = 0;
+    int rc = 0;
+    while (!rc && (n = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        if (n == 0 || line[n - 1] != '\n') { rc = pq_fail("%s:%ld: truncated line (no newline)", path, lineno); break; }
+        json_error_t err;
+        json_t *d = json_loadb(line, (size_t)n, 0, &err);
+        json_t *id = d ? json_object_get(d, "id") : NULL, *text = d ? json_object_get(d, "text") : NULL;
+        if (!d) rc = pq_fail("%s:%ld: %s", path, lineno, err.text);
+        else if (!json_is_string(id) || !json_is_string(text)) rc = pq_fail("%s:%ld: needs string \"id\" and \"text\"", path, lineno);
+        else rc = fn(ctx, json_string_value(id), json_string_value(text), json_string_length(text));
+        json_decref(d);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}

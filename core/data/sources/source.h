@@ -1,0 +1,174 @@
+/* source.h — what the source decoders share: text buffers, the document sink,
+ * the held-out rules and one entry point per decoder.
+ *
+ * A decoder turns the extracted files of one Debian package (already verified
+ * against the recipe's SHA-256s) into clean UTF-8 documents and hands each one
+ * to a sink together with its held-out flag. Decoders that work on a memory
+ * buffer expose that buffer-level function too, so unit tests can feed them
+ * small byte-exact fixtures without touching the file system. */
+#ifndef PQ_SOURCE_H
+#define PQ_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- growable byte buffer -------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} pq_buf;
+
+void pq_buf_reserve(pq_buf *b, size_t extra);
+void pq_buf_put(pq_buf *b, const void *data, size_t n);
+void pq_buf_putc(pq_buf *b, char c);
+void pq_buf_puts(pq_buf *b, const char *s);
+void pq_buf_printf(pq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* NUL-terminates without counting the NUL; returns data. */
+char *pq_buf_cstr(pq_buf *b);
+void pq_buf_clear(pq_buf *b);
+void pq_buf_free(pq_buf *b);
+
+/* ---- text helpers ---------------------------------------------------------- */
+
+/* 1 if [s, s+n) is valid UTF-8 (no overlongs, no surrogates). */
+int pq_utf8_valid(const char *s, size_t n);
+/* Appends s as UTF-8: kept as is if valid, else each byte read as Windows-1252
+ * (ISO-8859-1 plus the curly quotes and dashes that old texts use). CR LF and
+ * lone CR become LF; other C0 controls except TAB and LF are dropped. */
+void pq_text_append_clean(pq_buf *out, const char *s, size_t n);
+/* Hard-wrapped text to paragraphs: lines are joined with one space, runs of
+ * blank lines end a paragraph, paragraphs are joined with "\n". Leading and
+ * trailing spaces of every line are dropped and inner runs of spaces/tabs
+ * collapse to one space. Appends to out. */
+void pq_text_reflow(pq_buf *out, const char *s, size_t n);
+/* Whitespace-separated words. */
+int64_t pq_text_words(const char *s, size_t n);
+/* Removes trailing spaces and newlines. */
+void pq_buf_rtrim(pq_buf *b);
+
+/* pq_fail("<what>: <the current error>") (pq_fail cannot read its own buffer). */
+int pq_fail_in(const char *what);
+
+/* ---- a set of strings (for held-out WordNet lemmas) -------------------------- */
+
+typedef struct {
+    char **slots;
+    size_t cap, count;
+} pq_strset;
+
+void pq_strset_add(pq_strset *s, const char *key);
+int pq_strset_has(const pq_strset *s, const char *key);
+void pq_strset_free(pq_strset *s);
+
+/* ---- the document sink ----------------------------------------------------- */
+
+/* Receives one finished document; text is valid UTF-8 of length n. Returns 0 or
+ * -1 with pq_error() set. Empty documents are never emitted. */
+typedef int (*pq_emit_fn)(void *ctx, const char *id, const char *text, size_t n, int heldout);
+
+typedef struct {
+    pq_emit_fn emit;
+    void *ctx;
+} pq_sink;
+
+/* Emits unless the text is empty after trimming. */
+int pq_sink_emit(pq_sink *sink, const char *id, const char *text, size_t n, int heldout);
+
+/* ---- held-out rules (split.c; documented in README "## Data sources") --------- */
+
+/* Bible books held out in both translations, by their OSIS names. */
+int pq_split_bible_book_heldout(const char *osis_book);
+/* Austen: Persuasion is held out. */
+int pq_split_austen_heldout(const char *novel);
+/* Fortunes: pq_fnv1a64(text) % 100 < 2. */
+int pq_split_fortune_heldout(const char *text, size_t n);
+/* GCIDE: pq_fnv1a64(cleaned entry text) % 100 < 1. */
+int pq_split_gcide_heldout(const char *text, size_t n);
+/* WordNet task synsets: noun synsets with a gloss whose id ("n:%08u")
+ * hashes to pq_fnv1a64(id) % 10 == 0. */
+int pq_split_wordnet_heldout(char pos_file, uint32_t offset, int has_gloss);
+
+/* ---- decoders -------------------------------------------------------------- */
+
+/* Shared state a build passes from one decoder to the next. */
+typedef struct {
+    pq_strset heldout_lemmas; /* lower-cased lemmas of held-out WordNet synsets */
+    const char *synsets_path; /* where the WordNet decoder writes structured synsets */
+} pq_source_state;
+
+typedef struct {
+    const char *name;           /* source name, e.g. "kjv" */
+    char **files;               /* extracted files, in recipe order */
+    int nfiles;
+    pq_sink *sink;
+    pq_source_state *state;
+} pq_decode_ctx;
+
+typedef int (*pq_decoder_fn)(pq_decode_ctx *ctx);
+
+/* The decoder registered under name (recipes name it), or NULL. */
+pq_decoder_fn pq_decoder_find(const char *name);
+
+/* The decoders, by the name recipes use ("kjv", "web", ...). */
+int pq_decode_kjv(pq_decode_ctx *ctx);
+int pq_decode_web(pq_decode_ctx *ctx);
+int pq_decode_austen(pq_decode_ctx *ctx);
+int pq_decode_gcide(pq_decode_ctx *ctx);
+int pq_decode_devil(pq_decode_ctx *ctx);
+int pq_decode_wordnet(pq_decode_ctx *ctx);
+int pq_decode_fortunes(pq_decode_ctx *ctx);
+int pq_decode_gutenberg(pq_decode_ctx *ctx);
+int pq_decode_jargon(pq_decode_ctx *ctx);
+
+/* Unix compress (LZW, block mode) without its 3-byte header. Appends the
+ * decoded bytes to out; -1 + pq_error() on a corrupt code. */
+int pq_lzw_decode(const uint8_t *in, size_t n, int maxbits, pq_buf *out);
+
+/* KJV container (bible-kjv-text's bible.data) to its plain text. */
+int pq_kjv_unpack(const uint8_t *data, size_t n, const char *what, pq_buf *out);
+/* KJV plain text ("Ge1:1 In the beginning ...") to one document per chapter. */
+int pq_kjv_emit(const char *text, size_t n, pq_sink *sink);
+
+/* OSIS XML of one verse to plain text: notes, titles and tags removed. */
+void pq_osis_strip(const char *xml, size_t n, pq_buf *out);
+
+/* R serialization (XDR, format 2 or 3): the character vector stored at the
+ * top level of buf. Returns the count and sets *lines (caller frees each and
+ * the array; NA becomes ""). -1 + pq_error() on malformed input. */
+long pq_rdata_strings(const uint8_t *buf, size_t n, const char *what, char ***lines);
+/* Reads an R lazy-load database (x.rdx + x.rdb) and calls fn for each object
+ * that is a character vector. */
+typedef int (*pq_rdata_fn)(void *ctx, const char *name, char **lines, long count);
+int pq_rdata_read_db(const char *rdx_path, const char *rdb_path, pq_rdata_fn fn, void *ctx);
+/* One Austen novel's lines to one document per chapter. */
+int pq_austen_emit(const char *novel, char **lines, long count, pq_sink *sink);
+
+/* gzip/dictzip file to memory (NUL-terminated); NULL + pq_error() on failure. */
+char *pq_gunzip_file(const char *path, size_t *n_out);
+/* In-memory gunzip of every gzip member in [in, in+n). */
+int pq_gunzip(const uint8_t *in, size_t n, const char *what, pq_buf *out);
+/* Decodes dictd's base64 numbers ("A".."/", most significant first). */
+int pq_dictd_b64(const char *s, size_t n, uint64_t *out);
+/* GCIDE entry cleaning: markup stripped, WordNet-sourced paragraphs dropped.
+ * Returns 0 with out empty when nothing of the entry remains. */
+void pq_gcide_clean(const char *entry, size_t n, pq_buf *out);
+/* Devil's Dictionary entry cleaning. */
+void pq_devil_clean(const char *entry, size_t n, pq_buf *out);
+
+/* Fortune file ("%" lines between entries) to documents. */
+int pq_fortune_emit(const char *file_label, const char *text, size_t n, pq_sink *sink);
+
+/* WordNet data.<pos> file: emits training documents and appends synsets as
+ * JSON lines to synsets (may be NULL). Held-out lemmas go into lemmas. */
+int pq_wordnet_emit(char pos_file, const char *text, size_t n, const char *what, pq_sink *sink, FILE *synsets,
+                    pq_strset *lemmas);
+
+/* Project Gutenberg text: header/footer removed, reflowed, cut into documents
+ * of about target_words words at paragraph boundaries. */
+int pq_gutenberg_emit(const char *book, const char *text, size_t n, int target_words, pq_sink *sink);
+/* Jargon File text: one document per chapter, appendix and lexicon entry. */
+int pq_jargon_emit(const char *text, size_t n, pq_sink *sink);
+
+#endif
