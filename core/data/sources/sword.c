@@ -32,7 +32,8 @@ static void put_space(pq_buf *out) {
 
 void pq_osis_strip(const char *x, size_t n, pq_buf *out) {
     size_t start = out->len;
-    int skip = 0; /* depth inside <note> or <title> */
+    int skip = 0;       /* depth inside <note> or <title> */
+    int after_note = 0; /* a note was just removed: "Christ,<note/>to" needs a space back */
     size_t i = 0;
     while (i < n) {
         char c = x[i];
@@ -45,7 +46,10 @@ void pq_osis_strip(const char *x, size_t n, pq_buf *out) {
             const char *name = closing ? t + 1 : t;
             size_t nn = closing ? tn - 1 : tn;
             if (tag_is(name, nn, "note") || tag_is(name, nn, "title")) {
-                if (closing) skip = skip > 0 ? skip - 1 : 0;
+                if (closing) {
+                    skip = skip > 0 ? skip - 1 : 0;
+                    after_note = !skip;
+                }
                 else if (!selfclosing) skip++;
             } else if (!skip && (tag_is(name, nn, "lb") || tag_is(name, nn, "l") || tag_is(name, nn, "p") ||
                                  tag_is(name, nn, "div") || tag_is(name, nn, "milestone") || tag_is(name, nn, "lg"))) {
@@ -55,6 +59,12 @@ void pq_osis_strip(const char *x, size_t n, pq_buf *out) {
             continue;
         }
         if (skip) { i++; continue; }
+        if (after_note) {
+            int word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       (i + 2 < n && !memcmp(x + i, "\xE2\x80\x9C", 3)); /* opening curly quote */
+            if (word) put_space(out);
+            after_note = 0;
+        }
         if (c == '&') {
             static const char *ent[][2] = {{"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}};
             size_t k;
@@ -119,7 +129,7 @@ typedef struct {
 
 static int flush(web_state *st, pq_sink *sink) {
     if (!st->in_chapter || !st->doc.len) { pq_buf_clear(&st->doc); return 0; }
-    char id[64];
+    char id[96];
     snprintf(id, sizeof id, "web/%s.%d", st->book, st->chapter);
     int rc = pq_sink_emit(sink, id, st->doc.data, st->doc.len, pq_split_bible_book_heldout(st->book));
     pq_buf_clear(&st->doc);
