@@ -114,15 +114,15 @@ static int do_stats(args *a) {
         rc = 1;
     } else {
         printf("shards          %s  seed %lld\n", p.shards_dir, jint(sm, "seed"));
-        printf("  %-12s %9s %11s %11s %7s %9s %9s %11s %6s\n", "source", "train doc", "train MB", "train tok", "weight",
-               "mix tok", "mix share", "heldout tok", "B/tok");
+        printf("  %-12s %9s %9s %11s %7s %9s %9s %11s %9s %6s\n", "source", "train doc", "train MB", "train tok", "weight",
+               "mix tok", "mix share", "heldout tok", "val tok", "B/tok");
         const char *key;
         json_t *v;
         json_object_foreach(json_object_get(sm, "sources"), key, v) {
-            printf("  %-12s %9lld %11.2f %11lld %7.3f %9lld %8.1f%% %11lld %6.2f\n", key, jint(v, "train_docs"),
+            printf("  %-12s %9lld %9.2f %11lld %7.3f %9lld %8.1f%% %11lld %9lld %6.2f\n", key, jint(v, "train_docs"),
                    (double)jint(v, "train_bytes") / 1e6, jint(v, "train_tokens"), json_real_value(json_object_get(v, "weight")),
                    jint(v, "mixture_tokens"), 100 * json_real_value(json_object_get(v, "mixture_share")),
-                   jint(v, "heldout_tokens"), json_real_value(json_object_get(v, "bytes_per_token")));
+                   jint(v, "heldout_tokens"), jint(v, "val_tokens"), json_real_value(json_object_get(v, "bytes_per_token")));
         }
         size_t i;
         json_t *e;
@@ -138,7 +138,7 @@ static int do_stats(args *a) {
         json_t *ve = json_object_get(sm, "val_shard");
         char *vpath = pq_path_join(p.shards_dir, "val.bin");
         pq_shard *vs = pq_shard_open(vpath);
-        printf("  %-14s %10lld tokens %8lld docs  %s   (all held-out documents)\n", "val.bin", jint(ve, "tokens"),
+        printf("  %-14s %10lld tokens %8lld docs  %s   (held-out documents, mixture proportions)\n", "val.bin", jint(ve, "tokens"),
                jint(ve, "docs"), vs ? "valid" : pq_error());
         if (!vs) rc = 1;
         pq_shard_close(vs);

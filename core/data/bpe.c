@@ -534,15 +534,17 @@ void pq_bpe_trainer_free(pq_bpe_trainer *t) {
     free(t);
 }
 
-void pq_bpe_trainer_add(pq_bpe_trainer *t, const char *text, size_t n) {
+void pq_bpe_trainer_add_n(pq_bpe_trainer *t, const char *text, size_t n, int64_t count) {
     const uint8_t *s = (const uint8_t *)text;
     for (size_t pos = 0; pos < n;) {
         size_t e = pq_bpe_chunk_end(s, n, pos);
-        sm_upsert(&t->words, s + pos, e - pos)->val++;
-        t->total++;
+        sm_upsert(&t->words, s + pos, e - pos)->val += count;
+        t->total += (uint64_t)count;
         pos = e;
     }
 }
+
+void pq_bpe_trainer_add(pq_bpe_trainer *t, const char *text, size_t n) { pq_bpe_trainer_add_n(t, text, n, 1); }
 
 size_t pq_bpe_trainer_words(const pq_bpe_trainer *t, uint64_t *total) {
     if (total) *total = t->total;

@@ -57,6 +57,8 @@ size_t pq_bpe_chunk_end(const uint8_t *text, size_t n, size_t pos);
 pq_bpe_trainer *pq_bpe_trainer_new(void);
 /* Adds text to the word-count dictionary (call once per document). */
 void pq_bpe_trainer_add(pq_bpe_trainer *t, const char *text, size_t n);
+/* The same, counted `count` times (a document the mixture repeats). */
+void pq_bpe_trainer_add_n(pq_bpe_trainer *t, const char *text, size_t n, int64_t count);
 /* Unique chunks and total chunks seen so far. */
 size_t pq_bpe_trainer_words(const pq_bpe_trainer *t, uint64_t *total);
 /* Learns merges until the vocab reaches vocab_size (>= 258) or no pair occurs

@@ -25,8 +25,8 @@
 int pq_corpus_build(const char *data_dir, int verbose) __attribute__((weak));
 
 /* Bump a step's format when its code changes what it writes: the step then rebuilds. */
-#define TOKENIZER_FORMAT "bpe-1"
-#define SHARDS_FORMAT "shards-1"
+#define TOKENIZER_FORMAT "bpe-2"
+#define SHARDS_FORMAT "shards-2"
 #define TASKS_FORMAT "tasks-1"
 
 static char *fmt(const char *f, ...) PQ_PRINTF(1, 2);
@@ -142,7 +142,9 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
     step_begin(r, "tokenizer");
     json_t *train = corpus_hashes(p->corpus_dir, "train", 0);
     if (!train) return -1;
-    json_t *inputs = json_pack("{s:s, s:i, s:o}", "format", TOKENIZER_FORMAT, "vocab", o->vocab, "train_files", train);
+    json_t *mixture = pq_mixture_default();
+    json_t *inputs = json_pack("{s:s, s:i, s:o, s:o}", "format", TOKENIZER_FORMAT, "vocab", o->vocab, "train_files", train,
+                               "mixture", mixture);
     char ih[PQ_SHA256_HEX], old[PQ_SHA256_HEX];
     pq_sha256_json(inputs, ih);
     json_t *m;
@@ -156,31 +158,60 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
     }
     json_decref(m);
 
+    /* the training split as the mixture samples it, caps applied to bytes */
     json_t *manifest = pq_manifest_new("data-tokenizer", inputs);
-    pq_bpe_trainer *t = pq_bpe_trainer_new();
-    uint64_t bytes = 0;
+    int ns = (int)json_object_size(train), k = 0;
+    pq_corpus_file **files = pq_calloc(ns, sizeof *files);
+    char **names = pq_calloc(ns, sizeof *names);
+    double *sizes = pq_calloc(ns, sizeof *sizes), *w = pq_calloc(ns, sizeof *w);
     const char *key;
     json_t *val;
-    json_object_foreach(json_object_get(inputs, "train_files"), key, val) {
+    int rc = 0;
+    json_object_foreach(train, key, val) {
         char *path = fmt("%s/%s", p->corpus_dir, key);
         pq_manifest_add_input(manifest, key, path);
-        pq_corpus_file *df = pq_docs_load(path);
+        names[k] = pq_strdup(key);
+        *strstr(names[k], ".train.jsonl") = 0;
+        files[k] = pq_docs_load(path);
         free(path);
-        if (!df) {
-            pq_bpe_trainer_free(t);
-            json_decref(manifest), json_decref(inputs);
-            return -1;
+        if (!files[k]) {
+            rc = -1;
+            break;
         }
-        for (int d = 0; d < df->n_docs; d++) pq_bpe_trainer_add(t, df->docs[d].text, df->docs[d].len);
-        bytes += df->bytes;
-        pq_docs_free(df);
+        sizes[k] = (double)files[k]->bytes;
+        k++;
     }
+    pq_bpe_trainer *t = pq_bpe_trainer_new();
+    uint64_t bytes = 0;
+    json_t *weights = json_object();
+    if (rc == 0) {
+        pq_mixture_weights(mixture, ns, names, sizes, w);
+        for (int s = 0; s < ns; s++) {
+            json_object_set_new(weights, names[s], json_real(w[s]));
+            for (int d = 0; d < files[s]->n_docs; d++) {
+                int copies = pq_mixture_copies(names[s], files[s]->docs[d].id, w[s]);
+                if (copies > 0) pq_bpe_trainer_add_n(t, files[s]->docs[d].text, files[s]->docs[d].len, copies);
+                bytes += (uint64_t)copies * files[s]->docs[d].len;
+            }
+        }
+    }
+    for (int s = 0; s < ns; s++) {
+        pq_docs_free(files[s]);
+        free(names[s]);
+    }
+    free(files), free(names), free(sizes), free(w);
+    if (rc != 0) {
+        pq_bpe_trainer_free(t);
+        json_decref(weights), json_decref(manifest), json_decref(inputs);
+        return -1;
+    }
+    json_object_set_new(manifest, "byte_weights", weights);
     uint64_t total;
     size_t unique = pq_bpe_trainer_words(t, &total);
     double t0 = pq_now();
     pq_bpe *bpe = pq_bpe_trainer_finish(t, o->vocab, o->verbose);
     double train_s = pq_now() - t0;
-    int rc = bpe ? pq_bpe_save(bpe, p->tokenizer) : -1;
+    rc = bpe ? pq_bpe_save(bpe, p->tokenizer) : -1;
     if (rc == 0) {
         json_object_set_new(manifest, "inputs_sha256", json_string(ih));
         json_object_set_new(manifest, "tokenizer", json_string(p->tokenizer));
@@ -195,7 +226,7 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
         rc = pq_json_write(manifest, p->tokenizer_manifest);
     }
     if (rc == 0) {
-        step_end(r, 1, "%s: vocab %d (%d merges) from %.1f MB, %zu unique words, merges in %.1f s", p->tokenizer,
+        step_end(r, 1, "%s: vocab %d (%d merges) from %.1f MB of mixture text, %zu unique words, merges in %.1f s", p->tokenizer,
                  pq_bpe_vocab_size(bpe), pq_bpe_n_merges(bpe), (double)bytes / 1e6, unique, train_s);
         if (pq_bpe_vocab_size(bpe) < o->vocab && r->n_warnings < 8)
             snprintf(r->warnings[r->n_warnings++], 512, "tokenizer: only %d of %d ids: no pair occurs twice any more",

@@ -185,17 +185,18 @@ static double source_weight(const json_t *mixture, const char *name) {
     return json_is_number(d) ? json_number_value(d) : 1.0;
 }
 
-/* Lowers the weight of each capped source so its share of mixture tokens is at most its cap. */
-static void apply_caps(const json_t *mixture, int ns, encoded_source *src, double *w) {
+void pq_mixture_weights(const json_t *mixture, int n, char *const *names, const double *sizes, double *w) {
+    for (int s = 0; s < n; s++) w[s] = source_weight(mixture, names[s]);
+    /* lower each capped source's weight so its share of the mixture is at most its cap */
     json_t *caps = json_object_get(mixture, "caps");
     for (int pass = 0; pass < 4; pass++) /* a few passes settle several caps */
-        for (int s = 0; s < ns; s++) {
-            json_t *c = json_object_get(caps, src[s].name);
+        for (int s = 0; s < n; s++) {
+            json_t *c = json_object_get(caps, names[s]);
             if (!json_is_number(c)) continue;
-            double cap = json_number_value(c), mine = w[s] * (double)src[s].off[src[s].n_docs], others = 0;
-            for (int t = 0; t < ns; t++)
-                if (t != s) others += w[t] * (double)src[t].off[src[t].n_docs];
-            if (mine > 0 && cap < 1 && mine > cap * (mine + others)) w[s] = cap / (1 - cap) * others / (double)src[s].off[src[s].n_docs];
+            double cap = json_number_value(c), mine = w[s] * sizes[s], others = 0;
+            for (int t = 0; t < n; t++)
+                if (t != s) others += w[t] * sizes[t];
+            if (mine > 0 && cap < 1 && mine > cap * (mine + others)) w[s] = cap / (1 - cap) * others / sizes[s];
         }
 }
 
@@ -210,10 +211,16 @@ static uint64_t doc_hash(const char *source, const char *id) {
     return h;
 }
 
-/* How many times document id of a source with weight w goes into the mixture. */
-static int doc_copies(const char *source, const char *id, double w) {
+int pq_mixture_copies(const char *source, const char *id, double w) {
     double whole = floor(w), frac = w - whole;
-    double u = (double)(doc_hash(source, id) >> 11) * 0x1.0p-53;
+    uint64_t h = doc_hash(source, id);
+    /* FNV-1a barely mixes its last bytes into the high bits: finish with a mixer */
+    h ^= h >> 33;
+    h *= 0xFF51AFD7ED558CCDull;
+    h ^= h >> 33;
+    h *= 0xC4CEB9FE1A85EC53ull;
+    h ^= h >> 33;
+    double u = (double)(h >> 11) * 0x1.0p-53;
     return (int)whole + (u < frac);
 }
 
@@ -279,14 +286,17 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
     }
     if (verbose) pq_progress_end(&prog);
     double t_enc = pq_now() - t0;
-    apply_caps(mixture, ns, src, w);
+    double *sizes = pq_malloc(sizeof *sizes * ns);
+    for (int s = 0; s < ns; s++) sizes[s] = (double)src[s].off[src[s].n_docs];
+    pq_mixture_weights(mixture, ns, names, sizes, w); /* caps on tokens */
+    free(sizes);
 
     /* the selected documents, then a seeded shuffle so every range mixes sources */
     size_t n_refs = 0, cap_refs = 0;
     uint64_t *mix_tokens = pq_calloc(ns, sizeof *mix_tokens), *mix_docs = pq_calloc(ns, sizeof *mix_docs);
     for (int s = 0; s < ns; s++)
         for (int d = 0; d < src[s].n_docs; d++) {
-            int copies = doc_copies(names[s], src[s].ids[d], w[s]);
+            int copies = pq_mixture_copies(names[s], src[s].ids[d], w[s]);
             for (int c = 0; c < copies; c++) {
                 if (n_refs == cap_refs) refs = pq_realloc(refs, sizeof *refs * (cap_refs = cap_refs ? 2 * cap_refs : 4096));
                 refs[n_refs++] = (doc_ref){s, d};
@@ -342,13 +352,20 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
         free(mix_tokens), free(mix_docs);
         goto done;
     }
+    uint64_t *val_tokens = pq_calloc(ns, sizeof *val_tokens), *val_docs = pq_calloc(ns, sizeof *val_docs);
     for (int s = 0; s < ns; s++)
-        for (int d = 0; d < held[s].n_docs; d++)
+        for (int d = 0; d < held[s].n_docs; d++) {
+            /* the mixture's proportions, each document at most once */
+            if (pq_mixture_copies(names[s], held[s].ids[d], w[s]) == 0) continue;
+            val_tokens[s] += held[s].off[d + 1] - held[s].off[d];
+            val_docs[s]++;
             if (pq_shard_writer_add_doc(wr, held[s].tok + held[s].off[d], held[s].off[d + 1] - held[s].off[d]) != 0) {
-                free(mix_tokens), free(mix_docs);
+                free(mix_tokens), free(mix_docs), free(val_tokens), free(val_docs);
                 goto done;
             }
+        }
     if (pq_shard_writer_tokens(wr) == 0) {
+        free(val_tokens), free(val_docs);
         free(mix_tokens), free(mix_docs);
         pq_fail("%s: no held-out documents for val.bin", corpus_dir);
         goto done;
@@ -357,7 +374,7 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
     wr = NULL;
     json_t *val_entry = c == 0 ? shard_entry(tmp_dir, "val.bin") : NULL;
     if (!val_entry) {
-        free(mix_tokens), free(mix_docs);
+        free(mix_tokens), free(mix_docs), free(val_tokens), free(val_docs);
         goto done;
     }
 
@@ -365,20 +382,21 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
     for (int s = 0; s < ns; s++) {
         all_mix += mix_tokens[s];
         all_train += src[s].off[src[s].n_docs];
-        all_held += held[s].n_docs ? held[s].off[held[s].n_docs] : 0;
+        all_held += val_tokens[s];
     }
     for (int s = 0; s < ns; s++) {
         uint64_t tt = src[s].off[src[s].n_docs], ht = held[s].n_docs ? held[s].off[held[s].n_docs] : 0;
         json_object_set_new(
             sources, names[s],
-            json_pack("{s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:I, s:I, s:I, s:f}", "train_docs", (json_int_t)src[s].n_docs,
+            json_pack("{s:I, s:I, s:I, s:f, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:f}", "train_docs", (json_int_t)src[s].n_docs,
                       "train_bytes", (json_int_t)src[s].bytes, "train_tokens", (json_int_t)tt, "weight", w[s],
                       "mixture_docs", (json_int_t)mix_docs[s], "mixture_tokens", (json_int_t)mix_tokens[s],
                       "mixture_share", all_mix ? (double)mix_tokens[s] / (double)all_mix : 0.0, "heldout_docs",
                       (json_int_t)held[s].n_docs, "heldout_bytes", (json_int_t)held[s].bytes, "heldout_tokens",
-                      (json_int_t)ht, "bytes_per_token", tt ? (double)src[s].bytes / (double)tt : 0.0));
+                      (json_int_t)ht, "val_docs", (json_int_t)val_docs[s], "val_tokens", (json_int_t)val_tokens[s],
+                      "bytes_per_token", tt ? (double)src[s].bytes / (double)tt : 0.0));
     }
-    free(mix_tokens), free(mix_docs);
+    free(mix_tokens), free(mix_docs), free(val_tokens), free(val_docs);
     *stats = json_pack("{s:i, s:s, s:I, s:O, s:o, s:I, s:I, s:I, s:o, s:o, s:f, s:f}", "vocab_size", (int)V,
                        "tokenizer_sha256", vh, "seed", (json_int_t)seed, "mixture", mixture, "sources", sources,
                        "train_tokens_unweighted", (json_int_t)all_train, "mixture_tokens", (json_int_t)all_mix,

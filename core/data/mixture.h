@@ -15,10 +15,15 @@
  * each), every document starting with BOS. Reading the shards uniformly thus
  * samples the mixture.
  *
- * val.bin holds every held-out document of every source (BOS first, sources in
- * name order, unweighted). The zero-shot tasks are cut from the same held-out
- * text; both only measure, neither trains, so sharing it leaks nothing into
- * training. */
+ * The tokenizer is trained on the same mixture, with the caps applied to bytes
+ * (the tokens do not exist yet), so GCIDE does not dominate its vocabulary.
+ *
+ * val.bin holds the held-out documents in the mixture's proportions: every
+ * held-out document of a source of weight >= 1, and the same hash-chosen
+ * fraction of a capped source's (so GCIDE does not dominate the validation loss
+ * either); BOS first, sources in name order. The zero-shot tasks are cut from
+ * all held-out text; val and tasks only measure, neither trains, so sharing text
+ * leaks nothing into training. */
 #ifndef PQ_MIXTURE_H
 #define PQ_MIXTURE_H
 
@@ -55,6 +60,12 @@ void pq_corpus_sources_free(char **names, int n);
 
 /* The default mixture: {"weights": {}, "default_weight": 1.0, "caps": {"gcide": 0.35}}. */
 json_t *pq_mixture_default(void);
+
+/* Mixture weights of n sources of the given sizes (tokens, or bytes before a
+ * tokenizer exists): the configured weights, capped sources lowered to their cap. */
+void pq_mixture_weights(const json_t *mixture, int n, char *const *names, const double *sizes, double *w);
+/* How many times document id of source goes into the mixture at weight w. */
+int pq_mixture_copies(const char *source, const char *id, double w);
 
 /* Encodes the corpus with bpe and writes train_*.bin and val.bin into out_dir
  * (built in a temporary directory and swapped in whole). *stats receives the

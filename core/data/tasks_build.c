@@ -439,16 +439,18 @@ static int cmp_cloze(const void *x, const void *y) {
     return a->r < b->r ? -1 : a->r > b->r;
 }
 
-/* One cloze item from the passage sentences [j, i] of a document. */
-static void cloze_item(builder *bl, const prose *p, const candidate *c, int j, int i) {
+/* One cloze item from the passage sentences [j, i] of a document, the last one cut
+ * after its first `cut` bytes (a sentence or clause end). 1 if an item was added. */
+static int cloze_item(builder *bl, const prose *p, const candidate *c, int j, int i, size_t cut) {
     size_t total = 0;
     for (int k = j; k <= i; k++) total += (size_t)p->sents[k].len + 1;
     char *passage = pq_malloc(total + 1);
     size_t m = 0;
     for (int k = j; k <= i; k++) {
         if (k > j) passage[m++] = ' ';
-        memcpy(passage + m, p->sents[k].text, (size_t)p->sents[k].len);
-        m += (size_t)p->sents[k].len;
+        size_t len = k == i ? cut : (size_t)p->sents[k].len;
+        memcpy(passage + m, p->sents[k].text, len);
+        m += len;
     }
     passage[m] = 0;
     /* the target: the last word, trailing punctuation dropped, letters only */
@@ -459,7 +461,7 @@ static void cloze_item(builder *bl, const prose *p, const candidate *c, int j, i
     size_t tl = e - b;
     if (tl < 3 || tl > 20 || b == 0 || passage[b - 1] != ' ' || is_stopword(passage + b, tl)) {
         free(passage);
-        return;
+        return 0;
     }
     int upper = isupper((unsigned char)passage[b]) != 0;
     /* words of the context: the target must occur there; distractors come from there */
@@ -475,7 +477,11 @@ static void cloze_item(builder *bl, const prose *p, const candidate *c, int j, i
         while (y < b && isalpha((unsigned char)passage[y])) y++;
         size_t n = y - x;
         int whole = (x == 0 || !(passage[x - 1] & 0x80)) && (y >= b || !(passage[y] & 0x80));
+        /* a capitalized word right after a sentence end is no proper noun: no distractor */
+        int starts = x < 2 || passage[x - 1] != ' ' || strchr(".!?:;\"'", passage[x - 2]) || (passage[x - 2] & 0x80);
         if (whole && word_eq_ci(passage + x, n, passage + b, tl)) seen_target = 1;
+        else if (upper && starts) {
+        }
         else if (whole && n >= 3 && n <= 20 && !is_stopword(passage + x, n) && (isupper((unsigned char)passage[x]) != 0) == upper) {
             int dup = 0;
             for (int k = 0; k < ncw && !dup; k++) dup = word_eq_ci(cw[k].w, (size_t)cw[k].n, passage + x, n);
@@ -490,7 +496,7 @@ static void cloze_item(builder *bl, const prose *p, const candidate *c, int j, i
         if (seen_target) bl->skipped_no_distractors++;
         free(cw);
         free(passage);
-        return;
+        return 0;
     }
     /* nearest lengths first, ties in seeded random order */
     for (int k = 0; k < ncw; k++) {
@@ -504,10 +510,11 @@ static void cloze_item(builder *bl, const prose *p, const candidate *c, int j, i
     passage[b - 1] = 0; /* the context ends before the target's space */
     char id[512];
     snprintf(id, sizeof id, "%s#%d", p->docs[c->a].id, p->sents[i].index);
-    try_add(bl, c->key, id, passage, 4, choices);
+    int added = try_add(bl, c->key, id, passage, 4, choices);
     for (int k = 0; k < 4; k++) free(choices[k]);
     free(cw);
     free(passage);
+    return added;
 }
 
 static void build_cloze(builder *bl, const prose *p) {
@@ -523,9 +530,15 @@ static void build_cloze(builder *bl, const prose *p) {
     for (int k = 0; k < nc && bl->task->n_items < PQ_TASK_MAX_ITEMS; k++) {
         int si = cands[k].b, first = p->docs[cands[k].a].first;
         int j = si, words = p->sents[si].words;
-        while (j > first && words + p->sents[j - 1].words <= 100) words += p->sents[--j].words;
+        while (j > first && words + p->sents[j - 1].words <= 150) words += p->sents[--j].words;
         if (words < 30) continue;
-        cloze_item(bl, p, &cands[k], j, si);
+        /* the passage ends at the sentence's end, else at the latest clause end that works */
+        const sentence *last = &p->sents[si];
+        if (cloze_item(bl, p, &cands[k], j, si, (size_t)last->len)) continue;
+        for (int x = last->len - 2; x > 0; x--)
+            if ((last->text[x] == ',' || last->text[x] == ';' || last->text[x] == ':') && last->text[x + 1] == ' ' &&
+                cloze_item(bl, p, &cands[k], j, si, (size_t)x))
+                break;
     }
     free(cands);
 }
