@@ -40,9 +40,13 @@ static void copy_number(json_t *row, const char *name, json_t *results, const ch
 
 static void add_training_metrics(json_t *row, json_t *results) {
     static const char *const val_loss[] = {"final_val_loss", "val_loss", "final.val_loss", NULL};
-    static const char *const size[] = {"size_bytes", "effective_size_bytes", "export.size_bytes", "params.size_bytes", NULL};
+    static const char *const size[] = {"size.effective_bytes", NULL};
     copy_number(row, "val_loss", results, val_loss);
     copy_number(row, "size_bytes", results, size);
+    /* A full-precision model counts 2 bytes per parameter (16-bit), as the paper's size axis does. */
+    json_t *total = dig(results, "params.total");
+    if (!json_object_get(row, "size_bytes") && json_is_integer(total))
+        json_object_set_new(row, "size_bytes", json_real(2.0 * (double)json_integer_value(total)));
 }
 
 /* Per-task accuracies from an eval run, and their mean over multiple-choice tasks. */
@@ -84,12 +88,16 @@ static void add_decode_metrics(json_t *row, json_t *results) {
 
 /* One row per hooked layer matrix, from the QAT run's relative L1 weight change. */
 static void explode_transition(json_t *out_rows, json_t *row, json_t *results) {
-    json_t *layers = json_object_get(results, "rel_l1");
+    json_t *layers = json_object_get(results, "layers");
     size_t i;
     json_t *layer;
     json_array_foreach(layers, i, layer) {
         json_t *copy = json_deep_copy(row);
-        json_object_update(copy, layer); /* {layer, which, rel_l1} */
+        static const char *const fields[] = {"layer", "which", "rel_l1", "rel_l1_quantized", "alpha_mean"};
+        for (size_t f = 0; f < PQ_COUNT(fields); f++) {
+            json_t *v = json_object_get(layer, fields[f]);
+            if (v) json_object_set(copy, fields[f], v);
+        }
         json_array_append_new(out_rows, copy);
     }
 }

@@ -16,7 +16,8 @@ typedef struct {
     pq_suite *s;
     pq_plan *plan;
     long long seed;
-    json_t *tasks; /* borrowed */
+    json_t *tasks;  /* borrowed */
+    long long eval_limit; /* items per task (0 = all) */
 } expander;
 
 /* ---- building blocks -------------------------------------------------------- */
@@ -58,6 +59,7 @@ static int ptq(expander *x, int from, const char *method, double bits) {
 static int evaluate(expander *x, int model_run) {
     if (model_run < 0) return -1;
     json_t *args = json_pack("{s:O}", "tasks", x->tasks);
+    if (x->eval_limit > 0) json_object_set_new(args, "limit", json_integer(x->eval_limit));
     return pq_plan_add1(x->plan, "eval", args, "model", model_run);
 }
 
@@ -320,9 +322,10 @@ static int expand_grids(expander *x) {
 }
 
 int pq_suite_expand(pq_suite *s, pq_plan *plan) {
-    expander x = {s, plan, 1, NULL};
+    expander x = {s, plan, 1, NULL, 0};
     if (strcmp(s->name, "grids") && strcmp(s->name, "kernels")) {
         if (pq_suite_int(s, "seed", &x.seed) != 0 || pq_suite_array(s, "tasks", &x.tasks) != 0) return -1;
+        if (json_object_get(s->tier, "eval_limit") && pq_suite_int(s, "eval_limit", &x.eval_limit) != 0) return -1;
     }
     static const struct { const char *name; int (*fn)(expander *); } table[] = {
         {"grids", expand_grids},     {"budget", expand_budget},   {"tokens", expand_tokens},

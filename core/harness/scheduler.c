@@ -95,6 +95,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
         arg(&a, "--tasks"), arg(&a, tasks);
         free(tasks);
         arg(&a, "--data-dir"), arg(&a, plan->data_dir);
+        if (json_object_get(r->args, "limit")) arg(&a, "--limit"), argf(&a, "%.0f", num(r, "limit"));
     } else if (!strcmp(r->kind, "decode")) {
         arg(&a, "bench"), arg(&a, "decode"), arg(&a, "--model"), dep_file(&a, plan, r, "model", "model.ckpt");
     } else if (!strcmp(r->kind, "bench_kernels")) {
