@@ -15,14 +15,12 @@
 #include "base/progress.h"
 #include "base/util.h"
 #include "data/bpe.h"
+#include "data/corpus.h"
 #include "data/mixture.h"
 #include "data/shards.h"
 #include "data/tasks.h"
 #include "data/tasks_build.h"
 #include "data/tasks_leak.h"
-
-/* The corpus builder (core/data/corpus.h) is linked when present. */
-int pq_corpus_build(const char *data_dir, int verbose) __attribute__((weak));
 
 /* Bump a step's format when its code changes what it writes: the step then rebuilds. */
 #define TOKENIZER_FORMAT "bpe-2"
@@ -486,8 +484,6 @@ int pq_data_build(const pq_data_options *o, pq_data_report *r) {
     step_begin(r, "corpus");
     if (o->skip_corpus) {
         step_end(r, 0, "%s: skipped (--skip-corpus), using what is there", p.corpus_dir);
-    } else if (!pq_corpus_build) {
-        step_end(r, 0, "%s: the corpus builder is not part of this pq build; using what is there", p.corpus_dir);
     } else {
         rc = pq_corpus_build(p.data_dir, o->verbose);
         if (rc == 0) step_end(r, 1, "%s: built or verified", p.corpus_dir);
