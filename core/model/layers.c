@@ -159,6 +159,7 @@ static void causal_softmax(float *S, int T) {
     for (int t = 0; t < T; t++) {
         float *row = S + (size_t)t * T;
         float mx = row[0];
+#pragma omp simd reduction(max : mx)
         for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -230,6 +231,7 @@ double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, fl
     for (int n = 0; n < N; n++) {
         float *row = logits + (size_t)n * V;
         float mx = row[0];
+#pragma omp simd reduction(max : mx)
         for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
         float target_logit = row[targets[n]] - mx;
         float sum = 0.0f;
