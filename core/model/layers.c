@@ -154,9 +154,9 @@ void pq_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int
     }
 }
 
-/* Softmax over the causal prefix of each row of S[T, T] (in place); zeros above. */
-static void causal_softmax(float *S, int T) {
-    for (int t = 0; t < T; t++) {
+/* Softmax over the causal prefix of rows t0..t1-1 of S[T, T] (in place); zeros after. */
+static void causal_softmax(float *S, int T, int t0, int t1) {
+    for (int t = t0; t < t1; t++) {
         float *row = S + (size_t)t * T;
         float mx = row[0];
 #pragma omp simd reduction(max : mx)
@@ -174,6 +174,12 @@ static void causal_softmax(float *S, int T) {
     }
 }
 
+/* Causal attention only needs keys 0..t for query t: queries go in blocks of
+ * ATT_BLOCK rows, and block [t0, t1) multiplies against keys [0, t1) only. That
+ * skips most of the masked upper triangle (~40% of the work at T = 256) while
+ * keeping each product one reasonably sized sgemm. */
+#define ATT_BLOCK 64
+
 void pq_attention_forward(float *out, float *att, const float *qkv, int B, int T, int H, int KV, int hd) {
     int C = (H + 2 * KV) * hd, D = H * hd, group = H / KV;
     float scale = 1.0f / sqrtf((float)hd);
@@ -183,10 +189,16 @@ void pq_attention_forward(float *out, float *att, const float *qkv, int B, int T
             const float *k = qkv + (size_t)b * T * C + D + (size_t)(h / group) * hd;
             const float *v = k + (size_t)KV * hd;
             float *S = att + ((size_t)b * H + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C, k, C, 0.0f, S, T);
-            causal_softmax(S, T);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, S, T, v, C, 0.0f,
-                        out + (size_t)b * T * D + (size_t)h * hd, D);
+            float *o = out + (size_t)b * T * D + (size_t)h * hd;
+            for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+                int t1 = PQ_MIN(T, t0 + ATT_BLOCK), rows = t1 - t0;
+                float *Sb = S + (size_t)t0 * T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, t1, hd, scale, q + (size_t)t0 * C, C, k, C,
+                            0.0f, Sb, T);
+                causal_softmax(S, T, t0, t1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, t1, 1.0f, Sb, T, v, C, 0.0f,
+                            o + (size_t)t0 * D, D);
+            }
         }
 }
 
@@ -202,24 +214,30 @@ void pq_attention_backward(float *dqkv, const float *dout, const float *att, con
             float *dq = dqkv + base + (size_t)h * hd, *dk = dqkv + base + koff, *dv = dqkv + base + voff;
             const float *P = att + ((size_t)b * H + h) * T * T;
             const float *dO = dout + (size_t)b * T * D + (size_t)h * hd;
-            float *dP = scratch;
-            /* dP = dO V^T; dV += P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, C, 0.0f, dP, T);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, D, 1.0f, dv, C);
-            /* softmax backward: dS = P * (dP - sum_j P dP), then the score scale */
-            for (int t = 0; t < T; t++) {
-                const float *p = P + (size_t)t * T;
-                float *d = dP + (size_t)t * T;
-                float dot = 0.0f;
+            for (int t0 = 0; t0 < T; t0 += ATT_BLOCK) {
+                int t1 = PQ_MIN(T, t0 + ATT_BLOCK), rows = t1 - t0;
+                const float *Pb = P + (size_t)t0 * T, *dOb = dO + (size_t)t0 * D;
+                float *dP = scratch + (size_t)t0 * T;
+                /* dP = dO V^T; dV += P^T dO (keys 0..t1-1 only) */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, t1, hd, 1.0f, dOb, D, v, C, 0.0f, dP, T);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hd, rows, 1.0f, Pb, T, dOb, D, 1.0f, dv, C);
+                /* softmax backward: dS = P * (dP - sum_j P dP), then the score scale */
+                for (int t = t0; t < t1; t++) {
+                    const float *p = P + (size_t)t * T;
+                    float *d = scratch + (size_t)t * T;
+                    float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-                for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+                    for (int j = 0; j <= t; j++) dot += p[j] * d[j];
 #pragma omp simd
-                for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
-                for (int j = t + 1; j < T; j++) d[j] = 0.0f;
+                    for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot) * scale;
+                    for (int j = t + 1; j < t1; j++) d[j] = 0.0f;
+                }
+                /* dQ = dS K; dK += dS^T Q */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, t1, 1.0f, dP, T, k, C, 1.0f,
+                            dq + (size_t)t0 * C, C);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t1, hd, rows, 1.0f, dP, T, q + (size_t)t0 * C, C,
+                            1.0f, dk, C);
             }
-            /* dQ += dS K; dK += dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, k, C, 1.0f, dq, C);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dP, T, q, C, 1.0f, dk, C);
         }
 }
 

@@ -45,6 +45,7 @@ static double max_rel_error(float *x, const float *g, int n, scalar_fn f, void *
 
 #define TOL 2e-2
 
+
 /* ---- linear ---- */
 typedef struct {
     float *x, *W, *out, *R;
@@ -162,6 +163,47 @@ Test(model_grad, attention_gqa_causal) {
     }
     pq_attention_backward(dqkv, R, att, qkv, scratch, B, T, H, KV, hd);
     cr_expect_lt(max_rel_error(qkv, dqkv, B * T * C, att_f, &c, 1e-3f), TOL);
+}
+
+/* Longer than one query block (64): the blocked causal products must still agree. */
+Test(model_grad, attention_across_query_blocks) {
+    enum { B = 1, T = 131, H = 2, KV = 1, hd = 4, C = (H + 2 * KV) * hd };
+    float *qkv = malloc(sizeof(float) * B * T * C), *att = malloc(sizeof(float) * B * H * T * T),
+          *out = malloc(sizeof(float) * B * T * H * hd), *R = malloc(sizeof(float) * B * T * H * hd),
+          *dqkv = malloc(sizeof(float) * B * T * C), *scratch = malloc(sizeof(float) * T * T);
+    att_ctx c = {qkv, att, out, R, B, T, H, KV, hd};
+    fill(qkv, B * T * C, 21, 1, 0), fill(R, B * T * H * hd, 22, 1, 0);
+    att_f(&c);
+    for (int h = 0; h < H; h++)
+        for (int t = 0; t < T; t++) {
+            double s = 0;
+            for (int j = 0; j < T; j++) {
+                float p = att[((size_t)h * T + t) * T + j];
+                if (j > t) cr_assert_eq(p, 0.0f);
+                s += p;
+            }
+            cr_assert_float_eq(s, 1.0, 1e-5);
+        }
+    /* the output of the last query equals a direct softmax-weighted sum */
+    int t = T - 1;
+    for (int h = 0; h < H; h++) {
+        double w[T], mx = -1e30, z = 0;
+        for (int j = 0; j <= t; j++) {
+            double d = 0;
+            for (int i = 0; i < hd; i++) d += (double)qkv[t * C + h * hd + i] * qkv[j * C + H * hd + i];
+            w[j] = d / 2.0; /* 1/sqrt(hd) */
+            mx = fmax(mx, w[j]);
+        }
+        for (int j = 0; j <= t; j++) z += (w[j] = exp(w[j] - mx));
+        for (int i = 0; i < hd; i++) {
+            double o = 0;
+            for (int j = 0; j <= t; j++) o += w[j] / z * qkv[j * C + (H + KV) * hd + i];
+            cr_expect_float_eq(out[t * H * hd + h * hd + i], o, 1e-5);
+        }
+    }
+    pq_attention_backward(dqkv, R, att, qkv, scratch, B, T, H, KV, hd);
+    cr_expect_lt(max_rel_error(qkv, dqkv, B * T * C, att_f, &c, 1e-3f), TOL);
+    free(qkv), free(att), free(out), free(R), free(dqkv), free(scratch);
 }
 
 /* ---- cross entropy ---- */
