@@ -193,7 +193,7 @@ json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
     json_t *agg = json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "suite", s->name, "tier", s->tier_name, "artifact",
                             json_object_get(s->root, "artifact"), "title", json_object_get(s->root, "title"),
                             "finding", json_object_get(s->root, "finding"), "rows", rows);
-    json_object_set(agg, "tolerances", json_object_get(s->root, "tolerances"));
+    json_object_set(agg, "tolerances", s->tolerances);
     json_object_set(agg, "key", json_object_get(s->root, "key"));
     json_t *manifest = pq_manifest_new("suite", s->tier);
     json_object_set_new(agg, "manifest", manifest);

@@ -101,7 +101,8 @@ static void compare_metric(const char *suite, const char *key, const char *metri
 
 void pq_check_suite(const json_t *reference, const json_t *fresh, FILE *out, pq_check_summary *sum) {
     const char *suite = json_string_value(json_object_get(reference, "suite"));
-    const json_t *keys = json_object_get(reference, "key"), *tolerances = json_object_get(reference, "tolerances");
+    /* Identity and rules come from the current suite definition (carried by the fresh results). */
+    const json_t *keys = json_object_get(fresh, "key"), *tolerances = json_object_get(fresh, "tolerances");
     const json_t *ref_rows = json_object_get(reference, "rows"), *new_rows = json_object_get(fresh, "rows");
     size_t i;
     json_t *row;

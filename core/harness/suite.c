@@ -89,9 +89,13 @@ int pq_suite_load(pq_suite *s, const char *suites_dir, const char *name, const c
     s->tier_name = tier;
     json_t *tol = json_object_get(s->root, "tolerances");
     if (!json_is_object(tol)) return file_error(s, "tolerances", "must be an object {metric: rule}");
+    json_t *tier_tol = json_object_get(s->tier, "tolerances");
+    if (tier_tol && !json_is_object(tier_tol)) return pq_suite_field_error(s, "tolerances", "must be an object {metric: rule}");
+    s->tolerances = json_deep_copy(tol);
+    if (tier_tol) json_object_update(s->tolerances, tier_tol); /* a tier may widen or tighten a rule */
     const char *metric;
     json_t *rule;
-    json_object_foreach(tol, metric, rule) {
+    json_object_foreach(s->tolerances, metric, rule) {
         static const char *kinds[] = {"exact", "rel", "abs", "stderr", "ratio"};
         int ok = json_is_object(rule) && json_object_size(rule) >= 1;
         const char *k;
@@ -117,6 +121,7 @@ void pq_suite_free(pq_suite *s) {
     free(s->text);
     json_decref(s->root);
     json_decref(s->rows);
+    json_decref(s->tolerances);
     memset(s, 0, sizeof *s);
 }
 

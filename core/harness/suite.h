@@ -8,7 +8,8 @@
  *   "tiers"      {"smoke": {...}, "small": {...}, "full": {...}}: the parameters of
  *                each tier (models, token budgets, bit widths, ...; see suites/README.md),
  *   "tolerances" {metric: {"exact": true} | {"rel": r} | {"abs": a} | {"stderr": k} |
- *                {"ratio": f}}: how far a rerun may move each metric in `pq check`.
+ *                {"ratio": f}}: how far a rerun may move each metric in `pq check`;
+ *                a tier may override rules with its own "tolerances" object.
  * Each suite name has an expander (harness/expand.c) that turns a tier's
  * parameters into runs and result rows. */
 #ifndef PQ_SUITE_H
@@ -25,6 +26,7 @@ typedef struct {
     json_t *tier;     /* the chosen tier's parameters (borrowed from root) */
     const char *tier_name;
     json_t *rows;     /* result rows: parameters + "sources" {role: run index} */
+    json_t *tolerances; /* the suite's rules with the tier's "tolerances" merged over them */
 } pq_suite;
 
 /* Every suite name, in the order `all` runs them. */

@@ -161,8 +161,8 @@ Test(harness, check_reports_regressions_and_missing_rows) {
     json_t *ref = json_pack("{s:s, s:[s], s:{s:{s:f}}, s:[{s:s, s:f}, {s:s, s:f}]}", "suite", "x", "key", "model",
                             "tolerances", "val_loss", "rel", 0.01, "rows", "model", "a", "val_loss", 3.0, "model", "b",
                             "val_loss", 3.0);
-    json_t *fresh = json_pack("{s:[{s:s, s:f}, {s:s, s:f}]}", "rows", "model", "a", "val_loss", 3.01, "model", "c",
-                              "val_loss", 1.0);
+    json_t *fresh = json_pack("{s:[s], s:{s:{s:f}}, s:[{s:s, s:f}, {s:s, s:f}]}", "key", "model", "tolerances",
+                              "val_loss", "rel", 0.01, "rows", "model", "a", "val_loss", 3.01, "model", "c", "val_loss", 1.0);
     char *buf = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&buf, &len);
@@ -176,8 +176,8 @@ Test(harness, check_reports_regressions_and_missing_rows) {
     cr_expect_eq(sum.added, 1, "row c is new");
     cr_expect(strstr(buf, "REGRESSION") != NULL, "%s", buf);
 
-    json_t *worse = json_pack("{s:[{s:s, s:f}, {s:s, s:f}]}", "rows", "model", "a", "val_loss", 3.5, "model", "b",
-                              "val_loss", 3.0);
+    json_t *worse = json_pack("{s:[s], s:{s:{s:f}}, s:[{s:s, s:f}, {s:s, s:f}]}", "key", "model", "tolerances",
+                              "val_loss", "rel", 0.01, "rows", "model", "a", "val_loss", 3.5, "model", "b", "val_loss", 3.0);
     pq_check_summary sum2 = {0};
     FILE *devnull = fopen("/dev/null", "w");
     pq_check_suite(ref, worse, devnull, &sum2);
