@@ -158,7 +158,9 @@ int cmd_pretrain(int argc, char **argv) {
     json_object_set_new(res, "data", json_pack("{s:s, s:I, s:s, s:I}", "train", train.desc, "train_tokens",
                                                (json_int_t)train.n, "val", val.desc, "val_tokens", (json_int_t)val.n));
     json_object_set_new(res, "curve", pq_train_log_to_json(&log));
-    json_object_set_new(res, "tokens_per_sec", json_real(log.tokens_per_sec));
+    /* speed of the steps this process ran (null if a previous process finished them all) */
+    json_object_set_new(res, "tokens_per_sec", log.tokens_per_sec > 0 ? json_real(log.tokens_per_sec) : json_null());
+    json_object_set_new(res, "train_seconds_this_process", json_real(log.train_seconds));
     json_object_set_new(res, "train_flops_per_token", json_real(pq_model_train_flops_per_token(&mc, mc.ctx)));
     json_object_set_new(res, "seconds_this_process", json_real(log.seconds));
     if (log.n_val) json_object_set_new(res, "final_val_loss", json_real(log.val_loss[log.n_val - 1]));

@@ -71,6 +71,7 @@ typedef struct {
     pq_adamw *opt;
     pq_train_log *log;
     char *path;
+    double t_start, eval_seconds; /* this process: start, time spent in validation */
 } run_state;
 
 static int save_state(run_state *rs) {
@@ -226,7 +227,8 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     int have_val = 0;
     pq_acts *a = NULL;
     uint16_t *x = NULL, *y = NULL;
-    run_state rs = {sp, opt, log, sp->out_dir ? pq_path_join(sp->out_dir, "state.ckpt") : NULL};
+    run_state rs = {.spec = sp, .opt = opt, .log = log, .path = sp->out_dir ? pq_path_join(sp->out_dir, "state.ckpt") : NULL,
+                    .t_start = pq_now()};
     if (pq_data_order_init(&train_order, sp->train_data, T, tc->seed)) goto out_groups;
     if (sp->val_data) {
         if (pq_data_order_init(&val_order, sp->val_data, T, tc->seed)) goto out_train_order;
@@ -246,7 +248,8 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
 
     pq_progress prog;
     pq_progress_begin(&prog, sp->kind, total, "tok");
-    double t0 = pq_now(), eval_seconds = 0;
+    double t0 = pq_now();
+    rs.t_start = t0, rs.eval_seconds = 0;
     int64_t start = log->steps_done, done_here = 0;
     float grad_scale = 1.0f / (float)log->tokens_per_step;
     for (int64_t s = start; s < total; s++) {
@@ -278,7 +281,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
             double te = pq_now();
             pq_model_refresh_weights(m);
             record_val(log, s + 1, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
-            eval_seconds += pq_now() - te;
+            rs.eval_seconds += pq_now() - te;
         }
         pq_progress_update(&prog, s + 1, (s + 1) * log->tokens_per_step, "loss %.4f", loss);
         if (rs.path && tc->ckpt_interval && (s + 1) % tc->ckpt_interval == 0 && s + 1 < total && save_state(&rs))
@@ -286,9 +289,12 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         if (sp->stop_after_steps && done_here >= sp->stop_after_steps) break;
     }
     log->seconds = pq_now() - t0;
-    /* training speed: validation passes are not training */
-    double train_seconds = log->seconds - eval_seconds;
-    log->tokens_per_sec = train_seconds > 0 ? (double)(done_here * log->tokens_per_step) / train_seconds : 0;
+    /* Training speed of this process's steps: validation passes are not training. (Timing
+     * stays out of the state file, which is bitwise reproducible.) */
+    log->train_seconds = log->seconds - rs.eval_seconds;
+    log->tokens_per_sec = log->train_seconds > 0 && done_here > 0
+                              ? (double)(done_here * log->tokens_per_step) / log->train_seconds
+                              : 0;
     pq_progress_end(&prog);
     if (rs.path && log->steps_done == total && done_here > 0 && save_state(&rs)) goto out;
     if (rs.path && log->steps_done == total && !pq_file_exists(rs.path) && save_state(&rs)) goto out;

@@ -58,7 +58,8 @@ typedef struct {
     int64_t *val_step; /* steps completed when evaluated */
     float *val_loss;
     double seconds;        /* wall time of the steps done in this process (with validation) */
-    double tokens_per_sec; /* training tokens per second of those steps (validation time excluded) */
+    double train_seconds;  /* the part of it spent training (validation excluded) */
+    double tokens_per_sec; /* tokens trained in this process / train_seconds (0 if none) */
 } pq_train_log;
 
 /* 0 on success, -1 + pq_error() (bad data, corrupt or mismatched state, non-finite loss). */
