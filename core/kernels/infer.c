@@ -454,7 +454,7 @@ int pq_bench_decode(int quick, json_t **out) {
                     pq_infer *m = pq_infer_random(mcfg, fmts[fi], &o, 5);
                     if (!m) return -1;
                     pq_blas_set_threads(threads);
-                    json_t *r = pq_infer_measure(m, quick ? 16 : 64, quick ? 16 : 64);
+                    json_t *r = pq_infer_measure(m, quick ? 16 : 32, quick ? 16 : 32);
                     pq_blas_set_threads(pq_threads());
                     json_object_set_new(r, "model", json_string(mname));
                     json_object_set_new(r, "bits", json_real(fmts[fi] < 0 ? 32.0 : pq_format_bits((pq_format)fmts[fi])));
