@@ -37,6 +37,13 @@ grep -q "t1.6 weights" <("$PQ" generate --model "$tmp/q158/model.ckpt" --tokens 
 "$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256,1 --max-tokens 3 --act f32 --head-b8 >/dev/null 2>&1 ||
     fail "--act f32 --head-b8 failed"
 
+# text in, text out through a (byte-level, merge-free) tokenizer of the model's vocab
+printf 'pq-bpe 1\nvocab 258\nbos 256\neos 257\nmerges 0\n' > "$tmp/tok.bpe"
+t1=$("$PQ" generate --model "$tmp/q2/model.ckpt" --prompt "Hello there" --tokenizer "$tmp/tok.bpe" --max-tokens 8 --temperature 0 2>/dev/null)
+t2=$("$PQ" generate --model "$tmp/q2/model.ckpt" --prompt "Hello there" --tokenizer "$tmp/tok.bpe" --max-tokens 8 --temperature 0 2>/dev/null)
+[ "$t1" = "$t2" ] || fail "text generation is not deterministic"
+[[ "$t1" == "Hello there"* ]] || fail "the output does not start with the prompt: '$t1'"
+
 "$PQ" bench decode --model "$tmp/q2/model.ckpt" --out "$tmp/dec" 2>/dev/null
 python3 - "$tmp/dec/results.json" <<'PY' || fail "bench decode results"
 import json, sys
