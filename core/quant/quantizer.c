@@ -171,13 +171,14 @@ int pq_quant_code(const pq_quantizer *q, float u) {
 }
 
 /* The row statistic or initial scale; accumulated in double so long rows do not
- * lose the small weights, in a fixed order so it is deterministic. */
+ * lose the small weights (a SIMD reduction: its order is fixed by the build). */
 static float row_scale(const pq_quantizer *q, const float *w, int cols) {
     double sum_abs = 0.0, sum_sq = 0.0, max_abs = 0.0;
+#pragma omp simd reduction(+ : sum_abs, sum_sq) reduction(max : max_abs)
     for (int j = 0; j < cols; j++) {
         double a = fabs((double)w[j]);
         sum_abs += a, sum_sq += a * a;
-        if (a > max_abs) max_abs = a;
+        max_abs = a > max_abs ? a : max_abs;
     }
     switch (q->method) {
     case PQ_Q_SIGN:
@@ -201,85 +202,96 @@ void pq_quant_init_scales(const pq_quantizer *q, const float *W, int rows, int c
 
 void pq_quant_forward(const pq_quantizer *q, const float *W, float *alpha, int rows, int cols, float *W_eff) {
     if (q->statistic) pq_quant_init_scales(q, W, rows, cols, alpha);
+    const float qn = q->qn, qp = q->qp, nlev = q->seq_nlev, shift = q->seq_shift;
+    const float level0 = q->level0, step = q->level_step, half_k = 0.5f * (float)(q->levels - 1);
     for (int i = 0; i < rows; i++) {
-        const float *w = W + (size_t)i * cols;
-        float *out = W_eff + (size_t)i * cols;
+        const float *restrict w = W + (size_t)i * cols;
+        float *restrict out = W_eff + (size_t)i * cols;
         const float a = clamp_alpha(alpha[i]);
         /* One loop per member so each vectorizes (rintf becomes vroundps). */
         switch (q->method) {
         case PQ_Q_SIGN:
+#pragma omp simd
             for (int j = 0; j < cols; j++) out[j] = signf(w[j]) * a;
             break;
         case PQ_Q_SEQ:
-            for (int j = 0; j < cols; j++) out[j] = (seq_round(q, w[j] / a) + q->seq_shift) / q->seq_nlev * a;
+#pragma omp simd
+            for (int j = 0; j < cols; j++)
+                out[j] = (rintf(clampf(w[j] / a, -PQ_SEQ_CLIP, PQ_SEQ_CLIP) * nlev - shift) + shift) / nlev * a;
             break;
         case PQ_Q_LSQ:
         case PQ_Q_ABSMEAN:
         case PQ_Q_INT8:
-            for (int j = 0; j < cols; j++) out[j] = clampf(rintf(w[j] / a), q->qn, q->qp) * a;
+#pragma omp simd
+            for (int j = 0; j < cols; j++) out[j] = clampf(rintf(w[j] / a), qn, qp) * a;
             break;
         case PQ_Q_MINMAX:
         case PQ_Q_CLIP:
         case PQ_Q_RTN:
-            for (int j = 0; j < cols; j++) out[j] = (q->level0 + grid_code(q, w[j] / a) * q->level_step) * a;
+#pragma omp simd
+            for (int j = 0; j < cols; j++) out[j] = (level0 + rintf((clampf(w[j] / a, -1.0f, 1.0f) + 1.0f) * half_k) * step) * a;
             break;
         }
     }
 }
 
+/* The loops below are written branch-free ("omp simd" asks for vectorization: the
+ * data-dependent clip tests would otherwise mispredict on every other weight), and
+ * each member keeps its exact reference arithmetic per element. The row sum of
+ * dL/dα is a double-precision SIMD reduction: its order is fixed by the build, so
+ * results are deterministic. */
 void pq_quant_backward(const pq_quantizer *q, const float *W, const float *alpha, int rows, int cols, const float *g,
                        float *dW, float *dalpha) {
     const float gscale = (float)(1.0 / sqrt((double)rows * (double)cols * (double)q->grad_qp));
+    const float qn = q->qn, qp = q->qp, nlev = q->seq_nlev, shift = q->seq_shift;
     for (int i = 0; i < rows; i++) {
-        const float *w = W + (size_t)i * cols, *gr = g + (size_t)i * cols;
-        float *dw = dW + (size_t)i * cols;
+        const float *restrict w = W + (size_t)i * cols, *restrict gr = g + (size_t)i * cols;
+        float *restrict dw = dW + (size_t)i * cols;
         const float a = clamp_alpha(alpha[i]);
         double da = 0.0;
         switch (q->method) {
         case PQ_Q_SIGN:
             /* dL/dW = g·1[-1 <= u <= 1]; dL/dα = Σ sign(W)·g. */
+#pragma omp simd reduction(+ : da)
             for (int j = 0; j < cols; j++) {
                 float u = w[j] / a;
-                if (u >= -1.0f && u <= 1.0f) dw[j] += gr[j];
+                dw[j] += (u >= -1.0f && u <= 1.0f) ? gr[j] : 0.0f;
                 da += (double)(signf(w[j]) * gr[j]);
             }
             break;
         case PQ_Q_SEQ:
             /* Inside the clip: STE and (q̂ - u)·g; outside: zero and ±Qp·g. */
+#pragma omp simd reduction(+ : da)
             for (int j = 0; j < cols; j++) {
-                float u = w[j] / a, e;
-                if (u < -PQ_SEQ_CLIP) e = q->qn;
-                else if (u > PQ_SEQ_CLIP) e = q->qp;
-                else {
-                    dw[j] += gr[j];
-                    e = (seq_round(q, u) + q->seq_shift) / q->seq_nlev - u;
-                }
+                float u = w[j] / a;
+                float inside = (rintf(clampf(u, -PQ_SEQ_CLIP, PQ_SEQ_CLIP) * nlev - shift) + shift) / nlev - u;
+                float e = u < -PQ_SEQ_CLIP ? qn : u > PQ_SEQ_CLIP ? qp : inside;
+                dw[j] += (u >= -PQ_SEQ_CLIP && u <= PQ_SEQ_CLIP) ? gr[j] : 0.0f;
                 da += (double)(e * gr[j]);
             }
             break;
         case PQ_Q_LSQ:
             /* Inside [n, p]: STE and (round(u) - u)·g; outside: zero and n·g or p·g. */
+#pragma omp simd reduction(+ : da)
             for (int j = 0; j < cols; j++) {
-                float u = w[j] / a, e;
-                if (u < q->qn) e = q->qn;
-                else if (u > q->qp) e = q->qp;
-                else {
-                    dw[j] += gr[j];
-                    e = rintf(u) - u;
-                }
+                float u = w[j] / a;
+                float e = u < qn ? qn : u > qp ? qp : rintf(u) - u;
+                dw[j] += (u >= qn && u <= qp) ? gr[j] : 0.0f;
                 da += (double)(e * gr[j]);
             }
             break;
         case PQ_Q_ABSMEAN:
+#pragma omp simd
             for (int j = 0; j < cols; j++) dw[j] += gr[j];
             break;
         case PQ_Q_INT8:
         case PQ_Q_MINMAX:
         case PQ_Q_CLIP:
         case PQ_Q_RTN:
+#pragma omp simd
             for (int j = 0; j < cols; j++) {
                 float u = w[j] / a;
-                if (u >= q->qn && u <= q->qp) dw[j] += gr[j];
+                dw[j] += (u >= qn && u <= qp) ? gr[j] : 0.0f;
             }
             break;
         }

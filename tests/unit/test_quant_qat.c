@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "model/model.h"
 #include "quant/qat.h"
+#include "quant/qat_bench.h"
 #include "quant/qexport.h"
 
 static pq_model_config tiny(void) {
@@ -243,4 +244,18 @@ Test(qat, report_and_state_round_trip) {
     pq_qat_free(qa);
     free(fp);
     pq_model_free(m);
+}
+
+/* The benchmark row is well formed and its times are positive (speed itself is a
+ * benchmark target, never asserted in tests). */
+Test(qat, bench_row) {
+    pq_model_config cfg = tiny();
+    json_t *o = pq_qat_bench(&cfg, 2, 8, 2, 1, "paretoq", PQ_BITS_2);
+    cr_assert(o, "%s", pq_error());
+    cr_expect_str_eq(json_string_value(json_object_get(o, "quantizer")), "seq");
+    cr_expect_gt(json_real_value(json_object_get(o, "fp_step_seconds")), 0.0);
+    cr_expect_gt(json_real_value(json_object_get(o, "qat_step_seconds")), 0.0);
+    cr_expect_gt(json_real_value(json_object_get(o, "fake_quant_forward_seconds")), 0.0);
+    json_decref(o);
+    cr_expect_null(pq_qat_bench(&cfg, 2, 8, 2, 1, "nope", PQ_BITS_2));
 }
