@@ -248,7 +248,8 @@ static int load_prose(const char *corpus_dir, prose *p) {
         p->pool[s][p->pool_n[s]++] = i;
     }
     sort_ctx = p;
-    for (int s = 0; s < p->n_sources; s++) qsort(p->pool[s], p->pool_n[s], sizeof(int), cmp_sent_len);
+    for (int s = 0; s < p->n_sources; s++)
+        if (p->pool_n[s]) qsort(p->pool[s], p->pool_n[s], sizeof(int), cmp_sent_len);
     sort_ctx = NULL;
     return 0;
 }
