@@ -122,10 +122,10 @@ check: pq
 	./pq check --tier $(TIER)
 
 plots:
-	$(PYTHON) plots/make_all.py --tier $(TIER)
+	$(PYTHON) plots/make_all.py --results $(or $(RESULTS),results)/$(TIER)
 
 report:
-	$(PYTHON) plots/report.py --tier $(TIER)
+	$(PYTHON) plots/report.py --results $(or $(RESULTS),results)/$(TIER)
 
 docker-reproduce:
 	bash docker/reproduce.sh $(TIER)

@@ -27,7 +27,7 @@ def main():
     a = ap.parse_args()
     results, figdir, tabdir = P.paths(a.tier, a.results, a.out)
     if not os.path.isdir(results):
-        print("plots: %s does not exist — run the suites first (make reproduce TIER=%s)" % (results, a.tier),
+        print("plots: %s does not exist — run the suites first (make reproduce TIER=%s)" % (results, os.path.basename(os.path.normpath(results))),
               file=sys.stderr)
         return 1
     status = {}

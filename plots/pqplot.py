@@ -79,11 +79,12 @@ class Malformed(Exception):
 class Suite:
     """One aggregated results file: the document plus checked accessors."""
 
-    def __init__(self, path, doc, name):
+    def __init__(self, path, doc, name, rows, incomplete=0):
         self.path = path
         self.doc = doc
         self.name = name
-        self.rows = doc["rows"]
+        self.rows = rows
+        self.incomplete = incomplete  # rows of runs not finished, left out (they lack their parameters)
         self.tier = str(doc.get("tier", "?"))
         manifest = doc.get("manifest") if isinstance(doc.get("manifest"), dict) else {}
         self.code_version = str(manifest.get("code_version", "?"))
@@ -103,7 +104,7 @@ class Suite:
         return float(v)
 
     def bits(self, i):
-        v = self.rows[i].get("bits")
+        v = self.rows[i].get("bits_value", self.rows[i].get("bits"))  # grids: "bits" is the name ("1.58")
         try:
             return float(v)
         except (TypeError, ValueError):
@@ -176,16 +177,23 @@ def load(path, name):
     rows = doc.get("rows")
     if not isinstance(rows, list):
         raise Malformed("%s: field 'rows' is missing or not a list" % path)
+    kept, incomplete = [], 0
     for i, r in enumerate(rows):
         if not isinstance(r, dict):
             raise Malformed("%s: rows[%d] is not an object" % (path, i))
-        for key in REQUIRED[name]:
-            if r.get(key) is None:
-                raise Malformed("%s: rows[%d] lacks the field '%s'" % (path, i, key))
         if "run_ids" in r and not (isinstance(r["run_ids"], list)
                                    and all(isinstance(x, str) for x in r["run_ids"])):
             raise Malformed("%s: rows[%d]: field 'run_ids' must be a list of strings" % (path, i))
-    return Suite(path, doc, name)
+        lacking = [key for key in REQUIRED[name] if r.get(key) is None]
+        if lacking and r.get("incomplete") is True:
+            # The harness marks rows whose runs have not finished; per-layer (transition) and
+            # per-kernel rows only get their parameters from the finished run, so skip, and say so.
+            incomplete += 1
+            continue
+        if lacking:
+            raise Malformed("%s: rows[%d] lacks the field '%s'" % (path, i, lacking[0]))
+        kept.append(r)
+    return Suite(path, doc, name, kept, incomplete)
 
 
 # --- labels and styles ----------------------------------------------------------------------
@@ -246,8 +254,10 @@ def short_ids(ids, n=4):
 
 
 def provenance(suite):
-    return "tier %s · code %s · %s (all ids in %s.json)" % (
-        suite.tier, suite.code_version, short_ids(suite.run_ids()), suite.name)
+    unfinished = sum(1 for r in suite.rows if r.get("incomplete") is True) + suite.incomplete
+    return "tier %s · code %s · %s (all ids in %s.json)%s" % (
+        suite.tier, suite.code_version, short_ids(suite.run_ids()), suite.name,
+        " · %d row%s from unfinished runs" % (unfinished, "" if unfinished == 1 else "s") if unfinished else "")
 
 
 def caption(suite, what, sep=" · "):

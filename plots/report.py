@@ -50,7 +50,7 @@ def main():
     results, figdir, tabdir = P.paths(a.tier, a.results, a.out)
     out_dir = os.path.dirname(figdir)
     if not os.path.isdir(results):
-        print("report: %s does not exist — run the suites first (make reproduce TIER=%s)" % (results, a.tier),
+        print("report: %s does not exist — run the suites first (make reproduce TIER=%s)" % (results, os.path.basename(os.path.normpath(results))),
               file=sys.stderr)
         return 1
 
@@ -76,6 +76,8 @@ def main():
                      "Figure: [`figures/%s.png`](figures/%s.png), [`.pdf`](figures/%s.pdf)." % (fig, fig, fig), ""]
         else:
             body += ["_(figure `figures/%s.png` not found: run `make plots` first)_" % fig, ""]
+        if isinstance(s.doc.get("finding"), str) and s.doc["finding"].strip():
+            body += ["Finding under test (from the suite definition): _%s_" % s.doc["finding"].strip(), ""]
         for f in found:
             body += ["- **Paper:** %s" % f.claim, "  **Ours (%s):** %s" % (MARK[f.verdict], f.sentence)]
             summary.append((heading, f.claim, MARK[f.verdict]))

@@ -23,7 +23,7 @@ done
 grep -q "tier \`fixture\`" "$R" || fail "REPORT.md does not name the tier"
 # Sentences carry numbers computed from the fixtures.
 grep -q "10 of 10 curves are best between 80% and 95% FP" "$R" || fail "budget finding not computed"
-grep -q "largest drop is from 2 to 3 bits" "$R" || fail "transition finding not computed"
+grep -q "the largest drop from 2 to 3 bits (×4), ≤2-bit over ≥3-bit ×4" "$R" || fail "transition finding not computed"
 grep -q "Fine-tuning has the lower validation loss in 25 of 25" "$R" || fail "tokens finding not computed"
 grep -q "^| Fig. 2 | .* | ✅ agrees |" "$R" || fail "summary lacks the budget verdict"
 
