@@ -9,6 +9,14 @@ ARTIFACT = "Fig. 4"
 WHICH = ["q", "k", "v", "o", "gate", "up", "down"]
 
 
+def matrix_name(which):
+    """'wq', 'w_down', 'q' -> 'q', 'down', 'q' (the harness may prefix weight names with w/w_)."""
+    for prefix in ("w_", "w"):
+        if which.startswith(prefix) and which[len(prefix):] in WHICH:
+            return which[len(prefix):]
+    return which
+
+
 def render(s, figdir, tabdir):
     models = s.models()
     fig, axes = P.subplots(len(models), min(len(models), 2), height_per_row=3.0)
@@ -16,10 +24,12 @@ def render(s, figdir, tabdir):
         bits = sorted({s.bits(i) for i in range(len(s.rows)) if s.text(i, "model") == model})
         groups, kinds = [], []
         for b in bits:
-            vals = [(s.num(i, "rel_l1"), s.text(i, "which")) for i in range(len(s.rows))
+            vals = [(s.num(i, "rel_l1"), matrix_name(s.text(i, "which"))) for i in range(len(s.rows))
                     if s.text(i, "model") == model and s.bits(i) == b and s.num(i, "rel_l1") is not None]
             groups.append(vals)
-            kinds += [w for _, w in vals if w not in kinds]
+            for _, w in vals:
+                if w not in kinds:
+                    kinds.append(w)
         pos = [k for k, g in enumerate(groups) if g]
         if not pos:
             P.no_data(ax)
