@@ -40,7 +40,10 @@ static void usage(void) {
            "  --out DIR         run directory: state.ckpt, model.ckpt, results.json\n"
            "options (defaults from the checkpoint's pretraining config, see README):\n"
            "  --lr LR           peak LR (default: pretraining lr/10 at <=2 bits, /20 above; from scratch: lr)\n"
-           "  --batch N  --grad-accum N  --seq-len T  --seed S  --warmup N  --min-lr-ratio R\n"
+           "  --seed S          run seed (default: the checkpoint's); from scratch it seeds init and data\n"
+           "                    order, a fine-tune reads data in the order of S+1000 so that it does not\n"
+           "                    replay the pretraining batches\n"
+           "  --batch N  --grad-accum N  --seq-len T  --warmup N  --min-lr-ratio R\n"
            "  --eval-interval N  --eval-tokens N  --ckpt-interval N\n\n"
            "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n");
 }
@@ -210,7 +213,7 @@ int cmd_qat(int argc, char **argv) {
     if (!a.from_scratch) {
         if (a.warmup < 0) tc.warmup = 0;
         if (a.min_lr_ratio < 0) tc.min_lr_ratio = 0.0;
-        if (a.seed < 0) tc.seed += 1000;
+        tc.seed += 1000; /* data order only: a fine-tune never re-initializes */
     }
     tc.lr = a.lr > 0 ? a.lr : default_lr(pretrain_lr, bits, a.from_scratch);
     const int T = a.seq_len > 0 ? (int)a.seq_len : mc.ctx;

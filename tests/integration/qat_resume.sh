@@ -69,6 +69,15 @@ PY
 # statistics-based and 1-bit members run too; the evaluator-facing checkpoint loads as a model
 qat --bits 1 --quantizer sign --tokens 12800 --out "$tmp/s1"
 qat --bits 2 --quantizer minmax --tokens 12800 --out "$tmp/mm"
+# from scratch (BitNet-style absmean ternary): random init, the config's LR, and it learns
+"$PQ" qat --from-scratch --config "$tmp/cfg.json" --bits 1.58 --quantizer absmean --tokens 25600 \
+    --data synthetic:50000 --out "$tmp/scratch"
+python3 - "$tmp/scratch/results.json" <<'PY' || fail "from-scratch results"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["from_scratch"] and r["quantizer"] == "absmean" and r["lr"] == 3e-3, (r["from_scratch"], r["lr"])
+assert r["final_val_loss"] < r["initial_val_loss"] - 1.0, (r["initial_val_loss"], r["final_val_loss"])
+PY
 "$PQ" ptq --from "$tmp/s1/model.ckpt" --method rtn --bits 2 --out "$tmp/x" 2>"$tmp/err" && fail "re-quantizing a quantized checkpoint"
 grep -q "already a quantized checkpoint" "$tmp/err" || fail "unclear error: $(cat "$tmp/err")"
 
