@@ -186,7 +186,11 @@ static char *fetch_deb(const char *debs, const json_t *p, int verbose) {
         char spec[512];
         snprintf(spec, sizeof spec, "%s=%s", pkg, ver);
         if (verbose) fprintf(stderr, "corpus: apt-get download %s\n", spec);
-        char *argv[] = {"apt-get", "download", "-q", spec, NULL};
+        /* As root, apt drops to the _apt user, who may not be able to write here;
+         * downloading as root into our own folder is what we want anyway. */
+        char *argv_root[] = {"apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", spec, NULL};
+        char *argv_user[] = {"apt-get", "download", "-q", spec, NULL};
+        char **argv = geteuid() == 0 ? argv_root : argv_user;
         int st = run_tool(debs, argv, verbose);
         if (st || !pq_file_exists(path)) {
             pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): is the package in the Debian archive "
