@@ -340,7 +340,21 @@ static void add_fractions(const bench *B) {
     }
 }
 
-static json_t *summarize(const bench *B) {
+/* tokens/s of one decode configuration, NAN if absent. */
+static double decode_tps(const json_t *decode, const char *model, const char *format, const char *head, int threads) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(decode, i, r) {
+        if (!strcmp(json_string_value(json_object_get(r, "model")), model) &&
+            !strcmp(json_string_value(json_object_get(r, "format")), format) &&
+            !strcmp(json_string_value(json_object_get(r, "head")), head) &&
+            json_integer_value(json_object_get(r, "threads")) == threads)
+            return json_real_value(json_object_get(r, "tokens_per_s"));
+    }
+    return NAN;
+}
+
+static json_t *summarize(const bench *B, const json_t *decode) {
     json_t *sum = json_object();
     shape big[] = {{2048, 8192}, {8192, 2048}};
     /* Fraction of the measured DRAM bandwidth (triad), streamed, per format and threads. */
@@ -391,6 +405,38 @@ static json_t *summarize(const bench *B) {
         json_array_append_new(llama, e);
     }
     json_object_set_new(sum, "vs_llama_cpp_8192x2048_1T", llama);
+    /* Speed over OpenBLAS sgemv relative to the ratio of bytes read (target: >= 0.75),
+     * streamed, one thread, on the large shapes (the worst of the two). */
+    json_t *vs_blas = json_object();
+    for (int f = 0; f < PQ_FMT_COUNT; f++) {
+        double worst = INFINITY;
+        for (size_t i = 0; i < PQ_COUNT(big); i++) {
+            const json_t *p = find(B, "packed_gemv", pq_format_name((pq_format)f), "q8", big[i], 1, "streamed");
+            const json_t *b = find(B, "openblas_sgemv", "f32", "f32", big[i], 1, "streamed");
+            double speedup = field(b, "median_us") / field(p, "median_us");
+            double bytes_ratio = (double)json_integer_value(json_object_get(b, "weight_bytes")) /
+                                 (double)json_integer_value(json_object_get(p, "weight_bytes"));
+            worst = fmin(worst, speedup / bytes_ratio);
+        }
+        json_object_set_new(vs_blas, pq_format_name((pq_format)f), json_real(worst));
+    }
+    json_object_set_new(sum, "speedup_over_sgemv_per_bytes_ratio_streamed_1T", vs_blas);
+    json_object_set_new(sum, "target_speedup_over_sgemv_per_bytes_ratio", json_real(0.75));
+    /* Decode: 2-bit vs 4-bit tokens/s on the same model. */
+    json_t *dec = json_object();
+    size_t i;
+    json_t *r;
+    json_array_foreach(decode, i, r) {
+        const char *model = json_string_value(json_object_get(r, "model"));
+        const char *head = json_string_value(json_object_get(r, "head"));
+        int threads = (int)json_integer_value(json_object_get(r, "threads"));
+        if (strcmp(json_string_value(json_object_get(r, "format")), "b2") != 0) continue;
+        char key[96];
+        snprintf(key, sizeof key, "%s_head_%s_%dT", model, head, threads);
+        json_object_set_new(dec, key, json_real(decode_tps(decode, model, "b2", head, threads) /
+                                                decode_tps(decode, model, "b4", head, threads)));
+    }
+    json_object_set_new(sum, "decode_speedup_2bit_over_4bit", dec);
     return sum;
 }
 
@@ -462,8 +508,6 @@ int pq_bench_kernels(const char *out_dir, int quick) {
                                                 "element (no write-allocate), the read pass 8 bytes per element"));
     json_object_set_new(out, "bandwidth", bw);
     json_object_set_new(out, "kernels", B.results);
-    json_t *summary = summarize(&B);
-    json_object_set_new(out, "summary", summary);
     json_t *decode = NULL;
     fprintf(stderr, "bench kernels: decode speed of MobileLLM-shaped models with random packed weights\n");
     if (pq_bench_decode(quick, &decode) != 0) {
@@ -471,6 +515,8 @@ int pq_bench_kernels(const char *out_dir, int quick) {
         return -1;
     }
     json_object_set_new(out, "decode", decode);
+    json_t *summary = summarize(&B, decode);
+    json_object_set_new(out, "summary", summary);
     pq_manifest_finish(manifest);
     json_object_set_new(out, "manifest", manifest);
     json_decref(config);

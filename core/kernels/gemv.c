@@ -165,7 +165,7 @@ int pq_matmul(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, i
         return pq_fail("matmul: activations have %d columns, the %dx%d matrix needs %d", a->cols, W->rows, W->cols,
                        W->cols);
     if (!pq_isa_supported(isa)) return pq_fail("matmul: this CPU cannot run the %s kernels", pq_isa_name(isa));
-    if (threads <= 0) threads = pq_threads();
+    if (threads <= 0) threads = pq_packed_bytes(W) >= PQ_PAR_MIN_BYTES ? pq_threads() : 1;
     /* Contiguous row ranges, cut at multiples of 16 rows so threads never share
      * a cache line of y; small matrices stay on one thread. */
     int nt = PQ_MAX(1, PQ_MIN(threads, W->rows / 64));

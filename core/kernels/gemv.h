@@ -32,6 +32,7 @@ typedef enum { PQ_ISA_REF = 0, PQ_ISA_AVX2, PQ_ISA_AVX512, PQ_ISA_COUNT } pq_isa
 typedef enum { PQ_ACT_F32 = 0, PQ_ACT_Q8 } pq_act_kind;
 
 #define PQ_GEMV_F32_RTOL 1e-5
+#define PQ_PAR_MIN_BYTES (256 * 1024)
 
 /* "ref", "avx2", "avx512". */
 const char *pq_isa_name(pq_isa isa);
@@ -62,8 +63,10 @@ void pq_act_batch_free(pq_act_batch *a);
 void pq_act_batch_set(pq_act_batch *a, pq_act_kind kind, const float *x, int batch, int cols);
 
 /* y[t·rows + r] = row r of W · token t, for every token of a (a->cols must equal
- * W->cols). threads <= 0 means pq_threads(). -1 + pq_error() on a shape mismatch
- * or an ISA this CPU lacks. */
+ * W->cols). threads > 0: that many threads (fewer for matrices under 128 rows);
+ * threads <= 0: pq_threads(), but one thread for matrices under
+ * PQ_PAR_MIN_BYTES, where waking a sleeping thread costs more than it saves.
+ * -1 + pq_error() on a shape mismatch or an ISA this CPU lacks. */
 int pq_matmul(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int threads);
 
 /* The same, restricted to rows [r0, r1) on the calling thread (what each

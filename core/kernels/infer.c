@@ -305,7 +305,8 @@ size_t pq_infer_weight_bytes(const pq_infer *m) {
 /* y = W·x, with x already loaded into `in` for packed weights. */
 static void apply(pq_infer *m, const linear *lin, const float *x, const pq_act_batch *in, float *y) {
     if (lin->packed) {
-        pq_matmul(lin->packed, in, y, m->isa, m->threads);
+        /* small matrices on one thread: waking a sleeping thread costs more */
+        pq_matmul(lin->packed, in, y, m->isa, pq_packed_bytes(lin->packed) >= PQ_PAR_MIN_BYTES ? m->threads : 1);
     } else {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, lin->rows, lin->cols, 1.0f, lin->w, lin->cols, x, 1, 0.0f, y, 1);
     }
@@ -374,7 +375,7 @@ const float *pq_infer_step(pq_infer *m, int token) {
     pq_rmsnorm_forward(m->xn, &m->rstd, m->x, m->final_norm, 1, D, PQ_RMS_EPS);
     if (m->head) {
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
-        pq_matmul(m->head, &m->in_d, m->logits, m->isa, m->threads);
+        pq_matmul(m->head, &m->in_d, m->logits, m->isa, pq_packed_bytes(m->head) >= PQ_PAR_MIN_BYTES ? m->threads : 1);
     } else {
         cblas_sgemv(CblasRowMajor, CblasNoTrans, m->V, D, 1.0f, m->tok_emb, D, m->xn, 1, 0.0f, m->logits, 1);
     }
