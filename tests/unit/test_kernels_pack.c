@@ -1,6 +1,7 @@
 /* Packed weight formats: exact round trips, layouts, bad codes. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "base/rng.h"
@@ -113,4 +114,51 @@ Test(kernels_pack, rejects_codes_outside_the_format) {
     cr_assert_eq(pq_format_for_levels(255, 0, &f), 0);
     cr_assert_eq(f, PQ_FMT_B8);
     cr_assert_eq(pq_format_for_levels(257, 0, &f), -1);
+}
+
+/* Codes from every core/quant quantizer survive packing exactly, and the packed
+ * affine form gives the quantizer's dequantized weights (up to float rounding
+ * of α·(level0 + code·step) vs (α·step)·code + α·level0). */
+#include "quant/quantizer.h"
+
+Test(kernels_pack, roundtrip_against_the_quantizers) {
+    const char *names[] = {"paretoq", "lsq", "seq", "minmax", "absmean", "int8"};
+    const char *bits_list[] = {"1", "1.58", "2", "3", "4", "8"};
+    int rows = 5, cols = 333;
+    float *W = pq_malloc((size_t)rows * cols * sizeof(float)), alpha[5], scale[5], offset[5], w[333];
+    pq_rng r = pq_rng_make(5, pq_rng_stream_id("test-pack-quant", 0));
+    for (int i = 0; i < rows * cols; i++) W[i] = (float)(0.05 * pq_rng_next_normal(&r));
+    uint8_t *codes = pq_malloc((size_t)rows * cols), *back = pq_malloc(cols);
+    int tried = 0;
+    for (size_t n = 0; n < PQ_COUNT(names); n++)
+        for (size_t b = 0; b < PQ_COUNT(bits_list); b++) {
+            pq_qbits bits;
+            pq_quantizer q;
+            cr_assert_eq(pq_qbits_parse(bits_list[b], &bits), 0);
+            if (pq_quantizer_init(&q, names[n], bits) != 0) continue; /* width not offered by this member */
+            tried++;
+            pq_quant_init_scales(&q, W, rows, cols, alpha);
+            pq_quant_codes(&q, W, alpha, rows, cols, codes);
+            pq_format f;
+            cr_assert_eq(pq_format_for_levels(q.levels, 0, &f), 0);
+            for (int i = 0; i < rows; i++) {
+                float a = alpha[i] > PQ_ALPHA_MIN ? alpha[i] : PQ_ALPHA_MIN;
+                scale[i] = a * q.level_step, offset[i] = a * q.level0;
+            }
+            pq_packed *p = pq_pack(f, rows, cols, codes, scale, offset);
+            cr_assert_not_null(p, "%s@%s: %s", names[n], bits_list[b], pq_error());
+            for (int i = 0; i < rows; i++) {
+                pq_unpack_row(p, i, back);
+                cr_assert(memcmp(back, codes + (size_t)i * cols, cols) == 0, "%s@%s row %d", names[n], bits_list[b], i);
+                pq_dequant_row(p, i, w);
+                for (int c = 0; c < cols; c++) {
+                    float want = pq_quant_dequant(&q, alpha[i], codes[(size_t)i * cols + c]);
+                    cr_assert(fabsf(w[c] - want) <= 1e-6f * fabsf(alpha[i]) * q.levels, "%s@%s: %g vs %g", names[n],
+                              bits_list[b], w[c], want);
+                }
+            }
+            pq_packed_free(p);
+        }
+    cr_assert(tried >= 20, "only %d quantizer/width pairs", tried);
+    free(W), free(codes), free(back);
 }
