@@ -485,8 +485,11 @@ int pq_data_build(const pq_data_options *o, pq_data_report *r) {
     if (o->skip_corpus) {
         step_end(r, 0, "%s: skipped (--skip-corpus), using what is there", p.corpus_dir);
     } else {
-        rc = pq_corpus_build(p.data_dir, o->verbose);
-        if (rc == 0) step_end(r, 1, "%s: built or verified", p.corpus_dir);
+        const char *recipes = getenv("PQ_DATASETS");
+        if (!recipes || !*recipes) recipes = "datasets";
+        int fresh = !o->force && pq_corpus_up_to_date(recipes, p.data_dir);
+        if (!fresh) rc = pq_corpus_build_from(recipes, p.data_dir, o->force, o->verbose);
+        if (rc == 0) step_end(r, !fresh, "%s: %s", p.corpus_dir, fresh ? "up to date" : "built from the pinned packages");
     }
     if (rc == 0) rc = build_tokenizer(o, &p, r);
     if (rc == 0) rc = build_shards(o, &p, r);
