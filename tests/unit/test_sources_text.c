@@ -117,3 +117,54 @@ Test(sources_plain, jargon_sections_and_entries) {
     cr_assert_str_eq(m.text[3], "Appendix A. Hacker Folklore\nStories.");
     mem_sink_free(&m);
 }
+
+/* Cut from pg1661.txt of golang-github-pierrec-lz4-dev 2.5.2-2: BOM, CRLF, header, start, end, licence. */
+Test(sources_plain, gutenberg_real_excerpt) {
+    mem_sink m = {0};
+    pq_sink s = mem_sink_of(&m);
+    pq_source_state st = {0};
+    char *files[] = {FIXTURE("gutenberg_excerpt.txt")};
+    pq_decode_ctx c = {"gutenberg", files, 1, &s, &st};
+    cr_assert_eq(pq_decode_gutenberg(&c), 0, "%s", pq_error());
+    cr_assert_eq(m.n, 1);
+    cr_assert_str_eq(m.id[0], "gutenberg/gutenberg_excerpt.0");
+    cr_assert_str_eq(m.text[0],
+                     "THE ADVENTURES OF SHERLOCK HOLMES\nby\nSIR ARTHUR CONAN DOYLE\n"
+                     "I. A Scandal in Bohemia II. The Red-headed League III. A Case of Identity IV. The Boscombe Valley "
+                     "Mystery V. The Five Orange Pips VI. The Man with the Twisted Lip VII. The Adventure of the Blue "
+                     "Carbuncle VIII. The Adventure of the Speckled Band IX. The Adventure of the Engineer's Thumb X. The "
+                     "Adventure of the Noble Bachelor XI. The Adventure of the Beryl Coronet XII. The Adventure of the "
+                     "Copper Beeches\nADVENTURE I. A SCANDAL IN BOHEMIA\nI.\n"
+                     "To Sherlock Holmes she is always THE woman. I have seldom heard him mention her under any other "
+                     "name. In his eyes she eclipses and predominates the whole of her sex. It was not that he felt any "
+                     "emotion akin to love for Irene Adler. All emotions, and that one particularly, were abhorrent to "
+                     "his cold, precise but admirably balanced mind. He was, I take it, the most perfect reasoning and "
+                     "observing machine that the world has seen, but as a\n"
+                     "of his problems, and she is now the head of a private school at Walsall, where I believe that she "
+                     "has met with considerable success.");
+    mem_sink_free(&m);
+}
+
+/* Cut from jargon.txt.gz of jargon-text 4.4.7-4.1: a chapter, the glossary list, two entries. */
+Test(sources_plain, jargon_real_excerpt) {
+    size_t n;
+    char *t = pq_read_file(FIXTURE("jargon_excerpt.txt"), &n);
+    cr_assert_not_null(t);
+    mem_sink m = {0};
+    pq_sink s = mem_sink_of(&m);
+    cr_assert_eq(pq_jargon_emit(t, n, &s), 0, "%s", pq_error());
+    cr_assert_eq(m.n, 3);
+    cr_assert_str_eq(m.id[0], "jargon/section.0");
+    cr_assert(!strncmp(m.text[0], "Chapter 1. Hacker Slang and Hacker Culture\nThis document is a collection of slang "
+                                  "terms used by various subcultures of computer hackers.", 120));
+    cr_assert(strstr(m.text[0], "values. It has its own myths,") && !strstr(m.text[0], "Glossary"));
+    cr_assert_str_eq(m.id[1], "jargon/entry.0");
+    cr_assert_str_eq(m.text[1], "(TM): //\n[Usenet] ASCII rendition of the \xE2\x84\xA2 appended to phrases that the "
+                                "author feels should be recorded for posterity, perhaps in future editions of this "
+                                "lexicon. Sometimes used ironically as a form of protest against the recent spate of "
+                                "software and algorithm patents and look and feel lawsuits. See also UN*X.");
+    cr_assert(!strncmp(m.text[2], "/dev/null: /dev\xC2\xB7nuhl/, n.\n[from the Unix null device", 49));
+    cr_assert(strstr(m.text[2], "flames to /dev/null\xE2\x80\x9D. See bit bucket."));
+    free(t);
+    mem_sink_free(&m);
+}

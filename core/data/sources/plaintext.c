@@ -184,7 +184,17 @@ static int jargon_flush(jargon_doc *j) {
     return rc;
 }
 
-int pq_jargon_emit(const char *text, size_t n, pq_sink *sink) {
+int pq_jargon_emit(const char *text_in, size_t n_in, pq_sink *sink) {
+    /* The file writes "Chapter\u00A01." and uses no-break spaces elsewhere: plain spaces here. */
+    pq_buf plain = {0};
+    for (size_t k = 0; k < n_in; k++) {
+        if (k + 1 < n_in && (unsigned char)text_in[k] == 0xC2 && (unsigned char)text_in[k + 1] == 0xA0) {
+            pq_buf_putc(&plain, ' ');
+            k++;
+        } else pq_buf_putc(&plain, text_in[k]);
+    }
+    const char *text = pq_buf_cstr(&plain);
+    size_t n = plain.len;
     jargon_doc j = {.sink = sink};
     int rc = 0, in_glossary = 0, section = 0;
     long entry = 0;
@@ -229,7 +239,7 @@ int pq_jargon_emit(const char *text, size_t n, pq_sink *sink) {
         pq_buf_putc(&j.raw, '\n');
     }
     if (!rc) rc = jargon_flush(&j);
-    pq_buf_free(&j.raw), pq_buf_free(&j.doc);
+    pq_buf_free(&j.raw), pq_buf_free(&j.doc), pq_buf_free(&plain);
     return rc;
 }
 
