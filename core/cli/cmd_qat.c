@@ -33,7 +33,7 @@ static void usage(void) {
            "  --from-scratch    start from random init instead (shape from --config, or from --from)\n"
            "  --config FILE     model + train config (as for pq pretrain) for --from-scratch\n"
            "  --bits B          1, 1.58, 2, 3, 4 or 8\n"
-           "  --quantizer NAME  paretoq (sign@1, seq@1.58/2, lsq@3/4/8), sign, seq, lsq, minmax, clip,\n"
+           "  --quantizer NAME  paretoq (sign@1, seq@1.58/2, lsq@3/4/8), sign, sign_max, seq, lsq, minmax, clip,\n"
            "                    rtn, absmean, int8 (README: Quantization)\n"
            "  --tokens N        QAT token budget; 0 = post-training quantization (scales at init)\n"
            "  --data SHARDS     shard directory (train_*.bin + val.bin) or synthetic:N\n"

@@ -12,7 +12,7 @@
 
 #include "base/util.h"
 
-const char *const pq_quantizer_names[] = {"paretoq", "sign", "seq", "lsq", "minmax", "clip", "rtn", "absmean", "int8", NULL};
+const char *const pq_quantizer_names[] = {"paretoq", "sign", "sign_max", "seq", "lsq", "minmax", "clip", "rtn", "absmean", "int8", NULL};
 
 /* The clipped statistic of "clip": the row's range is cut at this many RMS. */
 #define PQ_CLIP_RMS 3.0
@@ -102,9 +102,10 @@ int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits) {
     const char *member = name;
     if (!strcmp(name, "paretoq")) member = bits == PQ_BITS_1 ? "sign" : bits == PQ_BITS_TERNARY || bits == PQ_BITS_2 ? "seq" : "lsq";
 
-    if (!strcmp(member, "sign")) {
-        if (bits != PQ_BITS_1) return pq_fail("quantizer 'sign' is 1-bit only (got %s bits)", pq_qbits_name(bits));
+    if (!strcmp(member, "sign") || !strcmp(member, "sign_max")) {
+        if (bits != PQ_BITS_1) return pq_fail("quantizer '%s' is 1-bit only (got %s bits)", member, pq_qbits_name(bits));
         set_sign(q);
+        q->init_max = member[4] == '_';
     } else if (!strcmp(member, "seq") || !strcmp(member, "lsq")) {
         if (bits == PQ_BITS_1)
             return pq_fail("quantizer '%s' needs at least 1.58 bits (use 'sign' at 1 bit)", member);
@@ -122,7 +123,8 @@ int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits) {
         q->levels = 255, q->level0 = -127.0f, q->level_step = 1.0f, q->qn = -127.0f, q->qp = 127.0f;
         q->statistic = 1;
     } else {
-        return pq_fail("unknown quantizer '%s' (known: paretoq, sign, seq, lsq, minmax, clip, rtn, absmean, int8)", name);
+        return pq_fail("unknown quantizer '%s' (known: paretoq, sign, sign_max, seq, lsq, minmax, clip, rtn, absmean, int8)",
+                       name);
     }
     snprintf(q->name, sizeof q->name, "%s", member);
     return 0;
@@ -181,7 +183,7 @@ static float row_scale(const pq_quantizer *q, const float *w, int cols) {
         max_abs = a > max_abs ? a : max_abs;
     }
     switch (q->method) {
-    case PQ_Q_SIGN:
+    case PQ_Q_SIGN: return (float)(q->init_max ? max_abs : sum_abs / cols);
     case PQ_Q_ABSMEAN: return (float)(sum_abs / cols);
     case PQ_Q_SEQ:
     case PQ_Q_MINMAX:

@@ -10,6 +10,8 @@
  *
  *   name      bits            levels q̂ (times α)                    α
  *   sign      1               {-1, +1}; sign(0) = 0                  learned, init mean|W|
+ *   sign_max  1               the same                                learned, init max|W| (the 1-bit
+ *                                                                     scale-init comparison of Fig. 6)
  *   seq       1.58,2,3,4,8    k = 3 or 2^b equally spaced levels     learned, init max|W|
  *                             -1+(2i+1)/k: {-2/3,0,2/3}, {±1/4,±3/4}, {±1/8..±7/8}, ...
  *   lsq       1.58,2,3,4,8    integers clamp(round(u), n, p),        learned, init max|W|/p
@@ -66,6 +68,7 @@ typedef struct {
     float grad_qp;     /* Qp in grad_scale */
     int learned;       /* α is a trained parameter */
     int statistic;     /* α is recomputed from W at every forward */
+    int init_max;      /* sign_max: α starts at max|W| instead of mean|W| */
     char name[16];     /* resolved member name ("seq", not "paretoq") */
 } pq_quantizer;
 
@@ -81,8 +84,8 @@ double pq_qbits_value(pq_qbits b);
 /* Bits per stored code in the packed format (ternary: 2). */
 int pq_qbits_storage(pq_qbits b);
 
-/* Resolves a member by name ("paretoq", "sign", "seq", "lsq", "minmax", "clip",
- * "rtn", "absmean", "int8") at a bit width; -1 + pq_error() for an unknown name
+/* Resolves a member by name ("paretoq", "sign", "sign_max", "seq", "lsq", "minmax",
+ * "clip", "rtn", "absmean", "int8") at a bit width; -1 + pq_error() for an unknown name
  * or a width the member does not support. */
 int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits);
 /* All names pq_quantizer_init accepts, NULL-terminated (for --help and tests). */

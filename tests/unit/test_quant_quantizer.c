@@ -100,7 +100,7 @@ Test(quant, unknown_or_unsupported_is_an_error) {
     cr_expect_eq(pq_qbits_parse("5", &b), -1);
     for (int i = 0; pq_quantizer_names[i]; i++) {
         const char *n = pq_quantizer_names[i];
-        pq_qbits at = !strcmp(n, "absmean") ? PQ_BITS_TERNARY : !strcmp(n, "sign") ? PQ_BITS_1 : PQ_BITS_8;
+        pq_qbits at = !strcmp(n, "absmean") ? PQ_BITS_TERNARY : !strncmp(n, "sign", 4) ? PQ_BITS_1 : PQ_BITS_8;
         cr_expect_eq(pq_quantizer_init(&q, n, at), 0, "%s", n);
     }
 }
@@ -183,6 +183,10 @@ Test(quant, scale_init_per_bit_width) {
     pq_quant_init_scales(&q, W, 2, 4, a);
     cr_expect_float_eq(a[0], 0.25f, 1e-7); /* mean|W| */
     cr_expect_float_eq(a[1], 0.5f, 1e-7);
+    q = make("sign_max", PQ_BITS_1);
+    pq_quant_init_scales(&q, W, 2, 4, a);
+    cr_expect_eq(a[0], 0.4f); /* the variant: max|W| */
+    cr_expect_str_eq(q.name, "sign_max");
     q = make("paretoq", PQ_BITS_TERNARY);
     pq_quant_init_scales(&q, W, 2, 4, a);
     cr_expect_eq(a[0], 0.4f); /* max|W| */
@@ -359,6 +363,7 @@ static void check_against_fd(const char *name, pq_qbits bits) {
 
 Test(quant, backward_matches_finite_differences) {
     check_against_fd("sign", PQ_BITS_1);
+    check_against_fd("sign_max", PQ_BITS_1);
     check_against_fd("seq", PQ_BITS_TERNARY);
     check_against_fd("seq", PQ_BITS_2);
     check_against_fd("seq", PQ_BITS_3);
