@@ -195,6 +195,7 @@ json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
                             "finding", json_object_get(s->root, "finding"), "rows", rows);
     json_object_set(agg, "tolerances", s->tolerances);
     json_object_set(agg, "key", json_object_get(s->root, "key"));
+    if (json_is_true(json_object_get(s->root, "missing_rows_ok"))) json_object_set_new(agg, "missing_rows_ok", json_true());
     json_t *manifest = pq_manifest_new("suite", s->tier);
     json_object_set_new(agg, "manifest", manifest);
     return agg;
