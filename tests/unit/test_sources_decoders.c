@@ -171,10 +171,12 @@ Test(sources_dictd, gcide_markup_wordnet_and_lemmas) {
 }
 
 Test(sources_dictd, gcide_character_codes) {
-    const char *e = "Caf\\Caf\\, n. [ae]ther and f[oe]tus, [=a]ble [Obs.] {cross ref}\n   [1913 Webster]\n";
+    const char *e = "Caf\\Caf\\, n. [ae]ther and f[oe]tus, [=a]ble [Obs.] {cross ref} the [pi]-meson\n"
+                    "   [1913 Webster]\n\n   {Caf au lait} \\Caf` au lait\"\\ (k[a^]f), coffee.\n";
     pq_buf b = {0};
     pq_gcide_clean(e, strlen(e), &b);
-    cr_assert_str_eq(pq_buf_cstr(&b), "Caf, n. \xC3\xA6ther and f\xC5\x93tus, able [Obs.] cross ref");
+    cr_assert_str_eq(pq_buf_cstr(&b), "Caf, n. \xC3\xA6ther and f\xC5\x93tus, able [Obs.] cross ref the \xCF\x80-meson\n"
+                                      "Caf au lait, coffee.");
     pq_buf_free(&b);
 }
 

@@ -118,6 +118,13 @@ static const char *gcide_named_char(const char *s, size_t n) {
         {"yogh", "y"}, {"=ae", "ae"}, {"=oo", "oo"}, {"oo^", "oo"}, {"-oo", "oo"}, {"pound", "£"}, {"cent", "¢"},
         {"min", "′"}, {"sec", "″"}, {"frac12", "1/2"}, {"frac14", "1/4"}, {"frac34", "3/4"}, {"frac13", "1/3"},
         {"frac23", "2/3"}, {"times", "×"}, {"divide", "÷"}, {"para", "¶"}, {"dag", "†"}, {"ddag", "‡"},
+        {"dagger", "†"}, {"pounds", "£"}, {"rarr", "→"}, {"larr", "←"}, {"divby", "÷"}, {"ldqo", "“"}, {"rdqo", "”"},
+        {"sharp", "♯"}, {"flat", "♭"}, {"natural", "♮"}, {"cuberoot", "∛"}, {"prime", "′"}, {"bprime", "″"},
+        {"alpha", "α"}, {"beta", "β"}, {"gamma", "γ"}, {"delta", "δ"}, {"epsilon", "ε"}, {"zeta", "ζ"}, {"eta", "η"},
+        {"theta", "θ"}, {"iota", "ι"}, {"kappa", "κ"}, {"lambda", "λ"}, {"mu", "μ"}, {"nu", "ν"}, {"xi", "ξ"},
+        {"omicron", "ο"}, {"pi", "π"}, {"rho", "ρ"}, {"sigma", "σ"}, {"tau", "τ"}, {"upsilon", "υ"}, {"phi", "φ"},
+        {"chi", "χ"}, {"psi", "ψ"}, {"omega", "ω"}, {"Delta", "Δ"}, {"Sigma", "Σ"}, {"Omega", "Ω"}, {"Pi", "Π"},
+        {"bar", "|"}, {"crescent", "☾"}, {"hand", "☞"},
     };
     for (size_t i = 0; i < PQ_COUNT(names); i++)
         if (strlen(names[i][0]) == n && !memcmp(names[i][0], s, n)) return names[i][1];
@@ -163,11 +170,11 @@ static void gcide_paragraph(const char *s, size_t n, int header, pq_buf *out) {
     int after_hyph = 0;
     while (i < n) {
         char c = s[i];
-        if (header && c == '\\') { /* \Ap"ple\ : hyphenation, dropped with a following (pronunciation) */
+        if (c == '\\') { /* \Ap"ple\ : hyphenation, dropped with a following (pronunciation) */
             const char *e = memchr(s + i + 1, '\\', n - i - 1);
             if (e) { i = (size_t)(e - s) + 1; after_hyph = 1; continue; }
         }
-        if (header && after_hyph && c == '(') {
+        if (after_hyph && c == '(') {
             int depth = 0;
             size_t k = i;
             for (; k < n; k++) {
