@@ -24,8 +24,8 @@
 
 /* Bump a step's format when its code changes what it writes: the step then rebuilds. */
 #define TOKENIZER_FORMAT "bpe-2"
-#define SHARDS_FORMAT "shards-2"
-#define TASKS_FORMAT "tasks-1"
+#define SHARDS_FORMAT "shards-3"
+#define TASKS_FORMAT "tasks-2"
 
 static char *fmt(const char *f, ...) PQ_PRINTF(1, 2);
 static char *fmt(const char *f, ...) {
@@ -359,25 +359,17 @@ static int check_files(const pq_ngram_set *set, int n, char **files, long *items
 
 static int build_tasks(const pq_data_options *o, const pq_data_paths *p, pq_data_report *r) {
     step_begin(r, "tasks");
-    char *smp = fmt("%s/manifest.json", p->shards_dir);
-    json_t *sm = pq_json_read(smp);
-    free(smp);
-    if (!sm) return -1;
-    json_t *held = corpus_hashes(p->corpus_dir, "heldout", 1);
-    if (!held) {
-        json_decref(sm);
+    json_t *held = corpus_hashes(p->corpus_dir, "heldout", 1), *train = corpus_hashes(p->corpus_dir, "train", 0);
+    if (!held || !train) {
+        json_decref(held), json_decref(train);
         return -1;
     }
-    /* the tasks depend on the training text, i.e. the train shards' payloads */
-    json_t *shard_hashes = json_array();
-    size_t i;
-    json_t *e;
-    json_array_foreach(json_object_get(sm, "train_shards"), i, e)
-        json_array_append(shard_hashes, json_object_get(e, "payload_sha256"));
-    json_decref(sm);
-    json_t *inputs = json_pack("{s:s, s:o, s:o, s:I, s:i, s:i}", "format", TASKS_FORMAT, "heldout_files", held,
-                               "train_shards", shard_hashes, "seed", (json_int_t)o->seed, "max_items",
-                               PQ_TASK_MAX_ITEMS, "ngram", PQ_LEAK_NGRAM);
+    /* The training text is a function of the training files, the mixture and the
+     * seed-free document choice, the same for every vocab size: so are the tasks
+     * (the leak set is decoded from this vocab's shards, which hold that text). */
+    json_t *inputs = json_pack("{s:s, s:o, s:o, s:o, s:I, s:i, s:i}", "format", TASKS_FORMAT, "heldout_files", held,
+                               "train_files", train, "mixture", pq_mixture_default(), "seed", (json_int_t)o->seed,
+                               "max_items", PQ_TASK_MAX_ITEMS, "ngram", PQ_LEAK_NGRAM);
     char ih[PQ_SHA256_HEX], old[PQ_SHA256_HEX];
     pq_sha256_json(inputs, ih);
     char *mpath = fmt("%s/manifest.json", p->tasks_dir);

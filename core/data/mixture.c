@@ -114,7 +114,7 @@ void pq_corpus_sources_free(char **names, int n) {
 }
 
 json_t *pq_mixture_default(void) {
-    return json_pack("{s:{}, s:f, s:{s:f}}", "weights", "default_weight", 1.0, "caps", "gcide", 0.35);
+    return json_pack("{s:{}, s:f, s:{s:f}}", "weights", "default_weight", 1.0, "caps", "gcide", 0.33);
 }
 
 int pq_dir_swap(const char *src, const char *dst) {
@@ -290,8 +290,9 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
     if (verbose) pq_progress_end(&prog);
     double t_enc = pq_now() - t0;
     double *sizes = pq_malloc(sizeof *sizes * ns);
-    for (int s = 0; s < ns; s++) sizes[s] = (double)src[s].off[src[s].n_docs];
-    pq_mixture_weights(mixture, ns, names, sizes, w); /* caps on tokens */
+    /* caps on bytes, as for the tokenizer: the training text is then the same for every vocab */
+    for (int s = 0; s < ns; s++) sizes[s] = (double)src[s].bytes;
+    pq_mixture_weights(mixture, ns, names, sizes, w);
     free(sizes);
 
     /* the selected documents, then a seeded shuffle so every range mixes sources */

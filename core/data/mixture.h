@@ -6,8 +6,11 @@
  *
  * The mixture decides how often each training document appears in the
  * training shards: source s gets weight w_s (default 1); a source with a cap c
- * (GCIDE: 0.35) has its weight lowered so that it makes up at most c of the
- * mixture's tokens. A document of weight w appears floor(w) times, plus once
+ * (GCIDE: 0.33) has its weight lowered so that it makes up at most c of the
+ * mixture's bytes. Bytes, not tokens, so that the training text is the same for
+ * every vocab size (and the tasks' leak check with it); the token share, which
+ * the shard manifest reports per source, differs: GCIDE has fewer bytes per
+ * token than the prose, so 33% of the bytes is about 35% of the tokens. A document of weight w appears floor(w) times, plus once
  * more if its hash u = fnv1a64(source "/" id) / 2^64 is below w - floor(w), so
  * the choice never depends on order or seed. The selected documents are then
  * shuffled (seeded, core/base/rng.h stream "shards") and written as
@@ -15,8 +18,8 @@
  * each), every document starting with BOS. Reading the shards uniformly thus
  * samples the mixture.
  *
- * The tokenizer is trained on the same mixture, with the caps applied to bytes
- * (the tokens do not exist yet), so GCIDE does not dominate its vocabulary.
+ * The tokenizer is trained on the same mixture, so GCIDE does not dominate its
+ * vocabulary either.
  *
  * val.bin holds the held-out documents in the mixture's proportions: every
  * held-out document of a source of weight >= 1, and the same hash-chosen
@@ -58,7 +61,7 @@ void pq_docs_free(pq_corpus_file *f);
 char **pq_corpus_sources(const char *corpus_dir, int *n);
 void pq_corpus_sources_free(char **names, int n);
 
-/* The default mixture: {"weights": {}, "default_weight": 1.0, "caps": {"gcide": 0.35}}. */
+/* The default mixture: {"weights": {}, "default_weight": 1.0, "caps": {"gcide": 0.33}}. */
 json_t *pq_mixture_default(void);
 
 /* Mixture weights of n sources of the given sizes (tokens, or bytes before a
