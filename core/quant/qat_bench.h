@@ -14,7 +14,8 @@
 #include "quant/quantizer.h"
 
 /* A JSON row: {quantizer, bits, batch, seq_len, steps, repeats, fp_step_seconds,
- * qat_step_seconds, overhead = qat/fp - 1, fake_quant_forward_seconds and
+ * qat_step_seconds, overhead = qat/fp - 1, the same per process CPU second
+ * (fp_step_cpu_seconds, qat_step_cpu_seconds, overhead_cpu), fake_quant_forward_seconds and
  * fake_quant_backward_seconds (the hook alone, per step), fake_quant_fraction_of_fp_step}.
  * NULL + pq_error() on an invalid config or quantizer. */
 json_t *pq_qat_bench(const pq_model_config *mc, int batch, int seq_len, int steps, int repeats, const char *quantizer,

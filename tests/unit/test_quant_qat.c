@@ -256,6 +256,7 @@ Test(qat, bench_row) {
     cr_expect_gt(json_real_value(json_object_get(o, "fp_step_seconds")), 0.0);
     cr_expect_gt(json_real_value(json_object_get(o, "qat_step_seconds")), 0.0);
     cr_expect_gt(json_real_value(json_object_get(o, "fake_quant_forward_seconds")), 0.0);
+    cr_expect_gt(json_real_value(json_object_get(o, "qat_step_cpu_seconds")), 0.0);
     json_decref(o);
     cr_expect_null(pq_qat_bench(&cfg, 2, 8, 2, 1, "nope", PQ_BITS_2));
 }
