@@ -41,9 +41,14 @@
 #define PQ_CORPUS_FORMAT 3
 
 /* Builds (or finds up to date) the corpus under data_dir (e.g. "work/data"),
- * with recipes from $PQ_DATASETS or "datasets". verbose: per-source lines on
+ * with recipes from $PQ_DATASETS, else ./datasets, else the datasets/ folder of
+ * the checkout whose build/pq is running. verbose: per-source lines on
  * stderr. Returns 0, or -1 with pq_error() naming the file that is wrong. */
 int pq_corpus_build(const char *data_dir, int verbose);
+
+/* The recipe folder pq_corpus_build() uses: $PQ_DATASETS, else ./datasets if it
+ * holds corpus.json, else the datasets/ of the checkout whose build/pq runs. */
+const char *pq_corpus_recipes_dir(void);
 
 /* The same with an explicit recipe folder; force rebuilds even if up to date. */
 int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int force, int verbose);

@@ -477,8 +477,7 @@ int pq_data_build(const pq_data_options *o, pq_data_report *r) {
     if (o->skip_corpus) {
         step_end(r, 0, "%s: skipped (--skip-corpus), using what is there", p.corpus_dir);
     } else {
-        const char *recipes = getenv("PQ_DATASETS");
-        if (!recipes || !*recipes) recipes = "datasets";
+        const char *recipes = pq_corpus_recipes_dir();
         int fresh = !o->force && pq_corpus_up_to_date(recipes, p.data_dir);
         if (!fresh) rc = pq_corpus_build_from(recipes, p.data_dir, o->force, o->verbose);
         if (rc == 0) step_end(r, !fresh, "%s: %s", p.corpus_dir, fresh ? "up to date" : "built from the pinned packages");

@@ -38,9 +38,28 @@ pq_decoder_fn pq_decoder_find(const char *name) {
 
 /* ---- recipes ------------------------------------------------------------------- */
 
-static const char *recipe_dir_default(void) {
+/* $PQ_DATASETS, else ./datasets, else the datasets/ of the checkout this pq was
+ * built in (pq is build/pq there), so pq also works from another folder. */
+const char *pq_corpus_recipes_dir(void) {
+    static char found[4096];
     const char *d = getenv("PQ_DATASETS");
-    return d && *d ? d : "datasets";
+    if (d && *d) return d;
+    if (pq_file_exists("datasets/corpus.json")) return "datasets";
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        const char *tries[] = {"%s/../datasets", "%s/datasets"};
+        for (size_t i = 0; i < PQ_COUNT(tries); i++) {
+            char probe[4200];
+            snprintf(found, sizeof found, tries[i], exe);
+            snprintf(probe, sizeof probe, "%s/corpus.json", found);
+            if (pq_file_exists(probe)) return found;
+        }
+    }
+    return "datasets";
 }
 
 static int check_hex64(const char *s) {
@@ -336,7 +355,7 @@ int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir) {
     return ok;
 }
 
-int pq_corpus_build(const char *data_dir, int verbose) { return pq_corpus_build_from(recipe_dir_default(), data_dir, 0, verbose); }
+int pq_corpus_build(const char *data_dir, int verbose) { return pq_corpus_build_from(pq_corpus_recipes_dir(), data_dir, 0, verbose); }
 
 int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int force, int verbose) {
     json_t *order = NULL, *recipes = recipes_load(recipes_dir, &order);
