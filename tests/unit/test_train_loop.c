@@ -182,3 +182,51 @@ Test(train_loop, mismatched_state_is_refused, .init = mk, .fini = rm) {
     free(p);
     free_run(&a);
 }
+
+/* grad_accum = 2 with batch 2 sees the same sequences as batch 4 (sequence i =
+ * (step * accum + micro) * batch + row) and averages the same gradients. */
+Test(train_loop, grad_accumulation_equals_a_bigger_batch) {
+    pq_model_config mc = cfg_small(24, 12);
+    pq_token_stream tr;
+    pq_tokens_synthetic(&tr, 1, 0, 4000, 24);
+    pq_model *a = pq_model_new(&mc), *b = pq_model_new(&mc);
+    pq_model_init(a, 5), pq_model_init(b, 5);
+    pq_train_config tc = pq_train_config_default();
+    tc.tokens = 5 * 4 * 12, tc.seed = 3;
+    pq_train_config ta = tc, tb = tc;
+    ta.batch = 4, ta.grad_accum = 1;
+    tb.batch = 2, tb.grad_accum = 2;
+    pq_trainer_spec sa = {.kind = "test", .model = a, .train = ta, .train_data = &tr};
+    pq_trainer_spec sb = {.kind = "test", .model = b, .train = tb, .train_data = &tr};
+    pq_train_log la, lb;
+    cr_assert_eq(pq_train(&sa, &la), 0, "%s", pq_error());
+    cr_assert_eq(pq_train(&sb, &lb), 0, "%s", pq_error());
+    cr_assert_eq(la.steps_done, 5);
+    cr_assert_eq(lb.steps_done, 5);
+    for (int s = 0; s < 5; s++) cr_expect_float_eq(la.train_loss[s], lb.train_loss[s], 1e-5, "step %d", s);
+    double maxdiff = 0;
+    for (int64_t i = 0; i < a->n_params; i++) maxdiff = fmax(maxdiff, fabs(a->params[i] - b->params[i]));
+    cr_expect_lt(maxdiff, 1e-5);
+    pq_train_log_free(&la), pq_train_log_free(&lb);
+    pq_model_free(a), pq_model_free(b);
+    pq_tokens_free(&tr);
+}
+
+Test(train_loop, weight_decay_only_on_matrices) {
+    pq_model_config mc = cfg_small(24, 12);
+    pq_model *m = pq_model_new(&mc);
+    pq_param_group *g = NULL;
+    int n = 0;
+    pq_model_param_groups(m, &g, &n);
+    cr_assert_eq(n, m->n_tensors);
+    int matrices = 0;
+    for (int i = 0; i < n; i++) {
+        int is_norm = strstr(g[i].name, "norm") != NULL;
+        cr_expect_eq(g[i].decay, !is_norm, "%s", g[i].name);
+        cr_expect_eq(g[i].lr_scale, 1.0f);
+        matrices += g[i].decay;
+    }
+    cr_expect_eq(matrices, 1 + 7 * mc.n_layers); /* tok_emb + q k v o gate up down */
+    free(g);
+    pq_model_free(m);
+}
