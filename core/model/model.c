@@ -151,9 +151,8 @@ const pq_model_tensor *pq_model_find_tensor(const pq_model *m, const char *name)
     return NULL;
 }
 
-/* Offset (in floats) of a linear inside its layer's fused linear block, and its shape. */
-static int64_t linear_offset(layer_shape s, pq_linear_id which, int *rows, int *cols, int which_block) {
-    (void)which_block;
+/* Offset (in floats) of a linear inside its fused matrix (wqkv or wgu; 0 for wo, wdown), and its shape. */
+static int64_t linear_offset(layer_shape s, pq_linear_id which, int *rows, int *cols) {
     switch (which) {
     case PQ_LIN_Q: *rows = s.D, *cols = s.D; return 0;
     case PQ_LIN_K: *rows = s.KVD, *cols = s.D; return (int64_t)s.D * s.D;
@@ -167,7 +166,7 @@ static int64_t linear_offset(layer_shape s, pq_linear_id which, int *rows, int *
 }
 
 static float *linear_in(const pq_layer_ptrs *p, layer_shape s, pq_linear_id which, int *rows, int *cols) {
-    int64_t off = linear_offset(s, which, rows, cols, 0);
+    int64_t off = linear_offset(s, which, rows, cols);
     switch (which) {
     case PQ_LIN_Q: case PQ_LIN_K: case PQ_LIN_V: return p->wqkv + off;
     case PQ_LIN_O: return p->wo;
@@ -244,50 +243,56 @@ void pq_model_zero_grads(pq_model *m) {
 
 /* ---- activations ---------------------------------------------------------- */
 
-pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
+/* Reserves n floats (rounded up to 64 bytes) at *off; the pointer into buf, or NULL when only counting. */
+static float *take(float *buf, size_t *off, size_t n) {
+    size_t at = *off;
+    *off += (n + 15) & ~(size_t)15;
+    return buf ? buf + at : NULL;
+}
+
+/* Lays out every activation of a (B, T) micro-batch in buf; returns the floats needed.
+ * Called once with buf = NULL to size the buffer, then with the buffer. */
+static size_t plan_acts(pq_acts *a, const pq_model_config *cfg, int B, int T, float *buf) {
     layer_shape s = shape_of(cfg);
+    size_t N = (size_t)B * T, off = 0;
+    for (int l = 0; l <= cfg->n_layers; l++) a->res[l] = take(buf, &off, N * s.D);
+    for (int l = 0; l < cfg->n_layers; l++) {
+        a->xn1[l] = take(buf, &off, N * s.D);
+        a->rstd1[l] = take(buf, &off, N);
+        a->qkv[l] = take(buf, &off, N * s.C);
+        a->att[l] = take(buf, &off, (size_t)B * s.H * T * T);
+        a->atty[l] = take(buf, &off, N * s.D);
+        a->res_mid[l] = take(buf, &off, N * s.D);
+        a->xn2[l] = take(buf, &off, N * s.D);
+        a->rstd2[l] = take(buf, &off, N);
+        a->gu[l] = take(buf, &off, N * 2 * s.F);
+        a->h[l] = take(buf, &off, N * s.F);
+    }
+    a->xf = take(buf, &off, N * s.D);
+    a->rstdf = take(buf, &off, N);
+    a->logits = take(buf, &off, N * cfg->vocab);
+    /* backward scratch, shared by all layers */
+    a->dres = take(buf, &off, N * s.D);
+    a->dxn = take(buf, &off, N * s.D);
+    a->datty = take(buf, &off, N * s.D);
+    a->dqkv = take(buf, &off, N * s.C);
+    a->dgu = take(buf, &off, N * 2 * s.F);
+    a->dh = take(buf, &off, N * s.F);
+    a->dscores = take(buf, &off, (size_t)T * T);
+    return off;
+}
+
+pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
     int L = cfg->n_layers;
-    size_t N = (size_t)B * T;
     pq_acts *a = pq_calloc(1, sizeof *a);
     a->B = B, a->T = T;
-    size_t per_layer = N * s.D * 6 /* res xn1 atty res_mid xn2 + spare */ + 2 * N + N * s.C +
-                       (size_t)B * s.H * T * T + N * 2 * s.F + N * s.F;
-    size_t total = per_layer * L + N * s.D /* res[L] */ + N * s.D + N + N * cfg->vocab /* final */ +
-                   N * s.D * 3 + N * s.C + N * 3 * s.F + (size_t)T * T /* backward scratch */;
-    total += 16 * (size_t)(L * 12 + 20); /* alignment slack */
-    a->n_floats = total;
-    a->buf = pq_aligned_alloc(sizeof(float) * total);
-    memset(a->buf, 0, sizeof(float) * total);
-    float *at = a->buf;
-#define TAKE(n) (at += (((size_t)(n) + 15) & ~(size_t)15), at - (((size_t)(n) + 15) & ~(size_t)15))
     a->res = pq_calloc(L + 1, sizeof(float *));
     float ***lists[] = {&a->xn1, &a->rstd1, &a->qkv, &a->att, &a->atty, &a->res_mid, &a->xn2, &a->rstd2, &a->gu, &a->h};
     for (size_t i = 0; i < PQ_COUNT(lists); i++) *lists[i] = pq_calloc(L, sizeof(float *));
-    for (int l = 0; l <= L; l++) a->res[l] = TAKE(N * s.D);
-    for (int l = 0; l < L; l++) {
-        a->xn1[l] = TAKE(N * s.D);
-        a->rstd1[l] = TAKE(N);
-        a->qkv[l] = TAKE(N * s.C);
-        a->att[l] = TAKE((size_t)B * s.H * T * T);
-        a->atty[l] = TAKE(N * s.D);
-        a->res_mid[l] = TAKE(N * s.D);
-        a->xn2[l] = TAKE(N * s.D);
-        a->rstd2[l] = TAKE(N);
-        a->gu[l] = TAKE(N * 2 * s.F);
-        a->h[l] = TAKE(N * s.F);
-    }
-    a->xf = TAKE(N * s.D);
-    a->rstdf = TAKE(N);
-    a->logits = TAKE(N * cfg->vocab);
-    a->dres = TAKE(N * s.D);
-    a->dxn = TAKE(N * s.D);
-    a->datty = TAKE(N * s.D);
-    a->dqkv = TAKE(N * s.C);
-    a->dgu = TAKE(N * 2 * s.F);
-    a->dh = TAKE(N * s.F);
-    a->dscores = TAKE((size_t)T * T);
-#undef TAKE
-    if ((size_t)(at - a->buf) > total) pq_die("pq_acts_new: activation plan overflow (a bug)");
+    a->n_floats = plan_acts(a, cfg, B, T, NULL);
+    a->buf = pq_aligned_alloc(sizeof(float) * a->n_floats);
+    memset(a->buf, 0, sizeof(float) * a->n_floats);
+    plan_acts(a, cfg, B, T, a->buf);
     return a;
 }
 
