@@ -22,9 +22,12 @@ typedef struct {
 
 /* ---- building blocks -------------------------------------------------------- */
 
+/* Model configs live next to the suite files: <suites dir>/models/<name>.json. */
 static json_t *model_config(expander *x, const char *model) {
-    char name[256];
-    snprintf(name, sizeof name, "suites/models/%s.json", model);
+    char name[1024];
+    const char *slash = strrchr(x->s->path, '/');
+    int dir_len = slash ? (int)(slash - x->s->path) : 1;
+    snprintf(name, sizeof name, "%.*s/models/%s.json", dir_len, slash ? x->s->path : ".", model);
     json_t *config = pq_json_read(name);
     if (!config) pq_suite_field_error(x->s, "models", pq_error());
     return config;
