@@ -112,14 +112,16 @@ bench: pq
 data: pq
 	./pq data build
 
+# Your own results go to work/results/<tier> (figures and REPORT.md next to them);
+# the committed reference in results/<tier> is what the final check compares with.
 reproduce: deps pq
 	./pq data build
 	./pq suite run all --tier $(TIER) -j $(JOBS)
-	$(MAKE) --no-print-directory plots report TIER=$(TIER)
+	$(MAKE) --no-print-directory plots report TIER=$(TIER) RESULTS=work/results
 	./pq check --tier $(TIER) --reuse
 
 check: pq
-	./pq check --tier $(TIER)
+	./pq check --tier $(TIER) -j $(JOBS)
 
 plots:
 	$(PYTHON) plots/make_all.py --results $(or $(RESULTS),results)/$(TIER)
