@@ -196,10 +196,10 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     if (T > m->cfg.ctx) return pq_fail("%s: sequence length %d exceeds the model context %d", sp->kind, T, m->cfg.ctx);
     if (pq_train_config_check(tc)) return -1;
     if (sp->train_data->vocab > m->cfg.vocab)
-        return pq_fail("%s: token ids reach %d but the model vocab is %d", sp->train_data->desc, sp->train_data->vocab,
+        return pq_fail("%s: tokens from a vocab of %d do not fit the model vocab %d", sp->train_data->desc, sp->train_data->vocab,
                        m->cfg.vocab);
     if (sp->val_data && sp->val_data->vocab > m->cfg.vocab)
-        return pq_fail("%s: token ids reach %d but the model vocab is %d", sp->val_data->desc, sp->val_data->vocab,
+        return pq_fail("%s: tokens from a vocab of %d do not fit the model vocab %d", sp->val_data->desc, sp->val_data->vocab,
                        m->cfg.vocab);
     pq_set_threads(pq_threads()); /* OpenBLAS follows PQ_THREADS */
 
