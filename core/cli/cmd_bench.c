@@ -3,17 +3,20 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "data/bench_data.h"
 #include "eval/bench_eval.h"
 #include "kernels/bench_kernels.h"
 #include "kernels/infer.h"
 #include "train/bench_train.h"
 
 static void usage(void) {
-    printf("usage: pq bench [train|kernels|eval|all] [--out DIR] [--quick]\n"
+    printf("usage: pq bench [train|kernels|eval|tokenizer|all] [--out DIR] [--quick]\n"
            "       pq bench decode --model CKPT [--out DIR]\n\n"
            "Writes DIR/train.json (training tokens/s and GFLOP/s vs the OpenBLAS sgemm ceiling)\n"
            "DIR/kernels.json (low-bit GEMV/GEMM vs OpenBLAS and DRAM bandwidth)\n"
-           "and DIR/eval.json (zero-shot scoring items/s and perplexity tokens/s).\n"
+           "DIR/eval.json (zero-shot scoring items/s and perplexity tokens/s)\n"
+           "and DIR/tokenizer.json (BPE training time and encode MB/s on the built corpus; 'all' skips it\n"
+           "when there is no corpus yet).\n"
            "  --out DIR   where results go (default results/bench)\n"
            "  --quick     fewer repetitions and sizes (for smoke tests; numbers are noisier)\n"
            "pq bench decode writes DIR/results.json: tokens/s of one checkpoint decoded with the\n"
@@ -38,11 +41,11 @@ int cmd_bench(int argc, char **argv) {
             quick = 1;
         } else if (argv[i][0] == '-') {
             pq_usage_error("bench", "unknown option '%s'", argv[i]);
-        } else if (!strcmp(argv[i], "train") || !strcmp(argv[i], "kernels") || !strcmp(argv[i], "eval") ||
+        } else if (!strcmp(argv[i], "train") || !strcmp(argv[i], "kernels") || !strcmp(argv[i], "eval") || !strcmp(argv[i], "tokenizer") ||
                    !strcmp(argv[i], "all") || !strcmp(argv[i], "decode")) {
             which = argv[i];
         } else {
-            pq_usage_error("bench", "unknown benchmark '%s' (train, kernels, eval, decode, all)", argv[i]);
+            pq_usage_error("bench", "unknown benchmark '%s' (train, kernels, eval, tokenizer, decode, all)", argv[i]);
         }
     }
     if (!strcmp(which, "decode")) {
@@ -67,6 +70,14 @@ int cmd_bench(int argc, char **argv) {
     if ((!strcmp(which, "eval") || !strcmp(which, "all")) && pq_bench_eval(out, quick) != 0) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         failed = 1;
+    }
+    if (!strcmp(which, "tokenizer") || !strcmp(which, "all")) {
+        int rc = pq_bench_tokenizer(out, NULL, quick);
+        if (rc == 1 && !strcmp(which, "all")) fprintf(stderr, "pq bench: tokenizer skipped: %s\n", pq_error());
+        else if (rc != 0) {
+            fprintf(stderr, "pq bench: %s\n", pq_error());
+            failed = 1;
+        }
     }
     return failed;
 }

@@ -19,15 +19,30 @@ enum { C_SPACE, C_LETTER, C_DIGIT, C_PUNCT };
 /* Class of the character at t[i] and its byte length. Non-ASCII UTF-8 counts as a
  * letter except the Latin-1 and General Punctuation blocks (curly quotes, dashes),
  * so “word” splits like "word" does. Invalid UTF-8 bytes are single symbols. */
-static int char_class(const uint8_t *t, size_t n, size_t i, int *len) {
+/* ASCII classes, precomputed: the encoder's inner loop is mostly ASCII. */
+static const uint8_t ascii_class[128] = {
+#define S C_SPACE
+#define L C_LETTER
+#define D C_DIGIT
+#define P C_PUNCT
+    P, P, P, P, P, P, P, P, P, S, S, S, S, S, P, P, /* \t \n \v \f \r */
+    P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P,
+    S, P, P, P, P, P, P, P, P, P, P, P, P, P, P, P, /* space */
+    D, D, D, D, D, D, D, D, D, D, P, P, P, P, P, P, /* 0-9 */
+    P, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* A-O */
+    L, L, L, L, L, L, L, L, L, L, L, P, P, P, P, P, /* P-Z */
+    P, L, L, L, L, L, L, L, L, L, L, L, L, L, L, L, /* a-o */
+    L, L, L, L, L, L, L, L, L, L, L, P, P, P, P, P, /* p-z */
+#undef S
+#undef L
+#undef D
+#undef P
+};
+
+static inline int char_class(const uint8_t *t, size_t n, size_t i, int *len) {
     uint8_t c = t[i];
     *len = 1;
-    if (c < 0x80) {
-        if (c == ' ' || (c >= '\t' && c <= '\r')) return C_SPACE;
-        if ((c | 32) >= 'a' && (c | 32) <= 'z') return C_LETTER;
-        if (c >= '0' && c <= '9') return C_DIGIT;
-        return C_PUNCT;
-    }
+    if (c < 0x80) return ascii_class[c];
     int l = c >= 0xF0 && c <= 0xF7 ? 4 : c >= 0xE0 ? (c <= 0xEF ? 3 : 0) : c >= 0xC2 ? 2 : 0;
     if (l == 0 || i + (size_t)l > n) return C_PUNCT;
     uint32_t cp = c & (0x7F >> l);

@@ -158,51 +158,24 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
 
     /* the training split as the mixture samples it, caps applied to bytes */
     json_t *manifest = pq_manifest_new("data-tokenizer", inputs);
-    int ns = (int)json_object_size(train), k = 0;
-    pq_corpus_file **files = pq_calloc(ns, sizeof *files);
-    char **names = pq_calloc(ns, sizeof *names);
-    double *sizes = pq_calloc(ns, sizeof *sizes), *w = pq_calloc(ns, sizeof *w);
     const char *key;
     json_t *val;
-    int rc = 0;
     json_object_foreach(train, key, val) {
         char *path = fmt("%s/%s", p->corpus_dir, key);
         pq_manifest_add_input(manifest, key, path);
-        names[k] = pq_strdup(key);
-        *strstr(names[k], ".train.jsonl") = 0;
-        files[k] = pq_docs_load(path);
         free(path);
-        if (!files[k]) {
-            rc = -1;
-            break;
-        }
-        sizes[k] = (double)files[k]->bytes;
-        k++;
     }
-    pq_bpe_trainer *t = pq_bpe_trainer_new();
-    uint64_t bytes = 0;
-    json_t *weights = json_object();
-    if (rc == 0) {
-        pq_mixture_weights(mixture, ns, names, sizes, w);
-        for (int s = 0; s < ns; s++) {
-            json_object_set_new(weights, names[s], json_real(w[s]));
-            for (int d = 0; d < files[s]->n_docs; d++) {
-                int copies = pq_mixture_copies(names[s], files[s]->docs[d].id, w[s]);
-                if (copies > 0) pq_bpe_trainer_add_n(t, files[s]->docs[d].text, files[s]->docs[d].len, copies);
-                bytes += (uint64_t)copies * files[s]->docs[d].len;
-            }
-        }
-    }
-    for (int s = 0; s < ns; s++) {
-        pq_docs_free(files[s]);
-        free(names[s]);
-    }
-    free(files), free(names), free(sizes), free(w);
-    if (rc != 0) {
-        pq_bpe_trainer_free(t);
-        json_decref(weights), json_decref(manifest), json_decref(inputs);
+    pq_mixture_text mt;
+    if (pq_mixture_text_load(p->corpus_dir, mixture, &mt) != 0) {
+        json_decref(manifest), json_decref(inputs);
         return -1;
     }
+    pq_bpe_trainer *t = pq_bpe_trainer_new();
+    uint64_t bytes = pq_mixture_text_train(&mt, t);
+    json_t *weights = json_object();
+    for (int s = 0; s < mt.n; s++) json_object_set_new(weights, mt.names[s], json_real(mt.weights[s]));
+    pq_mixture_text_free(&mt);
+    int rc = 0;
     json_object_set_new(manifest, "byte_weights", weights);
     uint64_t total;
     size_t unique = pq_bpe_trainer_words(t, &total);

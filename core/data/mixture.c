@@ -131,6 +131,52 @@ int pq_dir_swap(const char *src, const char *dst) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- mixture text */
+
+int pq_mixture_text_load(const char *corpus_dir, const json_t *mixture, pq_mixture_text *mt) {
+    memset(mt, 0, sizeof *mt);
+    char **names = pq_corpus_sources(corpus_dir, &mt->n);
+    if (!names) return -1;
+    mt->names = names;
+    mt->files = pq_calloc(mt->n, sizeof *mt->files);
+    mt->weights = pq_calloc(mt->n, sizeof *mt->weights);
+    double *sizes = pq_calloc(mt->n, sizeof *sizes);
+    for (int s = 0; s < mt->n; s++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s.train.jsonl", corpus_dir, names[s]);
+        mt->files[s] = pq_docs_load(path);
+        if (!mt->files[s]) {
+            free(sizes);
+            pq_mixture_text_free(mt);
+            return -1;
+        }
+        sizes[s] = (double)mt->files[s]->bytes;
+    }
+    pq_mixture_weights(mixture, mt->n, names, sizes, mt->weights);
+    free(sizes);
+    return 0;
+}
+
+void pq_mixture_text_free(pq_mixture_text *mt) {
+    for (int s = 0; s < mt->n; s++) pq_docs_free(mt->files[s]);
+    pq_corpus_sources_free(mt->names, mt->n);
+    free(mt->files);
+    free(mt->weights);
+    memset(mt, 0, sizeof *mt);
+}
+
+uint64_t pq_mixture_text_train(const pq_mixture_text *mt, pq_bpe_trainer *t) {
+    uint64_t bytes = 0;
+    for (int s = 0; s < mt->n; s++)
+        for (int d = 0; d < mt->files[s]->n_docs; d++) {
+            const pq_corpus_doc *doc = &mt->files[s]->docs[d];
+            int copies = pq_mixture_copies(mt->names[s], doc->id, mt->weights[s]);
+            if (copies > 0) pq_bpe_trainer_add_n(t, doc->text, doc->len, copies);
+            bytes += (uint64_t)copies * doc->len;
+        }
+    return bytes;
+}
+
 /* ---------------------------------------------------------------- encoding */
 
 /* One source's encoded documents: tokens of doc i are tok[off[i] .. off[i+1]). */

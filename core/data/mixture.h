@@ -70,6 +70,21 @@ void pq_mixture_weights(const json_t *mixture, int n, char *const *names, const 
 /* How many times document id of source goes into the mixture at weight w. */
 int pq_mixture_copies(const char *source, const char *id, double w);
 
+/* The training split in memory: every <corpus>/<source>.train.jsonl, with the
+ * mixture weights computed from their bytes. */
+typedef struct {
+    int n;
+    char **names;
+    pq_corpus_file **files;
+    double *weights;
+} pq_mixture_text;
+
+int pq_mixture_text_load(const char *corpus_dir, const json_t *mixture, pq_mixture_text *mt);
+void pq_mixture_text_free(pq_mixture_text *mt);
+/* Adds every document the mixture selects (times its copies) to the trainer;
+ * returns the bytes added. This is what the tokenizer is trained on. */
+uint64_t pq_mixture_text_train(const pq_mixture_text *mt, pq_bpe_trainer *t);
+
 /* Encodes the corpus with bpe and writes train_*.bin and val.bin into out_dir
  * (built in a temporary directory and swapped in whole). *stats receives the
  * per-source document/token counts, mixture weights and shares, and the shard
