@@ -183,7 +183,7 @@ static void record(bench *B, const char *kernel, const char *format, double bits
     json_object_set_new(r, "weight_gbs", json_real(gbs));
     json_object_set_new(r, "reps", json_integer(reps));
     json_array_append_new(B->results, r);
-    printf("%-15s %-5s %-3s b%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", kernel, format, act,
+    printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", kernel, format, act,
            batch, s.rows, s.cols, threads, placement, seconds * 1e6, 2.0 * s.rows * s.cols * batch / seconds / 1e9, gbs,
            100.0 * gbs / B->triad_gbs[threads]); /* provisional: the final fractions use both bandwidth passes */
     fflush(stdout);

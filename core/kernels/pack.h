@@ -16,9 +16,10 @@
  * sign(0) = 0 (an exactly zero latent weight) has no 1-bit code: core/quant
  * exports it as +1 (code 1), and that is what is stored here.
  *
- * Storage, chosen so SIMD kernels unpack with a shift and a mask (no shuffles)
- * and whole 64-byte vectors hold one block (no mask registers, no
- * shuffles: those are what made the first 1-, 1.6- and 3-bit kernels slow). A row is cut into blocks of
+ * Storage, chosen so SIMD kernels unpack with a shift and a mask and whole
+ * 64-byte vectors hold one block: no shuffles and no mask registers
+ * (a first 1-bit layout unpacked through k-masks ran at half the speed of the
+ * bit-plane one on this AVX-512 CPU). A row is cut into blocks of
  * PQ_BLOCK weights (PQ_BLOCK_T1_6 for the 5-trits-per-byte format); the last
  * block is padded with code 0, which contributes nothing because kernels pad the
  * activations with zeros. Inside a block:
