@@ -197,7 +197,10 @@ static pq_packed *random_packed(pq_format f, shape s, uint64_t sub) {
     uint8_t *codes = pq_malloc(n);
     uint64_t stream = pq_rng_stream_id("bench-kernels", sub);
     int levels = pq_format_levels(f);
-    for (size_t i = 0; i < n; i++) codes[i] = (uint8_t)(pq_rng_u32(1, stream, i) % (uint32_t)levels);
+    for (size_t i = 0; i < n; i += 8) { /* one Philox draw per 8 codes */
+        uint64_t r = pq_rng_u64(1, stream, i / 8);
+        for (size_t j = i; j < i + 8 && j < n; j++, r >>= 8) codes[j] = (uint8_t)((r & 0xFF) * (uint64_t)levels >> 8);
+    }
     float *scale = pq_malloc(s.rows * sizeof(float)), *offset = pq_malloc(s.rows * sizeof(float));
     for (int r = 0; r < s.rows; r++) scale[r] = 0.01f, offset[r] = -0.005f * (levels - 1);
     pq_packed *p = pq_pack(f, s.rows, s.cols, codes, scale, offset);
@@ -263,7 +266,7 @@ static void bench_openblas(bench *B, const shape *shapes, int nshapes, const int
         size_t one = (size_t)s.rows * s.cols;
         int ncopies = (int)PQ_MAX(2, (B->stream_bytes + one * 4 - 1) / (one * 4));
         float *A = pq_aligned_alloc(one * ncopies * sizeof(float));
-        for (size_t i = 0; i < one; i++) A[i] = (float)pq_rng_normal(3, (uint64_t)si, i) * 0.02f;
+        for (size_t i = 0; i < one; i++) A[i] = (float)((int)(pq_rng_u32(3, (uint64_t)si, i) >> 16) - 32768) * 1e-6f;
         for (int c = 1; c < ncopies; c++) memcpy(A + one * c, A, one * sizeof(float));
         float *x = pq_malloc((size_t)16 * s.cols * sizeof(float)), *y = pq_aligned_alloc((size_t)16 * s.rows * sizeof(float));
         for (size_t i = 0; i < (size_t)16 * s.cols; i++) x[i] = (float)pq_rng_normal(2, 0, i);

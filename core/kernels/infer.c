@@ -247,12 +247,27 @@ pq_infer *pq_infer_load(const char *path, const pq_infer_options *opt) {
     return m;
 }
 
+/* Uniform random fill for speed-only models: one Philox draw per 8 codes or
+ * 4 weights, since a 350M-parameter model is drawn many times per benchmark. */
+static void random_codes(uint8_t *codes, size_t n, int levels, uint64_t seed, uint64_t stream) {
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t r = pq_rng_u64(seed, stream, i / 8);
+        for (size_t j = i; j < i + 8 && j < n; j++, r >>= 8) codes[j] = (uint8_t)((r & 0xFF) * (uint64_t)levels >> 8);
+    }
+}
+static void random_weights(float *w, size_t n, float amp, uint64_t seed, uint64_t stream) {
+    for (size_t i = 0; i < n; i += 4) {
+        uint64_t r = pq_rng_u64(seed, stream, i / 4);
+        for (size_t j = i; j < i + 4 && j < n; j++, r >>= 16) w[j] = amp * ((float)(r & 0xFFFF) / 32768.0f - 1.0f);
+    }
+}
+
 pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer_options *opt, uint64_t seed) {
     pq_infer *m = infer_new(cfg, opt);
     if (!m) return NULL;
     uint64_t s_emb = pq_rng_stream_id("infer-random", 0);
     m->tok_emb = pq_malloc((size_t)m->V * m->D * sizeof(float));
-    for (size_t i = 0; i < (size_t)m->V * m->D; i++) m->tok_emb[i] = 0.02f * (float)pq_rng_normal(seed, s_emb, i);
+    random_weights(m->tok_emb, (size_t)m->V * m->D, 0.03f, seed, s_emb);
     m->final_norm = pq_malloc(m->D * sizeof(float));
     for (int i = 0; i < m->D; i++) m->final_norm[i] = 1.0f;
     m->format = format;
@@ -267,12 +282,12 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
             uint64_t stream = pq_rng_stream_id("infer-random", (uint64_t)(1 + l * PQ_LIN_COUNT + w));
             if (format < 0) {
                 lin->w = pq_malloc(n * sizeof(float));
-                for (size_t i = 0; i < n; i++) lin->w[i] = 0.02f * (float)pq_rng_normal(seed, stream, i);
+                random_weights(lin->w, n, 0.03f, seed, stream);
                 continue;
             }
             int levels = pq_format_levels((pq_format)format);
             uint8_t *codes = pq_malloc(n);
-            for (size_t i = 0; i < n; i++) codes[i] = (uint8_t)(pq_rng_u32(seed, stream, i) % (uint32_t)levels);
+            random_codes(codes, n, levels, seed, stream);
             float *scale = pq_malloc(lin->rows * sizeof(float)), *offset = pq_malloc(lin->rows * sizeof(float));
             for (int r = 0; r < lin->rows; r++) scale[r] = 0.04f / levels, offset[r] = -0.02f;
             lin->packed = pq_pack((pq_format)format, lin->rows, lin->cols, codes, scale, offset);
@@ -286,6 +301,13 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
 /* --- queries ------------------------------------------------------------------------ */
 
 const pq_model_config *pq_infer_config(const pq_infer *m) { return &m->cfg; }
+void pq_infer_set_threads(pq_infer *m, int threads) { m->threads = threads > 0 ? threads : pq_threads(); }
+void pq_infer_set_head_b8(pq_infer *m, int on) {
+    pq_packed_free(m->head);
+    m->head = NULL;
+    m->opt.head_b8 = on;
+    if (on) build_head_b8(m);
+}
 const char *pq_infer_format(const pq_infer *m) { return m->format < 0 ? "f32" : pq_format_name((pq_format)m->format); }
 void pq_infer_reset(pq_infer *m) { m->pos = 0; }
 int pq_infer_pos(const pq_infer *m) { return m->pos; }
@@ -445,30 +467,29 @@ int pq_bench_decode(int quick, json_t **out) {
     for (int mi = 0; mi < nmodels; mi++) {
         const char *mname = quick ? quick_model.name : decode_models[mi].name;
         const pq_model_config *mcfg = quick ? &quick_model.cfg : &decode_models[mi].cfg;
-        for (int fi = 0; fi < nf; fi++)
-            for (int head_b8 = 0; head_b8 <= 1; head_b8++) {
-                if (fmts[fi] < 0 && head_b8) continue; /* fp32 model: fp32 head */
+        for (int fi = 0; fi < nf; fi++) {
+            pq_infer *m = pq_infer_random(mcfg, fmts[fi], NULL, 5);
+            if (!m) return -1;
+            for (int head_b8 = 0; head_b8 <= (fmts[fi] >= 0); head_b8++) { /* fp32 model: fp32 head only */
+                pq_infer_set_head_b8(m, head_b8);
                 for (int threads = 1; threads <= 2; threads++) {
-                    pq_infer_options o = pq_infer_defaults();
-                    o.head_b8 = head_b8;
-                    o.threads = threads;
-                    pq_infer *m = pq_infer_random(mcfg, fmts[fi], &o, 5);
-                    if (!m) return -1;
+                    pq_infer_set_threads(m, threads);
                     pq_blas_set_threads(threads);
                     json_t *r = pq_infer_measure(m, quick ? 16 : 32, quick ? 16 : 32);
                     pq_blas_set_threads(pq_threads());
                     json_object_set_new(r, "model", json_string(mname));
                     json_object_set_new(r, "bits", json_real(fmts[fi] < 0 ? 32.0 : pq_format_bits((pq_format)fmts[fi])));
-                    printf("decode %-15s %-5s head %-3s %dT %8.2f ms/token %8.1f tokens/s %6.1f GB/s\n",
-                           mname, pq_infer_format(m), head_b8 ? "b8" : "f32", threads,
+                    printf("decode %-15s %-5s head %-3s %dT %8.2f ms/token %8.1f tokens/s %6.1f GB/s\n", mname,
+                           pq_infer_format(m), head_b8 ? "b8" : "f32", threads,
                            json_real_value(json_object_get(r, "ms_per_token")),
                            json_real_value(json_object_get(r, "tokens_per_s")),
                            json_real_value(json_object_get(r, "effective_gbs")));
                     fflush(stdout);
                     json_array_append_new(*out, r);
-                    pq_infer_free(m);
                 }
             }
+            pq_infer_free(m);
+        }
     }
     return 0;
 }

@@ -50,6 +50,10 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
 void pq_infer_free(pq_infer *m);
 
 const pq_model_config *pq_infer_config(const pq_infer *m);
+/* Threads of the packed linears from now on (<= 0: pq_threads()). */
+void pq_infer_set_threads(pq_infer *m, int threads);
+/* Switches the output head to int8 rows (on) or back to the fp32 embedding. */
+void pq_infer_set_head_b8(pq_infer *m, int on);
 /* "b2", "t1.6", ..., or "f32": the format of the block linears. */
 const char *pq_infer_format(const pq_infer *m);
 /* Bytes of weights read per decoded token (block linears + head). */
