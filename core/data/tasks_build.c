@@ -312,33 +312,79 @@ static int try_add(builder *bl, uint64_t key, const char *id, const char *contex
     return 1;
 }
 
-/* Up to 3 distractor sentences from pool (sorted by length) nearest in length to
- * target, excluding sentences rejected by ok(). Returns how many were found. */
-typedef int (*sent_ok_fn)(const prose *p, int cand, int target);
+/* Distractors matched in length, with the gold answer's length rank uniform.
+ * The pool is sorted by length; positions [lo, hi) have the gold's length L.
+ * A seeded split point inside that run and a seeded count `below` (0..want)
+ * decide how many distractors come from just below the split (not longer than
+ * the gold) and how many from just above (not shorter), so "pick the longest"
+ * or "pick the median length" scores chance. Candidates are drawn from growing
+ * windows next to the split, within `slack` characters of L. */
+typedef struct {
+    int n, L, slack;
+    int (*len_at)(const void *ctx, int k);
+    int (*accept)(const void *ctx, int k, const int *picked, int n_picked);
+    const void *ctx;
+} pick_spec;
 
-static int near_length(const prose *p, const int *pool, int pool_n, int target, sent_ok_fn ok, pq_rng *r, int *out) {
-    int L = p->sents[target].len;
-    int lo = 0, hi = pool_n;
-    while (lo < hi) {
+static int pick_matched(const pick_spec *ps, pq_rng *r, int want, int *out) {
+    int lo = 0, hi = ps->n;
+    while (lo < hi) { /* lower bound of L */
         int mid = (lo + hi) / 2;
-        if (p->sents[pool[mid]].len < L) lo = mid + 1;
+        if (ps->len_at(ps->ctx, mid) < ps->L) lo = mid + 1;
         else hi = mid;
     }
-    /* draw from a window of nearby lengths so distractors differ between items */
-    int found = 0;
-    for (int radius = 16; radius <= 256 && found < 3; radius *= 4) {
-        for (int tries = 0; tries < 64 && found < 3; tries++) {
-            int k = lo - radius + (int)pq_rng_next_below(r, (uint64_t)(2 * radius + 1));
-            if (k < 0 || k >= pool_n) continue;
-            int c = pool[k];
-            int dl = p->sents[c].len - L;
-            if (dl < 0) dl = -dl;
-            if (dl > PQ_MAX(12, L / 4) || !ok(p, c, target)) continue;
-            int dup = strcmp(p->sents[c].text, p->sents[target].text) == 0;
-            for (int f = 0; f < found; f++) dup |= out[f] == c || strcmp(p->sents[out[f]].text, p->sents[c].text) == 0;
-            if (!dup) out[found++] = c;
+    int end = lo;
+    while (end < ps->n && ps->len_at(ps->ctx, end) == ps->L) end++;
+    int split = lo + (int)pq_rng_next_below(r, (uint64_t)(end - lo + 1));
+    int below = (int)pq_rng_next_below(r, (uint64_t)want + 1), found = 0;
+    for (int pass = 0; pass < 2 && found < want; pass++) /* pass 1 fills what one side lacked */
+        for (int side = 0; side < 2; side++) {
+            int quota = pass ? want - found : side == 0 ? below : want - below, got = 0;
+            for (int radius = 8; radius <= 4096 && got < quota; radius *= 4)
+                for (int tries = 0; tries < 48 && got < quota; tries++) {
+                    int off = (int)pq_rng_next_below(r, (uint64_t)radius);
+                    int k = side == 0 ? split - 1 - off : split + off;
+                    if (k < 0 || k >= ps->n || abs(ps->len_at(ps->ctx, k) - ps->L) > ps->slack) continue;
+                    if (!ps->accept(ps->ctx, k, out, found)) continue;
+                    out[found++] = k;
+                    got++;
+                }
         }
-    }
+    return found;
+}
+
+typedef int (*sent_ok_fn)(const prose *p, int cand, int target);
+
+typedef struct {
+    const prose *p;
+    const int *pool;
+    int target;
+    sent_ok_fn ok;
+} sent_pick;
+
+static int sent_len_at(const void *ctx, int k) {
+    const sent_pick *c = ctx;
+    return c->p->sents[c->pool[k]].len;
+}
+
+static int sent_accept(const void *ctx, int k, const int *picked, int n_picked) {
+    const sent_pick *c = ctx;
+    int cand = c->pool[k];
+    const char *text = c->p->sents[cand].text;
+    if (!c->ok(c->p, cand, c->target) || !strcmp(text, c->p->sents[c->target].text)) return 0;
+    for (int f = 0; f < n_picked; f++)
+        if (picked[f] == k || !strcmp(c->p->sents[c->pool[picked[f]]].text, text)) return 0;
+    return 1;
+}
+
+/* Up to 3 distractor sentences from pool (sorted by length) matched in length to
+ * target and accepted by ok(); out receives sentence indices. */
+static int near_length(const prose *p, const int *pool, int pool_n, int target, sent_ok_fn ok, pq_rng *r, int *out) {
+    sent_pick c = {p, pool, target, ok};
+    int L = p->sents[target].len;
+    pick_spec ps = {pool_n, L, PQ_MAX(12, L / 4), sent_len_at, sent_accept, &c};
+    int found = pick_matched(&ps, r, 3, out);
+    for (int f = 0; f < found; f++) out[f] = pool[out[f]];
     return found;
 }
 
@@ -690,28 +736,31 @@ static int cmp_wn_entry(const void *a, const void *b) {
     return x->syn - y->syn;
 }
 
-/* Up to 3 pool entries nearest in length to L accepted by ok(ctx, entry). */
+/* Up to 3 pool entries matched in length to L (see pick_matched) accepted by ok(ctx, entry). */
 typedef int (*wn_ok_fn)(const void *ctx, const wn_entry *e);
 
+typedef struct {
+    const wn_entry *pool;
+    wn_ok_fn ok;
+    const void *ctx;
+} wn_pick;
+
+static int wn_len_at(const void *ctx, int k) { return ((const wn_pick *)ctx)->pool[k].len; }
+
+static int wn_accept(const void *ctx, int k, const int *picked, int n_picked) {
+    const wn_pick *c = ctx;
+    if (!c->ok(c->ctx, &c->pool[k])) return 0;
+    for (int f = 0; f < n_picked; f++)
+        if (!strcasecmp(c->pool[picked[f]].text, c->pool[k].text)) return 0;
+    return 1;
+}
+
 static int wn_near(const wn_entry *pool, int n, int L, wn_ok_fn ok, const void *ctx, pq_rng *r, const wn_entry **out) {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (pool[mid].len < L) lo = mid + 1;
-        else hi = mid;
-    }
-    int found = 0;
-    for (int radius = 16; radius <= 1024 && found < 3; radius *= 4)
-        for (int tries = 0; tries < 64 && found < 3; tries++) {
-            int k = lo - radius + (int)pq_rng_next_below(r, (uint64_t)(2 * radius + 1));
-            if (k < 0 || k >= n) continue;
-            const wn_entry *e = &pool[k];
-            int dl = abs(e->len - L);
-            if (dl > PQ_MAX(8, L / 4) || !ok(ctx, e)) continue;
-            int dup = 0;
-            for (int f = 0; f < found; f++) dup |= !strcasecmp(out[f]->text, e->text);
-            if (!dup) out[found++] = e;
-        }
+    wn_pick c = {pool, ok, ctx};
+    pick_spec ps = {n, L, PQ_MAX(8, L / 4), wn_len_at, wn_accept, &c};
+    int idx[3];
+    int found = pick_matched(&ps, r, 3, idx);
+    for (int f = 0; f < found; f++) out[f] = &pool[idx[f]];
     return found;
 }
 
