@@ -176,11 +176,20 @@ Test(data_taskbuild, builds_valid_leak_free_items) {
         leaks_skipped += (int)json_integer_value(json_object_get(st, "skipped_leak"));
         cr_assert_gt(task->n_items, 0, "%s", pq_builtin_tasks[t]);
         cr_assert_eq(pq_task_check_leaks(task, train), 0, "%s", pq_error());
-        int gold_hist[4] = {0};
+        int gold_hist[4] = {0}, longest = 0, shortest = 0;
         for (int i = 0; i < task->n_items; i++) {
             pq_task_item *it = &task->items[i];
             if (task->kind == PQ_TASK_PPL) continue;
             gold_hist[it->gold]++;
+            /* length must not give the answer away: count strict longest / shortest golds */
+            size_t gl = strlen(it->choices[it->gold]);
+            int longer = 0, shorter = 0;
+            for (int c = 0; c < it->n_choices; c++) {
+                longer += strlen(it->choices[c]) > gl;
+                shorter += strlen(it->choices[c]) < gl;
+            }
+            longest += longer == 0 && shorter == it->n_choices - 1;
+            shortest += shorter == 0 && longer == it->n_choices - 1;
             for (int a = 0; a < it->n_choices; a++)
                 for (int b = a + 1; b < it->n_choices; b++)
                     cr_assert_str_neq(it->choices[a], it->choices[b], "%s item %d", pq_builtin_tasks[t], i);
@@ -193,6 +202,12 @@ Test(data_taskbuild, builds_valid_leak_free_items) {
             }
             if (!strcmp(pq_builtin_tasks[t], "sentence_order")) cr_assert_eq(it->n_choices, 2);
             else cr_assert_eq(it->n_choices, 4);
+        }
+        if (task->kind != PQ_TASK_PPL && task->n_items >= 40 && strcmp(pq_builtin_tasks[t], "sentence_order")) {
+            cr_assert_lt(longest, task->n_items * 0.4, "%s: gold is the longest choice in %d of %d", pq_builtin_tasks[t],
+                         longest, task->n_items);
+            cr_assert_lt(shortest, task->n_items * 0.4, "%s: gold is the shortest choice in %d of %d",
+                         pq_builtin_tasks[t], shortest, task->n_items);
         }
         if (task->kind != PQ_TASK_PPL && task->n_items >= 40)
             for (int g = 0; g < (!strcmp(pq_builtin_tasks[t], "sentence_order") ? 2 : 4); g++)
