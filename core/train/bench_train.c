@@ -26,6 +26,7 @@
 #include "base/util.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "quant/qat_bench.h"
 #include "train/data.h"
 #include "train/optim.h"
 #include "train/trainer.h"
@@ -207,6 +208,16 @@ int pq_bench_train(const char *out_dir, int quick) {
                     names[i], nt, tps, gf, ceiling, 100 * gf / ceiling, gf_cpu, ceiling_cpu, 100 * gf_cpu / ceiling_cpu);
         }
         json_object_set_new(entry, "threads", per_threads);
+        /* What fake quantization adds to a step (issue target: at most 15%), at one thread. */
+        pq_set_threads(1);
+        fprintf(stderr, "bench train: %s, QAT step vs FP step ...\n", names[i]);
+        json_t *qat = pq_qat_bench(&mc, tc.batch, mc.ctx, quick ? 1 : 3, quick ? 1 : 3, "paretoq", PQ_BITS_2);
+        if (!qat) {
+            json_decref(manifest), json_decref(results), json_decref(entry);
+            pq_set_threads(saved_threads);
+            return -1;
+        }
+        json_object_set_new(entry, "qat", qat);
         json_array_append_new(results, entry);
     }
     pq_set_threads(saved_threads);
