@@ -1,6 +1,9 @@
 /* databuild.c — the cached `pq data build` pipeline (see databuild.h). */
 #include "data/databuild.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,12 +442,35 @@ static int build_tasks(const pq_data_options *o, const pq_data_paths *p, pq_data
 
 /* ---------------------------------------------------------------- driver */
 
+/* Removes "<x>.tmp.<pid>" and "<x>.old.<pid>" leftovers of builds that were killed
+ * (their process is gone): a crash never leaves a half-written file in place,
+ * and this keeps it from leaving litter either. */
+static void remove_stale_temporaries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t) t = strstr(e->d_name, ".old.");
+        if (!t || !t[5]) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || (kill((pid_t)pid, 0) != 0 && errno != ESRCH)) continue;
+        if (kill((pid_t)pid, 0) == 0) continue; /* a live build owns it */
+        char *path = fmt("%s/%s", dir, e->d_name);
+        pq_remove_tree(path);
+        free(path);
+    }
+    closedir(d);
+}
+
 int pq_data_build(const pq_data_options *o, pq_data_report *r) {
     memset(r, 0, sizeof *r);
     if (o->vocab < PQ_BPE_FIRST_MERGE + 1 || o->vocab > 65536)
         return pq_fail("vocab size %d outside %d..65536", o->vocab, PQ_BPE_FIRST_MERGE + 1);
     pq_data_paths p;
     pq_data_paths_init(&p, o->data_dir, o->vocab);
+    remove_stale_temporaries(p.data_dir);
     int rc = 0;
     step_begin(r, "corpus");
     if (o->skip_corpus) {

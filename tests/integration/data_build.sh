@@ -46,8 +46,11 @@ done
 grep -q '^pq-bpe 1$' "$D/tokenizer-700.bpe" || fail "tokenizer header"
 grep -q "tasks .*built" "$T/log1" || fail "tasks not reported built"
 
-# cached: nothing to do the second time
+# cached: nothing to do the second time; litter of a killed build (its pid is gone) is removed
+true & dead=$!; wait $dead
+mkdir -p "$D/shards-700.tmp.$dead" && touch "$D/tokenizer-700.bpe.tmp.$dead"
 $PQ data build $B 2> "$T/log2" || fail "second build"
+[ ! -e "$D/shards-700.tmp.$dead" ] && [ ! -e "$D/tokenizer-700.bpe.tmp.$dead" ] || fail "stale temporaries left"
 grep -q "nothing to do" "$T/log2" || { cat "$T/log2"; fail "second build was not a no-op"; }
 $PQ data stats --data-dir "$D" --vocab 700 > "$T/stats" || fail "stats"
 grep -q "train_000.bin .* valid" "$T/stats" || fail "stats does not validate shards"
