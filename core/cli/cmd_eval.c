@@ -1,13 +1,180 @@
-/* pq eval — placeholder until issue #6 lands: it says so and fails, never pretends. */
+/* pq eval — zero-shot multiple-choice accuracy and perplexity of a checkpoint,
+ * scored as lm-evaluation-harness scores them (core/eval/). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "base/fsio.h"
+#include "base/manifest.h"
 #include "cli/cli.h"
+#include "data/bpe.h"
+#include "eval/bpe_tok.h"
+#include "eval/eval.h"
+#include "eval/model_lm.h"
+#include "model/config.h"
+
+static void usage(void) {
+    printf("usage: pq eval --model CKPT --tasks LIST --out FILE [options]\n"
+           "\n"
+           "Scores a full-precision or quantized checkpoint on zero-shot tasks with\n"
+           "lm-evaluation-harness semantics and writes a results JSON (atomically).\n"
+           "\n"
+           "  --model CKPT      model checkpoint (pq pretrain / qat / ptq output)\n"
+           "  --tasks LIST      comma-separated: built-in task names, 'all' (every built-in\n"
+           "                    task), or paths of JSONL task files (data/tasks.h format:\n"
+           "                    multiple choice, WinoGrande form, or perplexity documents)\n"
+           "  --out FILE        results JSON\n"
+           "  --data-dir DIR    built data (default $PQ_WORK/data): tasks in DIR/tasks,\n"
+           "                    tokenizer DIR/tokenizer.bpe\n"
+           "  --tokenizer FILE  BPE tokenizer (default DIR/tokenizer.bpe)\n"
+           "  --limit N         score only the first N items / documents of each task\n"
+           "  --samples FILE    per-item log-likelihoods and predictions as JSONL\n"
+           "\n"
+           "Per multiple-choice task: acc, acc_norm, their standard errors and the item\n"
+           "count. Per perplexity set: token perplexity, word perplexity, byte perplexity\n"
+           "and bits per byte (rolling windows of the model's context length).\n");
+}
+
+/* Splits "a,b,,c" into its non-empty pieces (pointers into a copy: free out[0]'s block via *buf). */
+static int split_list(const char *list, char **buf, const char ***out) {
+    *buf = pq_strdup(list);
+    int n = 0, cap = 8;
+    const char **v = pq_malloc(sizeof *v * (size_t)cap);
+    for (char *save = NULL, *tok = strtok_r(*buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!*tok) continue;
+        if (n == cap) v = pq_realloc(v, sizeof *v * (size_t)(cap *= 2));
+        v[n++] = tok;
+    }
+    *out = v;
+    return n;
+}
+
+static json_t *model_info(const char *path, const pq_model *m, json_t *meta) {
+    json_t *o = json_object();
+    json_object_set_new(o, "path", json_string(path));
+    json_object_set_new(o, "config", pq_model_config_to_json(&m->cfg));
+    pq_param_counts pc = pq_model_param_counts(&m->cfg);
+    json_object_set_new(o, "params_embedding", json_integer(pc.embedding));
+    json_object_set_new(o, "params_non_embedding", json_integer(pc.non_embedding));
+    json_t *q = json_object_get(meta, "quant");
+    if (q) json_object_set(o, "quant", q);
+    else
+        json_object_set_new(o, "quant", json_null());
+    return o;
+}
 
 int cmd_eval(int argc, char **argv) {
+    const char *cmd = "eval";
     if (pq_wants_help(argc, argv)) {
-        printf("usage: pq eval ...\n\nNot implemented yet (issue #6).\n");
+        usage();
         return 0;
     }
-    fprintf(stderr, "pq eval: not implemented yet (issue #6)\n");
-    return 3;
+    const char *model_path = NULL, *tasks = NULL, *out = NULL, *data_dir = NULL, *tok_path = NULL, *samples = NULL;
+    long long limit = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define VALUE() (next ? (i++, next) : (pq_usage_error(cmd, "%s needs a value", a), ""))
+        if (!strcmp(a, "--model")) model_path = VALUE();
+        else if (!strcmp(a, "--tasks")) tasks = VALUE();
+        else if (!strcmp(a, "--out")) out = VALUE();
+        else if (!strcmp(a, "--data-dir")) data_dir = VALUE();
+        else if (!strcmp(a, "--tokenizer")) tok_path = VALUE();
+        else if (!strcmp(a, "--samples")) samples = VALUE();
+        else if (!strcmp(a, "--limit")) {
+            limit = pq_parse_int(cmd, a, VALUE());
+            if (limit < 1) pq_usage_error(cmd, "--limit must be at least 1");
+        } else
+            pq_usage_error(cmd, "unknown option '%s'", a);
+#undef VALUE
+    }
+    if (!model_path) pq_usage_error(cmd, "--model is required");
+    if (!tasks) pq_usage_error(cmd, "--tasks is required");
+    if (!out) pq_usage_error(cmd, "--out is required");
+
+    char work_data[1024];
+    if (!data_dir) {
+        const char *work = getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
+        snprintf(work_data, sizeof work_data, "%s/data", work);
+        data_dir = work_data;
+    }
+    char *tasks_dir = pq_path_join(data_dir, "tasks");
+    char *default_tok = pq_path_join(data_dir, "tokenizer.bpe");
+    if (!tok_path) tok_path = default_tok;
+
+    /* Task names first: a typo should not wait for a model to load. */
+    char *list_buf;
+    const char **specs;
+    int n_specs = split_list(tasks, &list_buf, &specs);
+    if (n_specs == 0) pq_usage_error(cmd, "--tasks is empty");
+    char **names, **paths;
+    int n_tasks;
+    if (pq_eval_resolve_tasks(specs, n_specs, tasks_dir, &names, &paths, &n_tasks) != 0)
+        pq_usage_error(cmd, "%s", pq_error());
+
+    json_t *config = json_object();
+    json_object_set_new(config, "model", json_string(model_path));
+    json_object_set_new(config, "tasks", json_string(tasks));
+    json_object_set_new(config, "tokenizer", json_string(tok_path));
+    json_object_set_new(config, "limit", limit ? json_integer(limit) : json_null());
+    json_t *manifest = pq_manifest_new("eval", config);
+    json_decref(config);
+
+    int rc = 1;
+    json_t *meta = NULL, *results = NULL, *task_results = NULL;
+    pq_model *model = NULL;
+    pq_bpe *bpe = NULL;
+    pq_lm lm = {0};
+    if (!(model = pq_eval_load_model(model_path, &meta))) goto done;
+    if (!(bpe = pq_bpe_load(tok_path))) goto done;
+    pq_eval_tokenizer tok;
+    pq_bpe_eval_tokenizer(&tok, bpe);
+    pq_model_lm_init(&lm, model);
+    if (pq_lm_check_tokenizer(&lm, &tok, model_path, tok_path) != 0) goto done;
+    const char *want_hash = pq_eval_ckpt_vocab_hash(meta);
+    if (want_hash && strcmp(want_hash, pq_bpe_hash(bpe)) != 0) {
+        pq_fail("%s: trained with tokenizer %.12s..., but %s is %.12s...", model_path, want_hash, tok_path,
+                pq_bpe_hash(bpe));
+        goto done;
+    }
+    if (pq_manifest_add_input(manifest, "model", model_path) != 0) goto done;
+    if (pq_manifest_add_input(manifest, "tokenizer", tok_path) != 0) goto done;
+
+    pq_eval_options opt = {.limit = limit, .samples = samples};
+    if (!(task_results = pq_eval_run(&lm, &tok, names, paths, n_tasks, &opt, manifest))) goto done;
+
+    results = json_object();
+    json_object_set_new(results, "kind", json_string("eval"));
+    json_object_set_new(results, "model", model_info(model_path, model, meta));
+    json_t *ti = json_object();
+    json_object_set_new(ti, "path", json_string(tok_path));
+    json_object_set_new(ti, "hash", json_string(pq_bpe_hash(bpe)));
+    json_object_set_new(ti, "vocab", json_integer(tok.vocab_size));
+    json_object_set_new(ti, "bos", json_integer(tok.bos));
+    json_object_set_new(results, "tokenizer", ti);
+    json_object_set_new(results, "conventions", pq_eval_conventions());
+    json_t *pooled = pq_eval_pool_perplexity(task_results);
+    json_object_set_new(results, "tasks", task_results);
+    task_results = NULL;
+    if (pooled) json_object_set_new(results, "perplexity", pooled);
+    pq_manifest_finish(manifest);
+    json_object_set(results, "manifest", manifest);
+    if (pq_json_write(results, out) != 0) goto done;
+    rc = 0;
+
+done:
+    if (rc != 0) fprintf(stderr, "pq eval: %s\n", pq_error());
+    if (lm.free) lm.free(lm.impl);
+    pq_bpe_free(bpe);
+    pq_model_free(model);
+    json_decref(meta);
+    json_decref(results);
+    json_decref(task_results);
+    json_decref(manifest);
+    pq_eval_free_specs(names, paths, n_tasks);
+    free(specs);
+    free(list_buf);
+    free(tasks_dir);
+    free(default_tok);
+    return rc;
 }

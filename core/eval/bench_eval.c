@@ -19,10 +19,11 @@ typedef struct {
     pq_model_config cfg;
 } bench_model;
 
-/* The reference config of the training benchmark (issue #3) and a larger one. */
+/* The largest model of the default ladder (suites/models/l.json) and the
+ * reference config of the training benchmark (suites/models/ref.json). */
 static const bench_model models[] = {
-    {"ref-6x384", {.dim = 384, .n_layers = 6, .n_heads = 6, .n_kv_heads = 2, .ffn_dim = 1024, .vocab = 8192, .ctx = 256}},
-    {"12x512", {.dim = 512, .n_layers = 12, .n_heads = 8, .n_kv_heads = 2, .ffn_dim = 1408, .vocab = 8192, .ctx = 256}},
+    {"l", {.dim = 320, .n_layers = 10, .n_heads = 10, .n_kv_heads = 2, .ffn_dim = 864, .vocab = 8192, .ctx = 256}},
+    {"ref", {.dim = 384, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6, .ffn_dim = 1024, .vocab = 8192, .ctx = 256}},
 };
 
 typedef struct {

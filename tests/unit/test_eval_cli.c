@@ -1,0 +1,151 @@
+/* `pq eval` end to end, in-process: a random model, a BPE tokenizer and task
+ * files written to a temporary directory; the results file must hold exactly
+ * what the library scores, and bad input must fail with a clear error. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "base/fsio.h"
+#include "base/manifest.h"
+#include "cli/cli.h"
+#include "data/bpe.h"
+#include "data/tasks.h"
+#include "eval/bpe_tok.h"
+#include "eval/mc.h"
+#include "eval/model_lm.h"
+
+static char dir[256], model_path[300], tok_path[300], out_path[300], data_dir[300];
+
+static void put(const char *name, const char *text) {
+    char *p = pq_path_join(dir, name);
+    cr_assert_eq(pq_write_file_atomic(p, text, strlen(text)), 0, "%s", pq_error());
+    free(p);
+}
+
+/* Byte-level BPE with a few merges (" t", "he", " the") so words span tokens. */
+static pq_bpe *make_bpe(void) {
+    int32_t merges[][2] = {{' ', 't'}, {'h', 'e'}, {258, 259}};
+    return pq_bpe_from_merges((const int32_t(*)[2])merges, 3);
+}
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/pq-test-evalcli-%d", (int)getpid());
+    pq_remove_tree(dir);
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    cr_assert_eq(pq_mkdirs(data_dir), 0);
+    snprintf(model_path, sizeof model_path, "%s/model.ckpt", dir);
+    snprintf(tok_path, sizeof tok_path, "%s/data/tokenizer.bpe", dir);
+    snprintf(out_path, sizeof out_path, "%s/out/results.json", dir);
+    pq_bpe *b = make_bpe();
+    cr_assert(b, "%s", pq_error());
+    cr_assert_eq(pq_bpe_save(b, tok_path), 0, "%s", pq_error());
+    pq_model_config cfg = {.dim = 32, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .ffn_dim = 48,
+                           .vocab = pq_bpe_vocab_size(b), .ctx = 24};
+    pq_bpe_free(b);
+    pq_model *m = pq_model_new(&cfg);
+    pq_model_init(m, 7);
+    for (int64_t i = 0; i < m->n_params; i++) m->params[i] *= 5.0f;
+    cr_assert_eq(pq_model_save(m, model_path, NULL), 0, "%s", pq_error());
+    pq_model_free(m);
+    put("data/tasks/choice.jsonl",
+        "{\"context\": \"Q: the cat sat on the\", \"choices\": [\"mat\", \"the hat\", \"tree\"], \"gold\": 0}\n"
+        "{\"context\": \"the end of the\", \"choices\": [\"story\", \"the\"], \"gold\": 1}\n"
+        "{\"context\": \"to be or not to\", \"choices\": [\"be\", \"the\", \"go\", \"sea\"], \"gold\": 0}\n");
+    put("data/tasks/wino.jsonl",
+        "{\"contexts\": [\"the cat chased the dog\", \"the dog chased the cat\"], \"continuation\": \"and it ran.\", "
+        "\"gold\": 0}\n");
+    /* A document far longer than the model's context (24 tokens). */
+    char doc[2048] = "{\"text\": \"";
+    for (int i = 0; i < 12; i++) strcat(doc, "the theory of the thing is that the\\nthe other ");
+    strcat(doc, "end\"}\n{\"text\": \"short one\"}\n");
+    put("data/tasks/heldout.jsonl", doc);
+}
+
+static void teardown(void) { pq_remove_tree(dir); }
+
+static int run(int argc, const char **argv) { return cmd_eval(argc, (char **)argv); }
+
+TestSuite(eval_cli, .init = setup, .fini = teardown);
+
+Test(eval_cli, results_match_the_library) {
+    const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice,wino,heldout", "--data-dir", data_dir,
+                          "--out", out_path};
+    cr_assert_eq(run(9, argv), 0);
+    json_t *r = pq_json_read(out_path);
+    cr_assert(r, "%s", pq_error());
+    json_t *tasks = json_object_get(r, "tasks");
+    cr_assert_eq(json_object_size(tasks), 3);
+    cr_assert(json_is_true(json_object_get(json_object_get(r, "conventions"), "bos_before_context")));
+    cr_assert(json_object_get(json_object_get(json_object_get(r, "manifest"), "inputs"), "model"));
+    cr_assert(json_object_get(json_object_get(json_object_get(r, "manifest"), "inputs"), "task:wino"));
+    json_t *choice = json_object_get(tasks, "choice");
+    cr_assert_eq(json_integer_value(json_object_get(choice, "items")), 3);
+    /* The same numbers straight from the library. */
+    pq_model *m = pq_eval_load_model(model_path, NULL);
+    pq_bpe *b = pq_bpe_load(tok_path);
+    pq_lm lm;
+    pq_eval_tokenizer tok;
+    pq_model_lm_init(&lm, m);
+    pq_bpe_eval_tokenizer(&tok, b);
+    char *tp = pq_path_join(data_dir, "tasks/choice.jsonl");
+    pq_task *t = pq_task_load(tp);
+    pq_mc_item items[3];
+    for (int i = 0; i < 3; i++)
+        items[i] = (pq_mc_item){1, (const char *const *)t->items[i].contexts, t->items[i].n_choices,
+                                (const char *const *)t->items[i].choices, t->items[i].gold};
+    pq_mc_stats st;
+    cr_assert_eq(pq_mc_score(&lm, &tok, items, 3, NULL, &st, NULL, NULL), 0, "%s", pq_error());
+    cr_assert_eq(json_real_value(json_object_get(choice, "acc")), st.acc);
+    cr_assert_eq(json_real_value(json_object_get(choice, "acc_norm")), st.acc_norm);
+    cr_assert_float_eq(json_real_value(json_object_get(choice, "acc_stderr")), st.acc_stderr, 1e-15);
+    /* Shared contexts ran once. */
+    cr_assert_lt(json_integer_value(json_object_get(choice, "tokens_forward")),
+                 json_integer_value(json_object_get(choice, "tokens_without_prefix_sharing")));
+    json_t *ppl = json_object_get(tasks, "heldout");
+    cr_assert_gt(json_integer_value(json_object_get(ppl, "windows")), 2); /* longer than the context */
+    double bpb = json_real_value(json_object_get(ppl, "bits_per_byte"));
+    cr_assert(bpb > 0 && isfinite(bpb));
+    cr_assert_float_eq(json_real_value(json_object_get(json_object_get(r, "perplexity"), "bits_per_byte")), bpb, 1e-12);
+    pq_task_free(t);
+    free(tp);
+    lm.free(lm.impl);
+    pq_bpe_free(b);
+    pq_model_free(m);
+    json_decref(r);
+}
+
+Test(eval_cli, unknown_task_is_a_usage_error, .exit_code = 2) {
+    const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice,hellaswag", "--data-dir", data_dir,
+                          "--out", out_path};
+    run(9, argv);
+}
+
+Test(eval_cli, vocab_mismatch_fails) {
+    /* A tokenizer with one merge fewer than the model's vocabulary. */
+    int32_t merges[][2] = {{' ', 't'}, {'h', 'e'}};
+    pq_bpe *b = pq_bpe_from_merges((const int32_t(*)[2])merges, 2);
+    char other[320];
+    snprintf(other, sizeof other, "%s/other.bpe", dir);
+    cr_assert_eq(pq_bpe_save(b, other), 0);
+    pq_bpe_free(b);
+    const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice", "--data-dir", data_dir,
+                          "--tokenizer", other, "--out", out_path};
+    cr_assert_eq(run(11, argv), 1);
+    cr_assert_not(pq_file_exists(out_path));
+}
+
+Test(eval_cli, malformed_item_and_bad_checkpoint_fail) {
+    put("data/tasks/bad.jsonl", "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 7}\n");
+    const char *argv[] = {"eval", "--model", model_path, "--tasks", "bad", "--data-dir", data_dir, "--out", out_path};
+    cr_assert_eq(run(9, argv), 1);
+    cr_assert_not(pq_file_exists(out_path));
+    /* A truncated checkpoint. */
+    size_t n;
+    char *bytes = pq_read_file(model_path, &n);
+    cr_assert_eq(pq_write_file_atomic(model_path, bytes, n / 2), 0);
+    free(bytes);
+    const char *argv2[] = {"eval", "--model", model_path, "--tasks", "choice", "--data-dir", data_dir, "--out", out_path};
+    cr_assert_eq(run(9, argv2), 1);
+    cr_assert_not(pq_file_exists(out_path));
+}
