@@ -190,6 +190,7 @@ static int build_tokenizer(const pq_data_options *o, const pq_data_paths *p, pq_
         json_object_set_new(manifest, "inputs_sha256", json_string(ih));
         json_object_set_new(manifest, "tokenizer", json_string(p->tokenizer));
         json_object_set_new(manifest, "tokenizer_sha256", json_string(pq_bpe_hash(bpe)));
+        json_object_set_new(manifest, "content_sha256", json_string(pq_bpe_hash(bpe)));
         json_object_set_new(manifest, "vocab_size", json_integer(pq_bpe_vocab_size(bpe)));
         json_object_set_new(manifest, "merges", json_integer(pq_bpe_n_merges(bpe)));
         json_object_set_new(manifest, "train_bytes", json_integer((json_int_t)bytes));
@@ -276,6 +277,17 @@ static int build_shards(const pq_data_options *o, const pq_data_paths *p, pq_dat
         pq_manifest_add_input(manifest, "tokenizer", p->tokenizer);
         json_object_update(manifest, stats);
         json_object_set_new(manifest, "inputs_sha256", json_string(ih));
+        /* what the shards hold, independent of when and where they were built */
+        json_t *content = json_array();
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(stats, "train_shards"), i, e) json_array_append(content, e);
+        json_array_append(content, json_object_get(stats, "val_shard"));
+        json_array_append_new(content, json_string(pq_bpe_hash(bpe)));
+        char ch[PQ_SHA256_HEX];
+        pq_sha256_json(content, ch);
+        json_decref(content);
+        json_object_set_new(manifest, "content_sha256", json_string(ch));
         pq_manifest_finish(manifest);
         char *mp = fmt("%s/manifest.json", tmp);
         rc = pq_json_write(manifest, mp);
@@ -405,6 +417,9 @@ static int build_tasks(const pq_data_options *o, const pq_data_paths *p, pq_data
         json_object_set_new(manifest, "inputs_sha256", json_string(ih));
         json_object_set(manifest, "tasks", stats);
         json_object_set(manifest, "files", files);
+        char ch[PQ_SHA256_HEX];
+        pq_sha256_json(files, ch);
+        json_object_set_new(manifest, "content_sha256", json_string(ch));
         json_object_set_new(manifest, "leak_check",
                             json_pack("{s:i, s:I, s:I, s:I, s:i, s:f}", "ngram", PQ_LEAK_NGRAM, "train_words",
                                       (json_int_t)set->words, "train_windows", (json_int_t)set->n, "items_checked",

@@ -8,7 +8,9 @@
  *   tasks/                       <task>.jsonl for the built-in tasks, manifest.json
  *
  * Each step records in its manifest the SHA-256 of its inputs (input files,
- * parameters, format version) and of its outputs; a step whose inputs hash is
+ * parameters, format version) and of its outputs, and "content_sha256": a hash
+ * of what it produced alone (no times, no machine), the data's identity for run
+ * ids; a step whose inputs hash is
  * unchanged and whose outputs still hash as recorded is skipped, so a second
  * build with nothing changed does nothing. Directories are built next to their
  * destination and swapped in whole, files are written atomically: an
