@@ -2,6 +2,7 @@
  * plain C reference every SIMD kernel is tested against. */
 #include "kernels/gemv.h"
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -81,10 +82,14 @@ static void acts_reserve(pq_act_batch *a, int batch, int stride) {
 /* Per-token int8 quantization. A token of zeros gets d = 0 (its outputs are 0);
  * a token holding Inf or NaN gets d = NaN, so its outputs are NaN, not garbage. */
 static void quantize_token(const float *x, int n, int8_t *q, float *d_out, float *dqsum_out, int32_t *qsum_out) {
+    /* plain comparisons, not fmaxf/fminf: those are libm calls here (NaN rules) */
     float amax = 0.0f;
-    for (int i = 0; i < n; i++) amax = fmaxf(amax, fabsf(x[i]));
     int nonfinite = 0;
-    for (int i = 0; i < n; i++) nonfinite |= !isfinite(x[i]);
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax;
+        nonfinite |= !(a <= FLT_MAX); /* Inf or NaN */
+    }
     if (nonfinite || amax == 0.0f) {
         for (int i = 0; i < n; i++) q[i] = 0;
         *d_out = nonfinite ? NAN : 0.0f;
@@ -96,7 +101,7 @@ static void quantize_token(const float *x, int n, int8_t *q, float *d_out, float
     int32_t sum = 0;
     for (int i = 0; i < n; i++) {
         float v = nearbyintf(x[i] * inv); /* half-to-even under the default rounding mode */
-        v = fminf(127.0f, fmaxf(-127.0f, v));
+        v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
         q[i] = (int8_t)v;
         sum += q[i];
     }
