@@ -18,8 +18,10 @@ JSON
 "$PQ" pretrain --config "$tmp/cfg.json" --data synthetic:20000 --out "$tmp/fp" 2>/dev/null
 "$PQ" ptq --from "$tmp/fp/model.ckpt" --method rtn --bits 2 --out "$tmp/q2" 2>/dev/null
 "$PQ" ptq --from "$tmp/fp/model.ckpt" --method rtn --bits 1.58 --out "$tmp/q158" 2>/dev/null
+"$PQ" qat --from "$tmp/fp/model.ckpt" --data synthetic:20000 --bits 4 --quantizer paretoq --tokens 5120 \
+    --eval-interval 0 --ckpt-interval 0 --out "$tmp/qat4" 2>/dev/null
 
-for m in fp/model.ckpt q2/model.ckpt q158/model.ckpt; do
+for m in fp/model.ckpt q2/model.ckpt q158/model.ckpt qat4/model.ckpt; do
     a=$("$PQ" generate --model "$tmp/$m" --tokens 256,5,6,7 --max-tokens 12 --temperature 0 2>"$tmp/err")
     b=$("$PQ" generate --model "$tmp/$m" --tokens 256,5,6,7 --max-tokens 12 --temperature 0 2>/dev/null)
     [ "$a" = "$b" ] || fail "$m: greedy decoding is not deterministic"
@@ -32,6 +34,8 @@ for m in fp/model.ckpt q2/model.ckpt q158/model.ckpt; do
 done
 grep -q "b2 weights" <("$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256 --max-tokens 1 2>&1 >/dev/null) ||
     fail "2-bit checkpoint did not decode with packed b2 weights"
+grep -q "b4 weights" <("$PQ" generate --model "$tmp/qat4/model.ckpt" --tokens 256 --max-tokens 1 2>&1 >/dev/null) ||
+    fail "4-bit QAT checkpoint did not decode with packed b4 weights"
 grep -q "t1.6 weights" <("$PQ" generate --model "$tmp/q158/model.ckpt" --tokens 256 --max-tokens 1 --ternary-1.6 2>&1 >/dev/null) ||
     fail "--ternary-1.6 did not pack at 1.6 bits"
 "$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256,1 --max-tokens 3 --act f32 --head-b8 >/dev/null 2>&1 ||
