@@ -24,9 +24,6 @@ INL __m256i bit_plane(const uint8_t *p, int k, int pos) {
     return _mm256_and_si256(x, splat8(1 << pos));
 }
 
-/* a >= b for unsigned bytes, as 0xFF / 0. */
-INL __m256i geq_u8(__m256i a, __m256i b) { return _mm256_cmpeq_epi8(_mm256_max_epu8(a, b), a); }
-
 INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
     switch (f) {
     case PQ_FMT_B8:
@@ -57,12 +54,18 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
         for (int m = 0; m < 8; m++) v[m] = bit_plane(p, m, 0);
         return 8;
     case PQ_FMT_T1_6:
+        /* as in gemv_avx512.c: trits are the high bytes of 3·m in 16-bit lanes */
         for (int h = 0; h < 2; h++) {
-            __m256i m = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
+            __m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
+            __m256i even = _mm256_maddubs_epi16(x, _mm256_set1_epi16(3));
+            __m256i odd = _mm256_maddubs_epi16(x, _mm256_set1_epi16(3 << 8));
             for (int k = 0; k < 5; k++) {
-                __m256i g1 = geq_u8(m, splat8(86)), g2 = geq_u8(m, splat8(171));
-                v[2 * k + h] = _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), g1), g2);
-                m = _mm256_add_epi8(m, _mm256_add_epi8(m, m));
+                v[2 * k + h] = _mm256_or_si256(_mm256_srli_epi16(even, 8),
+                                               _mm256_and_si256(odd, _mm256_set1_epi16((short)0xFF00)));
+                if (k < 4) {
+                    even = _mm256_maddubs_epi16(even, _mm256_set1_epi16(3));
+                    odd = _mm256_maddubs_epi16(odd, _mm256_set1_epi16(3));
+                }
             }
         }
         return 10;

@@ -27,15 +27,6 @@ INL void bit_plane(const uint8_t *p, int pos, __m512i out[4]) {
     for (int i = 0; i < 4; i++) out[i] = _mm512_and_si512(_mm512_rolv_epi32(h, plane_rotation(pos, i)), splat8(1 << pos));
 }
 
-/* Trit = floor(3m/256) for each byte m: 3m fits in 16 bits, so vpmaddubsw with
- * multipliers (3, 0) and (0, 3) gives 3·(low byte) and 3·(high byte) of each
- * 16-bit lane, whose high bytes are the two trits. */
-INL __m512i trits(__m512i m) {
-    __m512i lo = _mm512_maddubs_epi16(m, _mm512_set1_epi16(3));
-    __m512i hi = _mm512_maddubs_epi16(m, _mm512_set1_epi16(3 << 8));
-    return _mm512_ternarylogic_epi32(_mm512_srli_epi16(lo, 8), hi, _mm512_set1_epi16((short)0xFF00), 0xF8);
-}
-
 /* Unpacks one block into v[0..nvec): v[i] holds the codes of weights 64i..64i+63
  * (the layouts are described in pack.h). */
 INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
@@ -69,11 +60,21 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
         bit_plane(p, 0, v);
         return 4;
     case PQ_FMT_T1_6: {
-        /* trit k = floor(3·m_k/256), m_{k+1} = 3·m_k mod 256 (byte adds wrap) */
-        __m512i m = _mm512_loadu_si512(p);
+        /* trit k = floor(3·m_k/256) and m_{k+1} = 3·m_k mod 256 are the high and
+         * low bytes of the 16-bit product 3·m_k. Even and odd bytes each live in
+         * their own 16-bit lanes: vpmaddubsw by (3, 0) multiplies the low byte
+         * of every lane by 3 and ignores the high one, so one instruction per
+         * stream steps k -> k+1, and the trits are the high bytes. (A variant
+         * with shift-and-add for one stream measured 25% slower: ALU-bound.) */
+        __m512i x = _mm512_loadu_si512(p);
+        __m512i even = _mm512_maddubs_epi16(x, _mm512_set1_epi16(3));     /* 3·m of even bytes */
+        __m512i odd = _mm512_maddubs_epi16(x, _mm512_set1_epi16(3 << 8)); /* 3·m of odd bytes */
         for (int k = 0; k < 5; k++) {
-            v[k] = trits(m);
-            m = _mm512_add_epi8(m, _mm512_add_epi8(m, m));
+            v[k] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 8), odd, _mm512_set1_epi16((short)0xFF00), 0xF8);
+            if (k < 4) {
+                even = _mm512_maddubs_epi16(even, _mm512_set1_epi16(3));
+                odd = _mm512_maddubs_epi16(odd, _mm512_set1_epi16(3));
+            }
         }
         return 5;
     }
