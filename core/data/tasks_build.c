@@ -190,7 +190,7 @@ static void add_sentence(void *ctx, const char *s, size_t n) {
 
 /* A sentence that can be an answer: 5-40 words, starts like a sentence, has lowercase letters. */
 static int usable(const sentence *s) {
-    if (s->words < 5 || s->words > 40) return 0;
+    if (s->words < 4 || s->words > 40 || s->len > PQ_TASK_MAX_CHOICE_BYTES) return 0;
     if (!opener(s->text, (size_t)s->len, 0)) return 0;
     int lower = 0;
     for (const char *c = s->text; *c; c++) lower += islower((unsigned char)*c) != 0;
@@ -431,6 +431,7 @@ static void build_sentence_order(builder *bl, const prose *p) {
         for (int i = 1; i + 1 < p->docs[d].n; i++) {
             int si = p->docs[d].first + i;
             if (p->sents[si - 1].words < 4 || !usable(&p->sents[si]) || !usable(&p->sents[si + 1])) continue;
+            if (p->sents[si].len + 1 + p->sents[si + 1].len > PQ_TASK_MAX_CHOICE_BYTES) continue;
             if (!strcmp(p->sents[si].text, p->sents[si + 1].text)) continue;
             cands[nc++] = (candidate){key_hash(bl->name, p->docs[d].id, i), d, si};
         }
@@ -806,7 +807,8 @@ static void build_wordnet(builder *def, builder *hyp, const wordnet *wn) {
     int nc = 0;
     for (int i = 0; i < wn->n; i++) {
         const synset *s = &wn->s[i];
-        if (s->heldout && s->gloss[0]) gpool[ng++] = (wn_entry){i, s->gloss, (int)strlen(s->gloss)};
+        if (s->heldout && s->gloss[0] && strlen(s->gloss) <= PQ_TASK_MAX_CHOICE_BYTES)
+            gpool[ng++] = (wn_entry){i, s->gloss, (int)strlen(s->gloss)};
         if (s->is_hypernym && s->lemmas[0][0]) hpool[nh++] = (wn_entry){i, s->lemmas[0], (int)strlen(s->lemmas[0])};
         if (s->heldout && s->lemmas[0][0]) cands[nc++] = (candidate){key_hash("wordnet", s->id, 0), i, 0};
     }
@@ -818,7 +820,7 @@ static void build_wordnet(builder *def, builder *hyp, const wordnet *wn) {
         int i = cands[k].a;
         const synset *s = &wn->s[i];
         const wn_entry *out[3];
-        if (s->gloss[0] && def->task->n_items < PQ_TASK_MAX_ITEMS) {
+        if (s->gloss[0] && strlen(s->gloss) <= PQ_TASK_MAX_CHOICE_BYTES && def->task->n_items < PQ_TASK_MAX_ITEMS) {
             wn_ctx c = {wn, i, s->gloss, NULL};
             pq_rng r = pq_rng_make(def->seed, pq_rng_stream_id("tasks/wordnet_def/distractors", cands[k].key));
             if (wn_near(gpool, ng, (int)strlen(s->gloss), def_ok, &c, &r, out) == 3) {

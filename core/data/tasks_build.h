@@ -35,6 +35,10 @@
 
 #define PQ_TASK_MAX_ITEMS 1500
 #define PQ_TASK_MIN_ITEMS 1000
+/* Every answer choice is at most this many bytes, so " " + choice stays well
+ * under 64 tokens and even the smallest (context-64) models can score every item;
+ * contexts may be longer (the evaluator truncates them from the left). */
+#define PQ_TASK_MAX_CHOICE_BYTES 150
 
 /* Names of the built-in tasks, NULL-terminated (heldout_ppl last). */
 extern const char *const pq_builtin_tasks[];
