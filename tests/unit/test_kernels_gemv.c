@@ -220,3 +220,23 @@ Test(kernels_gemv, isa_names_and_choice) {
     cr_assert(pq_isa_supported(pq_isa_best()));
     cr_assert(pq_isa_supported(PQ_ISA_REF));
 }
+
+Test(kernels_gemv, env_caps_the_isa) {
+    setenv("PQ_KERNEL_ISA", "ref", 1);
+    cr_assert_eq(pq_isa_best(), PQ_ISA_REF);
+    setenv("PQ_KERNEL_ISA", "avx2", 1);
+    cr_assert_eq(pq_isa_best(), pq_isa_supported(PQ_ISA_AVX2) ? PQ_ISA_AVX2 : PQ_ISA_REF);
+    unsetenv("PQ_KERNEL_ISA");
+    /* unsupported requests are refused, not run */
+    for (int isa = 0; isa < PQ_ISA_COUNT; isa++)
+        if (!pq_isa_supported((pq_isa)isa)) {
+            problem p = make_problem(PQ_FMT_B2, 2, 10, 1, 0, 0, 1);
+            pq_act_batch a;
+            pq_act_batch_init(&a);
+            pq_act_batch_set(&a, PQ_ACT_Q8, p.x, 1, 10);
+            float y[2];
+            cr_assert_eq(pq_matmul(p.W, &a, y, (pq_isa)isa, 1), -1);
+            pq_act_batch_free(&a);
+            free_problem(&p);
+        }
+}
