@@ -24,11 +24,26 @@ typedef struct {
     float *w;
 } linear;
 
+/* The block linears, fused where they read the same input: q|k|v and gate|up
+ * are one matrix each (one GEMV call, one thread split, one pass over x). */
+enum { G_QKV, G_O, G_GU, G_DOWN, G_COUNT };
+static const struct {
+    int n;
+    pq_linear_id parts[3];
+} groups[G_COUNT] = {{3, {PQ_LIN_Q, PQ_LIN_K, PQ_LIN_V}}, {1, {PQ_LIN_O}}, {2, {PQ_LIN_GATE, PQ_LIN_UP}}, {1, {PQ_LIN_DOWN}}};
+
 typedef struct {
     float *attn_norm, *mlp_norm;
-    linear lin[PQ_LIN_COUNT];
+    linear lin[G_COUNT];
     float *k_cache, *v_cache; /* [ctx, KV·hd] */
 } layer;
+
+/* A block linear before packing: codes with the row affine, or fp32 rows. */
+typedef struct {
+    int rows, cols;
+    uint8_t *codes;
+    float *scale, *offset, *w;
+} staged;
 
 struct pq_infer {
     pq_model_config cfg;
@@ -43,7 +58,7 @@ struct pq_infer {
     float *rope_cos, *rope_sin;
     int pos;
     /* one token's activations */
-    float *x, *xn, *q, *k, *v, *att, *gu, *h, *logits, *scores, rstd;
+    float *x, *xn, *qkv, *att, *gu, *h, *logits, *scores, rstd;
     pq_act_batch in_d, in_f; /* prepared inputs of the D-wide and F-wide linears */
 };
 
@@ -88,9 +103,7 @@ static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *o
     pq_rope_tables(m->rope_cos, m->rope_sin, cfg->ctx, m->hd, PQ_ROPE_THETA);
     m->x = pq_malloc(m->D * sizeof(float));
     m->xn = pq_malloc(m->D * sizeof(float));
-    m->q = pq_malloc(m->D * sizeof(float));
-    m->k = pq_malloc((size_t)m->KV * m->hd * sizeof(float));
-    m->v = pq_malloc((size_t)m->KV * m->hd * sizeof(float));
+    m->qkv = pq_malloc(((size_t)m->D + 2 * (size_t)m->KV * m->hd) * sizeof(float));
     m->att = pq_malloc(m->D * sizeof(float));
     m->gu = pq_malloc(2 * (size_t)m->F * sizeof(float));
     m->h = pq_malloc(m->F * sizeof(float));
@@ -104,7 +117,7 @@ static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *o
 void pq_infer_free(pq_infer *m) {
     if (!m) return;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        for (int i = 0; i < PQ_LIN_COUNT; i++) {
+        for (int i = 0; i < G_COUNT; i++) {
             pq_packed_free(m->L[l].lin[i].packed);
             free(m->L[l].lin[i].w);
         }
@@ -115,7 +128,7 @@ void pq_infer_free(pq_infer *m) {
     free(m->tok_emb), free(m->final_norm);
     pq_packed_free(m->head);
     free(m->rope_cos), free(m->rope_sin);
-    free(m->x), free(m->xn), free(m->q), free(m->k), free(m->v), free(m->att), free(m->gu), free(m->h);
+    free(m->x), free(m->xn), free(m->qkv), free(m->att), free(m->gu), free(m->h);
     free(m->logits), free(m->scores);
     pq_act_batch_free(&m->in_d);
     pq_act_batch_free(&m->in_f);
@@ -176,37 +189,85 @@ static int read_quant_meta(const pq_ckpt *c, const char *path, quant_meta *q) {
     return 0;
 }
 
-/* One block linear from the checkpoint: packed if it has codes, else fp32. */
-static int load_linear(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l, pq_linear_id which) {
-    linear *lin = &m->L[l].lin[which];
-    linear_shape(m, which, &lin->rows, &lin->cols);
+static void staged_free(staged *st) {
+    free(st->codes), free(st->scale), free(st->offset), free(st->w);
+    memset(st, 0, sizeof *st);
+}
+
+/* One block linear from the checkpoint: codes if it has them, else fp32. */
+static int read_linear(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l, pq_linear_id which,
+                       staged *st) {
+    linear_shape(m, which, &st->rows, &st->cols);
     char name[64], cname[80], sname[80];
     snprintf(name, sizeof name, "layers.%d.%s", l, pq_linear_name(which));
     snprintf(cname, sizeof cname, "%s.qcodes", name);
     snprintf(sname, sizeof sname, "%s.qscale", name);
     if (!qm->present || !pq_ckpt_find(c, cname)) {
-        lin->w = take_f32(c, name, (int64_t)lin->rows * lin->cols, path);
-        return lin->w ? 0 : -1;
+        st->w = take_f32(c, name, (int64_t)st->rows * st->cols, path);
+        return st->w ? 0 : -1;
     }
-    size_t row_bytes = pq_qpack_row_bytes(lin->cols, qm->storage_bits);
-    const uint8_t *packed = pq_ckpt_expect(c, cname, PQ_U8, (int64_t)(row_bytes * lin->rows));
-    const float *alpha = pq_ckpt_expect(c, sname, PQ_F32, lin->rows);
+    size_t row_bytes = pq_qpack_row_bytes(st->cols, qm->storage_bits);
+    const uint8_t *packed = pq_ckpt_expect(c, cname, PQ_U8, (int64_t)(row_bytes * st->rows));
+    const float *alpha = pq_ckpt_expect(c, sname, PQ_F32, st->rows);
     if (!packed || !alpha) return pq_fail("%s: %s", path, pq_error());
-    pq_format f;
-    if (pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail("%s: %s", path, pq_error());
-    uint8_t *codes = pq_malloc((size_t)lin->rows * lin->cols);
-    pq_qunpack(packed, lin->rows, lin->cols, qm->storage_bits, codes);
-    float *scale = pq_malloc(lin->rows * sizeof(float)), *offset = pq_malloc(lin->rows * sizeof(float));
-    for (int r = 0; r < lin->rows; r++) {
+    st->codes = pq_malloc((size_t)st->rows * st->cols);
+    pq_qunpack(packed, st->rows, st->cols, qm->storage_bits, st->codes);
+    st->scale = pq_malloc(st->rows * sizeof(float));
+    st->offset = pq_malloc(st->rows * sizeof(float));
+    for (int r = 0; r < st->rows; r++) {
         /* the forward's α·(level0 + code·step), as scale·code + offset */
         float a = alpha[r] > PQ_ALPHA_MIN ? alpha[r] : PQ_ALPHA_MIN;
-        scale[r] = a * (float)qm->level_step;
-        offset[r] = a * (float)qm->level0;
+        st->scale[r] = a * (float)qm->level_step;
+        st->offset[r] = a * (float)qm->level0;
     }
-    lin->packed = pq_pack(f, lin->rows, lin->cols, codes, scale, offset);
+    return 0;
+}
+
+/* Stacks the rows of n staged linears (same cols) into one linear, packed in
+ * format f if they all have codes, fp32 if none has. */
+static int build_group(pq_infer *m, staged *parts, int n, int f, linear *out, const char *path, int l) {
+    int quantized = 0;
+    out->rows = 0;
+    out->cols = parts[0].cols;
+    for (int i = 0; i < n; i++) quantized += parts[i].codes != NULL, out->rows += parts[i].rows;
+    if (quantized != 0 && quantized != n)
+        return pq_fail("%s: layer %d mixes quantized and full-precision linears that share an input", path, l);
+    size_t off = 0;
+    if (!quantized) {
+        out->w = pq_malloc((size_t)out->rows * out->cols * sizeof(float));
+        for (int i = 0; i < n; i++) {
+            memcpy(out->w + off, parts[i].w, (size_t)parts[i].rows * out->cols * sizeof(float));
+            off += (size_t)parts[i].rows * out->cols;
+        }
+        return 0;
+    }
+    uint8_t *codes = pq_malloc((size_t)out->rows * out->cols);
+    float *scale = pq_malloc(out->rows * sizeof(float)), *offset = pq_malloc(out->rows * sizeof(float));
+    int r0 = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(codes + (size_t)r0 * out->cols, parts[i].codes, (size_t)parts[i].rows * out->cols);
+        memcpy(scale + r0, parts[i].scale, parts[i].rows * sizeof(float));
+        memcpy(offset + r0, parts[i].offset, parts[i].rows * sizeof(float));
+        r0 += parts[i].rows;
+    }
+    out->packed = pq_pack((pq_format)f, out->rows, out->cols, codes, scale, offset);
     free(codes), free(scale), free(offset);
-    if (!lin->packed) return pq_fail("%s: %s: %s", path, name, pq_error());
-    m->format = (int)f;
+    if (!out->packed) return pq_fail("%s: layer %d: %s", path, l, pq_error());
+    m->format = f;
+    return 0;
+}
+
+static int load_layer_linears(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l) {
+    pq_format f = PQ_FMT_B8;
+    if (qm->present && pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail("%s: %s", path, pq_error());
+    for (int g = 0; g < G_COUNT; g++) {
+        staged parts[3] = {{0}};
+        int rc = 0;
+        for (int i = 0; i < groups[g].n && rc == 0; i++) rc = read_linear(m, c, path, qm, l, groups[g].parts[i], &parts[i]);
+        if (rc == 0) rc = build_group(m, parts, groups[g].n, (int)f, &m->L[l].lin[g], path, l);
+        for (int i = 0; i < groups[g].n; i++) staged_free(&parts[i]);
+        if (rc) return -1;
+    }
     return 0;
 }
 
@@ -229,7 +290,7 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
         ok = (m->L[l].attn_norm = take_f32(c, name, m->D, path)) != NULL;
         snprintf(name, sizeof name, "layers.%d.mlp_norm", l);
         ok = ok && (m->L[l].mlp_norm = take_f32(c, name, m->D, path)) != NULL;
-        for (int i = 0; ok && i < PQ_LIN_COUNT; i++) ok = load_linear(m, c, path, &qm, l, (pq_linear_id)i) == 0;
+        ok = ok && load_layer_linears(m, c, path, &qm, l) == 0;
     }
     if (!ok) {
         pq_infer_free(m);
@@ -275,23 +336,28 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
         m->L[l].attn_norm = pq_malloc(m->D * sizeof(float));
         m->L[l].mlp_norm = pq_malloc(m->D * sizeof(float));
         for (int i = 0; i < m->D; i++) m->L[l].attn_norm[i] = m->L[l].mlp_norm[i] = 1.0f;
-        for (int w = 0; w < PQ_LIN_COUNT; w++) {
-            linear *lin = &m->L[l].lin[w];
-            linear_shape(m, (pq_linear_id)w, &lin->rows, &lin->cols);
-            size_t n = (size_t)lin->rows * lin->cols;
-            uint64_t stream = pq_rng_stream_id("infer-random", (uint64_t)(1 + l * PQ_LIN_COUNT + w));
-            if (format < 0) {
-                lin->w = pq_malloc(n * sizeof(float));
-                random_weights(lin->w, n, 0.03f, seed, stream);
-                continue;
+        for (int g = 0; g < G_COUNT; g++) {
+            staged parts[3] = {{0}};
+            for (int i = 0; i < groups[g].n; i++) {
+                pq_linear_id w = groups[g].parts[i];
+                staged *st = &parts[i];
+                linear_shape(m, w, &st->rows, &st->cols);
+                size_t n = (size_t)st->rows * st->cols;
+                uint64_t stream = pq_rng_stream_id("infer-random", (uint64_t)(1 + l * PQ_LIN_COUNT + (int)w));
+                if (format < 0) {
+                    st->w = pq_malloc(n * sizeof(float));
+                    random_weights(st->w, n, 0.03f, seed, stream);
+                    continue;
+                }
+                int levels = pq_format_levels((pq_format)format);
+                st->codes = pq_malloc(n);
+                random_codes(st->codes, n, levels, seed, stream);
+                st->scale = pq_malloc(st->rows * sizeof(float));
+                st->offset = pq_malloc(st->rows * sizeof(float));
+                for (int r = 0; r < st->rows; r++) st->scale[r] = 0.04f / levels, st->offset[r] = -0.02f;
             }
-            int levels = pq_format_levels((pq_format)format);
-            uint8_t *codes = pq_malloc(n);
-            random_codes(codes, n, levels, seed, stream);
-            float *scale = pq_malloc(lin->rows * sizeof(float)), *offset = pq_malloc(lin->rows * sizeof(float));
-            for (int r = 0; r < lin->rows; r++) scale[r] = 0.04f / levels, offset[r] = -0.02f;
-            lin->packed = pq_pack((pq_format)format, lin->rows, lin->cols, codes, scale, offset);
-            free(codes), free(scale), free(offset);
+            build_group(m, parts, groups[g].n, format, &m->L[l].lin[g], "random", l);
+            for (int i = 0; i < groups[g].n; i++) staged_free(&parts[i]);
         }
     }
     if (m->opt.head_b8) build_head_b8(m);
@@ -315,7 +381,7 @@ int pq_infer_pos(const pq_infer *m) { return m->pos; }
 size_t pq_infer_weight_bytes(const pq_infer *m) {
     size_t bytes = m->head ? pq_packed_bytes(m->head) : (size_t)m->V * m->D * sizeof(float);
     for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int i = 0; i < PQ_LIN_COUNT; i++) {
+        for (int i = 0; i < G_COUNT; i++) {
             const linear *lin = &m->L[l].lin[i];
             bytes += lin->packed ? pq_packed_bytes(lin->packed) : (size_t)lin->rows * lin->cols * sizeof(float);
         }
@@ -339,7 +405,7 @@ static void attend(pq_infer *m, const layer *L) {
     int hd = m->hd, group = m->H / m->KV, kvw = m->KV * hd, T = m->pos + 1;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < m->H; h++) {
-        const float *q = m->q + (size_t)h * hd;
+        const float *q = m->qkv + (size_t)h * hd;
         const float *K = L->k_cache + (size_t)(h / group) * hd, *Vc = L->v_cache + (size_t)(h / group) * hd;
         float mx = -INFINITY;
         for (int t = 0; t < T; t++) {
@@ -372,26 +438,24 @@ const float *pq_infer_step(pq_infer *m, int token) {
         /* attention */
         pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->attn_norm, 1, D, PQ_RMS_EPS);
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
-        apply(m, &L->lin[PQ_LIN_Q], m->xn, &m->in_d, m->q);
-        apply(m, &L->lin[PQ_LIN_K], m->xn, &m->in_d, m->k);
-        apply(m, &L->lin[PQ_LIN_V], m->xn, &m->in_d, m->v);
+        apply(m, &L->lin[G_QKV], m->xn, &m->in_d, m->qkv);
+        float *q = m->qkv, *k = q + D, *v = k + kvw;
         /* one row at "position 0" of tables that start at this position */
-        pq_rope_apply(m->q, D, 1, 1, m->H, m->hd, cs, sn, 0);
-        pq_rope_apply(m->k, kvw, 1, 1, m->KV, m->hd, cs, sn, 0);
-        memcpy(L->k_cache + (size_t)m->pos * kvw, m->k, kvw * sizeof(float));
-        memcpy(L->v_cache + (size_t)m->pos * kvw, m->v, kvw * sizeof(float));
+        pq_rope_apply(q, D, 1, 1, m->H, m->hd, cs, sn, 0);
+        pq_rope_apply(k, kvw, 1, 1, m->KV, m->hd, cs, sn, 0);
+        memcpy(L->k_cache + (size_t)m->pos * kvw, k, kvw * sizeof(float));
+        memcpy(L->v_cache + (size_t)m->pos * kvw, v, kvw * sizeof(float));
         attend(m, L);
         pq_act_batch_set(&m->in_d, m->opt.act, m->att, 1, D);
-        apply(m, &L->lin[PQ_LIN_O], m->att, &m->in_d, m->xn);
+        apply(m, &L->lin[G_O], m->att, &m->in_d, m->xn);
         for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
         /* SwiGLU MLP */
         pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->mlp_norm, 1, D, PQ_RMS_EPS);
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
-        apply(m, &L->lin[PQ_LIN_GATE], m->xn, &m->in_d, m->gu);
-        apply(m, &L->lin[PQ_LIN_UP], m->xn, &m->in_d, m->gu + F);
+        apply(m, &L->lin[G_GU], m->xn, &m->in_d, m->gu); /* [gate | up] */
         pq_swiglu_forward(m->h, m->gu, 1, F);
         pq_act_batch_set(&m->in_f, m->opt.act, m->h, 1, F);
-        apply(m, &L->lin[PQ_LIN_DOWN], m->h, &m->in_f, m->xn);
+        apply(m, &L->lin[G_DOWN], m->h, &m->in_f, m->xn);
         for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
     }
     pq_rmsnorm_forward(m->xn, &m->rstd, m->x, m->final_norm, 1, D, PQ_RMS_EPS);

@@ -3,7 +3,8 @@
  * The same transformer as core/model (RMSNorm, RoPE θ 10000 with rotate_half
  * pairs, grouped-query attention, SwiGLU, tied embedding/head), run for one new
  * token per step against a KV cache, with every block linear held in a packed
- * format (pack.h) and multiplied by the kernels of gemv.h. A quantized
+ * format (pack.h) and multiplied by the kernels of gemv.h; q|k|v and gate|up,
+ * which read the same input, are stacked into one matrix each. A quantized
  * checkpoint (core/quant/qexport.h: "<name>.qcodes" + ".qscale" + meta.quant)
  * gives packed linears: the k-level grid goes to the smallest format that holds
  * it (ternary: T2, or T1_6 when asked), with scale = α·level_step and
