@@ -27,7 +27,7 @@
 
 /* Bump a step's format when its code changes what it writes: the step then rebuilds. */
 #define TOKENIZER_FORMAT "bpe-2"
-#define SHARDS_FORMAT "shards-3"
+#define SHARDS_FORMAT "shards-4"
 #define TASKS_FORMAT "tasks-5"
 
 static char *fmt(const char *f, ...) PQ_PRINTF(1, 2);

@@ -394,7 +394,9 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
         }
     }
 
-    /* validation: every held-out document, sources in name order */
+    /* validation: held-out documents in the mixture's proportions (each at most once),
+     * shuffled like the training documents, so any prefix of val.bin (the trainer
+     * evaluates on the first eval_tokens) samples every source */
     char *vp = pq_path_join(tmp_dir, "val.bin");
     wr = pq_shard_writer_open(vp, V, vh);
     free(vp);
@@ -403,17 +405,27 @@ int pq_shards_build(const char *corpus_dir, const char *out_dir, pq_bpe *bpe, co
         goto done;
     }
     uint64_t *val_tokens = pq_calloc(ns, sizeof *val_tokens), *val_docs = pq_calloc(ns, sizeof *val_docs);
+    size_t n_val = 0;
+    doc_ref *vrefs = NULL;
     for (int s = 0; s < ns; s++)
-        for (int d = 0; d < held[s].n_docs; d++) {
-            /* the mixture's proportions, each document at most once */
-            if (pq_mixture_copies(names[s], held[s].ids[d], w[s]) == 0) continue;
-            val_tokens[s] += held[s].off[d + 1] - held[s].off[d];
-            val_docs[s]++;
-            if (pq_shard_writer_add_doc(wr, held[s].tok + held[s].off[d], held[s].off[d + 1] - held[s].off[d]) != 0) {
-                free(mix_tokens), free(mix_docs), free(val_tokens), free(val_docs);
-                goto done;
+        for (int d = 0; d < held[s].n_docs; d++)
+            if (pq_mixture_copies(names[s], held[s].ids[d], w[s]) > 0) {
+                if ((n_val & (n_val - 1)) == 0) vrefs = pq_realloc(vrefs, sizeof *vrefs * (n_val ? 2 * n_val : 1));
+                vrefs[n_val++] = (doc_ref){s, d};
             }
+    uint32_t *vperm = pq_malloc(sizeof *vperm * (n_val ? n_val : 1));
+    if (n_val) pq_rng_permutation(seed, pq_rng_stream_id("shards/val", 0), vperm, (uint32_t)n_val);
+    for (size_t k = 0; k < n_val; k++) {
+        doc_ref vr = vrefs[vperm[k]];
+        const encoded_source *es = &held[vr.source];
+        val_tokens[vr.source] += es->off[vr.doc + 1] - es->off[vr.doc];
+        val_docs[vr.source]++;
+        if (pq_shard_writer_add_doc(wr, es->tok + es->off[vr.doc], es->off[vr.doc + 1] - es->off[vr.doc]) != 0) {
+            free(mix_tokens), free(mix_docs), free(val_tokens), free(val_docs), free(vrefs), free(vperm);
+            goto done;
         }
+    }
+    free(vrefs), free(vperm);
     if (pq_shard_writer_tokens(wr) == 0) {
         free(val_tokens), free(val_docs);
         free(mix_tokens), free(mix_docs);

@@ -24,7 +24,8 @@
  * val.bin holds the held-out documents in the mixture's proportions: every
  * held-out document of a source of weight >= 1, and the same hash-chosen
  * fraction of a capped source's (so GCIDE does not dominate the validation loss
- * either); BOS first, sources in name order. The zero-shot tasks are cut from
+ * either), shuffled (seeded, stream "shards/val") so that any prefix of it
+ * samples every source; BOS first. The zero-shot tasks are cut from
  * all held-out text; val and tasks only measure, neither trains, so sharing text
  * leaks nothing into training. */
 #ifndef PQ_MIXTURE_H
