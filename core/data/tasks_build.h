@@ -6,9 +6,10 @@
  *                            glosses of other held-out synsets of the same part of speech.
  *   wordnet_hypernym  4-way  "<lemma> is a kind of" -> a lemma of its first hypernym; distractors
  *                            are other hypernym lemmas, never one of the synset's ancestors.
- *   cloze             4-way  a held-out prose passage (30-100 words) without its last word; the
- *                            target (not a stop word) also occurs earlier in the passage and the
- *                            distractors are other words of the passage with the same capitalization.
+ *   cloze             4-way  a held-out prose passage (30-150 words, ending at a sentence or else
+ *                            a clause end) without its last word; the target (not a stop word) also
+ *                            occurs earlier in the passage and the distractors are other words of
+ *                            the passage with the same capitalization (capitals: proper nouns only).
  *   next_sentence     4-way  two sentences -> the sentence that follows; distractors are sentences
  *                            of the same source from elsewhere.
  *   sentence_order    2-way  one sentence -> the next two sentences in their true or swapped order.
@@ -18,8 +19,9 @@
  * wordnet); WordNet tasks use the synsets marked "heldout" in wordnet_synsets.jsonl.
  * Candidates are visited in the order of a hash of (task, document id, position),
  * so the items are fixed by the text alone; distractors are matched in length
- * (nearest lengths in a pool sorted by length) and the choice order comes from
- * the seeded RNG (stream "tasks/<name>", sub = the candidate's hash). A candidate
+ * with the gold's length rank among the choices uniform (see pick_matched), every
+ * choice is at most PQ_TASK_MAX_CHOICE_BYTES, and the choice order comes from the
+ * seeded RNG (stream "tasks/<name>", sub = the candidate's hash). A candidate
  * whose context + gold answer shares a 13-word window with the training shards,
  * or whose gold text repeats an earlier item's, is skipped. At most
  * PQ_TASK_MAX_ITEMS items per task; fewer than PQ_TASK_MIN_ITEMS is reported as
