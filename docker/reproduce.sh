@@ -3,9 +3,10 @@
 #
 #   bash docker/reproduce.sh [TIER] [make targets...]    # default: small reproduce
 #
-# Results land in ./results (a volume); data and the run cache live in the Docker volume
-# paretoq-work (PQ_DOCKER_WORK=/host/dir bind-mounts a directory instead), so a second run reuses
-# every finished run. The base image is, in order: $BASE_IMAGE if set; debian:bookworm if present
+# Mounts: ./results (the stored reference results; also where `make plots` writes), ./work/results
+# (the fresh aggregated results of this run, as `pq suite run` writes them to $PQ_WORK/results), and
+# the rest of work/ (data, run cache) as the Docker volume paretoq-work (PQ_DOCKER_WORK=/host/dir
+# bind-mounts a directory instead), so a second run reuses every finished run. The base image is, in order: $BASE_IMAGE if set; debian:bookworm if present
 # locally or pullable from a registry; otherwise paretoq/debian:bookworm, built from Debian's archive
 # by docker/build-base-image.sh (needs root and debootstrap) when it does not exist yet.
 set -euo pipefail
@@ -41,8 +42,9 @@ tar -c --exclude=./build --exclude=./build-asan --exclude=./work --exclude=./.gi
     | docker build -f docker/Dockerfile --build-arg BASE_IMAGE="$BASE_IMAGE" \
                    --build-arg PQ_VERSION="$VERSION" -t "$IMAGE" - >&2
 
-mkdir -p results
+mkdir -p results work/results
 if [ -n "${PQ_DOCKER_WORK:-}" ]; then mkdir -p "$PQ_DOCKER_WORK"; WORK=$(cd "$PQ_DOCKER_WORK" && pwd); else WORK=paretoq-work; fi
-echo "docker-reproduce: running '$*' with TIER=$TIER (results -> $PWD/results, work -> $WORK)" >&2
+echo "docker-reproduce: running '$*' with TIER=$TIER (results <-> $PWD/results, fresh results -> $PWD/work/results," \
+     "data and runs -> $WORK)" >&2
 exec docker run --rm -e TIER="$TIER" -e JOBS="${JOBS:-2}" -e HOST_UID="$(id -u)" -e HOST_GID="$(id -g)" \
-    -v "$PWD/results:/src/results" -v "$WORK:/src/work" "$IMAGE" "$@"
+    -v "$PWD/results:/src/results" -v "$WORK:/src/work" -v "$PWD/work/results:/src/work/results" "$IMAGE" "$@"
