@@ -36,7 +36,7 @@ def render(s, figdir, tabdir):
                 ax.plot([bx], [by], "*", color=c, ms=10, mec="black", mew=0.5, zorder=5)
                 plotted = True
             ax.axvline(90, color="black", ls="--", lw=0.8)
-            ax.text(90, 1.0, " 90% (paper)", transform=ax.get_xaxis_transform(), fontsize=6, va="top", ha="right")
+            ax.text(89, 0.02, "90% (paper) ", transform=ax.get_xaxis_transform(), fontsize=6, va="bottom", ha="right")
             ax.set_xlim(-3, 103)
             ax.set_xlabel("FP share of the token budget, B_FP / B_total (%)")
             ax.set_ylabel(label)
