@@ -201,7 +201,8 @@ def quantfn(s):
         if losses[choice] <= others[best_other]:
             wins += 1
         else:
-            losers.append("%s %s beats it at %s" % (best_other, g(others[best_other], 4), bl(b)))
+            losers.append("%s %s beats %s %s at %s" % (best_other, g(others[best_other], 5), choice,
+                                                       g(losses[choice], 5), bl(b)))
     if cells == 0:
         out.append(Finding(claim, "No bit width has the paper's quantizer and an alternative both measured.",
                            INSUFFICIENT))
@@ -259,7 +260,8 @@ def pareto(s):
             c.sort()
         allpts = [(x, y, b) for b, c in curves.items() for x, y in c]
         if len(allpts) < 3:
-            out.append(Finding(claim, "Fewer than three models have both a size and a %s." % what, INSUFFICIENT))
+            out.append(Finding(claim, "Fewer than three models have both a size and %s %s." % (
+                "an" if what[0] in "aeiou" else "a", what), INSUFFICIENT))
             continue
         front = {}
         best = None
@@ -308,11 +310,11 @@ def speed(s):
         if not any(x2 >= x and y2 >= y and (x2, y2) != (x, y) for x2, y2, _ in pts):
             on_front[b] = on_front.get(b, 0) + 1
     faster = sum(r > 1 for _, r in ratios)
-    return [Finding(claim, "2-bit decodes %s× as fast as 4-bit for the same model (%s); accuracy-speed frontier "
-                    "points: %s." % (g(statistics.median(r for _, r in ratios)),
-                                     ", ".join("%s %s×" % (m, g(r)) for m, r in ratios),
-                                     ", ".join("%s ×%d" % (bl(b), on_front[b]) for b in sorted(on_front)) or "none"),
-                    share_verdict(faster, len(ratios)))]
+    front = ("accuracy-speed frontier points: " + ", ".join("%s ×%d" % (bl(b), on_front[b]) for b in sorted(on_front))
+             if pts else "accuracy was not measured, so the accuracy-speed frontier cannot be drawn")
+    return [Finding(claim, "2-bit decodes %s× as fast as 4-bit for the same model (%s); %s." % (
+        g(statistics.median(r for _, r in ratios)), ", ".join("%s %s×" % (m, g(r)) for m, r in ratios), front),
+        share_verdict(faster, len(ratios)))]
 
 
 # --- Fig. 8 / Table 2 and Fig. 9 / Table 1 ---------------------------------------------------
@@ -374,8 +376,9 @@ def baselines(s):
         scale = 100 if unit == "points" else 1  # accuracy margins in percentage points
         med = {b: statistics.median(v) * scale for b, v in margins.items()}
         largest = max(med, key=med.get)
-        f.sentence = f.sentence[:-1] + "; the median margin over the best baseline is %s %s, largest at %s." % (
-            ", ".join("%s %s" % (bl(b), g(med[b])) for b in sorted(med)), unit, bl(largest))
+        f.sentence = f.sentence[:-1] + "; the median margin over the best baseline (positive = ParetoQ better) is " \
+            "%s %s%s." % (", ".join("%s %s" % (bl(b), g(med[b])) for b in sorted(med)), unit,
+                          ", largest at %s" % bl(largest) if min(med.values()) > 0 else "")
         if largest != min(med) and f.verdict == AGREES:
             f.verdict = PARTLY
     return [f]

@@ -368,12 +368,12 @@ def grouped_bars(ax, groups, series, value, colors=None, zoom=False):
     from matplotlib.patches import Patch
     colors = colors or {name: CYCLE[k % len(CYCLE)] for k, name in enumerate(series)}
     drawn, heights = [], []
-    for gx, g in enumerate(groups):
-        present = [(name, value(g, name)) for name in series]
-        present = [(name, v) for name, v in present if v is not None]
-        width = 0.8 / max(1, len(present))
+    table = [[(name, value(g, name)) for name in series] for g in groups]
+    table = [[(name, v) for name, v in row if v is not None] for row in table]
+    width = 0.8 / max([1] + [len(row) for row in table])  # one bar width everywhere
+    for gx, present in enumerate(table):
         for k, (name, v) in enumerate(present):
-            ax.bar(gx - 0.4 + width * (k + 0.5), v, width=width * 0.92, color=colors[name])
+            ax.bar(gx + width * (k + 0.5 - len(present) / 2), v, width=width * 0.92, color=colors[name])
             heights.append(v)
             if name not in drawn:
                 drawn.append(name)
