@@ -225,6 +225,7 @@ static json_t *run_choice(const pq_lm *lm, const pq_eval_tokenizer *tok, const p
     json_object_set_new(o, "acc_stderr", num(st.acc_stderr));
     json_object_set_new(o, "acc_norm", num(st.acc_norm));
     json_object_set_new(o, "acc_norm_stderr", num(st.acc_norm_stderr));
+    json_object_set_new(o, "chance_acc", num(st.chance));
     json_object_set_new(o, "tokens_scored", json_integer(st.tokens_scored));
     json_object_set_new(o, "tokens_forward", json_integer(st.tokens_forward));
     json_object_set_new(o, "tokens_without_prefix_sharing", json_integer(st.tokens_unshared));

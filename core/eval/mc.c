@@ -227,6 +227,7 @@ int pq_mc_score(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_mc_item 
                 res.pred = pq_argmax_first(res.loglik, b->k);
                 res.pred_norm = pq_argmax_first(norm, b->k);
                 acc[index] = res.pred == res.gold;
+                stats->chance += 1.0 / b->k;
                 acc_norm[index] = res.pred_norm == res.gold;
                 if (results) results[index] = res;
             }
@@ -240,6 +241,7 @@ int pq_mc_score(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_mc_item 
         stats->items = n;
         stats->acc = n ? sa / (double)n : NAN;
         stats->acc_norm = n ? sn / (double)n : NAN;
+        stats->chance = n ? stats->chance / (double)n : NAN;
         stats->acc_stderr = pq_mean_stderr(acc, n);
         stats->acc_norm_stderr = pq_mean_stderr(acc_norm, n);
     }

@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     int64_t items;
     double acc, acc_stderr, acc_norm, acc_norm_stderr; /* stderr NaN when items < 2 */
+    double chance;           /* expected acc of guessing: mean of 1 / requests per item */
     int64_t tokens_scored;   /* continuation tokens summed */
     int64_t tokens_forward;  /* tokens the model ran (shared prefixes once) */
     int64_t tokens_unshared; /* tokens it would run without prefix sharing */

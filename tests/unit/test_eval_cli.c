@@ -81,6 +81,7 @@ Test(eval_cli, results_match_the_library) {
     cr_assert(json_object_get(json_object_get(json_object_get(r, "manifest"), "inputs"), "task:wino"));
     json_t *choice = json_object_get(tasks, "choice");
     cr_assert_eq(json_integer_value(json_object_get(choice, "items")), 3);
+    cr_assert_float_eq(json_real_value(json_object_get(choice, "chance_acc")), (1.0 / 3 + 1.0 / 2 + 1.0 / 4) / 3, 1e-15);
     /* The same numbers straight from the library. */
     pq_model *m = pq_eval_load_model(model_path, NULL);
     pq_bpe *b = pq_bpe_load(tok_path);
@@ -113,6 +114,40 @@ Test(eval_cli, results_match_the_library) {
     pq_bpe_free(b);
     pq_model_free(m);
     json_decref(r);
+}
+
+Test(eval_cli, bpe_continuation_tokens) {
+    /* With the merges " t", "he", " the": ("the cat", " the") -> whole "the cat the"
+     * = [t, he, ' ', c, a, t, ' the']; the context alone ends at 't', so the
+     * continuation is the single token ' the' (id 260). A trailing space in the
+     * context moves: ("the cat ", " the") -> continuation "  the" = [' ', ' the']. */
+    pq_bpe *b = make_bpe();
+    pq_eval_tokenizer tok;
+    pq_bpe_eval_tokenizer(&tok, b);
+    pq_mc_request req;
+    cr_assert_eq(pq_mc_encode(&tok, 64, "the cat", " the", &req), 0, "%s", pq_error());
+    cr_assert_eq(req.tokens[0], PQ_BPE_BOS);
+    cr_assert_eq(req.n_score, 1);
+    cr_assert_eq(req.tokens[req.n_tokens - 1], 260);
+    free(req.tokens);
+    cr_assert_eq(pq_mc_encode(&tok, 64, "the cat ", " the", &req), 0, "%s", pq_error());
+    cr_assert_eq(req.n_score, 2);
+    cr_assert_eq(req.tokens[req.n_tokens - 2], ' ');
+    cr_assert_eq(req.tokens[req.n_tokens - 1], 260);
+    free(req.tokens);
+    pq_bpe_free(b);
+}
+
+Test(eval_cli, checkpoint_of_another_tokenizer_fails) {
+    /* Same vocabulary size, different tokenizer: caught by the recorded hash. */
+    pq_model *m = pq_eval_load_model(model_path, NULL);
+    json_t *meta = json_pack("{s:s}", "vocab_hash", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+    cr_assert_eq(pq_model_save(m, model_path, meta), 0);
+    json_decref(meta);
+    pq_model_free(m);
+    const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice", "--data-dir", data_dir, "--out", out_path};
+    cr_assert_eq(run(9, argv), 1);
+    cr_assert_not(pq_file_exists(out_path));
 }
 
 Test(eval_cli, unknown_task_is_a_usage_error, .exit_code = 2) {

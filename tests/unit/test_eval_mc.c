@@ -200,6 +200,7 @@ Test(eval_mc, stderr_is_the_sample_stderr_of_the_mean) {
     cr_assert_eq(st.items, 3);
     cr_assert_float_eq(st.acc, 1.0 / 3, 1e-15);
     cr_assert_float_eq(st.acc_stderr, 1.0 / 3, 1e-15);
+    cr_assert_float_eq(st.chance, 0.5, 1e-15);
     cr_assert(isnan(pq_mean_stderr((double[]){1}, 1)));
 }
 
