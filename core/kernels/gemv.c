@@ -28,6 +28,9 @@ int pq_isa_parse(const char *name, pq_isa *out) {
 }
 
 int pq_isa_supported(pq_isa isa) {
+#if !defined(__x86_64__) && !defined(__i386__)
+    return isa == PQ_ISA_REF;
+#else
     __builtin_cpu_init();
     switch (isa) {
     case PQ_ISA_REF: return 1;
@@ -37,6 +40,7 @@ int pq_isa_supported(pq_isa isa) {
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
     default: return 0;
     }
+#endif
 }
 
 pq_isa pq_isa_best(void) {

@@ -6,9 +6,10 @@
  * saturate (2·15·127 < 32767); 8-bit codes could (2·255·127), so B8 multiplies
  * the signed code c = u - 128 by the activation with llama.cpp's sign trick
  * (|c| ≤ 128: 2·128·127 = 32512 fits) and adds 128·Σq back: still exact. */
-#include <immintrin.h>
-
 #include "kernels/kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma")))
 #define INL static inline __attribute__((always_inline)) TGT
@@ -206,3 +207,9 @@ void pq_kern_avx2(const pq_packed *W, const pq_act_batch *a, float *y, int r0, i
     tile_fn fn = (a->kind == PQ_ACT_Q8 ? q8 : f32)[W->format];
     for (int t0 = 0; t0 < a->batch; t0 += PQ_TOKEN_TILE) fn(W, a, y, r0, r1, t0, PQ_MIN(PQ_TOKEN_TILE, a->batch - t0));
 }
+
+#else /* not x86: pq_isa_supported() never offers this version */
+
+void pq_kern_avx2(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) { pq_kern_ref(W, a, y, r0, r1); }
+
+#endif

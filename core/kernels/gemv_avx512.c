@@ -6,9 +6,10 @@
  * fp32 activations the bytes are widened to floats and FMA'd. A block is
  * unpacked once per row and reused for up to PQ_TOKEN_TILE tokens; one
  * accumulator per unpacked vector keeps the dependency chains short. */
-#include <immintrin.h>
-
 #include "kernels/kern.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 #define TGT __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define INL static inline __attribute__((always_inline)) TGT
@@ -190,3 +191,9 @@ void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0,
     tile_fn fn = (a->kind == PQ_ACT_Q8 ? q8 : f32)[W->format];
     for (int t0 = 0; t0 < a->batch; t0 += PQ_TOKEN_TILE) fn(W, a, y, r0, r1, t0, PQ_MIN(PQ_TOKEN_TILE, a->batch - t0));
 }
+
+#else /* not x86: pq_isa_supported() never offers this version */
+
+void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) { pq_kern_ref(W, a, y, r0, r1); }
+
+#endif
