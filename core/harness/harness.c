@@ -34,16 +34,20 @@ static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
         if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             return pq_fail("pq data build --data-dir %s failed", opt->data_dir);
     }
-    /* The data's identity: the manifests of the tokenizer, shards and tasks (each
-     * records the hashes of its inputs and outputs). */
+    /* The data's identity: what the tokenizer, shards and tasks steps produced
+     * (their manifests' content hashes, which leave out build times and machines). */
     static const char *const parts[] = {"tokenizer.json", "shards/manifest.json", "tasks/manifest.json"};
     pq_sha256 *h = pq_sha256_begin();
     int rc = 0;
     for (size_t i = 0; i < PQ_COUNT(parts) && rc == 0; i++) {
-        char *path = pq_path_join(opt->data_dir, parts[i]), part_hash[PQ_SHA256_HEX];
-        rc = pq_sha256_file(path, part_hash);
-        if (rc != 0) pq_fail("%s: no built data (run 'pq data build --data-dir %s' first)", path, opt->data_dir);
-        pq_sha256_update(h, part_hash, 64);
+        char *path = pq_path_join(opt->data_dir, parts[i]);
+        json_t *m = pq_file_exists(path) ? pq_json_read(path) : NULL;
+        const char *content = json_string_value(json_object_get(m, "content_sha256"));
+        if (!content)
+            rc = pq_fail("%s: no built data (run 'pq data build --data-dir %s' first)", path, opt->data_dir);
+        else
+            pq_sha256_update(h, content, strlen(content));
+        json_decref(m);
         free(path);
     }
     pq_sha256_end(h, NULL, hash);
