@@ -32,7 +32,8 @@ typedef struct {
     int rows, cols;
 } shape;
 
-/* MobileLLM-like projections: (q/o at 576/1536 widths), square, and MLP up/down. */
+/* MobileLLM-125M-like MLP matrices (down 576x1536, gate/up 1536x576), a square 1024 and 2048,
+ * and a larger MLP pair (2048x8192, 8192x2048). rows x cols = out x in. */
 static const shape all_shapes[] = {{576, 1536}, {1536, 576}, {1024, 1024}, {2048, 2048}, {2048, 8192}, {8192, 2048}};
 static const shape quick_shapes[] = {{1024, 1024}, {8192, 2048}};
 
