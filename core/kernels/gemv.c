@@ -89,6 +89,7 @@ static void quantize_token(const float *x, int n, int8_t *q, float *d_out, float
     /* plain comparisons, not fmaxf/fminf: those are libm calls here (NaN rules) */
     float amax = 0.0f;
     int nonfinite = 0;
+#pragma omp simd reduction(max : amax) reduction(| : nonfinite)
     for (int i = 0; i < n; i++) {
         float a = fabsf(x[i]);
         amax = a > amax ? a : amax;
@@ -103,6 +104,7 @@ static void quantize_token(const float *x, int n, int8_t *q, float *d_out, float
     }
     float d = amax / 127.0f, inv = 127.0f / amax;
     int32_t sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int i = 0; i < n; i++) {
         float v = nearbyintf(x[i] * inv); /* half-to-even under the default rounding mode */
         v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;

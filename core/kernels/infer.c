@@ -400,7 +400,9 @@ static void apply(pq_infer *m, const linear *lin, const float *x, const pq_act_b
     }
 }
 
-/* Causal attention of the new query against positions 0..pos of the cache. */
+/* Causal attention of the new query against positions 0..pos of the cache.
+ * The reductions are written for `omp simd` (reassociation allowed), else the
+ * compiler keeps them scalar and attention costs as much as the weights. */
 static void attend(pq_infer *m, const layer *L) {
     int hd = m->hd, group = m->H / m->KV, kvw = m->KV * hd, T = m->pos + 1;
     float scale = 1.0f / sqrtf((float)hd);
@@ -411,17 +413,23 @@ static void attend(pq_infer *m, const layer *L) {
         for (int t = 0; t < T; t++) {
             const float *k = K + (size_t)t * kvw;
             float s = 0.0f;
+#pragma omp simd reduction(+ : s)
             for (int i = 0; i < hd; i++) s += q[i] * k[i];
             m->scores[t] = s * scale;
-            mx = fmaxf(mx, m->scores[t]);
+            mx = m->scores[t] > mx ? m->scores[t] : mx;
         }
         float sum = 0.0f;
-        for (int t = 0; t < T; t++) sum += (m->scores[t] = expf(m->scores[t] - mx));
-        float *out = m->att + (size_t)h * hd;
+#pragma omp simd reduction(+ : sum)
+        for (int t = 0; t < T; t++) {
+            m->scores[t] = pq_expf(m->scores[t] - mx);
+            sum += m->scores[t];
+        }
+        float *out = m->att + (size_t)h * hd, inv = 1.0f / sum;
         memset(out, 0, hd * sizeof(float));
         for (int t = 0; t < T; t++) {
-            float p = m->scores[t] / sum;
+            float p = m->scores[t] * inv;
             const float *v = Vc + (size_t)t * kvw;
+#pragma omp simd
             for (int i = 0; i < hd; i++) out[i] += p * v[i];
         }
     }
