@@ -74,6 +74,49 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
     }
 }
 
+/* One tail vector (64 weights, pack.h's tail layout) as two 32-byte halves. */
+INL void unpack_tail(pq_format f, const uint8_t *p, __m256i v[2]) {
+    switch (f) {
+    case PQ_FMT_B8:
+        v[0] = _mm256_loadu_si256((const __m256i *)p);
+        v[1] = _mm256_loadu_si256((const __m256i *)(p + 32));
+        return;
+    case PQ_FMT_B4: {
+        __m256i x = _mm256_loadu_si256((const __m256i *)p);
+        v[0] = _mm256_and_si256(x, splat8(0x0F));
+        v[1] = _mm256_and_si256(_mm256_srli_epi16(x, 4), splat8(0x0F));
+        return;
+    }
+    case PQ_FMT_B2:
+    case PQ_FMT_T2:
+    case PQ_FMT_B3: {
+        __m256i x = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+        v[0] = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2)), splat8(3));
+        v[1] = _mm256_and_si256(_mm256_srlv_epi32(x, _mm256_setr_epi32(4, 4, 4, 4, 6, 6, 6, 6)), splat8(3));
+        if (f != PQ_FMT_B3) return;
+        p += 16; /* then the high bit plane of B3: as B1, shifted to bit 2 */
+    }
+        __attribute__((fallthrough));
+    case PQ_FMT_B1: {
+        long long b;
+        __builtin_memcpy(&b, p, 8);
+        __m256i y = _mm256_set1_epi64x(b);
+        __m256i h0 = _mm256_and_si256(_mm256_srlv_epi64(y, _mm256_setr_epi64x(0, 1, 2, 3)), splat8(1));
+        __m256i h1 = _mm256_and_si256(_mm256_srlv_epi64(y, _mm256_setr_epi64x(4, 5, 6, 7)), splat8(1));
+        if (f == PQ_FMT_B1) {
+            v[0] = h0, v[1] = h1;
+        } else {
+            v[0] = _mm256_or_si256(v[0], _mm256_slli_epi16(h0, 2));
+            v[1] = _mm256_or_si256(v[1], _mm256_slli_epi16(h1, 2));
+        }
+        return;
+    }
+    default:
+        v[0] = v[1] = _mm256_setzero_si256();
+        return;
+    }
+}
+
 /* Σ u·q over 32 bytes into 8 int32 lanes. */
 INL __m256i dot_u8_s8(pq_format f, __m256i u, __m256i q) {
     __m256i p16;
@@ -121,6 +164,18 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
                         acc[t][m % 4],
                         dot_u8_s8(F, v[m], _mm256_loadu_si256((const __m256i *)(q + t * stride + 32 * m))));
         }
+        const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
+        const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+        for (int i = 0; i < W->tail_vecs; i++) {
+            __m256i v[2];
+            unpack_tail(F, tail + (size_t)i * W->tail_bytes, v);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                for (int h = 0; h < 2; h++)
+                    acc[t][(2 * i + h) % 4] = _mm256_add_epi32(
+                        acc[t][(2 * i + h) % 4],
+                        dot_u8_s8(F, v[h], _mm256_loadu_si256((const __m256i *)(qt + t * stride + 64 * i + 32 * h))));
+        }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             __m256i s = _mm256_add_epi32(_mm256_add_epi32(acc[t][0], acc[t][1]), _mm256_add_epi32(acc[t][2], acc[t][3]));
@@ -155,6 +210,27 @@ INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, i
 #pragma GCC unroll 4
                 for (int t = 0; t < NT; t++) {
                     const float *xt = x + t * stride + 32 * m;
+                    acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
+                    acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
+                    acc[t][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), acc[t][2]);
+                    acc[t][3] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), acc[t][3]);
+                }
+            }
+        }
+        const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
+        const float *xtl = a->x + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+        for (int i = 0; i < W->tail_vecs; i++) {
+            __m256i v[2];
+            unpack_tail(F, tail + (size_t)i * W->tail_bytes, v);
+            for (int h = 0; h < 2; h++) {
+                __m128i lo = _mm256_castsi256_si128(v[h]), hi = _mm256_extracti128_si256(v[h], 1);
+                __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+                __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+                __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+                __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    const float *xt = xtl + t * stride + 64 * i + 32 * h;
                     acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
                     acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
                     acc[t][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), acc[t][2]);

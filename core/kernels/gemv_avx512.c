@@ -83,6 +83,41 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
     }
 }
 
+/* One tail vector (64 weights, pack.h's tail layout) as 64 code bytes: the
+ * packed bytes are broadcast and every lane shifted by its own count. */
+INL __m512i unpack_tail(pq_format f, const uint8_t *p) {
+    switch (f) {
+    case PQ_FMT_B8: return _mm512_loadu_si512(p);
+    case PQ_FMT_B4: {
+        __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+        __m512i cnt = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+        return _mm512_and_si512(_mm512_srlv_epi16(x, cnt), splat8(0x0F));
+    }
+    case PQ_FMT_B2:
+    case PQ_FMT_T2:
+    case PQ_FMT_B3: {
+        __m512i x = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)p));
+        __m512i cnt = _mm512_setr_epi32(0, 0, 0, 0, 0x20002, 0x20002, 0x20002, 0x20002, 0x40004, 0x40004, 0x40004,
+                                        0x40004, 0x60006, 0x60006, 0x60006, 0x60006);
+        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(x, cnt), splat8(3));
+        if (f == PQ_FMT_B3) { /* bit k of byte j -> bit 2 of byte j in 64-bit lane k */
+            long long hb;
+            __builtin_memcpy(&hb, p + 16, 8);
+            __m512i rot = _mm512_setr_epi32(2, 2, 1, 1, 0, 0, 31, 31, 30, 30, 29, 29, 28, 28, 27, 27);
+            u = _mm512_ternarylogic_epi32(u, _mm512_rolv_epi32(_mm512_set1_epi64(hb), rot), splat8(4), 0xF8);
+        }
+        return u;
+    }
+    case PQ_FMT_B1: {
+        long long b;
+        __builtin_memcpy(&b, p, 8);
+        __m512i cnt = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        return _mm512_and_si512(_mm512_srlv_epi32(_mm512_set1_epi64(b), cnt), splat8(1));
+    }
+    default: return _mm512_setzero_si512();
+    }
+}
+
 /* Rows [r0, r1) for tokens t0..t0+NT-1, int8 activations. */
 INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
@@ -102,6 +137,14 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
 #pragma GCC unroll 5
                 for (int i = 0; i < nv; i++)
                     acc[t][i] = _mm512_dpbusd_epi32(acc[t][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
+        }
+        const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
+        const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+        for (int i = 0; i < W->tail_vecs; i++) {
+            __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++)
+                acc[t][i] = _mm512_dpbusd_epi32(acc[t][i], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
         }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
@@ -142,6 +185,20 @@ INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, i
                     acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
                     acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
                 }
+            }
+        }
+        const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
+        const float *xtl = a->x + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+        for (int i = 0; i < W->tail_vecs; i++) {
+            __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
+            __m512 w0 = WIDEN(u, 0), w1 = WIDEN(u, 1), w2 = WIDEN(u, 2), w3 = WIDEN(u, 3);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                const float *xt = xtl + t * stride + 64 * i;
+                acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t][0]);
+                acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t][1]);
+                acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
+                acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
             }
         }
 #pragma GCC unroll 4

@@ -97,6 +97,45 @@ static void pack_block(pq_format f, const uint8_t *u, int n, uint8_t *out) {
     }
 }
 
+/* The tail layout: n <= 64 codes of one tail vector. */
+static void pack_tail(pq_format f, const uint8_t *u, int n, uint8_t *out) {
+    switch (f) {
+    case PQ_FMT_B1:
+        for (int i = 0; i < n; i++) put_bits(out + i % 8, i / 8, 1, u[i]);
+        break;
+    case PQ_FMT_T2:
+    case PQ_FMT_B2:
+        for (int i = 0; i < n; i++) put_bits(out + i % 16, 2 * (i / 16), 2, u[i]);
+        break;
+    case PQ_FMT_B3:
+        for (int i = 0; i < n; i++) {
+            put_bits(out + i % 16, 2 * (i / 16), 2, u[i] & 3);
+            put_bits(out + 16 + i % 8, i / 8, 1, u[i] >> 2);
+        }
+        break;
+    case PQ_FMT_B4:
+        for (int i = 0; i < n; i++) put_bits(out + i % 32, 4 * (i / 32), 4, u[i]);
+        break;
+    case PQ_FMT_B8:
+        memcpy(out, u, (size_t)n);
+        break;
+    default:
+        break;
+    }
+}
+
+static int unpack_tail_one(pq_format f, const uint8_t *v, int i) {
+    switch (f) {
+    case PQ_FMT_B1: return get_bits(v + i % 8, i / 8, 1);
+    case PQ_FMT_T2:
+    case PQ_FMT_B2: return get_bits(v + i % 16, 2 * (i / 16), 2);
+    case PQ_FMT_B3: return get_bits(v + i % 16, 2 * (i / 16), 2) | get_bits(v + 16 + i % 8, i / 8, 1) << 2;
+    case PQ_FMT_B4: return get_bits(v + i % 32, 4 * (i / 32), 4);
+    case PQ_FMT_B8: return v[i];
+    default: return 0;
+    }
+}
+
 static int unpack_one(pq_format f, const uint8_t *blk, int i) {
     switch (f) {
     case PQ_FMT_B1: return get_bits(blk + i % 32, i / 32, 1);
@@ -128,9 +167,16 @@ pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const 
     p->rows = rows;
     p->cols = cols;
     p->block = format_info[f].block;
-    p->nblocks = (cols + p->block - 1) / p->block;
     p->block_bytes = format_info[f].block_bytes;
-    p->row_bytes = (size_t)p->nblocks * p->block_bytes;
+    if (f == PQ_FMT_T1_6) { /* whole blocks: 5 trits per byte leave no cheap narrower layout */
+        p->nblocks = (cols + p->block - 1) / p->block;
+        p->tail_vecs = 0;
+    } else {
+        p->nblocks = cols / p->block;
+        p->tail_vecs = (cols % p->block + 63) / 64;
+    }
+    p->tail_bytes = (size_t)(64 * format_info[f].bits / 8);
+    p->row_bytes = (size_t)p->nblocks * p->block_bytes + (size_t)p->tail_vecs * p->tail_bytes;
     p->data = pq_aligned_alloc((size_t)rows * p->row_bytes);
     memset(p->data, 0, (size_t)rows * p->row_bytes);
     p->scale = pq_malloc((size_t)rows * sizeof(float));
@@ -143,6 +189,11 @@ pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const 
         for (int b = 0; b < p->nblocks; b++) {
             int c0 = b * p->block;
             pack_block(f, u + c0, PQ_MIN(p->block, cols - c0), out + (size_t)b * p->block_bytes);
+        }
+        uint8_t *tail = out + (size_t)p->nblocks * p->block_bytes;
+        for (int t = 0; t < p->tail_vecs; t++) {
+            int c0 = p->nblocks * p->block + 64 * t;
+            pack_tail(f, u + c0, PQ_MIN(64, cols - c0), tail + (size_t)t * p->tail_bytes);
         }
     }
     return p;
@@ -157,6 +208,13 @@ void pq_packed_free(pq_packed *p) {
 }
 
 int pq_packed_code(const pq_packed *p, int row, int col) {
+    int b = col / p->block;
+    if (b >= p->nblocks) { /* in the tail */
+        int c = col - p->nblocks * p->block;
+        const uint8_t *v = p->data + (size_t)row * p->row_bytes + (size_t)p->nblocks * p->block_bytes +
+                           (size_t)(c / 64) * p->tail_bytes;
+        return unpack_tail_one(p->format, v, c % 64);
+    }
     const uint8_t *blk = p->data + (size_t)row * p->row_bytes + (size_t)(col / p->block) * p->block_bytes;
     return unpack_one(p->format, blk, col % p->block);
 }

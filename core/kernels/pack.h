@@ -19,10 +19,11 @@
  * Storage, chosen so SIMD kernels unpack with a shift and a mask and whole
  * 64-byte vectors hold one block: no shuffles and no mask registers
  * (a first 1-bit layout unpacked through k-masks ran at half the speed of the
- * bit-plane one on this AVX-512 CPU). A row is cut into blocks of
- * PQ_BLOCK weights (PQ_BLOCK_T1_6 for the 5-trits-per-byte format); the last
- * block is padded with code 0, which contributes nothing because kernels pad the
- * activations with zeros. Inside a block:
+ * bit-plane one on this AVX-512 CPU). A row is cut into full blocks of
+ * PQ_BLOCK weights, then a tail of up to 3 vectors of 64 weights (so that a
+ * 576-wide row costs 576 weights, not 768); T1_6 rows are whole blocks of
+ * PQ_BLOCK_T1_6. Padding is code 0, which contributes nothing because kernels
+ * pad the activations with zeros. Inside a full block:
  *   B8    byte j = weight j (64-byte groups, 4 per block)
  *   B4    64-byte groups of 128 weights: byte j holds weight j (low nibble) and 64+j (high)
  *   B2,T2 one 64-byte group of 256 weights: byte j, bits 2k..2k+1 hold weight 64k+j
@@ -32,8 +33,15 @@
  *         64k+j as v = Σ d_k·3^(4-k), stored as ceil(v·256/243), so that trit k is
  *         floor(3·m_k/256) with m_0 = byte, m_{k+1} = 3·m_k mod 256 (the
  *         llama.cpp TQ1_0 trick): 8-bit multiplies and compares, no division.
+ * Inside a tail vector (64 weights, 64·bits/8 bytes; a SIMD kernel broadcasts it
+ * and shifts each lane by its own count):
+ *   B8    byte j = weight j
+ *   B4    32 bytes: byte j holds weight j (low nibble) and 32+j (high)
+ *   B2,T2 16 bytes: byte j, bits 2k..2k+1 hold weight 16k+j
+ *   B3    the low 2 bits as B2 (16 bytes), then the high bit as B1 (8 bytes)
+ *   B1    8 bytes: byte j, bit k holds weight 8k+j
  * Bits per weight are exactly 1, 2, 1.6, 2, 3, 4, 8 (plus 8 bytes of scale and
- * offset per row, and the padding of the last block). */
+ * offset per row, and padding to a multiple of 64 weights, 320 for T1_6). */
 #ifndef PQ_PACK_H
 #define PQ_PACK_H
 
@@ -60,9 +68,11 @@ typedef struct {
     pq_format format;
     int rows, cols;
     int block;           /* PQ_BLOCK or PQ_BLOCK_T1_6 */
-    int nblocks;         /* blocks per row: ceil(cols / block) */
-    size_t block_bytes;  /* packed bytes per block */
-    size_t row_bytes;    /* nblocks · block_bytes */
+    int nblocks;         /* full blocks per row */
+    int tail_vecs;       /* then this many tail vectors of 64 weights (0..3; always 0 for T1_6) */
+    size_t block_bytes;  /* packed bytes per full block */
+    size_t tail_bytes;   /* packed bytes per tail vector */
+    size_t row_bytes;    /* nblocks · block_bytes + tail_vecs · tail_bytes */
     uint8_t *data;       /* rows · row_bytes, 64-byte aligned */
     float *scale;        /* per row: w = scale·u + offset */
     float *offset;

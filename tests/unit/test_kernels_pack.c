@@ -29,8 +29,10 @@ static void check_roundtrip(pq_format f, int rows, int cols, const uint8_t *code
         pq_dequant_row(p, r, w);
         for (int c = 0; c < cols; c++) cr_assert_eq(w[c], scale[r] * codes[(size_t)r * cols + c] + offset[r]);
     }
-    /* Storage is exactly the format's bits per weight, per whole block. */
-    cr_assert_eq(p->row_bytes * 8, (size_t)(pq_format_bits(f) * p->block + 0.5) * p->nblocks);
+    /* Storage is exactly the format's bits per weight, for cols rounded up to 64 (320 for t1.6). */
+    int padded = f == PQ_FMT_T1_6 ? (cols + 319) / 320 * 320 : (cols + 63) / 64 * 64;
+    cr_assert_eq(p->row_bytes * 8, (size_t)(pq_format_bits(f) * padded + 0.5), "%s cols %d: %zu bytes", pq_format_name(f),
+                 cols, p->row_bytes);
     pq_packed_free(p);
     free(back), free(w), free(scale), free(offset);
 }
@@ -96,6 +98,35 @@ Test(kernels_pack, layouts_match_the_documentation) {
     p = pq_pack(PQ_FMT_B1, 1, PQ_BLOCK, codes, &s, NULL);
     cr_assert_eq(p->data[9], 4);
     pq_packed_free(p);
+}
+
+Test(kernels_pack, tail_layouts_match_the_documentation) {
+    enum { C = PQ_BLOCK + 64 }; /* one full block, one tail vector */
+    uint8_t codes[C];
+    float s = 1;
+    const struct {
+        pq_format f;
+        int weight, code;
+        size_t byte;
+        uint8_t value;
+    } cases[] = {
+        {PQ_FMT_B1, PQ_BLOCK + 8 * 3 + 5, 1, 5, 1 << 3},         /* byte j=5, bit k=3 */
+        {PQ_FMT_B2, PQ_BLOCK + 16 * 2 + 7, 3, 7, 3 << 4},        /* byte 7, bits 4..5 */
+        {PQ_FMT_B4, PQ_BLOCK + 32 + 9, 11, 9, 11 << 4},          /* byte 9, high nibble */
+        {PQ_FMT_B8, PQ_BLOCK + 40, 200, 40, 200},                /* byte 40 */
+        {PQ_FMT_B3, PQ_BLOCK + 8 * 2 + 2, 6, 16 + 2, 1 << 2},    /* weight 18: high bit in byte 16+2, bit 2 */
+    };
+    for (size_t i = 0; i < PQ_COUNT(cases); i++) {
+        memset(codes, 0, sizeof codes);
+        codes[cases[i].weight] = (uint8_t)cases[i].code;
+        pq_packed *p = pq_pack(cases[i].f, 1, C, codes, &s, NULL);
+        cr_assert_eq(p->nblocks, 1);
+        cr_assert_eq(p->tail_vecs, 1);
+        const uint8_t *tail = p->data + p->block_bytes;
+        cr_assert_eq(tail[cases[i].byte], cases[i].value, "%s: byte %zu is %#x", pq_format_name(cases[i].f),
+                     cases[i].byte, tail[cases[i].byte]);
+        pq_packed_free(p);
+    }
 }
 
 Test(kernels_pack, rejects_codes_outside_the_format) {
