@@ -35,12 +35,14 @@ if [ -z "${BASE_IMAGE:-}" ]; then
 fi
 
 VERSION=$(git describe --always --dirty --tags 2>/dev/null || echo unknown)
+# The Debian packages `make deps` installs, for the image's dependency layer (see the Dockerfile).
+DEB_PKGS=$(make -pn deps 2>/dev/null | sed -n 's/^DEB_PKGS := //p' | head -n1)
 echo "docker-reproduce: building $IMAGE on $BASE_IMAGE (code $VERSION)" >&2
 # The build context is the source tree only: no build outputs, run cache or git metadata.
 tar -c --exclude=./build --exclude=./build-asan --exclude=./work --exclude=./.git --exclude=./pq \
        --exclude='./results/*/figures' --exclude='__pycache__' . \
     | docker build -f docker/Dockerfile --build-arg BASE_IMAGE="$BASE_IMAGE" \
-                   --build-arg PQ_VERSION="$VERSION" -t "$IMAGE" - >&2
+                   --build-arg PQ_VERSION="$VERSION" --build-arg DEB_PKGS="$DEB_PKGS" -t "$IMAGE" - >&2
 
 mkdir -p results work/results
 if [ -n "${PQ_DOCKER_WORK:-}" ]; then mkdir -p "$PQ_DOCKER_WORK"; WORK=$(cd "$PQ_DOCKER_WORK" && pwd); else WORK=paretoq-work; fi
