@@ -1,6 +1,4 @@
 """QAT tokens needed: fine-tuning from the FP checkpoint vs training from scratch."""
-from matplotlib.ticker import FuncFormatter
-
 import pqplot as P
 
 SUITE = "tokens"
@@ -17,7 +15,7 @@ def render(s, figdir, tabdir):
     for m_idx, model in enumerate(models):
         for k, (key, label) in enumerate(METRICS):
             ax = axes[2 * m_idx + k]
-            plotted = False
+            plotted, xs = False, []
             for b in s.bit_widths():
                 for init in sorted({s.text(i, "init") for i in range(len(s.rows))}):
                     ls, mk, _ = STYLE.get(init, (":", "^", init))
@@ -26,17 +24,23 @@ def render(s, figdir, tabdir):
                         if s.text(i, "model") != model or s.bits(i) != b or s.text(i, "init") != init:
                             continue
                         t, v = s.num(i, "qat_tokens"), s.num(i, key)
-                        # A log axis cannot show 0 tokens (the FP checkpoint itself): leave it out.
-                        if v is not None and t is not None and t > 0:
-                            pts.append((t, v * (scale if key == "acc_avg" else 1)))
+                        if v is None or t is None:
+                            continue
+                        v *= scale if key == "acc_avg" else 1
+                        if t > 0:
+                            pts.append((t, v))
+                        else:
+                            # 0 QAT tokens (the FP checkpoint quantized, untrained) has no place on a
+                            # log axis: a dotted level line shows it instead.
+                            ax.axhline(v, color=P.bit_color(b), ls=":", lw=1.0, alpha=0.8)
                     if not pts:
                         continue
                     pts.sort()
+                    xs += [p[0] for p in pts]
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], ls=ls, marker=mk, color=P.bit_color(b),
                             mfc="white" if init == "scratch" else P.bit_color(b))
                     plotted = True
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: P.human(v)))
+            P.maybe_log(ax, xs, force=True, label=P.human)
             ax.set_xlabel("QAT training tokens (log scale)")
             ax.set_ylabel(label)
             ax.set_title("%s — %s" % (model, "loss" if key == "val_loss" else "accuracy"))
@@ -48,7 +52,7 @@ def render(s, figdir, tabdir):
     handles += [Line2D([], [], color="black", ls=ls, marker=mk, mfc="white" if k == "scratch" else "black", label=lab)
                 for k, (ls, mk, lab) in STYLE.items()]
     return P.save_figure(fig, s, "Fig. 3: QAT token sweep, fine-tuned from the FP checkpoint vs from scratch "
-                         "(0-token points cannot be shown on the log axis)", figdir, "fig3_tokens", legend=handles)
+                         "(dotted: 0 QAT tokens, i.e. the FP checkpoint quantized without training)", figdir, "fig3_tokens", legend=handles)
 
 
 if __name__ == "__main__":

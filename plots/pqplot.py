@@ -344,7 +344,7 @@ def write_table(suite, tabdir, stem, title, header, rows, align=None, note=None)
             write_text(os.path.join(tabdir, stem + ".tex"), "\n".join(tex) + "\n")]
 
 
-def maybe_log(ax, values, axis="x", force=False):
+def maybe_log(ax, values, axis="x", force=False, label=None):
     """Log scale when the values span a factor of 8 or more (then plain-number tick labels), linear
     otherwise (a log axis over a narrow range has no labelled decade). Returns the label suffix."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -356,7 +356,7 @@ def maybe_log(ax, values, axis="x", force=False):
     from matplotlib.ticker import LogLocator
     if max(vals) / min(vals) < 100:  # under two decades: label 1-2-5 steps, not only powers of ten
         a.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    a.set_major_formatter(FuncFormatter(lambda v, _: "%g" % v))
+    a.set_major_formatter(FuncFormatter(lambda v, _: (label or (lambda x: "%g" % x))(v)))
     a.set_minor_formatter(NullFormatter())
     return ", log scale"
 
