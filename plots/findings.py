@@ -285,10 +285,20 @@ def pareto(s):
                                % frontier, INSUFFICIENT))
             continue
         unit = "points" if key == "acc_avg" else "nats/token"
+        noise = ""
+        if key == "acc_avg":
+            # Standard error of a mean over T tasks with independent errors: sqrt(sum se^2) / T.
+            ses = []
+            for i in range(n):
+                se = s.numdict(i, "acc_stderr")
+                if se:
+                    ses.append(math.sqrt(sum(v * v for v in se.values())) / len(se))
+            if ses:
+                noise = "; the average accuracy's standard error is about ±%s points" % g(statistics.median(ses) * scale, 2)
         out.append(Finding(claim, "Frontier points by bit width: %s; at the sizes of the 4-bit and binary models, "
                            "the best 1.58/2/3-bit curve (interpolated in log size) is better in %d of %d cases "
-                           "(median margin %s %s)." % (frontier, below, total, g(statistics.median(gaps) * scale),
-                                                       unit), share_verdict(below, total)))
+                           "(median margin %s %s)%s." % (frontier, below, total, g(statistics.median(gaps) * scale),
+                                                         unit, noise), share_verdict(below, total)))
     return out
 
 
