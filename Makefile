@@ -97,12 +97,12 @@ test-unit: $(BUILD)/unit-tests
 
 test-integration: pq
 	@for t in tests/integration/*.sh; do \
-	    echo "== $$t"; PQ=$(CURDIR)/pq bash $$t || exit 1; done
+	    echo "== $$t"; PQ=$(CURDIR)/pq PQ_SANITIZED=$(PQ_SANITIZED) bash $$t || exit 1; done
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" test-unit test-integration
+	    LDFLAGS="-fsanitize=address,undefined" PQ_SANITIZED=1 test-unit test-integration
 	@ln -sf $(BUILD)/pq pq
 
 # --- benchmarks, the study, figures -------------------------------------------
