@@ -182,6 +182,19 @@ static void mark_done(const pq_run *r, double seconds) {
     json_decref(done);
 }
 
+/* The last non-empty line of a run's log: its one-line error, by pq's convention. */
+static void last_line(const char *path, char *out, size_t n) {
+    snprintf(out, n, "(no log)");
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (*line) snprintf(out, n, "%s", line);
+    }
+    fclose(f);
+}
+
 /* ---- the loop ------------------------------------------------------------------------ */
 
 static int ready(const pq_plan *plan, const pq_run *r) {
@@ -253,10 +266,13 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
                 cost_done += r->cost;
             } else {
                 r->state = RUN_FAILED, failed++;
-                char *log = pq_run_file(r, "log.txt");
-                fprintf(stderr, "%spq suite: %s run failed (%s %d); see %s\n", progress.tty ? "\r\033[K" : "", r->kind,
-                        WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                        log);
+                char *log = pq_run_file(r, "log.txt"), last[512];
+                last_line(log, last, sizeof last);
+                fprintf(stderr,
+                        "%spq suite: %s run failed (%s %d): %s\n"
+                        "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",
+                        progress.tty ? "\r\033[K" : "", r->kind, WIFEXITED(status) ? "exit" : "signal",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), last, log, r->dir);
                 free(log);
             }
         }
