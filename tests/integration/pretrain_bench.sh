@@ -12,8 +12,21 @@ for key in '"openblas_core"' '"tokens_per_sec"' '"gflops"' '"sgemm_ceiling_gflop
            '"1": {' '"2": {' '"name": "tiny"' '"manifest"'; do
     grep -q "$key" "$f" || { echo "FAIL: $key missing from train.json"; exit 1; }
 done
-# every measured rate is a positive number
-if grep -E '"(tokens_per_sec|gflops|sgemm_ceiling_gflops)": (0[,.]|-|null)' "$f"; then
-    echo "FAIL: non-positive rate"; exit 1
-fi
+# every measured rate is a positive number (values below 1 are fine: tiny shapes on a busy machine)
+/usr/bin/python3 - "$f" <<'PY' || { echo "FAIL: non-positive rate"; exit 1; }
+import json, sys
+bad = []
+def walk(v, path):
+    if isinstance(v, dict):
+        for k, x in v.items():
+            if k in ("tokens_per_sec", "gflops", "sgemm_ceiling_gflops") and not (isinstance(x, (int, float)) and x > 0):
+                bad.append(f"{path}.{k} = {x!r}")
+            walk(x, f"{path}.{k}")
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            walk(x, f"{path}[{i}]")
+walk(json.load(open(sys.argv[1])), "")
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
 echo "pretrain_bench: ok"
