@@ -174,12 +174,17 @@ static pid_t start(const pq_plan *plan, int i, const char *pq) {
     return pid;
 }
 
+/* Once DONE exists the run is never resumed, so its resumable state (model plus
+ * optimizer moments, most of a training run's disk use) is dropped. */
 static void mark_done(const pq_run *r, double seconds) {
     json_t *done = json_pack("{s:s, s:f}", "id", r->id, "seconds", seconds);
     char *path = pq_run_file(r, "DONE");
     if (pq_json_write(done, path) != 0) pq_die("%s", pq_error());
     free(path);
     json_decref(done);
+    char *state = pq_run_file(r, "state.ckpt");
+    unlink(state);
+    free(state);
 }
 
 /* The last non-empty line of a run's log: its one-line error, by pq's convention. */

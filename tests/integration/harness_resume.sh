@@ -42,6 +42,9 @@ strip() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); 
 grep -q '"val_loss"' "$tmp/out-a/smoke/budget.json" || fail "no val_loss in the aggregated rows"
 grep -q '"acc_avg"' "$tmp/out-a/smoke/budget.json" || fail "no accuracy in the aggregated rows"
 [ -s "$tmp/out-a/smoke/budget.csv" ] || fail "no CSV twin"
+# Finished runs keep their outputs but drop the resumable state.
+ls "$tmp"/runs-a/*/model.ckpt >/dev/null 2>&1 || fail "finished runs lost their model.ckpt"
+! ls "$tmp"/runs-a/*/state.ckpt >/dev/null 2>&1 || fail "finished runs kept state.ckpt"
 
 # A rerun finds every run done and runs nothing.
 run "$tmp/runs-a" "$tmp/out-a" 2>"$tmp/c.log" || fail "rerun failed"
