@@ -97,13 +97,34 @@ static int positive(expander *x, const char *field, long long *out) {
 }
 
 /* The standard pipeline most suites share: FP checkpoint, then QAT at `bits`. */
-static int standard_qat(expander *x, const char *model, double bits, const char *quantizer, int *fp_run) {
+static int standard_qat(expander *x, const char *model, double bits, const char *quantizer) {
     long long pre, qt;
     if (positive(x, "pretrain_tokens", &pre) || positive(x, "qat_tokens", &qt)) return -1;
-    *fp_run = pretrain(x, model, pre);
-    if (*fp_run < 0) return -1;
-    if (bits >= 16) return *fp_run;
-    return qat(x, *fp_run, model, bits, quantizer, qt);
+    int fp = pretrain(x, model, pre);
+    if (fp < 0 || bits >= 16) return fp;
+    return qat(x, fp, model, bits, quantizer, qt);
+}
+
+typedef struct {
+    const char *method;
+    int run;
+} method_run;
+
+/* One row per method: the row's fields plus "method", its model run and that run's eval. */
+static int method_rows(expander *x, json_t *fields, const method_run *methods, size_t n) {
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        int e = evaluate(x, methods[k].run);
+        if (methods[k].run < 0 || e < 0) {
+            rc = -1;
+            break;
+        }
+        json_t *row = json_deep_copy(fields);
+        json_object_set_new(row, "method", json_string(methods[k].method));
+        add_row(x, row, "model", methods[k].run, "eval", e);
+    }
+    json_decref(fields);
+    return rc;
 }
 
 /* ---- the suites ---------------------------------------------------------------- */
@@ -174,7 +195,7 @@ static int expand_transition(expander *x) {
     size_t i, j;
     json_t *m, *b;
     json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
-        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        int q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq");
         if (q < 0) return -1;
         add_row(x, json_pack("{s:s, s:O}", "model", json_string_value(m), "bits", b), "qat", q, NULL, 0);
     }
@@ -197,7 +218,7 @@ static int expand_quantfn(expander *x) {
             return pq_suite_field_error(x->s, "quantizers", "keys are bit widths, values arrays of quantizer names");
         json_array_foreach(names, k, name) {
             if (!json_is_string(name)) return pq_suite_field_error(x->s, "quantizers", "expected quantizer names");
-            int fp, q = standard_qat(x, json_string_value(m), bits, json_string_value(name), &fp);
+            int q = standard_qat(x, json_string_value(m), bits, json_string_value(name));
             int e = evaluate(x, q);
             if (q < 0 || e < 0) return -1;
             add_row(x,
@@ -215,7 +236,7 @@ static int expand_pareto(expander *x) {
     size_t i, j;
     json_t *m, *b;
     json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
-        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        int q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq");
         int e = evaluate(x, q);
         if (q < 0 || e < 0) return -1;
         add_row(x,
@@ -232,7 +253,7 @@ static int expand_speed(expander *x) {
     size_t i, j;
     json_t *m, *b;
     json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
-        int fp, q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq", &fp);
+        int q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq");
         int e = evaluate(x, q);
         if (q < 0 || e < 0) return -1;
         int d = pq_plan_add1(x->plan, "decode", json_pack("{s:O}", "bits", b), "model", q);
@@ -252,19 +273,15 @@ static int expand_ternary(expander *x) {
         const char *model = json_string_value(m);
         int p = pretrain(x, model, pre);
         if (p < 0) return -1;
-        struct { const char *method; int run; } methods[] = {
+        method_run methods[] = {
             {"paretoq", qat(x, p, model, 1.58, "paretoq", qt)},
             {"rtn", ptq(x, p, "rtn", 1.58)},
             {"minmax_qat", qat(x, p, model, 1.58, "minmax", qt)},
             /* BitNet b1.58-like: absmean ternary trained from scratch on the same total budget. */
             {"absmean_scratch", qat(x, -1, model, 1.58, "absmean", pre + qt)},
         };
-        for (size_t k = 0; k < PQ_COUNT(methods); k++) {
-            int e = evaluate(x, methods[k].run);
-            if (methods[k].run < 0 || e < 0) return -1;
-            add_row(x, json_pack("{s:s, s:s, s:f}", "model", model, "method", methods[k].method, "bits", 1.58), "model",
-                    methods[k].run, "eval", e);
-        }
+        if (method_rows(x, json_pack("{s:s, s:f}", "model", model, "bits", 1.58), methods, PQ_COUNT(methods)))
+            return -1;
     }
     return 0;
 }
@@ -282,18 +299,14 @@ static int expand_baselines(expander *x) {
         double nbits = json_number_value(b);
         int p = pretrain(x, model, pre);
         if (p < 0) return -1;
-        struct { const char *method; int run; } methods[] = {
+        method_run methods[] = {
             {"paretoq", qat(x, p, model, nbits, "paretoq", qt)},
             {"rtn", ptq(x, p, "rtn", nbits)},
             {"gptq", ptq(x, p, "gptq", nbits)},
             {"minmax_qat", qat(x, p, model, nbits, "minmax", qt)},
         };
-        for (size_t k = 0; k < PQ_COUNT(methods); k++) {
-            int e = evaluate(x, methods[k].run);
-            if (methods[k].run < 0 || e < 0) return -1;
-            add_row(x, json_pack("{s:s, s:f, s:s}", "model", model, "bits", nbits, "method", methods[k].method), "model",
-                    methods[k].run, "eval", e);
-        }
+        if (method_rows(x, json_pack("{s:s, s:f}", "model", model, "bits", nbits), methods, PQ_COUNT(methods)))
+            return -1;
     }
     return 0;
 }
