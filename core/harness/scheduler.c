@@ -238,29 +238,47 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
         }
         return 0;
     }
+    /* Critical path first: a run's priority is its cost plus the costliest chain
+     * of runs waiting on it, so the FP checkpoints that many QAT runs need start
+     * early instead of after every cheap independent run. Dependencies always
+     * have lower indices, so one backward pass computes it. */
+    double *priority = pq_calloc((size_t)n, sizeof *priority);
+    for (int i = n - 1; i >= 0; i--) {
+        priority[i] += plan->runs[i].cost;
+        for (int d = 0; d < plan->runs[i].ndeps; d++) {
+            int p = plan->runs[i].deps[d];
+            if (priority[i] > priority[p]) priority[p] = priority[i];
+        }
+    }
     pid_t *pids = pq_calloc((size_t)n, sizeof *pids);
     double *started = pq_calloc((size_t)n, sizeof *started);
     pq_progress progress;
     pq_progress_begin(&progress, "suite", left, "run");
     int finished = 0, alone = 0; /* alone: an exclusive run is running */
     while (left > 0 || running > 0) {
-        for (int i = 0; i < n && running < opt->jobs && !alone; i++) {
-            pq_run *r = &plan->runs[i];
-            if (r->state != RUN_PENDING) continue;
-            if (blocked(plan, r)) {
-                r->state = RUN_SKIPPED, left--, failed++;
-                continue;
+        while (running < opt->jobs && !alone) {
+            int best = -1;
+            for (int i = 0; i < n; i++) {
+                pq_run *r = &plan->runs[i];
+                if (r->state != RUN_PENDING) continue;
+                if (blocked(plan, r)) {
+                    r->state = RUN_SKIPPED, left--, failed++;
+                    continue;
+                }
+                if (!ready(plan, r) || (exclusive(r) && running > 0)) continue;
+                if (best < 0 || priority[i] > priority[best]) best = i;
             }
-            if (!ready(plan, r) || (exclusive(r) && running > 0)) continue;
-            pids[i] = start(plan, i, opt->pq);
-            if (pids[i] < 0) {
+            if (best < 0) break;
+            pq_run *r = &plan->runs[best];
+            pids[best] = start(plan, best, opt->pq);
+            if (pids[best] < 0) {
                 fprintf(stderr, "pq suite: %s: %s\n", r->dir, pq_error());
                 r->state = RUN_FAILED, left--, failed++;
                 continue;
             }
             r->state = RUN_RUNNING, left--, running++;
             alone = exclusive(r);
-            started[i] = pq_now();
+            started[best] = pq_now();
         }
         if (running == 0) continue;
         int status;
@@ -287,11 +305,12 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
                 free(log);
             }
         }
-        pq_progress_update(&progress, finished, finished, "%d running, %d left, %d failed", running, left, failed);
+        pq_progress_update(&progress, finished, finished, "%d running, %d left, %d failed, %.0f%% of the estimated work",
+                           running, left, failed, cost_total > 0 ? 100 * cost_done / cost_total : 100.0);
     }
     pq_progress_end(&progress);
-    (void)cost_done, (void)cost_total;
     free(pids);
     free(started);
+    free(priority);
     return failed;
 }
