@@ -37,27 +37,6 @@ static void tokens_hash(const pq_token_stream *ts, char hex[PQ_SHA256_HEX]) {
     pq_sha256_hex(ts->tokens, sizeof(uint16_t) * (size_t)ts->n, hex);
 }
 
-static int load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val) {
-    if (!strncmp(spec, "synthetic:", 10)) {
-        char *end;
-        long long n = strtoll(spec + 10, &end, 10);
-        if (*end || n < 2) return pq_fail("--data %s: expected synthetic:N with N >= 2 tokens", spec);
-        pq_tokens_synthetic(train, 1, 0, n, vocab);
-        pq_tokens_synthetic(val, 1, 1, n / 10 > 1024 ? n / 10 : 1024, vocab);
-        return 0;
-    }
-    if (pq_tokens_load_shards(train, spec, "train")) return -1;
-    if (pq_tokens_load_shards(val, spec, "val")) {
-        pq_tokens_free(train);
-        return -1;
-    }
-    if (strcmp(train->vocab_hash, val->vocab_hash)) {
-        pq_tokens_free(train), pq_tokens_free(val);
-        return pq_fail("%s: train and val shards come from different tokenizers", spec);
-    }
-    return 0;
-}
-
 static json_t *param_counts_json(const pq_model_config *c) {
     pq_param_counts p = pq_model_param_counts(c);
     return json_pack("{s:I, s:I, s:I, s:I}", "embedding", (json_int_t)p.embedding, "non_embedding",
@@ -106,7 +85,7 @@ int cmd_pretrain(int argc, char **argv) {
     }
 
     pq_token_stream train, val;
-    if (load_data(data, mc.vocab, &train, &val)) {
+    if (pq_tokens_load_data(data, mc.vocab, &train, &val)) {
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         free(results_path), free(model_path), json_decref(raw);
         return 1;

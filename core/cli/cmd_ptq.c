@@ -40,23 +40,6 @@ static void usage(void) {
            "  --eval-tokens N    validation tokens (default 16384)\n");
 }
 
-static int load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val) {
-    if (!strncmp(spec, "synthetic:", 10)) {
-        char *end;
-        long long n = strtoll(spec + 10, &end, 10);
-        if (*end || n < 2) return pq_fail("--data %s: expected synthetic:N with N >= 2 tokens", spec);
-        pq_tokens_synthetic(train, 1, 0, n, vocab);
-        pq_tokens_synthetic(val, 1, 1, n / 10 > 1024 ? n / 10 : 1024, vocab);
-        return 0;
-    }
-    if (pq_tokens_load_shards(train, spec, "train")) return -1;
-    if (pq_tokens_load_shards(val, spec, "val")) {
-        pq_tokens_free(train);
-        return -1;
-    }
-    return 0;
-}
-
 static double val_loss(pq_model *m, const pq_token_stream *val, int T, int64_t eval_tokens) {
     pq_data_order order;
     if (pq_data_order_init(&order, val, T, 0)) return -1.0;
@@ -157,7 +140,7 @@ int cmd_ptq(int argc, char **argv) {
 
     double fp_val = -1, q_val = -1;
     if (data) {
-        if (load_data(data, mc.vocab, &train, &val)) goto fail;
+        if (pq_tokens_load_data(data, mc.vocab, &train, &val)) goto fail;
         have_data = 1;
         const char *key;
         json_t *v;

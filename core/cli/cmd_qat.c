@@ -48,28 +48,6 @@ static void usage(void) {
            "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n");
 }
 
-/* The same data specs as pq pretrain: a shard directory or synthetic:N. */
-static int load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val) {
-    if (!strncmp(spec, "synthetic:", 10)) {
-        char *end;
-        long long n = strtoll(spec + 10, &end, 10);
-        if (*end || n < 2) return pq_fail("--data %s: expected synthetic:N with N >= 2 tokens", spec);
-        pq_tokens_synthetic(train, 1, 0, n, vocab);
-        pq_tokens_synthetic(val, 1, 1, n / 10 > 1024 ? n / 10 : 1024, vocab);
-        return 0;
-    }
-    if (pq_tokens_load_shards(train, spec, "train")) return -1;
-    if (pq_tokens_load_shards(val, spec, "val")) {
-        pq_tokens_free(train);
-        return -1;
-    }
-    if (strcmp(train->vocab_hash, val->vocab_hash)) {
-        pq_tokens_free(train), pq_tokens_free(val);
-        return pq_fail("%s: train and val shards come from different tokenizers", spec);
-    }
-    return 0;
-}
-
 typedef struct {
     const char *from, *config, *bits, *quantizer, *data, *out;
     long long tokens;
@@ -222,7 +200,7 @@ int cmd_qat(int argc, char **argv) {
         goto fail;
     }
 
-    if (load_data(a.data, mc.vocab, &train, &val)) goto fail;
+    if (pq_tokens_load_data(a.data, mc.vocab, &train, &val)) goto fail;
     have_data = 1;
     if (pq_mkdirs(a.out)) goto fail;
 

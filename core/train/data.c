@@ -62,6 +62,27 @@ void pq_tokens_free(pq_token_stream *ts) {
     memset(ts, 0, sizeof *ts);
 }
 
+int pq_tokens_load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val) {
+    if (!strncmp(spec, "synthetic:", 10)) {
+        char *end;
+        long long n = strtoll(spec + 10, &end, 10);
+        if (*end || n < 2) return pq_fail("--data %s: expected synthetic:N with N >= 2 tokens", spec);
+        pq_tokens_synthetic(train, 1, 0, n, vocab);
+        pq_tokens_synthetic(val, 1, 1, n / 10 > 1024 ? n / 10 : 1024, vocab);
+        return 0;
+    }
+    if (pq_tokens_load_shards(train, spec, "train")) return -1;
+    if (pq_tokens_load_shards(val, spec, "val")) {
+        pq_tokens_free(train);
+        return -1;
+    }
+    if (strcmp(train->vocab_hash, val->vocab_hash)) {
+        pq_tokens_free(train), pq_tokens_free(val);
+        return pq_fail("%s: train and val shards come from different tokenizers", spec);
+    }
+    return 0;
+}
+
 int pq_data_order_init(pq_data_order *d, const pq_token_stream *ts, int T, uint64_t seed) {
     memset(d, 0, sizeof *d);
     if (T <= 0 || ts->n < (int64_t)T + 1)

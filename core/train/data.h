@@ -40,6 +40,12 @@ void pq_tokens_synthetic(pq_token_stream *ts, uint64_t seed, int part, int64_t n
 
 void pq_tokens_free(pq_token_stream *ts);
 
+/* The --data argument of pq pretrain, qat and ptq: a shard directory (its train
+ * and val sets, which must come from one tokenizer) or "synthetic:N" (an N-token
+ * training walk and an independent validation walk of max(N/10, 1024) tokens).
+ * -1 + pq_error() on a malformed spec or unreadable shards; nothing is left loaded. */
+int pq_tokens_load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val);
+
 typedef struct {
     const pq_token_stream *ts;
     int T;
