@@ -12,6 +12,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/train_flags.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "train/data.h"
@@ -49,24 +50,19 @@ int cmd_pretrain(int argc, char **argv) {
         return 0;
     }
     const char *config_path = NULL, *data = NULL, *out = NULL;
-    long long tokens_override = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--config") || !strcmp(a, "--data") || !strcmp(a, "--out") || !strcmp(a, "--tokens")) {
-            if (i + 1 >= argc) pq_usage_error("pretrain", "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--config")) config_path = v;
-            else if (!strcmp(a, "--data")) data = v;
-            else if (!strcmp(a, "--out")) out = v;
-            else tokens_override = pq_parse_int("pretrain", "--tokens", v);
-        } else {
-            pq_usage_error("pretrain", "unknown argument '%s'", a);
-        }
-    }
+    pq_train_flags tf;
+    pq_train_flags_init(&tf);
+    const pq_flag flags[] = {
+        {"--config", .text = &config_path},
+        {"--data", .text = &data},
+        {"--out", .text = &out},
+        {"--tokens", .integer = &tf.tokens},
+    };
+    pq_parse_flags("pretrain", argc, argv, flags, PQ_COUNT(flags));
     if (!config_path) pq_usage_error("pretrain", "--config is required");
     if (!data) pq_usage_error("pretrain", "--data is required");
     if (!out) pq_usage_error("pretrain", "--out is required");
-    if (tokens_override < -1) pq_usage_error("pretrain", "--tokens must be >= 0");
+    if (tf.tokens < -1) pq_usage_error("pretrain", "--tokens must be >= 0");
 
     pq_model_config mc;
     pq_train_config tc;
@@ -75,7 +71,7 @@ int cmd_pretrain(int argc, char **argv) {
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         return 1;
     }
-    if (tokens_override >= 0) tc.tokens = tokens_override;
+    pq_train_flags_apply(&tf, &tc);
 
     char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
     if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
@@ -103,10 +99,7 @@ int cmd_pretrain(int argc, char **argv) {
 
     json_t *manifest = pq_manifest_new("pretrain", identity);
     pq_manifest_add_input(manifest, "config", config_path);
-    const char *key;
-    json_t *v;
-    json_object_foreach(train.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
-    json_object_foreach(val.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
+    pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
 
@@ -122,6 +115,7 @@ int cmd_pretrain(int argc, char **argv) {
     }
     json_t *meta = json_pack("{s:O, s:s, s:I}", "train", json_object_get(identity, "train"), "data", train.desc,
                              "tokens_seen", (json_int_t)(log.steps_done * log.tokens_per_step));
+    pq_ckpt_set_tokenizer_hash(meta, pq_tokens_tokenizer_hash(&train));
     if (pq_model_save(m, model_path, meta)) {
         json_decref(meta);
         fprintf(stderr, "pq pretrain: %s\n", pq_error());

@@ -13,6 +13,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/train_flags.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "quant/gptq.h"
@@ -56,27 +57,27 @@ int cmd_ptq(int argc, char **argv) {
         return 0;
     }
     const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL;
-    long long calib_tokens = 16384, seq_len = 0, block = PQ_GPTQ_BLOCK, seed = -1, eval_tokens = 16384;
+    long long calib_tokens = 16384, block = PQ_GPTQ_BLOCK;
     double damp = PQ_GPTQ_DAMP;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (strncmp(f, "--", 2)) pq_usage_error("ptq", "unexpected argument '%s'", f);
-        if (i + 1 >= argc) pq_usage_error("ptq", "%s needs a value", f);
-        const char *v = argv[++i];
-        if (!strcmp(f, "--from")) from = v;
-        else if (!strcmp(f, "--method")) method = v;
-        else if (!strcmp(f, "--bits")) bits_s = v;
-        else if (!strcmp(f, "--out")) out = v;
-        else if (!strcmp(f, "--quantizer")) qname = v;
-        else if (!strcmp(f, "--data")) data = v;
-        else if (!strcmp(f, "--calib-tokens")) calib_tokens = pq_parse_int("ptq", f, v);
-        else if (!strcmp(f, "--seq-len")) seq_len = pq_parse_int("ptq", f, v);
-        else if (!strcmp(f, "--block")) block = pq_parse_int("ptq", f, v);
-        else if (!strcmp(f, "--seed")) seed = pq_parse_int("ptq", f, v);
-        else if (!strcmp(f, "--eval-tokens")) eval_tokens = pq_parse_int("ptq", f, v);
-        else if (!strcmp(f, "--damp")) damp = pq_parse_double("ptq", f, v);
-        else pq_usage_error("ptq", "unknown argument '%s'", f);
-    }
+    pq_train_flags tf; /* of the training flags: --seq-len, --seed, --eval-tokens */
+    pq_train_flags_init(&tf);
+    tf.seq_len = 0, tf.eval_tokens = 16384;
+    const pq_flag flags[] = {
+        {"--from", .text = &from},
+        {"--method", .text = &method},
+        {"--bits", .text = &bits_s},
+        {"--out", .text = &out},
+        {"--quantizer", .text = &qname},
+        {"--data", .text = &data},
+        {"--calib-tokens", .integer = &calib_tokens},
+        {"--seq-len", .integer = &tf.seq_len},
+        {"--block", .integer = &block},
+        {"--seed", .integer = &tf.seed},
+        {"--eval-tokens", .integer = &tf.eval_tokens},
+        {"--damp", .number = &damp},
+    };
+    pq_parse_flags("ptq", argc, argv, flags, PQ_COUNT(flags));
+    long long seq_len = tf.seq_len, seed = tf.seed, eval_tokens = tf.eval_tokens;
     if (!from) pq_usage_error("ptq", "--from is required");
     if (!method || (strcmp(method, "rtn") && strcmp(method, "gptq"))) pq_usage_error("ptq", "--method must be rtn or gptq");
     if (!bits_s) pq_usage_error("ptq", "--bits is required");
@@ -100,6 +101,7 @@ int cmd_ptq(int argc, char **argv) {
     pq_model *m = NULL;
     pq_ckpt *qc = NULL;
     json_t *config = NULL, *manifest = NULL, *report = json_array(), *train_meta = NULL;
+    char *from_tokenizer = NULL; /* the tokenizer --from was trained with (NULL: not recorded) */
     pq_token_stream train = {0}, val = {0};
     uint16_t *calib = NULL, *y = NULL;
 
@@ -119,6 +121,7 @@ int cmd_ptq(int argc, char **argv) {
         goto fail;
     }
     if (to) train_meta = json_deep_copy(to);
+    if (pq_ckpt_tokenizer_hash(c->meta)) from_tokenizer = pq_strdup(pq_ckpt_tokenizer_hash(c->meta));
     m = pq_model_new(&mc);
     if (pq_model_from_ckpt(m, c, from)) {
         pq_ckpt_free(c);
@@ -142,10 +145,9 @@ int cmd_ptq(int argc, char **argv) {
     if (data) {
         if (pq_tokens_load_data(data, mc.vocab, &train, &val)) goto fail;
         have_data = 1;
-        const char *key;
-        json_t *v;
-        json_object_foreach(train.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
-        json_object_foreach(val.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
+        /* Calibrating or validating on tokens of another tokenizer measures nothing. */
+        if (pq_tokens_check_tokenizer(&train, data, from_tokenizer, from)) goto fail;
+        pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
         if ((fp_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
     }
     if (pq_mkdirs(out)) goto fail;
@@ -166,6 +168,8 @@ int cmd_ptq(int argc, char **argv) {
     if (!qc) goto fail;
     if (train_meta) json_object_set(qc->meta, "train", train_meta);
     json_object_set(qc->meta, "ptq", config);
+    /* The checkpoint's own, else the data's (equal when both are known: checked above). */
+    pq_ckpt_set_tokenizer_hash(qc->meta, from_tokenizer ? from_tokenizer : have_data ? pq_tokens_tokenizer_hash(&train) : NULL);
     if (pq_ckpt_save(qc, model_path, 0)) goto fail;
     if (have_data && (q_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
 
@@ -197,7 +201,7 @@ fail:
 done:
     pq_ckpt_free(qc);
     pq_model_free(m);
-    free(calib), free(y);
+    free(calib), free(y), free(from_tokenizer);
     if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
     json_decref(config), json_decref(manifest), json_decref(report), json_decref(train_meta);
     free(results_path), free(model_path);

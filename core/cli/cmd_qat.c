@@ -17,6 +17,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/train_flags.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "quant/qat.h"
@@ -50,52 +51,42 @@ static void usage(void) {
 
 typedef struct {
     const char *from, *config, *bits, *quantizer, *data, *out;
-    long long tokens;
     int from_scratch;
-    double lr, min_lr_ratio;
-    long long batch, grad_accum, seq_len, seed, warmup, eval_interval, eval_tokens, ckpt_interval;
+    pq_train_flags train; /* --tokens (required here), --lr, --batch, ... */
 } qat_args;
 
 static void parse(int argc, char **argv, qat_args *a) {
     memset(a, 0, sizeof *a);
-    a->tokens = a->batch = a->grad_accum = a->seq_len = a->seed = a->warmup = -1;
-    a->eval_interval = a->eval_tokens = a->ckpt_interval = -1;
-    a->lr = a->min_lr_ratio = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "--from-scratch")) {
-            a->from_scratch = 1;
-            continue;
-        }
-        if (strncmp(f, "--", 2)) pq_usage_error("qat", "unexpected argument '%s'", f);
-        if (i + 1 >= argc) pq_usage_error("qat", "%s needs a value", f);
-        const char *v = argv[++i];
-        if (!strcmp(f, "--from")) a->from = v;
-        else if (!strcmp(f, "--config")) a->config = v;
-        else if (!strcmp(f, "--bits")) a->bits = v;
-        else if (!strcmp(f, "--quantizer")) a->quantizer = v;
-        else if (!strcmp(f, "--data")) a->data = v;
-        else if (!strcmp(f, "--out")) a->out = v;
-        else if (!strcmp(f, "--tokens")) a->tokens = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--lr")) a->lr = pq_parse_double("qat", f, v);
-        else if (!strcmp(f, "--min-lr-ratio")) a->min_lr_ratio = pq_parse_double("qat", f, v);
-        else if (!strcmp(f, "--batch")) a->batch = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--grad-accum")) a->grad_accum = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--seq-len")) a->seq_len = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--seed")) a->seed = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--warmup")) a->warmup = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--eval-interval")) a->eval_interval = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--eval-tokens")) a->eval_tokens = pq_parse_int("qat", f, v);
-        else if (!strcmp(f, "--ckpt-interval")) a->ckpt_interval = pq_parse_int("qat", f, v);
-        else pq_usage_error("qat", "unknown argument '%s'", f);
-    }
+    pq_train_flags *t = &a->train;
+    pq_train_flags_init(t);
+    const pq_flag flags[] = {
+        {"--from-scratch", .on = &a->from_scratch},
+        {"--from", .text = &a->from},
+        {"--config", .text = &a->config},
+        {"--bits", .text = &a->bits},
+        {"--quantizer", .text = &a->quantizer},
+        {"--data", .text = &a->data},
+        {"--out", .text = &a->out},
+        {"--tokens", .integer = &t->tokens},
+        {"--lr", .number = &t->lr},
+        {"--min-lr-ratio", .number = &t->min_lr_ratio},
+        {"--batch", .integer = &t->batch},
+        {"--grad-accum", .integer = &t->grad_accum},
+        {"--seq-len", .integer = &t->seq_len},
+        {"--seed", .integer = &t->seed},
+        {"--warmup", .integer = &t->warmup},
+        {"--eval-interval", .integer = &t->eval_interval},
+        {"--eval-tokens", .integer = &t->eval_tokens},
+        {"--ckpt-interval", .integer = &t->ckpt_interval},
+    };
+    pq_parse_flags("qat", argc, argv, flags, PQ_COUNT(flags));
     if (!a->from && !(a->from_scratch && a->config)) pq_usage_error("qat", "--from CKPT (or --from-scratch --config FILE) is required");
     if (!a->bits) pq_usage_error("qat", "--bits is required");
     if (!a->quantizer) pq_usage_error("qat", "--quantizer is required");
-    if (a->tokens < 0) pq_usage_error("qat", "--tokens is required (0 = post-training quantization)");
+    if (t->tokens < 0) pq_usage_error("qat", "--tokens is required (0 = post-training quantization)");
     if (!a->data) pq_usage_error("qat", "--data is required");
     if (!a->out) pq_usage_error("qat", "--out is required");
-    if (a->lr == 0 || a->lr < -1) pq_usage_error("qat", "--lr must be > 0");
+    if (t->lr == 0 || t->lr < -1) pq_usage_error("qat", "--lr must be > 0");
     pq_qbits b;
     if (pq_qbits_parse(a->bits, &b)) pq_usage_error("qat", "--bits: %s", pq_error());
     pq_quantizer q;
@@ -110,17 +101,6 @@ static double default_lr(double pretrain_lr, pq_qbits bits, int from_scratch) {
     if (from_scratch) return pretrain_lr;
     int low = bits == PQ_BITS_1 || bits == PQ_BITS_TERNARY || bits == PQ_BITS_2;
     return pretrain_lr / (low ? 10.0 : 20.0);
-}
-
-static void override(pq_train_config *tc, const qat_args *a) {
-    if (a->batch > 0) tc->batch = (int)a->batch;
-    if (a->grad_accum > 0) tc->grad_accum = (int)a->grad_accum;
-    if (a->seed >= 0) tc->seed = (uint64_t)a->seed;
-    if (a->warmup >= 0) tc->warmup = a->warmup;
-    if (a->min_lr_ratio >= 0) tc->min_lr_ratio = a->min_lr_ratio;
-    if (a->eval_interval >= 0) tc->eval_interval = a->eval_interval;
-    if (a->eval_tokens >= 0) tc->eval_tokens = a->eval_tokens;
-    if (a->ckpt_interval >= 0) tc->ckpt_interval = a->ckpt_interval;
 }
 
 int cmd_qat(int argc, char **argv) {
@@ -153,6 +133,7 @@ int cmd_qat(int argc, char **argv) {
     pq_qat *qa = NULL;
     float *fp = NULL;
     char from_hash[PQ_SHA256_HEX] = "";
+    char *from_tokenizer = NULL; /* the tokenizer --from was trained with (NULL: not recorded) */
     if (a.from) {
         pq_ckpt *c = pq_ckpt_load(a.from);
         if (!c) goto fail;
@@ -168,6 +149,8 @@ int cmd_qat(int argc, char **argv) {
             pq_ckpt_free(c);
             goto fail;
         }
+        const char *th = pq_ckpt_tokenizer_hash(c->meta);
+        if (th && !a.from_scratch) from_tokenizer = pq_strdup(th);
         m = pq_model_new(&mc);
         if (!a.from_scratch && pq_model_from_ckpt(m, c, a.from)) {
             pq_ckpt_free(c);
@@ -182,19 +165,18 @@ int cmd_qat(int argc, char **argv) {
         if (!m) mc = cmc, m = pq_model_new(&mc);
     }
     const double pretrain_lr = tc.lr;
-    override(&tc, &a);
+    pq_train_flags_apply(&a.train, &tc); /* tokens, and what was given of batch, seed, ... */
     if (a.from_scratch) pq_model_init(m, tc.seed);
     /* QAT: no weight decay on anything (DESIGN.md §3); the data order gets its own seed so
      * fine-tuning does not replay the pretraining batches in the same order. */
-    tc.tokens = a.tokens;
     tc.weight_decay = 0.0;
     if (!a.from_scratch) {
-        if (a.warmup < 0) tc.warmup = 0;
-        if (a.min_lr_ratio < 0) tc.min_lr_ratio = 0.0;
+        if (a.train.warmup < 0) tc.warmup = 0;
+        if (a.train.min_lr_ratio < 0) tc.min_lr_ratio = 0.0;
         tc.seed += 1000; /* data order only: a fine-tune never re-initializes */
     }
-    tc.lr = a.lr > 0 ? a.lr : default_lr(pretrain_lr, bits, a.from_scratch);
-    const int T = a.seq_len > 0 ? (int)a.seq_len : mc.ctx;
+    if (a.train.lr <= 0) tc.lr = default_lr(pretrain_lr, bits, a.from_scratch);
+    const int T = a.train.seq_len > 0 ? (int)a.train.seq_len : mc.ctx;
     if (T > mc.ctx) {
         pq_fail("--seq-len %d exceeds the model context %d", T, mc.ctx);
         goto fail;
@@ -202,6 +184,8 @@ int cmd_qat(int argc, char **argv) {
 
     if (pq_tokens_load_data(a.data, mc.vocab, &train, &val)) goto fail;
     have_data = 1;
+    /* Fine-tuning on tokens of another tokenizer would train on ids that mean other words. */
+    if (pq_tokens_check_tokenizer(&train, a.data, from_tokenizer, a.from)) goto fail;
     if (pq_mkdirs(a.out)) goto fail;
 
     char train_hash[PQ_SHA256_HEX], val_hash[PQ_SHA256_HEX];
@@ -213,10 +197,7 @@ int cmd_qat(int argc, char **argv) {
     manifest = pq_manifest_new("qat", identity);
     if (a.from) pq_manifest_add_input(manifest, "from", a.from);
     if (a.config) pq_manifest_add_input(manifest, "config", a.config);
-    const char *key;
-    json_t *v;
-    json_object_foreach(train.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
-    json_object_foreach(val.inputs, key, v) pq_manifest_add_input(manifest, key, json_string_value(v));
+    pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
 
@@ -240,6 +221,8 @@ int cmd_qat(int argc, char **argv) {
     json_object_set_new(qc->meta, "qat", json_pack("{s:s, s:s, s:b, s:I}", "quantizer", q.name, "bits", pq_qbits_name(bits),
                                                    "from_scratch", a.from_scratch, "tokens_seen",
                                                    (json_int_t)(log.steps_done * log.tokens_per_step)));
+    /* Equal to the data's when both are known (checked above). */
+    pq_ckpt_set_tokenizer_hash(qc->meta, from_tokenizer ? from_tokenizer : pq_tokens_tokenizer_hash(&train));
     json_t *quant_meta = json_deep_copy(json_object_get(qc->meta, "quant"));
     if (pq_ckpt_save(qc, model_path, 0)) {
         pq_ckpt_free(qc), json_decref(quant_meta), pq_train_log_free(&log);
@@ -255,9 +238,9 @@ int cmd_qat(int argc, char **argv) {
     json_object_set_new(res, "bits", json_string(pq_qbits_name(bits)));
     json_object_set_new(res, "bits_value", json_real(pq_qbits_value(bits)));
     json_object_set_new(res, "from_scratch", json_boolean(a.from_scratch));
-    json_object_set_new(res, "ptq", json_boolean(a.tokens == 0));
+    json_object_set_new(res, "ptq", json_boolean(a.train.tokens == 0));
     json_object_set_new(res, "lr", json_real(tc.lr));
-    json_object_set_new(res, "lr_rule", json_string(a.lr > 0 ? "--lr" : a.from_scratch ? "pretraining lr (from scratch)"
+    json_object_set_new(res, "lr_rule", json_string(a.train.lr > 0 ? "--lr" : a.from_scratch ? "pretraining lr (from scratch)"
                                                                : "pretraining lr / 10 at <=2 bits, / 20 at 3-8 bits"));
     json_object_set_new(res, "pretrain_lr", json_real(pretrain_lr));
     json_object_set(res, "train", json_object_get(identity, "train"));
@@ -290,7 +273,7 @@ fail:
 done:
     pq_qat_free(qa);
     pq_model_free(m);
-    free(fp);
+    free(fp), free(from_tokenizer);
     if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
     json_decref(raw), json_decref(identity), json_decref(manifest);
     free(results_path), free(model_path);

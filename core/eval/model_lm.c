@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "model/layers.h"
 #include "quant/qexport.h"
+#include "train/data.h"
 
 typedef struct {
     int row0, n, pos0; /* rows row0.. hold positions pos0.. of one sequence */
@@ -306,20 +307,5 @@ pq_model *pq_eval_load_model(const char *path, json_t **meta) {
     return m;
 }
 
-const char *pq_eval_ckpt_vocab_hash(const json_t *meta) {
-    static const char *const keys[] = {"vocab_hash", "tokenizer_hash"};
-    for (size_t k = 0; k < PQ_COUNT(keys); k++) {
-        const char *h = json_string_value(json_object_get(meta, keys[k]));
-        if (h && *h) return h;
-    }
-    const char *name;
-    json_t *v;
-    json_object_foreach((json_t *)meta, name, v) {
-        if (!json_is_object(v)) continue;
-        for (size_t k = 0; k < PQ_COUNT(keys); k++) {
-            const char *h = json_string_value(json_object_get(v, keys[k]));
-            if (h && *h) return h;
-        }
-    }
-    return NULL;
-}
+/* One reader of the recorded tokenizer for training and evaluation (train/data.h). */
+const char *pq_eval_ckpt_vocab_hash(const json_t *meta) { return pq_ckpt_tokenizer_hash(meta); }

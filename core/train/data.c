@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/manifest.h"
 #include "base/rng.h"
 #include "base/util.h"
 #include "data/shards.h"
@@ -80,6 +81,46 @@ int pq_tokens_load_data(const char *spec, int vocab, pq_token_stream *train, pq_
         pq_tokens_free(train), pq_tokens_free(val);
         return pq_fail("%s: train and val shards come from different tokenizers", spec);
     }
+    return 0;
+}
+
+const char *pq_ckpt_tokenizer_hash(const json_t *meta) {
+    static const char *const keys[] = {PQ_CKPT_TOKENIZER_KEY, "vocab_hash"};
+    for (size_t k = 0; k < PQ_COUNT(keys); k++) {
+        const char *h = json_string_value(json_object_get(meta, keys[k]));
+        if (h && *h) return h;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)meta, name, v) {
+        if (!json_is_object(v)) continue;
+        for (size_t k = 0; k < PQ_COUNT(keys); k++) {
+            const char *h = json_string_value(json_object_get(v, keys[k]));
+            if (h && *h) return h;
+        }
+    }
+    return NULL;
+}
+
+void pq_ckpt_set_tokenizer_hash(json_t *meta, const char *hash) {
+    if (hash && *hash) json_object_set_new(meta, PQ_CKPT_TOKENIZER_KEY, json_string(hash));
+}
+
+const char *pq_tokens_tokenizer_hash(const pq_token_stream *ts) { return ts->vocab_hash[0] ? ts->vocab_hash : NULL; }
+
+int pq_tokens_check_tokenizer(const pq_token_stream *data, const char *spec, const char *ckpt_hash,
+                              const char *ckpt_path) {
+    const char *data_hash = pq_tokens_tokenizer_hash(data);
+    if (!ckpt_hash || !data_hash || !strcmp(ckpt_hash, data_hash)) return 0;
+    return pq_fail("%s: trained with tokenizer %.12s..., but --data %s was made by tokenizer %.12s...; "
+                   "use data built with the checkpoint's tokenizer",
+                   ckpt_path, ckpt_hash, spec, data_hash);
+}
+
+int pq_tokens_add_inputs(json_t *manifest, const pq_token_stream *ts) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(ts->inputs, key, v) if (pq_manifest_add_input(manifest, key, json_string_value(v))) return -1;
     return 0;
 }
 

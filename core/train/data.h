@@ -46,6 +46,33 @@ void pq_tokens_free(pq_token_stream *ts);
  * -1 + pq_error() on a malformed spec or unreadable shards; nothing is left loaded. */
 int pq_tokens_load_data(const char *spec, int vocab, pq_token_stream *train, pq_token_stream *val);
 
+/* Data identity in checkpoints. Every checkpoint pq pretrain, qat and ptq write
+ * records the tokenizer its tokens came from under PQ_CKPT_TOKENIZER_KEY: the
+ * hex SHA-256 of the tokenizer file, the same value as tokenizer.json's
+ * content_sha256 and every shard header's vocab hash. Token ids mean nothing
+ * without their tokenizer, and two tokenizers of equal vocabulary size are not
+ * told apart by the vocabulary size alone. Synthetic data records none. */
+#define PQ_CKPT_TOKENIZER_KEY "tokenizer_hash"
+
+/* The tokenizer hash a checkpoint's metadata records ("tokenizer_hash" or
+ * "vocab_hash", at the top or one object down), or NULL if it records none
+ * (checkpoints written before the field existed, synthetic data). */
+const char *pq_ckpt_tokenizer_hash(const json_t *meta);
+/* Records hash in meta under PQ_CKPT_TOKENIZER_KEY; a NULL or empty hash records nothing. */
+void pq_ckpt_set_tokenizer_hash(json_t *meta, const char *hash);
+/* The tokenizer of a token stream, or NULL for synthetic data. */
+const char *pq_tokens_tokenizer_hash(const pq_token_stream *ts);
+
+/* 0 if a checkpoint (ckpt_path) trained with tokenizer ckpt_hash may be used with
+ * the data of --data spec: when either records no tokenizer (then only the
+ * vocabulary size is checked, by the loader) or both name the same one. Else -1 +
+ * pq_error() naming both and the two hashes. */
+int pq_tokens_check_tokenizer(const pq_token_stream *data, const char *spec, const char *ckpt_hash,
+                              const char *ckpt_path);
+
+/* Adds the stream's files (shards) to a manifest's inputs. */
+int pq_tokens_add_inputs(json_t *manifest, const pq_token_stream *ts);
+
 typedef struct {
     const pq_token_stream *ts;
     int T;

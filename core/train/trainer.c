@@ -87,6 +87,7 @@ static int save_state(run_state *rs) {
         json_object_set_new(c->meta, "identity", json_string(canon));
         free(canon);
     }
+    pq_ckpt_set_tokenizer_hash(c->meta, pq_tokens_tokenizer_hash(sp->train_data));
     pq_model_to_ckpt(sp->model, c);
     char name[96];
     for (int i = 0; i < sp->n_extra; i++) {

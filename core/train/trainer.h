@@ -9,7 +9,8 @@
  *     validation loss every eval_interval steps (and at step 0 and at the end)
  *     state checkpoint every ckpt_interval steps and at the end
  * Checkpoint/resume: with out_dir set, "<out_dir>/state.ckpt" holds the model,
- * the extra groups, the AdamW moments, the step and the loss curves. If it
+ * the extra groups, the AdamW moments, the step, the loss curves and the
+ * tokenizer of the training data (train/data.h: PQ_CKPT_TOKENIZER_KEY). If it
  * exists when pq_train() starts (and its identity matches) training continues
  * from it; the result is bitwise identical to an uninterrupted run because
  * nothing else carries state: data order is a pure function of (seed, step).

@@ -1,0 +1,47 @@
+#include "cli/train_flags.h"
+
+#include <string.h>
+
+#include "cli/cli.h"
+
+void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags, size_t n) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const pq_flag *f = NULL;
+        for (size_t k = 0; k < n && !f; k++)
+            if (!strcmp(a, flags[k].name)) f = &flags[k];
+        if (!f) {
+            if (strncmp(a, "--", 2)) pq_usage_error(cmd, "unexpected argument '%s'", a);
+            pq_usage_error(cmd, "unknown argument '%s'", a);
+        }
+        if (f->on) {
+            *f->on = 1;
+            continue;
+        }
+        if (i + 1 >= argc) pq_usage_error(cmd, "%s needs a value", a);
+        const char *v = argv[++i];
+        if (f->text) *f->text = v;
+        else if (f->integer) *f->integer = pq_parse_int(cmd, a, v);
+        else if (f->number) *f->number = pq_parse_double(cmd, a, v);
+        else pq_die("flag %s has no destination", a);
+    }
+}
+
+void pq_train_flags_init(pq_train_flags *f) {
+    f->tokens = f->batch = f->grad_accum = f->seq_len = f->seed = f->warmup = -1;
+    f->eval_interval = f->eval_tokens = f->ckpt_interval = -1;
+    f->lr = f->min_lr_ratio = -1;
+}
+
+void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc) {
+    if (f->tokens >= 0) tc->tokens = f->tokens;
+    if (f->batch > 0) tc->batch = (int)f->batch;
+    if (f->grad_accum > 0) tc->grad_accum = (int)f->grad_accum;
+    if (f->seed >= 0) tc->seed = (uint64_t)f->seed;
+    if (f->warmup >= 0) tc->warmup = f->warmup;
+    if (f->min_lr_ratio >= 0) tc->min_lr_ratio = f->min_lr_ratio;
+    if (f->eval_interval >= 0) tc->eval_interval = f->eval_interval;
+    if (f->eval_tokens >= 0) tc->eval_tokens = f->eval_tokens;
+    if (f->ckpt_interval >= 0) tc->ckpt_interval = f->ckpt_interval;
+    if (f->lr > 0) tc->lr = f->lr;
+}

@@ -1,0 +1,49 @@
+/* train_flags.h — the command-line flags of pq pretrain, qat and ptq.
+ *
+ * Each of the three commands lists the flags it takes in a table (pq_flag: the
+ * name and where its value goes) and hands argv to pq_parse_flags, which holds
+ * the one parsing loop and its usage errors (one line, exit 2, via
+ * pq_usage_error):
+ *   "unexpected argument 'X'"  X does not start with "--"
+ *   "unknown argument '--X'"   --X is not in the table
+ *   "--X needs a value"        --X is last on the line
+ *   "--X expects an integer / a number, got 'V'"   (pq_parse_int, pq_parse_double)
+ * The training-config overrides they share (--tokens, --lr, --batch, ...) are
+ * fields of pq_train_flags: "not given" is -1, and pq_train_flags_apply writes
+ * the given ones into a pq_train_config. Checks that belong to one command
+ * (required flags, ranges) stay in that command. */
+#ifndef PQ_CLI_TRAIN_FLAGS_H
+#define PQ_CLI_TRAIN_FLAGS_H
+
+#include <stddef.h>
+
+#include "model/config.h"
+
+/* One flag: its name and exactly one destination. A switch (.on) takes no
+ * value and sets *on = 1; the others take the next argument. */
+typedef struct {
+    const char *name;  /* e.g. "--data" */
+    int *on;           /* switch */
+    const char **text; /* the argument itself */
+    long long *integer;
+    double *number;
+} pq_flag;
+
+/* Parses argv[1..argc-1] (argv[0] = the command) against flags[0..n-1]; any
+ * other argument is a usage error naming it. A flag given twice keeps the last value. */
+void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags, size_t n);
+
+/* Overrides of the training config's fields; -1 = not given. */
+typedef struct {
+    long long tokens, batch, grad_accum, seq_len, seed, warmup, eval_interval, eval_tokens, ckpt_interval;
+    double lr, min_lr_ratio;
+} pq_train_flags;
+
+/* All fields -1 (not given). */
+void pq_train_flags_init(pq_train_flags *f);
+/* Writes the given fields into tc: tokens, seed, warmup, eval_interval,
+ * eval_tokens, ckpt_interval and min_lr_ratio when >= 0; batch, grad_accum and
+ * lr when > 0. seq_len is not a pq_train_config field: the caller uses it. */
+void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc);
+
+#endif
