@@ -57,11 +57,8 @@ int cmd_ptq(int argc, char **argv) {
         return 0;
     }
     const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL;
-    long long calib_tokens = 16384, block = PQ_GPTQ_BLOCK;
+    long long calib_tokens = 16384, seq_len = 0, block = PQ_GPTQ_BLOCK, seed = -1, eval_tokens = 16384;
     double damp = PQ_GPTQ_DAMP;
-    pq_train_flags tf; /* of the training flags: --seq-len, --seed, --eval-tokens */
-    pq_train_flags_init(&tf);
-    tf.seq_len = 0, tf.eval_tokens = 16384;
     const pq_flag flags[] = {
         {"--from", .text = &from},
         {"--method", .text = &method},
@@ -70,14 +67,13 @@ int cmd_ptq(int argc, char **argv) {
         {"--quantizer", .text = &qname},
         {"--data", .text = &data},
         {"--calib-tokens", .integer = &calib_tokens},
-        {"--seq-len", .integer = &tf.seq_len},
+        {"--seq-len", .integer = &seq_len},
         {"--block", .integer = &block},
-        {"--seed", .integer = &tf.seed},
-        {"--eval-tokens", .integer = &tf.eval_tokens},
+        {"--seed", .integer = &seed},
+        {"--eval-tokens", .integer = &eval_tokens},
         {"--damp", .number = &damp},
     };
     pq_parse_flags("ptq", argc, argv, flags, PQ_COUNT(flags));
-    long long seq_len = tf.seq_len, seed = tf.seed, eval_tokens = tf.eval_tokens;
     if (!from) pq_usage_error("ptq", "--from is required");
     if (!method || (strcmp(method, "rtn") && strcmp(method, "gptq"))) pq_usage_error("ptq", "--method must be rtn or gptq");
     if (!bits_s) pq_usage_error("ptq", "--bits is required");
@@ -121,7 +117,8 @@ int cmd_ptq(int argc, char **argv) {
         goto fail;
     }
     if (to) train_meta = json_deep_copy(to);
-    if (pq_ckpt_tokenizer_hash(c->meta)) from_tokenizer = pq_strdup(pq_ckpt_tokenizer_hash(c->meta));
+    const char *th = pq_ckpt_tokenizer_hash(c->meta);
+    if (th) from_tokenizer = pq_strdup(th);
     m = pq_model_new(&mc);
     if (pq_model_from_ckpt(m, c, from)) {
         pq_ckpt_free(c);

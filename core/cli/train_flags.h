@@ -8,10 +8,10 @@
  *   "unknown argument '--X'"   --X is not in the table
  *   "--X needs a value"        --X is last on the line
  *   "--X expects an integer / a number, got 'V'"   (pq_parse_int, pq_parse_double)
- * The training-config overrides they share (--tokens, --lr, --batch, ...) are
- * fields of pq_train_flags: "not given" is -1, and pq_train_flags_apply writes
- * the given ones into a pq_train_config. Checks that belong to one command
- * (required flags, ranges) stay in that command. */
+ * The training-config overrides of pretrain and qat (--tokens, --lr, --batch,
+ * ...) are fields of pq_train_flags: "not given" is -1, and pq_train_flags_apply
+ * writes the given ones into a pq_train_config. Checks that belong to one
+ * command (required flags, ranges) stay in that command. */
 #ifndef PQ_CLI_TRAIN_FLAGS_H
 #define PQ_CLI_TRAIN_FLAGS_H
 

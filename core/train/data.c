@@ -84,22 +84,20 @@ int pq_tokens_load_data(const char *spec, int vocab, pq_token_stream *train, pq_
     return 0;
 }
 
-const char *pq_ckpt_tokenizer_hash(const json_t *meta) {
+static const char *recorded_tokenizer(const json_t *o) {
     static const char *const keys[] = {PQ_CKPT_TOKENIZER_KEY, "vocab_hash"};
     for (size_t k = 0; k < PQ_COUNT(keys); k++) {
-        const char *h = json_string_value(json_object_get(meta, keys[k]));
+        const char *h = json_string_value(json_object_get(o, keys[k]));
         if (h && *h) return h;
     }
-    const char *name;
-    json_t *v;
-    json_object_foreach((json_t *)meta, name, v) {
-        if (!json_is_object(v)) continue;
-        for (size_t k = 0; k < PQ_COUNT(keys); k++) {
-            const char *h = json_string_value(json_object_get(v, keys[k]));
-            if (h && *h) return h;
-        }
-    }
     return NULL;
+}
+
+const char *pq_ckpt_tokenizer_hash(const json_t *meta) {
+    const char *h = recorded_tokenizer(meta), *name;
+    json_t *v;
+    json_object_foreach((json_t *)meta, name, v) if (!h && json_is_object(v)) h = recorded_tokenizer(v);
+    return h;
 }
 
 void pq_ckpt_set_tokenizer_hash(json_t *meta, const char *hash) {

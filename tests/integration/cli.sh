@@ -22,6 +22,16 @@ grep -q -- "--no-such-flag" /tmp/pq_cli_err || fail "bad flag: error does not na
 
 $PQ >/dev/null 2>&1; [ $? -eq 2 ] || fail "no command: expected exit 2"
 
+# pretrain, qat and ptq share one flag parser (core/cli/train_flags.c): the same one-line errors.
+for cmd in pretrain qat ptq; do
+    for args in "--no-such-flag 1" "--out" "stray" "--seed x"; do
+        $PQ $cmd $args 2>/tmp/pq_cli_err; rc=$?
+        [ $rc -eq 2 ] || fail "pq $cmd $args: exit $rc, expected 2"
+        [ "$(wc -l </tmp/pq_cli_err)" -eq 1 ] || fail "pq $cmd $args: error is not one line"
+        grep -q -- "${args%% *}" /tmp/pq_cli_err || fail "pq $cmd $args: error does not name '${args%% *}'"
+    done
+done
+
 info=$($PQ info) || fail "pq info failed"
 grep -q '"openblas_core"' <<<"$info" || fail "pq info lacks the OpenBLAS core"
 grep -q '"code_version"' <<<"$info" || fail "pq info lacks the code version"
