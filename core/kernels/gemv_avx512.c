@@ -92,6 +92,32 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
     }
 }
 
+/* The int8 path's unpack for 1- and 2-bit blocks: masks only, no shifts. Vector
+ * i keeps its codes in place, so they arrive multiplied by a power of two
+ * (2-bit plane k: 4^k; 1-bit vector i: 2^(2i) in its low half and 2^(2i+1) in
+ * its high half). vpdpbusd sums them exactly all the same (at most
+ * 4·192·127 per lane and block, far inside int32 for PQ_MAX_COLS), and
+ * scaled_shift() says by how much to shift each int32 lane of accumulator i
+ * back at the end: exact, since every term is a multiple of it. The shifts cost
+ * a vector pipe per 64 weights, and on this CPU masks issue twice as fast. */
+INL int has_scaled_unpack(pq_format f) { return f == PQ_FMT_B1 || f == PQ_FMT_B2 || f == PQ_FMT_T2; }
+
+INL void unpack_block_scaled(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
+    if (f == PQ_FMT_B1) {
+        __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+        for (int i = 0; i < 4; i++)
+            v[i] = _mm512_and_si512(h, _mm512_inserti64x4(splat8(1 << 2 * i), _mm256_set1_epi8((char)(1 << (2 * i + 1))), 1));
+    } else {
+        __m512i x = load_once(p);
+        for (int i = 0; i < 4; i++) v[i] = _mm512_and_si512(x, splat8(3 << 2 * i));
+    }
+}
+
+INL __m512i scaled_shift(pq_format f, int i) {
+    if (f == PQ_FMT_B1) return _mm512_inserti64x4(_mm512_set1_epi32(2 * i), _mm256_set1_epi32(2 * i + 1), 1);
+    return _mm512_set1_epi32(2 * i);
+}
+
 /* One tail vector (64 weights, pack.h's tail layout) as 64 code bytes: the
  * packed bytes are broadcast and every lane shifted by its own count. */
 INL __m512i unpack_tail(pq_format f, const uint8_t *p) {
@@ -150,7 +176,8 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
 #pragma GCC unroll 2
             for (int u = 0; u < U; u++) {
                 __m512i v[MAXV];
-                int nv = unpack_block(F, row + (size_t)(b + u) * W->block_bytes, v);
+                const uint8_t *p = row + (size_t)(b + u) * W->block_bytes;
+                int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
                 const int8_t *q = a->q + (size_t)t0 * stride + (size_t)(b + u) * W->block;
 #pragma GCC unroll 4
                 for (int t = 0; t < NT; t++)
@@ -160,7 +187,8 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
             }
         for (; b < W->nblocks; b++) {
             __m512i v[MAXV];
-            int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
+            const uint8_t *p = row + (size_t)b * W->block_bytes;
+            int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
             const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
@@ -168,22 +196,29 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
                 for (int i = 0; i < nv; i++)
                     acc[t][0][i] = _mm512_dpbusd_epi32(acc[t][0][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
         }
+        /* Tails hold plain codes: their own accumulator (a run-time index into
+         * acc would force every accumulator into memory). */
         const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
         const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+        __m512i tacc[PQ_TOKEN_TILE];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
         for (int i = 0; i < W->tail_vecs; i++) {
             __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
-#pragma GCC unroll 4 /* into accumulator 0: a run-time index would force them all into memory */
+#pragma GCC unroll 4
             for (int t = 0; t < NT; t++)
-                acc[t][0][0] = _mm512_dpbusd_epi32(acc[t][0][0], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
+                tacc[t] = _mm512_dpbusd_epi32(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
         }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
-            __m512i s = _mm512_setzero_si512();
-#pragma GCC unroll 2
-            for (int u = 0; u < U; u++)
+            __m512i s = tacc[t];
 #pragma GCC unroll 5
-                for (int i = 0; i < MAXV; i++)
-                    if (i < 4 || F == PQ_FMT_T1_6) s = _mm512_add_epi32(s, acc[t][u][i]);
+            for (int i = 0; i < MAXV; i++) {
+                if (i == 4 && F != PQ_FMT_T1_6) break;
+                __m512i ai = U == 2 ? _mm512_add_epi32(acc[t][0][i], acc[t][1][i]) : acc[t][0][i];
+                if (has_scaled_unpack(F)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
+                s = _mm512_add_epi32(s, ai);
+            }
             int32_t isum = _mm512_reduce_add_epi32(s);
             y[(size_t)(t0 + t) * W->rows + r] =
                 pq_q8_finish(W->scale[r], W->offset[r], a->d[t0 + t], isum, a->dqsum[t0 + t]);
