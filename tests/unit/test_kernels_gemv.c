@@ -41,6 +41,8 @@ static problem make_problem(pq_format f, int rows, int cols, int batch, int code
         case 3: v = i % (size_t)cols == 3 ? 1e6f : v; break; /* one outlier per token */
         case 4: v = 0.0f; break;                             /* all zero */
         case 5: v = (i % 2) ? 3.0f : -3.0f; break;           /* saturating magnitudes */
+        case 6: v = 1.0f; break;                             /* every q = +127 */
+        case 7: v = -1.0f; break;                            /* every q = -127 */
         default: break;
         }
         p.x[i] = v;
@@ -156,6 +158,19 @@ Test(kernels_gemv, int8_sums_at_the_limit) {
     pq_act_batch_free(&a);
     free(codes);
     free_problem(&p);
+}
+
+/* The widest rows the format allows, top codes against q = +-127 everywhere:
+ * the AVX-512 int8 path keeps 1- and 2-bit codes scaled by up to 128 inside its
+ * accumulators, and must still be exact here. */
+Test(kernels_gemv, widest_rows_at_the_int32_limit_every_format) {
+    for (int f = 0; f < PQ_FMT_COUNT; f++)
+        for (int x_kind = 6; x_kind <= 7; x_kind++) {
+            problem p = make_problem((pq_format)f, 3, PQ_MAX_COLS, 1, 1, x_kind, 4000 + f * 10 + x_kind);
+            for (int isa = PQ_ISA_AVX2; isa < PQ_ISA_COUNT; isa++)
+                if (pq_isa_supported((pq_isa)isa)) compare_isa(&p, PQ_ACT_Q8, (pq_isa)isa);
+            free_problem(&p);
+        }
 }
 
 /* Outputs are the dequantized matrix times x: the kernels compute the right thing,
