@@ -34,6 +34,7 @@ INL __m512i plane_rotation(int pos, int i) {
 }
 INL void bit_plane(const uint8_t *p, int pos, __m512i out[4]) {
     __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) out[i] = _mm512_and_si512(_mm512_rolv_epi32(h, plane_rotation(pos, i)), splat8(1 << pos));
 }
 
@@ -42,9 +43,11 @@ INL void bit_plane(const uint8_t *p, int pos, __m512i out[4]) {
 INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
     switch (f) {
     case PQ_FMT_B8:
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) v[i] = _mm512_loadu_si512(p + 64 * i);
         return 4;
     case PQ_FMT_B4:
+#pragma GCC unroll 2
         for (int g = 0; g < 2; g++) {
             __m512i x = load_once(p + 64 * g);
             v[2 * g] = _mm512_and_si512(x, splat8(0x0F));
@@ -61,6 +64,7 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
         v[3] = _mm512_and_si512(_mm512_srli_epi16(x, 6), splat8(3));
         if (f == PQ_FMT_B3) {
             __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(p + 64)));
+#pragma GCC unroll 4
             for (int i = 0; i < 4; i++) /* v | (rotated & 4) */
                 v[i] = _mm512_ternarylogic_epi32(v[i], _mm512_rolv_epi32(h, plane_rotation(2, i)), splat8(4), 0xF8);
         }
@@ -79,6 +83,7 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
         __m512i x = load_once(p);
         __m512i even = _mm512_maddubs_epi16(x, _mm512_set1_epi16(3));     /* 3·m of even bytes */
         __m512i odd = _mm512_maddubs_epi16(x, _mm512_set1_epi16(3 << 8)); /* 3·m of odd bytes */
+#pragma GCC unroll 5
         for (int k = 0; k < 5; k++) {
             v[k] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(even, 8), odd, _mm512_set1_epi16((short)0xFF00), 0xF8);
             if (k < 4) {
@@ -105,10 +110,12 @@ INL int has_scaled_unpack(pq_format f) { return f == PQ_FMT_B1 || f == PQ_FMT_B2
 INL void unpack_block_scaled(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
     if (f == PQ_FMT_B1) {
         __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
             v[i] = _mm512_and_si512(h, _mm512_inserti64x4(splat8(1 << 2 * i), _mm256_set1_epi8((char)(1 << (2 * i + 1))), 1));
     } else {
         __m512i x = load_once(p);
+#pragma GCC unroll 4
         for (int i = 0; i < 4; i++) v[i] = _mm512_and_si512(x, splat8(3 << 2 * i));
     }
 }
@@ -153,14 +160,14 @@ INL __m512i unpack_tail(pq_format f, const uint8_t *p) {
     }
 }
 
-/* Rows [r0, r1) for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
+/* Row r's lane sums for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
  * at a time into U·nvec independent accumulators per token: with one set,
  * every block waited for the previous block's vpdpbusd (4 cycles of latency on
  * this CPU, twice what its two vpdpbusd per cycle need). Rows are read one
  * after the other, front to back: reading several rows side by side halved
  * the speed from DRAM here, even with software prefetch. */
 INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_format F, int NT, __m512i lanes[PQ_TOKEN_TILE]) {
-    const int U = NT == 1 && F != PQ_FMT_T1_6 ? 2 : 1; /* T1_6 has no registers to spare */
+    const int U = NT == 1 ? 2 : 1;
     const size_t stride = (size_t)a->stride;
     {
         const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -229,12 +236,15 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
  * about 10; with 576-wide rows that was a fifth of the work). */
 INL __m512i sum16(const __m512i s[16]) {
     __m512i t8[8], t4[4], t2[2];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) /* rows 2i, 2i+1: 8 lanes each */
         t8[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                                  _mm512_shuffle_i32x4(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) /* rows 4i..4i+3: one 128-bit quarter each */
         t4[i] = _mm512_add_epi32(_mm512_shuffle_i32x4(t8[2 * i], t8[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
                                  _mm512_shuffle_i32x4(t8[2 * i], t8[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+#pragma GCC unroll 2
     for (int i = 0; i < 2; i++) /* quarter q: rows q, q+4 (i = 0) or q+8, q+12 (i = 1), two lanes each */
         t2[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(t4[2 * i], t4[2 * i + 1]),
                                  _mm512_unpackhi_epi64(t4[2 * i], t4[2 * i + 1]));
