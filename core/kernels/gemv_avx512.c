@@ -224,6 +224,7 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
         for (int i = 0; i < W->tail_vecs; i++) {
+            _mm_prefetch((const char *)tail + PREFETCH_BYTES + (size_t)i * W->tail_bytes, _MM_HINT_T0);
             __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++)

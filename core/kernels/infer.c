@@ -54,6 +54,7 @@ struct pq_infer {
     int format; /* pq_format of the block linears, or -1: fp32 */
     float *tok_emb, *final_norm;
     pq_packed *head; /* int8 head (opt.head_b8), else tok_emb is the head */
+    uint8_t *codes;  /* every packed matrix's codes, in the order a step reads them */
     layer *L;
     float *rope_cos, *rope_sin;
     int pos;
@@ -127,12 +128,27 @@ void pq_infer_free(pq_infer *m) {
     free(m->L);
     free(m->tok_emb), free(m->final_norm);
     pq_packed_free(m->head);
+    free(m->codes);
     free(m->rope_cos), free(m->rope_sin);
     free(m->x), free(m->xn), free(m->qkv), free(m->att), free(m->gu), free(m->h);
     free(m->logits), free(m->scores);
     pq_act_batch_free(&m->in_d);
     pq_act_batch_free(&m->in_f);
     free(m);
+}
+
+/* Lays the packed codes out in the order pq_infer_step reads them (see
+ * pq_packed_coalesce); called whenever a matrix is added or replaced. */
+static void coalesce_codes(pq_infer *m) {
+    int n = m->cfg.n_layers * G_COUNT + 1, k = 0;
+    pq_packed **mats = pq_malloc((size_t)n * sizeof *mats);
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int g = 0; g < G_COUNT; g++) mats[k++] = m->L[l].lin[g].packed;
+    mats[k++] = m->head;
+    uint8_t *old = m->codes;
+    m->codes = pq_packed_coalesce(mats, k);
+    free(old);
+    free(mats);
 }
 
 /* The int8 head: per-row absmax, codes u = round(w/s) + 127 in 0..254. */
@@ -297,6 +313,7 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
         return NULL;
     }
     if (m->opt.head_b8) build_head_b8(m);
+    coalesce_codes(m);
     return m;
 }
 
@@ -361,6 +378,7 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
         }
     }
     if (m->opt.head_b8) build_head_b8(m);
+    coalesce_codes(m);
     return m;
 }
 
@@ -373,6 +391,7 @@ void pq_infer_set_head_b8(pq_infer *m, int on) {
     m->head = NULL;
     m->opt.head_b8 = on;
     if (on) build_head_b8(m);
+    coalesce_codes(m);
 }
 const char *pq_infer_format(const pq_infer *m) { return m->format < 0 ? "f32" : pq_format_name((pq_format)m->format); }
 void pq_infer_reset(pq_infer *m) { m->pos = 0; }

@@ -201,10 +201,29 @@ pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const 
 
 void pq_packed_free(pq_packed *p) {
     if (!p) return;
-    free(p->data);
+    if (!p->data_shared) free(p->data);
     free(p->scale);
     free(p->offset);
     free(p);
+}
+
+uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (mats[i]) total += ((size_t)mats[i]->rows * mats[i]->row_bytes + 63) & ~(size_t)63;
+    uint8_t *block = pq_aligned_alloc(total ? total : 64);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        pq_packed *p = mats[i];
+        if (!p) continue;
+        size_t bytes = (size_t)p->rows * p->row_bytes;
+        memcpy(block + at, p->data, bytes);
+        if (!p->data_shared) free(p->data);
+        p->data = block + at;
+        p->data_shared = 1;
+        at += (bytes + 63) & ~(size_t)63;
+    }
+    return block;
 }
 
 int pq_packed_code(const pq_packed *p, int row, int col) {

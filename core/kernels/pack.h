@@ -74,6 +74,7 @@ typedef struct {
     size_t tail_bytes;   /* packed bytes per tail vector */
     size_t row_bytes;    /* nblocks · block_bytes + tail_vecs · tail_bytes */
     uint8_t *data;       /* rows · row_bytes, 64-byte aligned */
+    int data_shared;     /* data lives in a block of pq_packed_coalesce (not freed with p) */
     float *scale;        /* per row: w = scale·u + offset */
     float *offset;
 } pq_packed;
@@ -95,6 +96,14 @@ int pq_format_for_levels(int levels, int ternary_1_6, pq_format *out);
  * range (naming row and column) or a shape beyond PQ_MAX_COLS. */
 pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const float *scale, const float *offset);
 void pq_packed_free(pq_packed *p);
+
+/* Moves the codes of mats[0..n) (NULL entries skipped) into one new allocation,
+ * one after the other in that order, each 64-byte aligned, and returns it: the
+ * caller frees it after the matrices. A decoder that lays out its matrices in
+ * the order it reads them streams one contiguous range per token, so the
+ * kernels' prefetch ahead at the end of one matrix already fetches the next
+ * (small matrices each started cold from DRAM otherwise). */
+uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n);
 
 /* The codes of one row, exactly as packed (cols bytes). */
 void pq_unpack_row(const pq_packed *p, int row, uint8_t *codes);
