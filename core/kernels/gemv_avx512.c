@@ -195,7 +195,7 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
             for (int u = 0; u < U; u++) {
                 __m512i v[MAXV];
                 const uint8_t *p = row + (size_t)(b + u) * W->block_bytes;
-                prefetch_ahead(F, p);
+                if (F != PQ_FMT_B1 || u == 0) prefetch_ahead(F, p); /* one per 64 bytes: B1 blocks are 32 */
                 int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
                 const int8_t *q = a->q + (size_t)t0 * stride + (size_t)(b + u) * W->block;
 #pragma GCC unroll 4
