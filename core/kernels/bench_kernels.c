@@ -461,9 +461,12 @@ static long last_level_cache_bytes(void) {
 int pq_bench_kernels(const char *out_dir, int quick) {
     bench B = {0};
     B.quick = quick;
-    B.budget = quick ? 0.02 : 0.15;
-    B.min_reps = quick ? 3 : 7;
-    B.max_reps = quick ? 30 : 400;
+    /* Medians of many short calls over a fixed stretch of time, so that one
+     * preemption on a shared machine moves no median (--quick once took 3 to 30
+     * calls, and a single 8 ms stall showed up in a 26 us result). */
+    B.budget = quick ? 0.03 : 0.15;
+    B.min_reps = quick ? 9 : 15;
+    B.max_reps = quick ? 400 : 2000;
     long llc = last_level_cache_bytes();
     B.stream_bytes = (size_t)PQ_MAX(quick ? 2 * llc : 4 * llc, 64L << 20);
     B.results = json_array();
