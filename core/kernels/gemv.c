@@ -4,11 +4,11 @@
 
 #include <float.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/manifest.h"
+#include "base/pool.h"
 #include "base/util.h"
 #include "kernels/kern.h"
 
@@ -171,25 +171,33 @@ void pq_matmul_rows(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa 
     }
 }
 
+typedef struct {
+    const pq_packed *W;
+    const pq_act_batch *a;
+    float *y;
+    pq_isa isa;
+} matmul_job;
+
+/* Contiguous row ranges, cut at multiples of 16 rows so threads never share a
+ * cache line of y. */
+static void matmul_part(void *ctx, int part, int nparts) {
+    const matmul_job *j = ctx;
+    int rows = j->W->rows;
+    int r0 = (int)((long)rows * part / nparts) / 16 * 16;
+    int r1 = part == nparts - 1 ? rows : (int)((long)rows * (part + 1) / nparts) / 16 * 16;
+    pq_matmul_rows(j->W, j->a, j->y, j->isa, r0, r1);
+}
+
 int pq_matmul(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int threads) {
     if (a->cols != W->cols)
         return pq_fail("matmul: activations have %d columns, the %dx%d matrix needs %d", a->cols, W->rows, W->cols,
                        W->cols);
     if (!pq_isa_supported(isa)) return pq_fail("matmul: this CPU cannot run the %s kernels", pq_isa_name(isa));
     if (threads <= 0) threads = pq_packed_bytes(W) >= PQ_PAR_MIN_BYTES ? pq_threads() : 1;
-    /* Contiguous row ranges, cut at multiples of 16 rows so threads never share
-     * a cache line of y; small matrices stay on one thread. */
-    int nt = PQ_MAX(1, PQ_MIN(threads, W->rows / 64));
-    if (nt == 1) {
-        pq_matmul_rows(W, a, y, isa, 0, W->rows);
-        return 0;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-        int i = omp_get_thread_num();
-        int r0 = (int)((long)W->rows * i / nt) / 16 * 16;
-        int r1 = i == nt - 1 ? W->rows : (int)((long)W->rows * (i + 1) / nt) / 16 * 16;
-        pq_matmul_rows(W, a, y, isa, r0, r1);
-    }
+    /* small matrices stay on one thread; the pool's workers wait actively
+     * between calls (base/pool.h: OpenMP's passive wake-ups cost more than a
+     * decoder's GEMV) */
+    matmul_job job = {W, a, y, isa};
+    pq_pool_run(matmul_part, &job, PQ_MAX(1, PQ_MIN(threads, W->rows / 64)));
     return 0;
 }
