@@ -18,34 +18,6 @@
 
 static int threads_for(long work) { return work >= PAR_MIN_WORK ? pq_threads() : 1; }
 
-/* Inlined into the loops below so that they vectorize (a call would not). */
-static inline __attribute__((always_inline)) float fast_expf(float x) {
-    /* Cody-Waite range reduction + degree-6 polynomial: branch-free so loops
-     * that call it vectorize, and bitwise reproducible (no libm version drift). */
-    const float hi = 88.0f, lo = -87.0f;
-    x = x > hi ? hi : x;
-    x = x < lo ? lo : x;
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to nearest integer */
-    float t = x * 1.44269504088896341f + shifter;
-    float n = t - shifter;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union {
-        float f;
-        int32_t i;
-    } u = {t}, s;
-    s.i = (u.i - 0x4B400000 + 127) << 23; /* 2^n */
-    return p * s.f;
-}
-
-float pq_expf(float x) { return fast_expf(x); }
 
 void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
@@ -133,7 +105,7 @@ void pq_swiglu_forward(float *h, const float *gu, int N, int F) {
         float *hr = h + (size_t)n * F;
 #pragma omp simd
         for (int i = 0; i < F; i++) {
-            float sig = 1.0f / (1.0f + fast_expf(-g[i]));
+            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
             hr[i] = g[i] * sig * u[i];
         }
     }
@@ -146,7 +118,7 @@ void pq_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int
         float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
 #pragma omp simd
         for (int i = 0; i < F; i++) {
-            float sig = 1.0f / (1.0f + fast_expf(-g[i]));
+            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
             float silu = g[i] * sig;
             du[i] = d[i] * silu;
             dg[i] = d[i] * u[i] * sig * (1.0f + g[i] * (1.0f - sig));
@@ -164,7 +136,7 @@ static void causal_softmax(float *S, int T, int t0, int t1) {
         float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j <= t; j++) {
-            row[j] = fast_expf(row[j] - mx);
+            row[j] = pq_expf(row[j] - mx);
             sum += row[j];
         }
         float inv = 1.0f / sum;
@@ -256,7 +228,7 @@ double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, fl
         if (probs_grad) {
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < V; j++) {
-                row[j] = fast_expf(row[j] - mx);
+                row[j] = pq_expf(row[j] - mx);
                 sum += row[j];
             }
             float inv = scale / sum;
@@ -265,7 +237,7 @@ double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, fl
             row[targets[n]] -= scale;
         } else {
 #pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < V; j++) sum += fast_expf(row[j] - mx);
+            for (int j = 0; j < V; j++) sum += pq_expf(row[j] - mx);
         }
         row_loss[n] = log((double)sum) - (double)target_logit;
     }

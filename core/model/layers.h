@@ -51,7 +51,33 @@ void pq_attention_backward(float *dqkv, const float *dout, const float *att, con
  * and, if probs_grad, replaces logits by d(scale * sum loss)/d logits. */
 double pq_cross_entropy(float *logits, const uint16_t *targets, int N, int V, float scale, int probs_grad);
 
-/* Vectorizable exp for the softmaxes (relative error < 2e-7 on the range used). */
-float pq_expf(float x);
+/* Vectorizable exp for the softmaxes and SiLU (relative error < 2e-7 on the
+ * range used). Inline, so that the loops that call it vectorize (a call would
+ * not: the decoder's attention spent most of its time in these calls). */
+static inline __attribute__((always_inline)) float pq_expf(float x) {
+    /* Cody-Waite range reduction + degree-6 polynomial: branch-free so loops
+     * that call it vectorize, and bitwise reproducible (no libm version drift). */
+    const float hi = 88.0f, lo = -87.0f;
+    x = x > hi ? hi : x;
+    x = x < lo ? lo : x;
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: rounds to nearest integer */
+    float t = x * 1.44269504088896341f + shifter;
+    float n = t - shifter;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } u = {t}, s;
+    s.i = (u.i - 0x4B400000 + 127) << 23; /* 2^n */
+    return p * s.f;
+}
 
 #endif
