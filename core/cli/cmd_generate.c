@@ -8,6 +8,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "kernels/infer.h"
+#include "train/data.h"
 
 #if __has_include("data/bpe.h")
 #include "data/bpe.h"
@@ -126,12 +127,17 @@ int cmd_generate(int argc, char **argv) {
     if (token_list && (n_ids = parse_tokens(token_list, &ids)) <= 0)
         pq_usage_error("generate", "--tokens wants comma-separated token ids, got '%s'", token_list);
 
-    pq_infer *m = pq_infer_load(model, &opt);
+    pq_ckpt *ckpt = pq_ckpt_load(model);
+    pq_infer *m = ckpt ? pq_infer_from_ckpt(ckpt, model, &opt) : NULL;
     if (!m) {
         fprintf(stderr, "pq generate: %s\n", pq_error());
+        pq_ckpt_free(ckpt);
         free(ids);
         return 1;
     }
+    /* the tokenizer the model was trained with, if its checkpoint records it */
+    char *trained_with = pq_ckpt_tokenizer_hash(ckpt->meta) ? pq_strdup(pq_ckpt_tokenizer_hash(ckpt->meta)) : NULL;
+    pq_ckpt_free(ckpt);
     int V = pq_infer_config(m)->vocab;
 #if HAVE_BPE
     pq_bpe *bpe = NULL;
@@ -150,14 +156,23 @@ int cmd_generate(int argc, char **argv) {
             tokenizer = path;
         }
         bpe = pq_bpe_load(tokenizer);
-        if (!bpe || pq_bpe_vocab_size(bpe) != V) {
-            if (bpe) fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
-            else fprintf(stderr, "pq generate: %s\n", pq_error());
-            free(path);
+        int wrong_vocab = bpe && pq_bpe_vocab_size(bpe) != V;
+        int wrong_tokenizer = bpe && !wrong_vocab && trained_with && strcmp(trained_with, pq_bpe_hash(bpe)) != 0;
+        if (!bpe || wrong_vocab || wrong_tokenizer) {
+            if (wrong_vocab)
+                fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
+            else if (wrong_tokenizer)
+                fprintf(stderr, "pq generate: %s: trained with tokenizer %.12s..., but %s is %.12s...\n", model,
+                        trained_with, tokenizer, pq_bpe_hash(bpe));
+            else
+                fprintf(stderr, "pq generate: %s\n", pq_error());
+            pq_bpe_free(bpe);
+            free(path), free(trained_with);
             pq_infer_free(m);
             return 1;
         }
-        free(path);
+        free(path), free(trained_with);
+        trained_with = NULL;
         int32_t *tok = NULL;
         size_t n = 0, cap = 0;
         pq_bpe_encode(bpe, prompt, strlen(prompt), &tok, &n, &cap);
@@ -170,10 +185,13 @@ int cmd_generate(int argc, char **argv) {
 #else
         (void)tokenizer;
         fprintf(stderr, "pq generate: this build has no tokenizer (core/data/bpe.h); use --tokens\n");
+        free(trained_with);
         pq_infer_free(m);
         return 1;
 #endif
     } else {
+        free(trained_with); /* ids in, ids out: no tokenizer to check */
+        trained_with = NULL;
         for (int i = 0; i < n_ids; i++)
             if (ids[i] >= V) {
                 fprintf(stderr, "pq generate: token %d is outside the model's vocabulary of %d\n", ids[i], V);
