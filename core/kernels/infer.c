@@ -11,6 +11,7 @@
 #include "base/ckpt.h"
 #include "base/fsio.h"
 #include "base/manifest.h"
+#include "base/pool.h"
 #include "base/rng.h"
 #include "base/util.h"
 #include "model/layers.h"
@@ -109,7 +110,8 @@ static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *o
     m->gu = pq_malloc(2 * (size_t)m->F * sizeof(float));
     m->h = pq_malloc(m->F * sizeof(float));
     m->logits = pq_malloc(m->V * sizeof(float));
-    m->scores = pq_malloc((size_t)cfg->ctx * (cfg->n_heads / cfg->n_kv_heads) * sizeof(float)); /* per head of a KV group */
+    /* per head of a KV group, per thread */
+    m->scores = pq_malloc((size_t)PQ_POOL_MAX_PARTS * cfg->ctx * (cfg->n_heads / cfg->n_kv_heads) * sizeof(float));
     pq_act_batch_init(&m->in_d);
     pq_act_batch_init(&m->in_f);
     return m;
@@ -481,19 +483,34 @@ static void attn_mix(const float *restrict p, const float *restrict V, int T, in
  * cached rows (one contiguous run) are in cache. The reductions are written
  * for `omp simd` (reassociation allowed) and the exp is inline: with a call in
  * the loop and one sum at a time, attention cost a fifth of a 2-bit step. */
-static void attend(pq_infer *m, const layer *L) {
+typedef struct {
+    pq_infer *m;
+    const layer *L;
+} attend_job;
+
+/* KV heads [part·KV/nparts, (part+1)·KV/nparts), with this part's own scores. */
+static void attend_part(void *ctx, int part, int nparts) {
+    const attend_job *job = ctx;
+    pq_infer *m = job->m;
     const int hd = m->hd, group = m->H / m->KV, T = m->pos + 1;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int g = 0; g < m->KV; g++) {
+    float *scores = m->scores + (size_t)part * group * m->cfg.ctx;
+    for (int g = m->KV * part / nparts; g < m->KV * (part + 1) / nparts; g++) {
         const size_t head = (size_t)g * m->cfg.ctx * hd;
         for (int j = 0; j < group; j++) {
-            float *p = m->scores + (size_t)j * m->cfg.ctx;
-            attn_scores(m->qkv + (size_t)(g * group + j) * hd, L->k_cache + head, T, hd, scale, p);
+            float *p = scores + (size_t)j * m->cfg.ctx;
+            attn_scores(m->qkv + (size_t)(g * group + j) * hd, job->L->k_cache + head, T, hd, scale, p);
             softmax_in_place(p, T);
         }
         for (int j = 0; j < group; j++)
-            attn_mix(m->scores + (size_t)j * m->cfg.ctx, L->v_cache + head, T, hd, m->att + (size_t)(g * group + j) * hd);
+            attn_mix(scores + (size_t)j * m->cfg.ctx, job->L->v_cache + head, T, hd, m->att + (size_t)(g * group + j) * hd);
     }
+}
+
+static void attend(pq_infer *m, const layer *L) {
+    attend_job job = {m, L};
+    /* KV heads split between threads: each head's work is the same with any split */
+    pq_pool_run(attend_part, &job, PQ_MIN(PQ_MIN(m->threads, m->KV), PQ_POOL_MAX_PARTS));
 }
 
 const float *pq_infer_step(pq_infer *m, int token) {

@@ -148,3 +148,22 @@ Test(kernels_infer, random_model_decodes) {
     json_decref(r);
     pq_infer_free(inf);
 }
+
+/* Threads split rows of the GEMVs and KV heads of attention: every output is
+ * still computed by one thread in one order, so logits are bitwise equal. A
+ * model large enough that its GEMVs do split (PQ_PAR_MIN_BYTES). */
+Test(kernels_infer, threads_do_not_change_logits) {
+    const pq_model_config wide = {384, 2, 6, 3, 1024, 300, 32};
+    pq_infer_options o = pq_infer_defaults();
+    pq_infer *a = pq_infer_random(&wide, PQ_FMT_B8, &o, 5), *b = pq_infer_random(&wide, PQ_FMT_B8, &o, 5);
+    cr_assert(a && b, "%s", pq_error());
+    pq_infer_set_threads(a, 1);
+    pq_infer_set_threads(b, 3);
+    for (int t = 0; t < 20; t++) {
+        const float *la = pq_infer_step(a, (t * 7 + 1) % wide.vocab), *lb = pq_infer_step(b, (t * 7 + 1) % wide.vocab);
+        cr_assert(la && lb);
+        cr_assert(memcmp(la, lb, wide.vocab * sizeof(float)) == 0, "step %d: logits differ with 3 threads", t);
+    }
+    pq_infer_free(a);
+    pq_infer_free(b);
+}
