@@ -117,7 +117,7 @@ data: pq
 reproduce: deps pq
 	./pq data build
 	./pq suite run all --tier $(TIER) -j $(JOBS)
-	$(MAKE) --no-print-directory plots report TIER=$(TIER) RESULTS=work/results
+	$(MAKE) --no-print-directory plots report TIER=$(TIER) RESULTS=$(or $(PQ_WORK),work)/results
 	./pq check --tier $(TIER) --reuse
 
 check: pq

@@ -16,7 +16,7 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
 static void usage(void) {
     printf("usage: pq check [NAME...|all] [--tier T] [-j N] [--reuse] [--reference DIR]\n\n"
            "Runs the tier's suites (reusing finished runs), writes fresh results to\n"
-           "work/results/<tier>/ and compares every metric with the stored reference in\n"
+           "$PQ_WORK/results/<tier>/ and compares every metric with the stored reference in\n"
            "results/<tier>/ under the tolerances each suite declares. Prints what moved;\n"
            "exits 1 on any regression or missing result.\n\n"
            "  --reuse          run nothing: compare what the finished runs already give\n"

@@ -17,7 +17,7 @@ static void usage(void) {
            "  --tier T        smoke, small (default) or full\n"
            "  -j N            runs at once (default 1; each run uses PQ_THREADS threads)\n"
            "  --dry-run       print the commands of the runs that would execute\n"
-           "  --out DIR       aggregated results (default work/results; results/ holds the\n"
+           "  --out DIR       aggregated results (default $PQ_WORK/results; results/ holds the\n"
            "                  committed reference: --out results updates it)\n"
            "  --suites DIR    suite definitions (default suites)\n"
            "  --data-dir DIR  built data (default $PQ_WORK/data)\n"
@@ -27,13 +27,14 @@ static void usage(void) {
 /* Fills the options shared by `pq suite run` and `pq check`; returns the index of the first positional. */
 int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options *opt, const char **positional,
                      int *npositional, int *reuse) {
-    static char work_data[512], work_runs[512], exe[4096];
-    const char *work = getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
+    static char work_data[512], work_runs[512], work_results[512], exe[4096];
+    const char *work = getenv("PQ_WORK") && *getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
     snprintf(work_data, sizeof work_data, "%s/data", work);
     snprintf(work_runs, sizeof work_runs, "%s/runs", work);
+    snprintf(work_results, sizeof work_results, "%s/results", work);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
-    *opt = (pq_harness_options){"small", 1, 0, 1, exe, "suites", work_data, work_runs, "work/results"};
+    *opt = (pq_harness_options){"small", 1, 0, 1, exe, "suites", work_data, work_runs, work_results};
     *npositional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];

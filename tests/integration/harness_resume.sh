@@ -50,6 +50,12 @@ ls "$tmp"/runs-a/*/model.ckpt >/dev/null 2>&1 || fail "finished runs lost their 
 run "$tmp/runs-a" "$tmp/out-a" 2>"$tmp/c.log" || fail "rerun failed"
 grep -q "0 to run" "$tmp/c.log" || { cat "$tmp/c.log"; fail "rerun recomputed finished runs"; }
 
+# Without --out, results go under $PQ_WORK (here a fresh one; data and runs given).
+data="${PQ_WORK:-work}/data"
+PQ_WORK="$tmp/w" PQ_PROGRESS=0 $PQ suite run budget --tier smoke --suites "$tmp/suites" --runs-dir "$tmp/runs-a" \
+    --data-dir "$data" -j 1 2>"$tmp/w.log" || { cat "$tmp/w.log"; fail "suite run under PQ_WORK failed"; }
+[ -f "$tmp/w/results/smoke/budget.json" ] || fail "results did not go to \$PQ_WORK/results"
+
 # Bad input: a malformed suite file names file, line and field; exit 1.
 sed -i 's/"total_tokens": 24576/"total_tokens": "many"/' "$tmp/suites/budget.json"
 run "$tmp/runs-a" "$tmp/out-a" 2>"$tmp/d.log"; rc=$?
