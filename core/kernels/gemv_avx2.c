@@ -187,6 +187,24 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
     }
 }
 
+/* 32 unpacked codes times the matching 32 activations of each of NT tokens
+ * (x: the first token's; the next ones follow every `stride` floats). */
+INL void f32_vector(__m256i u, const float *x, size_t stride, int NT, __m256 acc[PQ_TOKEN_TILE][4]) {
+    __m128i lo = _mm256_castsi256_si128(u), hi = _mm256_extracti128_si256(u, 1);
+    __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
+    __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
+    __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
+    __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        const float *xt = x + t * stride;
+        acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
+        acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
+        acc[t][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), acc[t][2]);
+        acc[t][3] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), acc[t][3]);
+    }
+}
+
 INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
     for (int r = r0; r < r1; r++) {
@@ -201,42 +219,14 @@ INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, i
             int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
             const float *x = a->x + (size_t)t0 * stride + (size_t)b * W->block;
 #pragma GCC unroll 10
-            for (int m = 0; m < nv; m++) {
-                __m128i lo = _mm256_castsi256_si128(v[m]), hi = _mm256_extracti128_si256(v[m], 1);
-                __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-                __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
-                __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-                __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
-#pragma GCC unroll 4
-                for (int t = 0; t < NT; t++) {
-                    const float *xt = x + t * stride + 32 * m;
-                    acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
-                    acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
-                    acc[t][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), acc[t][2]);
-                    acc[t][3] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), acc[t][3]);
-                }
-            }
+            for (int m = 0; m < nv; m++) f32_vector(v[m], x + 32 * m, stride, NT, acc);
         }
         const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
         const float *xtl = a->x + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
         for (int i = 0; i < W->tail_vecs; i++) {
             __m256i v[2];
             unpack_tail(F, tail + (size_t)i * W->tail_bytes, v);
-            for (int h = 0; h < 2; h++) {
-                __m128i lo = _mm256_castsi256_si128(v[h]), hi = _mm256_extracti128_si256(v[h], 1);
-                __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(lo));
-                __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)));
-                __m256 w2 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(hi));
-                __m256 w3 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)));
-#pragma GCC unroll 4
-                for (int t = 0; t < NT; t++) {
-                    const float *xt = xtl + t * stride + 64 * i + 32 * h;
-                    acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), acc[t][0]);
-                    acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), acc[t][1]);
-                    acc[t][2] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), acc[t][2]);
-                    acc[t][3] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), acc[t][3]);
-                }
-            }
+            for (int h = 0; h < 2; h++) f32_vector(v[h], xtl + 64 * i + 32 * h, stride, NT, acc);
         }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {

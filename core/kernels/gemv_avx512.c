@@ -160,12 +160,6 @@ INL __m512i unpack_tail(pq_format f, const uint8_t *p) {
     }
 }
 
-/* Row r's lane sums for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
- * at a time into U·nvec independent accumulators per token: with one set,
- * every block waited for the previous block's vpdpbusd (4 cycles of latency on
- * this CPU, twice what its two vpdpbusd per cycle need). Rows are read one
- * after the other, front to back: reading several rows side by side halved
- * the speed from DRAM here, even with software prefetch. */
 /* Asks for the weights PREFETCH_BYTES further on (the rest of this row, then
  * the next rows: a matrix is one contiguous stream). The hardware prefetchers
  * alone kept the kernels at 65-80% of the bandwidth a plain read reaches; from
@@ -177,71 +171,69 @@ INL void prefetch_ahead(pq_format F, const uint8_t *p) {
     for (int i = 0; i < lines; i++) _mm_prefetch((const char *)p + PREFETCH_BYTES + 64 * i, _MM_HINT_T0);
 }
 
+/* Block b of a row into accumulator set u, for tokens t0..t0+NT-1. */
+INL void q8_block(const pq_packed *W, const pq_act_batch *a, const uint8_t *row, int b, int t0, pq_format F, int NT,
+                  int u, int prefetch, __m512i acc[PQ_TOKEN_TILE][2][MAXV]) {
+    const size_t stride = (size_t)a->stride;
+    __m512i v[MAXV];
+    const uint8_t *p = row + (size_t)b * W->block_bytes;
+    if (prefetch) prefetch_ahead(F, p);
+    int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
+    const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++)
+#pragma GCC unroll 5
+        for (int i = 0; i < nv; i++)
+            acc[t][u][i] = _mm512_dpbusd_epi32(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
+}
+
+/* Row r's lane sums for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
+ * at a time into U·nvec independent accumulators per token: with one set,
+ * every block waited for the previous block's vpdpbusd (4 cycles of latency on
+ * this CPU, twice what its two vpdpbusd per cycle need). Rows are read one
+ * after the other, front to back: reading several rows side by side halved
+ * the speed from DRAM here, even with software prefetch. */
 INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_format F, int NT, __m512i lanes[PQ_TOKEN_TILE]) {
     const int U = NT == 1 ? 2 : 1;
     const size_t stride = (size_t)a->stride;
-    {
-        const uint8_t *row = W->data + (size_t)r * W->row_bytes;
-        __m512i acc[PQ_TOKEN_TILE][2][MAXV];
+    const uint8_t *row = W->data + (size_t)r * W->row_bytes;
+    __m512i acc[PQ_TOKEN_TILE][2][MAXV];
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; t++)
+    for (int t = 0; t < NT; t++)
 #pragma GCC unroll 2
-            for (int u = 0; u < U; u++)
+        for (int u = 0; u < U; u++)
 #pragma GCC unroll 5
-                for (int i = 0; i < MAXV; i++) acc[t][u][i] = _mm512_setzero_si512();
-        int b = 0;
-        for (; b + U <= W->nblocks; b += U)
+            for (int i = 0; i < MAXV; i++) acc[t][u][i] = _mm512_setzero_si512();
+    int b = 0;
+    for (; b + U <= W->nblocks; b += U)
 #pragma GCC unroll 2
-            for (int u = 0; u < U; u++) {
-                __m512i v[MAXV];
-                const uint8_t *p = row + (size_t)(b + u) * W->block_bytes;
-                if (F != PQ_FMT_B1 || u == 0) prefetch_ahead(F, p); /* one per 64 bytes: B1 blocks are 32 */
-                int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
-                const int8_t *q = a->q + (size_t)t0 * stride + (size_t)(b + u) * W->block;
+        for (int u = 0; u < U; u++) /* one prefetch per 64 bytes: B1 blocks are 32 */
+            q8_block(W, a, row, b + u, t0, F, NT, u, F != PQ_FMT_B1 || u == 0, acc);
+    for (; b < W->nblocks; b++) q8_block(W, a, row, b, t0, F, NT, 0, 1, acc);
+    /* Tails hold plain codes: their own accumulator (a run-time index into acc
+     * would force every accumulator into memory). */
+    const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
+    const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
+    __m512i tacc[PQ_TOKEN_TILE];
 #pragma GCC unroll 4
-                for (int t = 0; t < NT; t++)
+    for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
+    for (int i = 0; i < W->tail_vecs; i++) {
+        _mm_prefetch((const char *)tail + PREFETCH_BYTES + (size_t)i * W->tail_bytes, _MM_HINT_T0);
+        __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) tacc[t] = _mm512_dpbusd_epi32(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        __m512i s = tacc[t];
 #pragma GCC unroll 5
-                    for (int i = 0; i < nv; i++)
-                        acc[t][u][i] = _mm512_dpbusd_epi32(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
-            }
-        for (; b < W->nblocks; b++) {
-            __m512i v[MAXV];
-            const uint8_t *p = row + (size_t)b * W->block_bytes;
-            prefetch_ahead(F, p);
-            int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
-            const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++)
-#pragma GCC unroll 5
-                for (int i = 0; i < nv; i++)
-                    acc[t][0][i] = _mm512_dpbusd_epi32(acc[t][0][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
+        for (int i = 0; i < MAXV; i++) {
+            if (i == 4 && F != PQ_FMT_T1_6) break;
+            __m512i ai = U == 2 ? _mm512_add_epi32(acc[t][0][i], acc[t][1][i]) : acc[t][0][i];
+            if (has_scaled_unpack(F)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
+            s = _mm512_add_epi32(s, ai);
         }
-        /* Tails hold plain codes: their own accumulator (a run-time index into
-         * acc would force every accumulator into memory). */
-        const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
-        const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
-        __m512i tacc[PQ_TOKEN_TILE];
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
-        for (int i = 0; i < W->tail_vecs; i++) {
-            _mm_prefetch((const char *)tail + PREFETCH_BYTES + (size_t)i * W->tail_bytes, _MM_HINT_T0);
-            __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++)
-                tacc[t] = _mm512_dpbusd_epi32(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
-        }
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) {
-            __m512i s = tacc[t];
-#pragma GCC unroll 5
-            for (int i = 0; i < MAXV; i++) {
-                if (i == 4 && F != PQ_FMT_T1_6) break;
-                __m512i ai = U == 2 ? _mm512_add_epi32(acc[t][0][i], acc[t][1][i]) : acc[t][0][i];
-                if (has_scaled_unpack(F)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
-                s = _mm512_add_epi32(s, ai);
-            }
-            lanes[t] = s;
-        }
+        lanes[t] = s;
     }
 }
 
@@ -305,6 +297,20 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
 /* 16 codes (bytes j*16.. of v) as floats. */
 #define WIDEN(v, j) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32((v), (j))))
 
+/* 64 unpacked codes times the matching 64 activations of each of NT tokens
+ * (x: the first token's; the next ones follow every `stride` floats). */
+INL void f32_vector(__m512i u, const float *x, size_t stride, int NT, __m512 acc[PQ_TOKEN_TILE][4]) {
+    __m512 w0 = WIDEN(u, 0), w1 = WIDEN(u, 1), w2 = WIDEN(u, 2), w3 = WIDEN(u, 3);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        const float *xt = x + t * stride;
+        acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t][0]);
+        acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t][1]);
+        acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
+        acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
+    }
+}
+
 /* Rows [r0, r1) for tokens t0..t0+NT-1, fp32 activations. */
 INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
     const size_t stride = (size_t)a->stride;
@@ -320,31 +326,12 @@ INL void f32_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, i
             int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
             const float *x = a->x + (size_t)t0 * stride + (size_t)b * W->block;
 #pragma GCC unroll 5
-            for (int i = 0; i < nv; i++) {
-                __m512 w0 = WIDEN(v[i], 0), w1 = WIDEN(v[i], 1), w2 = WIDEN(v[i], 2), w3 = WIDEN(v[i], 3);
-#pragma GCC unroll 4
-                for (int t = 0; t < NT; t++) {
-                    const float *xt = x + t * stride + 64 * i;
-                    acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t][0]);
-                    acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t][1]);
-                    acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
-                    acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
-                }
-            }
+            for (int i = 0; i < nv; i++) f32_vector(v[i], x + 64 * i, stride, NT, acc);
         }
         const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
         const float *xtl = a->x + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
         for (int i = 0; i < W->tail_vecs; i++) {
-            __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
-            __m512 w0 = WIDEN(u, 0), w1 = WIDEN(u, 1), w2 = WIDEN(u, 2), w3 = WIDEN(u, 3);
-#pragma GCC unroll 4
-            for (int t = 0; t < NT; t++) {
-                const float *xt = xtl + t * stride + 64 * i;
-                acc[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(xt), acc[t][0]);
-                acc[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xt + 16), acc[t][1]);
-                acc[t][2] = _mm512_fmadd_ps(w2, _mm512_loadu_ps(xt + 32), acc[t][2]);
-                acc[t][3] = _mm512_fmadd_ps(w3, _mm512_loadu_ps(xt + 48), acc[t][3]);
-            }
+            f32_vector(unpack_tail(F, tail + (size_t)i * W->tail_bytes), xtl + 64 * i, stride, NT, acc);
         }
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
