@@ -136,7 +136,9 @@ int cmd_generate(int argc, char **argv) {
         return 1;
     }
     /* the tokenizer the model was trained with, if its checkpoint records it */
-    char *trained_with = pq_ckpt_tokenizer_hash(ckpt->meta) ? pq_strdup(pq_ckpt_tokenizer_hash(ckpt->meta)) : NULL;
+    char trained_with[128] = ""; /* a SHA-256 in hex, or empty when the checkpoint records none */
+    if (pq_ckpt_tokenizer_hash(ckpt->meta))
+        snprintf(trained_with, sizeof trained_with, "%s", pq_ckpt_tokenizer_hash(ckpt->meta));
     pq_ckpt_free(ckpt);
     int V = pq_infer_config(m)->vocab;
 #if HAVE_BPE
@@ -157,7 +159,7 @@ int cmd_generate(int argc, char **argv) {
         }
         bpe = pq_bpe_load(tokenizer);
         int wrong_vocab = bpe && pq_bpe_vocab_size(bpe) != V;
-        int wrong_tokenizer = bpe && !wrong_vocab && trained_with && strcmp(trained_with, pq_bpe_hash(bpe)) != 0;
+        int wrong_tokenizer = bpe && !wrong_vocab && trained_with[0] && strcmp(trained_with, pq_bpe_hash(bpe)) != 0;
         if (!bpe || wrong_vocab || wrong_tokenizer) {
             if (wrong_vocab)
                 fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
@@ -167,12 +169,11 @@ int cmd_generate(int argc, char **argv) {
             else
                 fprintf(stderr, "pq generate: %s\n", pq_error());
             pq_bpe_free(bpe);
-            free(path), free(trained_with);
+            free(path);
             pq_infer_free(m);
             return 1;
         }
-        free(path), free(trained_with);
-        trained_with = NULL;
+        free(path);
         int32_t *tok = NULL;
         size_t n = 0, cap = 0;
         pq_bpe_encode(bpe, prompt, strlen(prompt), &tok, &n, &cap);
@@ -185,13 +186,10 @@ int cmd_generate(int argc, char **argv) {
 #else
         (void)tokenizer;
         fprintf(stderr, "pq generate: this build has no tokenizer (core/data/bpe.h); use --tokens\n");
-        free(trained_with);
         pq_infer_free(m);
         return 1;
 #endif
     } else {
-        free(trained_with); /* ids in, ids out: no tokenizer to check */
-        trained_with = NULL;
         for (int i = 0; i < n_ids; i++)
             if (ids[i] >= V) {
                 fprintf(stderr, "pq generate: token %d is outside the model's vocabulary of %d\n", ids[i], V);
