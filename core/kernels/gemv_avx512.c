@@ -16,6 +16,14 @@
 #define MAXV 5 /* unpacked vectors per block: 4 (256 weights), 5 for T1_6 (320) */
 
 INL __m512i splat8(int v) { return _mm512_set1_epi8((char)v); }
+/* One 32-bit value repeated in the low half, another in the high half. Spelled
+ * out lane by lane so that GCC loads it from its constant pool: built from two
+ * broadcasts and an insert, it was rebuilt for every row (three instructions,
+ * two of them on the shuffle pipes, per constant). */
+INL __m512i halves32(uint32_t lo, uint32_t hi) {
+    return _mm512_setr_epi32((int)lo, (int)lo, (int)lo, (int)lo, (int)lo, (int)lo, (int)lo, (int)lo, (int)hi, (int)hi,
+                             (int)hi, (int)hi, (int)hi, (int)hi, (int)hi, (int)hi);
+}
 /* 64 packed bytes, loaded once into a register. Left alone, the compiler folds
  * the load into each shift and mask that reads it, and on this CPU (Zen 5)
  * every folded load of a line still in flight from DRAM counts again: the
@@ -25,12 +33,22 @@ INL __m512i load_once(const uint8_t *p) {
     __asm__("" : "+v"(x));
     return x;
 }
+/* acc + the four u8 x s8 products of each int32 lane of u and x (vpdpbusd).
+ * The intrinsic leaves GCC 12 free to pick the destination, and it copied
+ * accumulators into a scratch register and back around each vpdpbusd: two
+ * moves on a loop-carried chain whose vpdpbusd already takes 4 cycles (a
+ * 1-bit row loop ran 25% faster once the accumulator was tied to the
+ * destination, as the instruction wants). */
+INL __m512i dpbusd(__m512i acc, __m512i u, __m512i x) {
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "vm"(x));
+    return acc;
+}
 /* The 1-bit plane of a block (32 bytes; byte j, bit k = weight 32k+j) as four
  * vectors of 64 weights each, with the bit moved to position `pos` of each
  * byte and everything else cleared. Vector i takes bit 2i in its low half and
  * bit 2i+1 in its high half: one 32-bit rotate per half puts it in place. */
 INL __m512i plane_rotation(int pos, int i) {
-    return _mm512_inserti64x4(_mm512_set1_epi32((pos - 2 * i) & 31), _mm256_set1_epi32((pos - 2 * i - 1) & 31), 1);
+    return halves32((uint32_t)(pos - 2 * i) & 31, (uint32_t)(pos - 2 * i - 1) & 31);
 }
 INL void bit_plane(const uint8_t *p, int pos, __m512i out[4]) {
     __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
@@ -97,31 +115,73 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
     }
 }
 
-/* The int8 path's unpack for 1- and 2-bit blocks: masks only, no shifts. Vector
- * i keeps its codes in place, so they arrive multiplied by a power of two
- * (2-bit plane k: 4^k; 1-bit vector i: 2^(2i) in its low half and 2^(2i+1) in
- * its high half). vpdpbusd sums them exactly all the same (at most
- * 4·192·127 per lane and block, far inside int32 for PQ_MAX_COLS), and
- * scaled_shift() says by how much to shift each int32 lane of accumulator i
- * back at the end: exact, since every term is a multiple of it. The shifts cost
- * a vector pipe per 64 weights, and on this CPU masks issue twice as fast. */
-INL int has_scaled_unpack(pq_format f) { return f == PQ_FMT_B1 || f == PQ_FMT_B2 || f == PQ_FMT_T2; }
+/* The int8 path's unpack for 1-, 1.6- and 2-bit blocks: masks only, no shifts.
+ * Vector i keeps its codes in place, so they arrive multiplied by a power of
+ * two (2-bit plane k: 4^k; 1-bit vector i: 2^(2i) in its low half and
+ * 2^(2i+1) in its high half; T1_6 below). vpdpbusd sums them exactly all the
+ * same (at most 4·192·128 per lane and block, far inside int32 for
+ * PQ_MAX_COLS), and scaled_shift() says by how much to shift each int32 lane
+ * of accumulator i back at the end: exact, since every term is a multiple of
+ * it. Shifts per block would cost a vector pipe per 64 weights, and on this
+ * CPU masks issue twice as fast. */
+INL int has_scaled_unpack(pq_format f) {
+    return f == PQ_FMT_B1 || f == PQ_FMT_B2 || f == PQ_FMT_T2 || f == PQ_FMT_T1_6;
+}
 
-INL void unpack_block_scaled(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
+/* The int8 path's T1_6 unpack looks the trits up instead of computing them:
+ * unpack_block's arithmetic takes ten multiplies per 64 bytes, and this CPU
+ * issues multiplies (vpmaddubsw, vpdpbusd) on two of its four vector pipes,
+ * so the 1.6-bit rows ran at half the speed the other pipes allowed. Trits
+ * 1..4 of every byte value sit in a 256-byte table, one trit per 2-bit field
+ * (built once per call by unpack_block's own arithmetic, so the two agree on
+ * every byte); four registers hold it and two vpermt2b plus a blend on bit 7
+ * index it. Trit 0 is floor(3m/256): 1 from m = 86, 2 from m = 171, and
+ * vpavgb's ninth bit tests both: bit 7 of (m + c + 1) / 2 is set when
+ * m + c + 1 >= 256. Vector 0 holds 64·trit 0, vector k (1..4) 4^(k-1)·trit k. */
+typedef struct { __m512i t[4]; } t16_table;
+
+INL t16_table t16_table_build(void) {
+    t16_table T;
+    uint8_t bytes[64];
+    for (int j = 0; j < 4; j++) {
+        for (int i = 0; i < 64; i++) bytes[i] = (uint8_t)(64 * j + i);
+        __m512i v[MAXV];
+        unpack_block(PQ_FMT_T1_6, bytes, v);
+        T.t[j] = _mm512_or_si512(_mm512_or_si512(v[1], _mm512_slli_epi16(v[2], 2)),
+                                 _mm512_or_si512(_mm512_slli_epi16(v[3], 4), _mm512_slli_epi16(v[4], 6)));
+    }
+    return T;
+}
+
+INL void unpack_t16_scaled(const uint8_t *p, const t16_table *T, __m512i v[MAXV]) {
+    __m512i m = load_once(p);
+    __m512i low = _mm512_permutex2var_epi8(T->t[0], m, T->t[1]), high = _mm512_permutex2var_epi8(T->t[2], m, T->t[3]);
+    __m512i fields = _mm512_mask_blend_epi8(_mm512_movepi8_mask(m), low, high);
+    __m512i ge86 = _mm512_and_si512(_mm512_avg_epu8(m, splat8(169)), splat8(0x80));
+    __m512i ge171 = _mm512_and_si512(_mm512_avg_epu8(m, splat8(84)), splat8(0x80));
+    v[0] = _mm512_avg_epu8(ge86, ge171); /* 64·trit 0: (128a + 128b + 1) / 2 */
+#pragma GCC unroll 4
+    for (int i = 1; i < 5; i++) v[i] = _mm512_and_si512(fields, splat8(3 << 2 * (i - 1)));
+}
+
+INL int unpack_block_scaled(pq_format f, const uint8_t *p, const t16_table *T, __m512i v[MAXV]) {
+    if (f == PQ_FMT_T1_6) return unpack_t16_scaled(p, T, v), 5;
     if (f == PQ_FMT_B1) {
         __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++)
-            v[i] = _mm512_and_si512(h, _mm512_inserti64x4(splat8(1 << 2 * i), _mm256_set1_epi8((char)(1 << (2 * i + 1))), 1));
+            v[i] = _mm512_and_si512(h, halves32(0x01010101u << 2 * i, 0x01010101u << (2 * i + 1)));
     } else {
         __m512i x = load_once(p);
 #pragma GCC unroll 4
         for (int i = 0; i < 4; i++) v[i] = _mm512_and_si512(x, splat8(3 << 2 * i));
     }
+    return 4;
 }
 
 INL __m512i scaled_shift(pq_format f, int i) {
-    if (f == PQ_FMT_B1) return _mm512_inserti64x4(_mm512_set1_epi32(2 * i), _mm256_set1_epi32(2 * i + 1), 1);
+    if (f == PQ_FMT_T1_6) return _mm512_set1_epi32(i == 0 ? 6 : 2 * (i - 1));
+    if (f == PQ_FMT_B1) return halves32((uint32_t)(2 * i), (uint32_t)(2 * i + 1));
     return _mm512_set1_epi32(2 * i);
 }
 
@@ -132,7 +192,7 @@ INL __m512i unpack_tail(pq_format f, const uint8_t *p) {
     case PQ_FMT_B8: return _mm512_loadu_si512(p);
     case PQ_FMT_B4: {
         __m512i x = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
-        __m512i cnt = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+        __m512i cnt = halves32(0, 0x40004);
         return _mm512_and_si512(_mm512_srlv_epi16(x, cnt), splat8(0x0F));
     }
     case PQ_FMT_B2:
@@ -171,20 +231,17 @@ INL void prefetch_ahead(pq_format F, const uint8_t *p) {
     for (int i = 0; i < lines; i++) _mm_prefetch((const char *)p + PREFETCH_BYTES + 64 * i, _MM_HINT_T0);
 }
 
-/* Block b of a row into accumulator set u, for tokens t0..t0+NT-1. */
-INL void q8_block(const pq_packed *W, const pq_act_batch *a, const uint8_t *row, int b, int t0, pq_format F, int NT,
-                  int u, int prefetch, __m512i acc[PQ_TOKEN_TILE][2][MAXV]) {
-    const size_t stride = (size_t)a->stride;
+/* The block at p (its activations at q, the next token's `stride` bytes on)
+ * into accumulator set u, for NT tokens. */
+INL void q8_block(const uint8_t *p, const int8_t *q, size_t stride, pq_format F, int NT, int u, int prefetch,
+                  const t16_table *T, __m512i acc[PQ_TOKEN_TILE][2][MAXV]) {
     __m512i v[MAXV];
-    const uint8_t *p = row + (size_t)b * W->block_bytes;
     if (prefetch) prefetch_ahead(F, p);
-    int nv = has_scaled_unpack(F) ? (unpack_block_scaled(F, p, v), 4) : unpack_block(F, p, v);
-    const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
+    int nv = has_scaled_unpack(F) ? unpack_block_scaled(F, p, T, v) : unpack_block(F, p, v);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++)
 #pragma GCC unroll 5
-        for (int i = 0; i < nv; i++)
-            acc[t][u][i] = _mm512_dpbusd_epi32(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
+        for (int i = 0; i < nv; i++) acc[t][u][i] = dpbusd(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
 }
 
 /* Row r's lane sums for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
@@ -193,7 +250,8 @@ INL void q8_block(const pq_packed *W, const pq_act_batch *a, const uint8_t *row,
  * this CPU, twice what its two vpdpbusd per cycle need). Rows are read one
  * after the other, front to back: reading several rows side by side halved
  * the speed from DRAM here, even with software prefetch. */
-INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_format F, int NT, __m512i lanes[PQ_TOKEN_TILE]) {
+INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_format F, int NT, const t16_table *T,
+                __m512i lanes[PQ_TOKEN_TILE]) {
     const int U = NT == 1 ? 2 : 1;
     const size_t stride = (size_t)a->stride;
     const uint8_t *row = W->data + (size_t)r * W->row_bytes;
@@ -204,12 +262,15 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
         for (int u = 0; u < U; u++)
 #pragma GCC unroll 5
             for (int i = 0; i < MAXV; i++) acc[t][u][i] = _mm512_setzero_si512();
+    const size_t block_bytes = (size_t)W->block_bytes, block = (size_t)W->block;
+    const uint8_t *p = row;
+    const int8_t *q = a->q + (size_t)t0 * stride;
     int b = 0;
-    for (; b + U <= W->nblocks; b += U)
+    for (; b + U <= W->nblocks; b += U, p += U * block_bytes, q += U * block)
 #pragma GCC unroll 2
         for (int u = 0; u < U; u++) /* one prefetch per 64 bytes: B1 blocks are 32 */
-            q8_block(W, a, row, b + u, t0, F, NT, u, F != PQ_FMT_B1 || u == 0, acc);
-    for (; b < W->nblocks; b++) q8_block(W, a, row, b, t0, F, NT, 0, 1, acc);
+            q8_block(p + u * block_bytes, q + u * block, stride, F, NT, u, F != PQ_FMT_B1 || u == 0, T, acc);
+    if (b < W->nblocks) q8_block(p, q, stride, F, NT, 0, 1, T, acc); /* U = 2 leaves at most one */
     /* Tails hold plain codes: their own accumulator (a run-time index into acc
      * would force every accumulator into memory). */
     const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
@@ -221,7 +282,7 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
         _mm_prefetch((const char *)tail + PREFETCH_BYTES + (size_t)i * W->tail_bytes, _MM_HINT_T0);
         __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) tacc[t] = _mm512_dpbusd_epi32(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
+        for (int t = 0; t < NT; t++) tacc[t] = dpbusd(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
@@ -266,12 +327,13 @@ INL __m512i sum16(const __m512i s[16]) {
  * as pq_q8_finish: the results are bitwise those of the reference), the rest
  * one by one. */
 INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+    const t16_table T = F == PQ_FMT_T1_6 ? t16_table_build() : (t16_table){0};
     int r = r0;
     for (; r + 16 <= r1; r += 16) {
         __m512i lanes[PQ_TOKEN_TILE][16];
         for (int j = 0; j < 16; j++) {
             __m512i l[PQ_TOKEN_TILE];
-            q8_row(W, a, r + j, t0, F, NT, l);
+            q8_row(W, a, r + j, t0, F, NT, &T, l);
 #pragma GCC unroll 4
             for (int t = 0; t < NT; t++) lanes[t][j] = l[t];
         }
@@ -286,7 +348,7 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
     }
     for (; r < r1; r++) {
         __m512i l[PQ_TOKEN_TILE];
-        q8_row(W, a, r, t0, F, NT, l);
+        q8_row(W, a, r, t0, F, NT, &T, l);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++)
             y[(size_t)(t0 + t) * W->rows + r] = pq_q8_finish(W->scale[r], W->offset[r], a->d[t0 + t],
