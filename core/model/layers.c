@@ -31,18 +31,23 @@ void pq_linear_backward(float *din, float *dW, const float *dout, const float *i
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_dim, in_dim, N, 1.0f, dout, out_dim, in, in_dim, 1.0f, dW, in_dim);
 }
 
-void pq_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
-#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * D))
-    for (int n = 0; n < N; n++) {
-        const float *xr = x + (size_t)n * D;
-        float *o = out + (size_t)n * D;
-        float ss = 0.0f;
+static void rmsnorm_row(float *o, float *rstd, const float *xr, const float *w, int D, float eps) {
+    float ss = 0.0f;
 #pragma omp simd reduction(+ : ss)
-        for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
-        float r = 1.0f / sqrtf(ss / (float)D + eps);
-        rstd[n] = r;
-        for (int i = 0; i < D; i++) o[i] = xr[i] * r * w[i];
+    for (int i = 0; i < D; i++) ss += xr[i] * xr[i];
+    float r = 1.0f / sqrtf(ss / (float)D + eps);
+    *rstd = r;
+#pragma omp simd
+    for (int i = 0; i < D; i++) o[i] = xr[i] * r * w[i];
+}
+
+void pq_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int D, float eps) {
+    if (threads_for((long)N * D) == 1) { /* a decoder's single row: no parallel region to enter */
+        for (int n = 0; n < N; n++) rmsnorm_row(out + (size_t)n * D, &rstd[n], x + (size_t)n * D, w, D, eps);
+        return;
     }
+#pragma omp parallel for schedule(static) num_threads(pq_threads())
+    for (int n = 0; n < N; n++) rmsnorm_row(out + (size_t)n * D, &rstd[n], x + (size_t)n * D, w, D, eps);
 }
 
 void pq_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, const float *rstd, int N,
@@ -77,38 +82,47 @@ void pq_rope_tables(float *cos_t, float *sin_t, int ctx, int head_dim, double th
         }
 }
 
-void pq_rope_apply(float *x, int ld, int B, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t,
-                   int inverse) {
-    int half = head_dim / 2;
-    float sgn = inverse ? -1.0f : 1.0f;
-    int rows = B * T;
-#pragma omp parallel for schedule(static) num_threads(threads_for((long)rows * n_heads * head_dim))
-    for (int r = 0; r < rows; r++) {
-        int pos = r % T;
-        const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
-        for (int h = 0; h < n_heads; h++) {
-            float *v = x + (size_t)r * ld + (size_t)h * head_dim;
+static void rope_row(float *row, int n_heads, int head_dim, const float *cos_t, const float *sin_t, int pos, float sgn) {
+    const int half = head_dim / 2;
+    const float *c = cos_t + (size_t)pos * half, *s = sin_t + (size_t)pos * half;
+    for (int h = 0; h < n_heads; h++) {
+        float *v = row + (size_t)h * head_dim;
 #pragma omp simd
-            for (int i = 0; i < half; i++) {
-                float a = v[i], b = v[i + half], si = sgn * s[i];
-                v[i] = a * c[i] - b * si;
-                v[i + half] = b * c[i] + a * si;
-            }
+        for (int i = 0; i < half; i++) {
+            float a = v[i], b = v[i + half], si = sgn * s[i];
+            v[i] = a * c[i] - b * si;
+            v[i + half] = b * c[i] + a * si;
         }
     }
 }
 
-void pq_swiglu_forward(float *h, const float *gu, int N, int F) {
-#pragma omp parallel for schedule(static) num_threads(threads_for((long)N * F))
-    for (int n = 0; n < N; n++) {
-        const float *g = gu + (size_t)n * 2 * F, *u = g + F;
-        float *hr = h + (size_t)n * F;
-#pragma omp simd
-        for (int i = 0; i < F; i++) {
-            float sig = 1.0f / (1.0f + pq_expf(-g[i]));
-            hr[i] = g[i] * sig * u[i];
-        }
+void pq_rope_apply(float *x, int ld, int B, int T, int n_heads, int head_dim, const float *cos_t, const float *sin_t,
+                   int inverse) {
+    const float sgn = inverse ? -1.0f : 1.0f;
+    const int rows = B * T;
+    if (threads_for((long)rows * n_heads * head_dim) == 1) {
+        for (int r = 0; r < rows; r++) rope_row(x + (size_t)r * ld, n_heads, head_dim, cos_t, sin_t, r % T, sgn);
+        return;
     }
+#pragma omp parallel for schedule(static) num_threads(pq_threads())
+    for (int r = 0; r < rows; r++) rope_row(x + (size_t)r * ld, n_heads, head_dim, cos_t, sin_t, r % T, sgn);
+}
+
+static void swiglu_row(float *hr, const float *g, const float *u, int F) {
+#pragma omp simd
+    for (int i = 0; i < F; i++) {
+        float sig = 1.0f / (1.0f + pq_expf(-g[i]));
+        hr[i] = g[i] * sig * u[i];
+    }
+}
+
+void pq_swiglu_forward(float *h, const float *gu, int N, int F) {
+    if (threads_for((long)N * F) == 1) {
+        for (int n = 0; n < N; n++) swiglu_row(h + (size_t)n * F, gu + (size_t)n * 2 * F, gu + (size_t)n * 2 * F + F, F);
+        return;
+    }
+#pragma omp parallel for schedule(static) num_threads(pq_threads())
+    for (int n = 0; n < N; n++) swiglu_row(h + (size_t)n * F, gu + (size_t)n * 2 * F, gu + (size_t)n * 2 * F + F, F);
 }
 
 void pq_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F) {
