@@ -18,6 +18,8 @@
 #include "model/model.h"
 #include "quant/qexport.h"
 
+#define SCORE_TILE 64 /* attention scores per pass over a head's keys: four 16-lane vectors */
+
 /* A block linear: packed codes, or fp32 rows. */
 typedef struct {
     int rows, cols;
@@ -36,7 +38,8 @@ static const struct {
 typedef struct {
     float *attn_norm, *mlp_norm;
     linear lin[G_COUNT];
-    float *k_cache, *v_cache; /* [KV, ctx, hd]: each KV head's positions one contiguous run */
+    float *k_cache; /* [KV, hd, kstride]: keys transposed, position fastest (scores 64 positions at a time) */
+    float *v_cache; /* [KV, ctx, hd]: each KV head's positions one contiguous run */
 } layer;
 
 /* A block linear before packing: codes with the row affine, or fp32 rows. */
@@ -61,6 +64,11 @@ struct pq_infer {
     int pos;
     /* one token's activations */
     float *x, *xn, *qkv, *att, *gu, *h, *logits, *scores, rstd;
+    /* Floats from one key dimension to the next: ctx rounded up to SCORE_TILE
+     * (a pass may read past the last position) plus one cache line, so that
+     * the rows of a pass do not all fall into the same few L1 sets (a stride
+     * of 1 KiB halved the speed of the scores). */
+    int kstride;
     pq_act_batch in_d, in_f; /* prepared inputs of the D-wide and F-wide linears */
 };
 
@@ -95,10 +103,10 @@ static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *o
     m->hd = cfg->dim / cfg->n_heads, m->V = cfg->vocab;
     m->format = -1;
     m->L = pq_calloc((size_t)cfg->n_layers, sizeof(layer));
-    size_t kv = (size_t)cfg->ctx * m->KV * m->hd;
+    m->kstride = (cfg->ctx + SCORE_TILE - 1) / SCORE_TILE * SCORE_TILE + 16;
     for (int l = 0; l < cfg->n_layers; l++) {
-        m->L[l].k_cache = pq_calloc(kv, sizeof(float));
-        m->L[l].v_cache = pq_calloc(kv, sizeof(float));
+        m->L[l].k_cache = pq_calloc((size_t)m->KV * m->hd * m->kstride, sizeof(float));
+        m->L[l].v_cache = pq_calloc((size_t)m->KV * cfg->ctx * m->hd, sizeof(float));
     }
     m->rope_cos = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
     m->rope_sin = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
@@ -412,7 +420,6 @@ size_t pq_infer_weight_bytes(const pq_infer *m) {
 /* --- one step -------------------------------------------------------------------- */
 
 /* y = W·x, with x already loaded into `in` for packed weights. */
-double pq_gemv_time, pq_head_time, pq_att_time, pq_swi_time, pq_act_time;
 static void apply(pq_infer *m, const linear *lin, const float *x, const pq_act_batch *in, float *y) {
     if (lin->packed) {
         /* small matrices on one thread: waking a sleeping thread costs more */
@@ -422,29 +429,45 @@ static void apply(pq_infer *m, const linear *lin, const float *x, const pq_act_b
     }
 }
 
-/* scores[t] = scale·(q·K[t]) for t < T; four positions at a time, so that
- * four sums run side by side instead of one dependent chain. */
-static void attn_scores(const float *restrict q, const float *restrict K, int T, int hd, float scale,
+/* Sixteen floats as one value (GCC/Clang vector extension): the compiler
+ * keeps these in registers, where a local float array of partial sums went
+ * through memory on every dimension. */
+typedef float f32x16 __attribute__((vector_size(64)));
+static inline f32x16 load16(const float *p) {
+    f32x16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void store_scores(float *out, f32x16 v, int n, float scale) {
+    for (int c = 0; c < n; c++) out[c] = v[c] * scale;
+}
+
+/* scores[t] = scale·(q·K[t]) for t < T, from a KV head's transposed keys
+ * (Kt[i·kstride + t]): each position a vector lane, the dimensions summed in
+ * two interleaved partial sums (two independent chains), SCORE_TILE positions
+ * per pass and the last ones 16 at a time (a wide pass past T would read lines
+ * no position has written yet). Keys stored by position made every score a
+ * horizontal sum, and scores were three fifths of attention. hd is even. */
+static void attn_scores(const float *restrict q, const float *restrict Kt, size_t kstride, int T, int hd, float scale,
                         float *restrict scores) {
-    int t = 0;
-    for (; t + 4 <= T; t += 4) {
-        const float *restrict k = K + (size_t)t * hd;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (int i = 0; i < hd; i++) {
-            s0 += q[i] * k[i];
-            s1 += q[i] * k[hd + i];
-            s2 += q[i] * k[2 * hd + i];
-            s3 += q[i] * k[3 * hd + i];
+    int t0 = 0;
+    for (; t0 + SCORE_TILE <= T; t0 += SCORE_TILE) {
+        f32x16 a[SCORE_TILE / 16] = {0}, b[SCORE_TILE / 16] = {0};
+        for (int i = 0; i < hd; i += 2) {
+            const float *k0 = Kt + (size_t)i * kstride + t0, *k1 = k0 + kstride;
+#pragma GCC unroll 4
+            for (int j = 0; j < SCORE_TILE / 16; j++) a[j] += q[i] * load16(k0 + 16 * j), b[j] += q[i + 1] * load16(k1 + 16 * j);
         }
-        scores[t] = s0 * scale, scores[t + 1] = s1 * scale, scores[t + 2] = s2 * scale, scores[t + 3] = s3 * scale;
+#pragma GCC unroll 4
+        for (int j = 0; j < SCORE_TILE / 16; j++) store_scores(scores + t0 + 16 * j, a[j] + b[j], 16, scale);
     }
-    for (; t < T; t++) {
-        const float *restrict k = K + (size_t)t * hd;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int i = 0; i < hd; i++) s += q[i] * k[i];
-        scores[t] = s * scale;
+    for (; t0 < T; t0 += 16) {
+        f32x16 a = {0}, b = {0};
+        for (int i = 0; i < hd; i += 2) {
+            const float *k0 = Kt + (size_t)i * kstride + t0;
+            a += q[i] * load16(k0), b += q[i + 1] * load16(k0 + kstride);
+        }
+        store_scores(scores + t0, a + b, PQ_MIN(16, T - t0), scale);
     }
 }
 
@@ -499,7 +522,8 @@ static void attend_part(void *ctx, int part, int nparts) {
         const size_t head = (size_t)g * m->cfg.ctx * hd;
         for (int j = 0; j < group; j++) {
             float *p = scores + (size_t)j * m->cfg.ctx;
-            attn_scores(m->qkv + (size_t)(g * group + j) * hd, job->L->k_cache + head, T, hd, scale, p);
+            attn_scores(m->qkv + (size_t)(g * group + j) * hd, job->L->k_cache + (size_t)g * hd * m->kstride, m->kstride, T,
+                        hd, scale, p);
             softmax_in_place(p, T);
         }
         for (int j = 0; j < group; j++)
@@ -531,17 +555,17 @@ const float *pq_infer_step(pq_infer *m, int token) {
         pq_rope_apply(k, kvw, 1, 1, m->KV, m->hd, cs, sn, 0);
         for (int g = 0; g < m->KV; g++) {
             size_t at = ((size_t)g * m->cfg.ctx + m->pos) * m->hd;
-            memcpy(L->k_cache + at, k + (size_t)g * m->hd, m->hd * sizeof(float));
+            for (int i = 0; i < m->hd; i++) L->k_cache[((size_t)g * m->hd + i) * m->kstride + m->pos] = k[(size_t)g * m->hd + i];
             memcpy(L->v_cache + at, v + (size_t)g * m->hd, m->hd * sizeof(float));
         }
-        { double t0 = pq_now(); attend(m, L); pq_att_time += pq_now() - t0; }
+        attend(m, L);
         pq_act_batch_set(&m->in_d, m->opt.act, m->att, 1, D);
         apply(m, &L->lin[G_O], m->att, &m->in_d, m->xn);
         for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
         /* SwiGLU MLP */
         pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->mlp_norm, 1, D, PQ_RMS_EPS);
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
-        apply(m, &L->lin[G_GU], m->xn, &m->in_d, m->gu); /* [gate | up] */
+        apply(m, &L->lin[G_GU], m->xn, &m->in_d, m->gu);
         pq_swiglu_forward(m->h, m->gu, 1, F);
         pq_act_batch_set(&m->in_f, m->opt.act, m->h, 1, F);
         apply(m, &L->lin[G_DOWN], m->h, &m->in_f, m->xn);
