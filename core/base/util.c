@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/mman.h>
+
 static _Thread_local char last_error[1024];
 
 int pq_fail(const char *fmt, ...) {
@@ -41,6 +43,19 @@ char *pq_strdup(const char *s) { return check_alloc(strdup(s), strlen(s) + 1); }
 void *pq_aligned_alloc(size_t n) {
     size_t rounded = (n + 63) & ~(size_t)63;
     return check_alloc(aligned_alloc(64, rounded ? rounded : 64), n);
+}
+
+/* 2 MiB: the huge page size on x86-64 and most arm64 kernels. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *pq_huge_alloc(size_t n) {
+    if (n < HUGE_PAGE) return pq_aligned_alloc(n);
+    size_t rounded = (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = check_alloc(aligned_alloc(HUGE_PAGE, rounded), n);
+#ifdef MADV_HUGEPAGE
+    madvise(p, rounded, MADV_HUGEPAGE); /* advice only: without it the memory is still there */
+#endif
+    return p;
 }
 
 double pq_now(void) {

@@ -26,6 +26,11 @@ void *pq_realloc(void *p, size_t n);
 char *pq_strdup(const char *s);
 /* 64-byte aligned (one cache line / one AVX-512 register); release with free(). */
 void *pq_aligned_alloc(size_t n);
+/* Like pq_aligned_alloc, but from n = 2 MiB on the block is 2 MiB-aligned and
+ * the kernel is asked to back it with huge pages (transparent huge pages in
+ * "madvise" mode, Debian's default): a decoder streams tens of megabytes of
+ * weights per token, and 4 KiB pages cost a TLB miss every 4 KiB. free() it. */
+void *pq_huge_alloc(size_t n);
 
 /* Seconds on a monotonic clock. */
 double pq_now(void);

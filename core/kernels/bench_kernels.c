@@ -81,8 +81,8 @@ static double median(double *t, int n) {
  * which is what a GEMV does with its weights. */
 static void measure_bandwidth(bench *B, int pass) {
     size_t n = B->stream_bytes / sizeof(double);
-    double *a = pq_aligned_alloc(n * sizeof(double)), *b = pq_aligned_alloc(n * sizeof(double)),
-           *c = pq_aligned_alloc(n * sizeof(double));
+    double *a = pq_huge_alloc(n * sizeof(double)), *b = pq_huge_alloc(n * sizeof(double)),
+           *c = pq_huge_alloc(n * sizeof(double));
     for (int threads = 1; threads <= 2; threads++) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (size_t i = 0; i < n; i++) a[i] = 0.0, b[i] = 1.0, c[i] = 2.0;
@@ -222,7 +222,7 @@ static pq_packed *random_packed(pq_format f, shape s, uint64_t sub) {
 static uint8_t *make_copies(const pq_packed *W, size_t bytes, int *ncopies, pq_packed **copies) {
     size_t one = (size_t)W->rows * W->row_bytes;
     int n = (int)PQ_MAX(2, (bytes + one - 1) / one);
-    uint8_t *buf = pq_aligned_alloc(one * n);
+    uint8_t *buf = pq_huge_alloc(one * n);
     *copies = pq_malloc((size_t)n * sizeof(pq_packed));
     for (int i = 0; i < n; i++) {
         memcpy(buf + one * i, W->data, one);
@@ -275,7 +275,7 @@ static void bench_openblas(bench *B, const shape *shapes, int nshapes, const int
         shape s = shapes[si];
         size_t one = (size_t)s.rows * s.cols;
         int ncopies = (int)PQ_MAX(2, (B->stream_bytes + one * 4 - 1) / (one * 4));
-        float *A = pq_aligned_alloc(one * ncopies * sizeof(float));
+        float *A = pq_huge_alloc(one * ncopies * sizeof(float));
         for (size_t i = 0; i < one; i++) A[i] = (float)((int)(pq_rng_u32(3, (uint64_t)si, i) >> 16) - 32768) * 1e-6f;
         for (int c = 1; c < ncopies; c++) memcpy(A + one * c, A, one * sizeof(float));
         float *x = pq_malloc((size_t)16 * s.cols * sizeof(float)), *y = pq_aligned_alloc((size_t)16 * s.rows * sizeof(float));

@@ -177,7 +177,7 @@ pq_packed *pq_pack(pq_format f, int rows, int cols, const uint8_t *codes, const 
     }
     p->tail_bytes = (size_t)(64 * format_info[f].bits / 8);
     p->row_bytes = (size_t)p->nblocks * p->block_bytes + (size_t)p->tail_vecs * p->tail_bytes;
-    p->data = pq_aligned_alloc((size_t)rows * p->row_bytes);
+    p->data = pq_huge_alloc((size_t)rows * p->row_bytes);
     memset(p->data, 0, (size_t)rows * p->row_bytes);
     p->scale = pq_malloc((size_t)rows * sizeof(float));
     p->offset = pq_malloc((size_t)rows * sizeof(float));
@@ -211,7 +211,7 @@ uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n) {
     size_t total = 0;
     for (int i = 0; i < n; i++)
         if (mats[i]) total += ((size_t)mats[i]->rows * mats[i]->row_bytes + 63) & ~(size_t)63;
-    uint8_t *block = pq_aligned_alloc(total ? total : 64);
+    uint8_t *block = pq_huge_alloc(total ? total : 64);
     size_t at = 0;
     for (int i = 0; i < n; i++) {
         pq_packed *p = mats[i];
