@@ -7,6 +7,10 @@
  * thread saved (two threads decoded slower than one). Workers here spin for
  * PQ_POOL_SPIN_SECONDS after their last job, so consecutive calls find them
  * awake, then sleep on a condition variable, so an idle pool costs nothing.
+ * Spinning threads yield every few microseconds: when the caller and a worker
+ * share a CPU (the other busy, or the process pinned), neither holds it for
+ * long (a 2-thread decode pinned to one CPU went from 26 ms to 1.4 ms a token,
+ * against 1.0 ms on one thread).
  *
  * One caller at a time: pq_pool_run is not reentrant and not meant to be
  * called from several threads at once. */
