@@ -37,9 +37,23 @@ int pq_isa_supported(pq_isa isa) {
     case PQ_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case PQ_ISA_AVX512:
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+               __builtin_cpu_supports("avx512vnni");
     default: return 0;
     }
+#endif
+}
+
+int pq_cpu_has_avx512_vbmi(void) {
+#if !defined(__x86_64__) && !defined(__i386__)
+    return 0;
+#else
+    static int has = -1; /* CPUID does not change; a benign race: every thread computes the same value */
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = pq_isa_supported(PQ_ISA_AVX512) && __builtin_cpu_supports("avx512vbmi");
+    }
+    return has;
 #endif
 }
 
@@ -165,7 +179,12 @@ void pq_kern_ref(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
 
 void pq_matmul_rows(const pq_packed *W, const pq_act_batch *a, float *y, pq_isa isa, int r0, int r1) {
     switch (isa) {
-    case PQ_ISA_AVX512: pq_kern_avx512(W, a, y, r0, r1); break;
+    case PQ_ISA_AVX512:
+        if (pq_cpu_has_avx512_vbmi())
+            pq_kern_avx512_vbmi(W, a, y, r0, r1);
+        else
+            pq_kern_avx512(W, a, y, r0, r1);
+        break;
     case PQ_ISA_AVX2: pq_kern_avx2(W, a, y, r0, r1); break;
     default: pq_kern_ref(W, a, y, r0, r1); break;
     }

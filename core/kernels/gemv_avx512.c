@@ -5,13 +5,27 @@
  * summed into each int32 lane): one instruction per 64 weights, exact. With
  * fp32 activations the bytes are widened to floats and FMA'd. A block is
  * unpacked once per row and reused for up to PQ_TOKEN_TILE tokens; one
- * accumulator per unpacked vector keeps the dependency chains short. */
+ * accumulator per unpacked vector keeps the dependency chains short.
+ *
+ * This file is compiled twice: as itself (pq_kern_avx512) and, included by
+ * gemv_avx512_vbmi.c with PQ_AVX512_VBMI defined, for CPUs that also have
+ * AVX512-VBMI (pq_kern_avx512_vbmi), whose byte permutes let the int8 T1_6
+ * kernel look trits up in a table (Ice Lake and later, Zen 4 and later;
+ * Skylake-X and Cascade Lake have VNNI at most, not VBMI). */
 #include "kernels/kern.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 
+#ifdef PQ_AVX512_VBMI
+#define TGT __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
+#define KERNEL_ENTRY pq_kern_avx512_vbmi
+#define T16_LOOKUP 1
+#else
 #define TGT __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define KERNEL_ENTRY pq_kern_avx512
+#define T16_LOOKUP 0
+#endif
 #define INL static inline __attribute__((always_inline)) TGT
 #define MAXV 5 /* unpacked vectors per block: 4 (256 weights), 5 for T1_6 (320) */
 
@@ -125,7 +139,7 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m512i v[MAXV]) {
  * it. Shifts per block would cost a vector pipe per 64 weights, and on this
  * CPU masks issue twice as fast. */
 INL int has_scaled_unpack(pq_format f) {
-    return f == PQ_FMT_B1 || f == PQ_FMT_B2 || f == PQ_FMT_T2 || f == PQ_FMT_T1_6;
+    return f == PQ_FMT_B1 || f == PQ_FMT_B2 || f == PQ_FMT_T2 || (f == PQ_FMT_T1_6 && T16_LOOKUP);
 }
 
 /* The int8 path's T1_6 unpack looks the trits up instead of computing them:
@@ -139,6 +153,8 @@ INL int has_scaled_unpack(pq_format f) {
  * vpavgb's ninth bit tests both: bit 7 of (m + c + 1) / 2 is set when
  * m + c + 1 >= 256. Vector 0 holds 64·trit 0, vector k (1..4) 4^(k-1)·trit k. */
 typedef struct { __m512i t[4]; } t16_table;
+
+#if T16_LOOKUP
 
 INL t16_table t16_table_build(void) {
     t16_table T;
@@ -163,9 +179,12 @@ INL void unpack_t16_scaled(const uint8_t *p, const t16_table *T, __m512i v[MAXV]
 #pragma GCC unroll 4
     for (int i = 1; i < 5; i++) v[i] = _mm512_and_si512(fields, splat8(3 << 2 * (i - 1)));
 }
+#endif
 
 INL int unpack_block_scaled(pq_format f, const uint8_t *p, const t16_table *T, __m512i v[MAXV]) {
+#if T16_LOOKUP
     if (f == PQ_FMT_T1_6) return unpack_t16_scaled(p, T, v), 5;
+#endif
     if (f == PQ_FMT_B1) {
         __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)p));
 #pragma GCC unroll 4
@@ -327,7 +346,11 @@ INL __m512i sum16(const __m512i s[16]) {
  * as pq_q8_finish: the results are bitwise those of the reference), the rest
  * one by one. */
 INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1, int t0, pq_format F, int NT) {
+#if T16_LOOKUP
     const t16_table T = F == PQ_FMT_T1_6 ? t16_table_build() : (t16_table){0};
+#else
+    const t16_table T = {0}; /* unused */
+#endif
     int r = r0;
     for (; r + 16 <= r1; r += 16) {
         __m512i lanes[PQ_TOKEN_TILE][16];
@@ -432,7 +455,7 @@ INSTANTIATE(t16, PQ_FMT_T1_6)
 
 typedef void (*tile_fn)(const pq_packed *, const pq_act_batch *, float *, int, int, int, int);
 
-void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) {
+void KERNEL_ENTRY(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) {
     static const tile_fn q8[PQ_FMT_COUNT] = {[PQ_FMT_B1] = q8_b1,  [PQ_FMT_T2] = q8_b2, [PQ_FMT_T1_6] = q8_t16,
                                              [PQ_FMT_B2] = q8_b2,  [PQ_FMT_B3] = q8_b3, [PQ_FMT_B4] = q8_b4,
                                              [PQ_FMT_B8] = q8_b8};
@@ -445,6 +468,10 @@ void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0,
 
 #else /* not x86: pq_isa_supported() never offers this version */
 
+#ifdef PQ_AVX512_VBMI
+void pq_kern_avx512_vbmi(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) { pq_kern_ref(W, a, y, r0, r1); }
+#else
 void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1) { pq_kern_ref(W, a, y, r0, r1); }
+#endif
 
 #endif

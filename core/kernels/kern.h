@@ -23,5 +23,9 @@ static inline float pq_f32_finish(float scale, float offset, float dot, float xs
 void pq_kern_ref(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
 void pq_kern_avx2(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
 void pq_kern_avx512(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
+/* The same with AVX512-VBMI (T1_6 trits by table lookup); only where CPUID has it. */
+void pq_kern_avx512_vbmi(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
+/* Whether this CPU has AVX512-VBMI on top of PQ_ISA_AVX512. */
+int pq_cpu_has_avx512_vbmi(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "kernels/gemv.h"
+#include "kernels/kern.h"
 
 typedef struct {
     pq_packed *W;
@@ -56,22 +57,30 @@ static void free_problem(problem *p) {
     free(p->x);
 }
 
-static void compare_isa(const problem *p, pq_act_kind kind, pq_isa isa) {
+typedef void (*kernel_fn)(const pq_packed *W, const pq_act_batch *a, float *y, int r0, int r1);
+
+/* The reference against pq_matmul at `isa`, or against `kern` (one of kern.h's
+ * entry points, called directly) when it is not NULL. */
+static void compare_kernel(const problem *p, pq_act_kind kind, pq_isa isa, kernel_fn kern) {
     const pq_packed *W = p->W;
+    const char *name = kern ? "avx512 without VBMI" : pq_isa_name(isa);
     pq_act_batch a;
     pq_act_batch_init(&a);
     pq_act_batch_set(&a, kind, p->x, p->batch, W->cols);
     size_t n = (size_t)p->batch * W->rows;
     float *ref = pq_malloc(n * sizeof(float)), *fast = pq_malloc(n * sizeof(float));
     cr_assert_eq(pq_matmul(W, &a, ref, PQ_ISA_REF, 1), 0);
-    cr_assert_eq(pq_matmul(W, &a, fast, isa, 1), 0);
+    if (kern)
+        kern(W, &a, fast, 0, W->rows);
+    else
+        cr_assert_eq(pq_matmul(W, &a, fast, isa, 1), 0);
     for (int t = 0; t < p->batch; t++)
         for (int r = 0; r < W->rows; r++) {
             size_t i = (size_t)t * W->rows + r;
             if (kind == PQ_ACT_Q8) {
                 cr_assert(memcmp(&ref[i], &fast[i], sizeof(float)) == 0,
-                          "%s q8 %s %dx%d batch %d: token %d row %d: ref %.9g, %s %.9g", pq_isa_name(isa),
-                          pq_format_name(W->format), W->rows, W->cols, p->batch, t, r, ref[i], pq_isa_name(isa), fast[i]);
+                          "%s q8 %s %dx%d batch %d: token %d row %d: ref %.9g, %s %.9g", name, pq_format_name(W->format),
+                          W->rows, W->cols, p->batch, t, r, ref[i], name, fast[i]);
                 continue;
             }
             double mag = 0.0, xs = 0.0;
@@ -86,11 +95,13 @@ static void compare_isa(const problem *p, pq_act_kind kind, pq_isa isa) {
                 continue;
             }
             cr_assert(fabs((double)ref[i] - fast[i]) <= tol, "%s f32 %s %dx%d: token %d row %d: ref %.9g, %.9g (tol %g)",
-                      pq_isa_name(isa), pq_format_name(W->format), W->rows, W->cols, t, r, ref[i], fast[i], tol);
+                      name, pq_format_name(W->format), W->rows, W->cols, t, r, ref[i], fast[i], tol);
         }
     free(ref), free(fast);
     pq_act_batch_free(&a);
 }
+
+static void compare_isa(const problem *p, pq_act_kind kind, pq_isa isa) { compare_kernel(p, kind, isa, NULL); }
 
 static void compare_all_isas(const problem *p) {
     for (int isa = PQ_ISA_AVX2; isa < PQ_ISA_COUNT; isa++) {
@@ -145,6 +156,24 @@ Test(kernels_gemv, arbitrary_stored_bytes) {
         compare_all_isas(&p);
         free_problem(&p);
     }
+}
+
+/* pq_matmul takes the AVX512-VBMI version where the CPU has it; the plain
+ * AVX-512 version (T1_6 by arithmetic) runs on the others and is checked here
+ * directly, on the problems of the tests above. */
+Test(kernels_gemv, avx512_without_vbmi) {
+    if (!pq_isa_supported(PQ_ISA_AVX512)) cr_skip_test("no AVX-512 VNNI on this CPU");
+    pq_rng r = pq_rng_make(9, pq_rng_stream_id("test-gemv-novbmi", 0));
+    for (int f = 0; f < PQ_FMT_COUNT; f++)
+        for (int k = 0; k < 4; k++) {
+            int rows = 1 + (int)pq_rng_next_below(&r, 40), cols = k == 0 ? 1280 : 1 + (int)pq_rng_next_below(&r, 1400);
+            problem p = make_problem((pq_format)f, rows, cols, 1 + k, k == 3 ? 1 : 0, k == 2 ? 5 : 0, 4000 + f * 10 + k);
+            if (k == 0) /* every byte value */
+                for (size_t i = 0; i < (size_t)p.W->rows * p.W->row_bytes; i++) p.W->data[i] = (uint8_t)pq_rng_next_below(&r, 256);
+            compare_kernel(&p, PQ_ACT_Q8, PQ_ISA_AVX512, pq_kern_avx512);
+            compare_kernel(&p, PQ_ACT_F32, PQ_ISA_AVX512, pq_kern_avx512);
+            free_problem(&p);
+        }
 }
 
 /* The largest integer sums a row can produce: top codes times +/-127 everywhere. */
