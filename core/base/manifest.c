@@ -165,6 +165,17 @@ int pq_json_write(const json_t *value, const char *path) {
     return rc;
 }
 
+char *pq_write_result(json_t *doc, json_t *manifest, const char *dir, const char *name) {
+    pq_manifest_finish(manifest);
+    json_object_set_new(doc, "manifest", manifest);
+    char *path = pq_path_join(dir, name);
+    if (pq_json_write(doc, path) != 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
 json_t *pq_json_read(const char *path) {
     json_error_t err;
     json_t *v = json_load_file(path, JSON_REJECT_DUPLICATES, &err);

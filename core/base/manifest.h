@@ -32,6 +32,11 @@ void pq_set_threads(int n);
 
 /* Writes JSON (indented, sorted keys, trailing newline) atomically. */
 int pq_json_write(const json_t *value, const char *path);
+/* A benchmark's last step: finishes `manifest`, stores it as doc's "manifest"
+ * (taking the caller's reference) and writes doc to dir/name atomically.
+ * Returns the path written (free it), or NULL + pq_error(). doc stays the
+ * caller's. */
+char *pq_write_result(json_t *doc, json_t *manifest, const char *dir, const char *name);
 /* Loads a JSON file; NULL + pq_error() "<path>:<line>:<col>: <what>" on a parse error. */
 json_t *pq_json_read(const char *path);
 

@@ -124,16 +124,14 @@ int pq_bench_tokenizer(const char *out_dir, const char *data_dir, int quick) {
         json_t *out = json_object();
         json_object_set_new(out, "tokenizer", rows);
         json_object_set_new(out, "corpus", json_string(p.corpus_dir));
-        pq_manifest_finish(manifest);
-        json_object_set(out, "manifest", manifest);
-        char *path = pq_path_join(out_dir, "tokenizer.json");
-        rc = pq_json_write(out, path);
+        char *path = pq_write_result(out, manifest, out_dir, "tokenizer.json");
+        rc = path ? 0 : -1;
         free(path);
         json_decref(out);
     } else {
         json_decref(rows);
+        json_decref(manifest);
     }
-    json_decref(manifest);
     json_decref(mixture);
     pq_data_paths_free(&p);
     return rc;

@@ -151,15 +151,13 @@ int pq_bench_eval(const char *out_dir, int quick) {
     if (rc == 0) {
         json_t *out = json_object();
         json_object_set_new(out, "eval", rows);
-        pq_manifest_finish(manifest);
-        json_object_set(out, "manifest", manifest);
-        char *path = pq_path_join(out_dir, "eval.json");
-        rc = pq_json_write(out, path);
+        char *path = pq_write_result(out, manifest, out_dir, "eval.json");
+        rc = path ? 0 : -1;
         free(path);
         json_decref(out);
     } else {
         json_decref(rows);
+        json_decref(manifest);
     }
-    json_decref(manifest);
     return rc;
 }

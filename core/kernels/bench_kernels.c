@@ -487,6 +487,13 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     int gemv_per_fmt = 2 * 2 * 2 + (nbatches > 1 ? 2 * 2 : 0);
     int total = nshapes * (PQ_FMT_COUNT * gemv_per_fmt + 4 + (nbatches > 1 ? 2 : 0)) + 2 * PQ_ISA_COUNT;
 
+    json_t *config = json_object();
+    json_object_set_new(config, "quick", json_boolean(quick));
+    json_object_set_new(config, "budget_seconds", json_real(B.budget));
+    json_object_set_new(config, "stream_buffer_bytes", json_integer((json_int_t)B.stream_bytes));
+    json_object_set_new(config, "llc_bytes", json_integer(llc));
+    json_object_set_new(config, "isa", json_string(pq_isa_name(pq_isa_best())));
+    json_t *manifest = pq_manifest_new("bench_kernels", config);
     fprintf(stderr, "bench kernels: measuring memory bandwidth (%zu MiB arrays)\n", B.stream_bytes >> 20);
     measure_bandwidth(&B, 0);
     printf("memory bandwidth: triad %.1f GB/s (1 thread), %.1f GB/s (2 threads); read %.1f / %.1f GB/s\n",
@@ -502,13 +509,6 @@ int pq_bench_kernels(const char *out_dir, int quick) {
            B.triad_gbs[1], B.triad_gbs[2], B.read_gbs[1], B.read_gbs[2]);
     add_fractions(&B);
 
-    json_t *config = json_object();
-    json_object_set_new(config, "quick", json_boolean(quick));
-    json_object_set_new(config, "budget_seconds", json_real(B.budget));
-    json_object_set_new(config, "stream_buffer_bytes", json_integer((json_int_t)B.stream_bytes));
-    json_object_set_new(config, "llc_bytes", json_integer(llc));
-    json_object_set_new(config, "isa", json_string(pq_isa_name(pq_isa_best())));
-    json_t *manifest = pq_manifest_new("bench_kernels", config);
     json_t *out = json_object();
     json_t *bw = json_object();
     json_object_set_new(bw, "triad_gbs_1T", json_real(B.triad_gbs[1]));
@@ -536,16 +536,14 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     json_object_set_new(out, "decode", decode);
     json_t *summary = summarize(&B, decode);
     json_object_set_new(out, "summary", summary);
-    pq_manifest_finish(manifest);
-    json_object_set_new(out, "manifest", manifest);
     json_decref(config);
-    char *path = pq_path_join(out_dir, "kernels.json");
-    int rc = pq_json_write(out, path);
-    if (rc == 0) {
+    char *path = pq_write_result(out, manifest, out_dir, "kernels.json");
+    if (path) {
         char *dump = json_dumps(summary, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("summary: %s\nwrote %s\n", dump, path);
         free(dump);
     }
+    int rc = path ? 0 : -1;
     free(path);
     json_decref(out);
     return rc;

@@ -693,10 +693,8 @@ int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_
     json_t *out = json_object();
     json_object_set(out, "tokens_per_s", json_object_get(r, "tokens_per_s"));
     json_object_set_new(out, "decode", r);
-    pq_manifest_finish(manifest);
-    json_object_set_new(out, "manifest", manifest);
-    char *path = pq_path_join(out_dir, "results.json");
-    int rc = pq_json_write(out, path);
+    char *path = pq_write_result(out, manifest, out_dir, "results.json");
+    int rc = path ? 0 : -1;
     free(path);
     json_decref(out);
     pq_infer_free(m);

@@ -221,17 +221,16 @@ int pq_bench_train(const char *out_dir, int quick) {
         json_array_append_new(results, entry);
     }
     pq_set_threads(saved_threads);
-    pq_manifest_finish(manifest);
-    json_t *doc = json_pack("{s:s, s:s, s:b, s:o, s:o, s:s}", "benchmark", "train", "openblas_core", pq_blas_core(), "quick",
-                            quick, "configs", results, "manifest", manifest, "note",
+    json_t *doc = json_pack("{s:s, s:s, s:b, s:o, s:s}", "benchmark", "train", "openblas_core", pq_blas_core(), "quick", quick,
+                            "configs", results, "note",
                             "tokens_per_sec: mean over timed full optimizer steps (forward, backward, clip, AdamW) on "
                             "the synthetic stream; gflops = tokens_per_sec x train_flops_per_token (6 x (block linears + head) + "
                             "causal attention); sgemm_ceiling_gflops: cblas_sgemm alone on the step's shapes (fastest "
                             "call of each, weighted as in a step), same run, same threads; *_per_cpu_second: the same "
                             "rates per second of process CPU time, robust when other work shares the cores");
-    char *path = pq_path_join(out_dir, "train.json");
-    int rc = pq_json_write(doc, path);
-    if (!rc) fprintf(stderr, "bench train: wrote %s\n", path);
+    char *path = pq_write_result(doc, manifest, out_dir, "train.json");
+    if (path) fprintf(stderr, "bench train: wrote %s\n", path);
+    int rc = path ? 0 : -1;
     free(path);
     json_decref(doc);
     return rc;
