@@ -198,6 +198,8 @@ INL int unpack_block_scaled(pq_format f, const uint8_t *p, const t16_table *T, _
     return 4;
 }
 
+/* Whether accumulator i of a scaled unpack needs no shift (B2/T2 plane 0, T1_6 trit 1). */
+INL int scaled_shift_is_zero(pq_format f, int i) { return f == PQ_FMT_T1_6 ? i == 1 : f != PQ_FMT_B1 && i == 0; }
 INL __m512i scaled_shift(pq_format f, int i) {
     if (f == PQ_FMT_T1_6) return _mm512_set1_epi32(i == 0 ? 6 : 2 * (i - 1));
     if (f == PQ_FMT_B1) return halves32((uint32_t)(2 * i), (uint32_t)(2 * i + 1));
@@ -263,6 +265,22 @@ INL void q8_block(const uint8_t *p, const int8_t *q, size_t stride, pq_format F,
         for (int i = 0; i < nv; i++) acc[t][u][i] = dpbusd(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
 }
 
+/* Tail vector i of a row (pack.h's tail layout) into a class-0 accumulator,
+ * or B1's own (see q8_row). */
+INL void q8_tail_vec(const uint8_t *tail, const int8_t *qt, size_t stride, pq_format F, int NT, int U, int i,
+                     __m512i acc[PQ_TOKEN_TILE][2][MAXV], __m512i tacc[PQ_TOKEN_TILE]) {
+    const size_t tail_bytes = F == PQ_FMT_B1 ? 8 : F == PQ_FMT_B3 ? 24 : F == PQ_FMT_B4 ? 32 : F == PQ_FMT_B8 ? 64 : 16;
+    __m512i u = unpack_tail(F, tail + (size_t)i * tail_bytes); /* = W->tail_bytes, as a constant */
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        __m512i x = _mm512_loadu_si512(qt + t * stride + 64 * i);
+        if (F == PQ_FMT_B1)
+            tacc[t] = dpbusd(tacc[t], u, x);
+        else
+            acc[t][U - 1][0] = dpbusd(acc[t][U - 1][0], u, x);
+    }
+}
+
 /* Row r's lane sums for tokens t0..t0+NT-1, int8 activations. Blocks are taken U
  * at a time into U·nvec independent accumulators per token: with one set,
  * every block waited for the previous block's vpdpbusd (4 cycles of latency on
@@ -290,18 +308,21 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
         for (int u = 0; u < U; u++) /* one prefetch per 64 bytes: B1 blocks are 32 */
             q8_block(p + u * block_bytes, q + u * block, stride, F, NT, u, F != PQ_FMT_B1 || u == 0, T, acc);
     if (b < W->nblocks) q8_block(p, q, stride, F, NT, 0, 1, T, acc); /* U = 2 leaves at most one */
-    /* Tails hold plain codes: their own accumulator (a run-time index into acc
-     * would force every accumulator into memory). */
+    /* Tails hold plain codes: they go into a class-0 accumulator where that
+     * class is not scaled (every format but B1, whose own accumulator they get;
+     * T1_6 has no tails). A run-time index into acc would force every
+     * accumulator into memory. */
     const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
     const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
     __m512i tacc[PQ_TOKEN_TILE];
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
-    for (int i = 0; i < W->tail_vecs; i++) {
-        _mm_prefetch((const char *)tail + PREFETCH_BYTES + (size_t)i * W->tail_bytes, _MM_HINT_T0);
-        __m512i u = unpack_tail(F, tail + (size_t)i * W->tail_bytes);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; t++) tacc[t] = dpbusd(tacc[t], u, _mm512_loadu_si512(qt + t * stride + 64 * i));
+    switch (W->tail_vecs) { /* straight-line code: a loop here cost 3 cycles per short row */
+    case 4: q8_tail_vec(tail, qt, stride, F, NT, U, 3, acc, tacc); /* fall through */
+    case 3: q8_tail_vec(tail, qt, stride, F, NT, U, 2, acc, tacc); /* fall through */
+    case 2: q8_tail_vec(tail, qt, stride, F, NT, U, 1, acc, tacc); /* fall through */
+    case 1: q8_tail_vec(tail, qt, stride, F, NT, U, 0, acc, tacc); break;
+    default: break;
     }
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
@@ -310,8 +331,8 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
         for (int i = 0; i < MAXV; i++) {
             if (i == 4 && F != PQ_FMT_T1_6) break;
             __m512i ai = U == 2 ? _mm512_add_epi32(acc[t][0][i], acc[t][1][i]) : acc[t][0][i];
-            if (has_scaled_unpack(F)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
-            s = _mm512_add_epi32(s, ai);
+            if (has_scaled_unpack(F) && !scaled_shift_is_zero(F, i)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
+            s = F == PQ_FMT_B1 || i > 0 ? _mm512_add_epi32(s, ai) : ai; /* tacc is only B1's */
         }
         lanes[t] = s;
     }

@@ -20,7 +20,7 @@
  * 64-byte vectors hold one block: no shuffles and no mask registers
  * (a first 1-bit layout unpacked through k-masks ran at half the speed of the
  * bit-plane one on this AVX-512 CPU). A row is cut into full blocks of
- * PQ_BLOCK weights, then a tail of up to 3 vectors of 64 weights (so that a
+ * PQ_BLOCK weights, then a tail of up to 4 vectors of 64 weights (so that a
  * 576-wide row costs 576 weights, not 768); T1_6 rows are whole blocks of
  * PQ_BLOCK_T1_6. Padding is code 0, which contributes nothing because kernels
  * pad the activations with zeros. Inside a full block:
@@ -69,7 +69,7 @@ typedef struct {
     int rows, cols;
     int block;           /* PQ_BLOCK or PQ_BLOCK_T1_6 */
     int nblocks;         /* full blocks per row */
-    int tail_vecs;       /* then this many tail vectors of 64 weights (0..3; always 0 for T1_6) */
+    int tail_vecs;       /* then this many tail vectors of 64 weights (0..4; always 0 for T1_6) */
     size_t block_bytes;  /* packed bytes per full block */
     size_t tail_bytes;   /* packed bytes per tail vector */
     size_t row_bytes;    /* nblocks · block_bytes + tail_vecs · tail_bytes */
