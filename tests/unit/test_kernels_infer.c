@@ -99,6 +99,37 @@ Test(kernels_infer, matches_fake_quant_forward_2bit) { check_bits("2"); }
 Test(kernels_infer, matches_fake_quant_forward_3bit) { check_bits("3"); }
 Test(kernels_infer, matches_fake_quant_forward_4bit) { check_bits("4"); }
 
+/* fp32 decode against the forward over LONG_T positions for a model of the
+ * given head dimension (attention has register paths for 32, 64 and 128). */
+static void check_fp32_decode(int dim, int n_heads) {
+    const pq_model_config cfg = {dim, 2, n_heads, n_heads / 2, 2 * dim, tiny.vocab, tiny.ctx};
+    pq_model *m = pq_model_new(&cfg);
+    pq_model_init(m, 7);
+    pq_ckpt *c = pq_ckpt_new();
+    pq_model_to_ckpt(m, c);
+    pq_acts *a = pq_acts_new(&cfg, 1, LONG_T);
+    uint16_t tok[LONG_T];
+    tokens_for(tok, LONG_T);
+    float *ref = pq_malloc((size_t)LONG_T * cfg.vocab * sizeof(float));
+    pq_model_logits(m, a, tok, LONG_T, ref);
+    pq_infer *inf = pq_infer_from_ckpt(c, "fp", NULL);
+    cr_assert_not_null(inf, "%s", pq_error());
+    double err, agree;
+    compare(inf, ref, LONG_T, &err, &agree);
+    cr_assert(err <= 1e-4, "head dim %d: fp32 decode error %g over %d positions", dim / n_heads, err, LONG_T);
+    pq_infer_free(inf);
+    free(ref);
+    pq_acts_free(a);
+    pq_ckpt_free(c);
+    pq_model_free(m);
+}
+
+Test(kernels_infer, fp32_decode_matches_forward_at_each_head_dim) {
+    check_fp32_decode(128, 4); /* 32 */
+    check_fp32_decode(128, 2); /* 64 */
+    check_fp32_decode(256, 2); /* 128 */
+}
+
 Test(kernels_infer, full_precision_checkpoint_and_errors) {
     pq_model *m = pq_model_new(&tiny);
     pq_model_init(m, 7);
