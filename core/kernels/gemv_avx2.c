@@ -28,10 +28,13 @@ INL __m256i bit_plane(const uint8_t *p, int k, int pos) {
 INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
     switch (f) {
     case PQ_FMT_B8:
+#pragma GCC unroll 8
         for (int m = 0; m < 8; m++) v[m] = _mm256_loadu_si256((const __m256i *)(p + 32 * m));
         return 8;
     case PQ_FMT_B4:
+#pragma GCC unroll 2
         for (int g = 0; g < 2; g++)
+#pragma GCC unroll 2
             for (int h = 0; h < 2; h++) {
                 __m256i x = _mm256_loadu_si256((const __m256i *)(p + 64 * g + 32 * h));
                 v[4 * g + h] = _mm256_and_si256(x, splat8(0x0F));
@@ -41,6 +44,7 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
     case PQ_FMT_B2:
     case PQ_FMT_T2:
     case PQ_FMT_B3:
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
             v[0 + h] = _mm256_and_si256(x, splat8(3));
@@ -49,17 +53,21 @@ INL int unpack_block(pq_format f, const uint8_t *p, __m256i v[MAXV]) {
             v[6 + h] = _mm256_and_si256(_mm256_srli_epi16(x, 6), splat8(3));
         }
         if (f == PQ_FMT_B3)
+#pragma GCC unroll 8
             for (int m = 0; m < 8; m++) v[m] = _mm256_or_si256(v[m], bit_plane(p + 64, m, 2));
         return 8;
     case PQ_FMT_B1:
+#pragma GCC unroll 8
         for (int m = 0; m < 8; m++) v[m] = bit_plane(p, m, 0);
         return 8;
     case PQ_FMT_T1_6:
         /* as in gemv_avx512.c: trits are the high bytes of 3·m in 16-bit lanes */
+#pragma GCC unroll 2
         for (int h = 0; h < 2; h++) {
             __m256i x = _mm256_loadu_si256((const __m256i *)(p + 32 * h));
             __m256i even = _mm256_maddubs_epi16(x, _mm256_set1_epi16(3));
             __m256i odd = _mm256_maddubs_epi16(x, _mm256_set1_epi16(3 << 8));
+#pragma GCC unroll 5
             for (int k = 0; k < 5; k++) {
                 v[2 * k + h] = _mm256_or_si256(_mm256_srli_epi16(even, 8),
                                                _mm256_and_si256(odd, _mm256_set1_epi16((short)0xFF00)));
@@ -129,6 +137,21 @@ INL __m256i dot_u8_s8(pq_format f, __m256i u, __m256i q) {
     return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
 }
 
+/* Σ u·q over a whole block of codes below 16, one vpmaddwd for all of it: the
+ * vpmaddubsw pair sums (at most 2·15·127 = 3810 each) are added as int16 first,
+ * 8 vectors (10 for T1_6, codes below 3) staying under 32767, so the sum is
+ * exact. Half the multiplies of a vpmaddwd per vector: the multiply ports were
+ * the limit. */
+INL __m256i block_dot16(const __m256i v[MAXV], int nv, const int8_t *q) {
+    __m256i p[MAXV];
+#pragma GCC unroll 10
+    for (int m = 0; m < nv; m++) p[m] = _mm256_maddubs_epi16(v[m], _mm256_loadu_si256((const __m256i *)(q + 32 * m)));
+    __m256i s = _mm256_add_epi16(_mm256_add_epi16(_mm256_add_epi16(p[0], p[1]), _mm256_add_epi16(p[2], p[3])),
+                                 _mm256_add_epi16(_mm256_add_epi16(p[4], p[5]), _mm256_add_epi16(p[6], p[7])));
+    if (nv == 10) s = _mm256_add_epi16(s, _mm256_add_epi16(p[8], p[9]));
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+}
+
 INL int32_t hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -157,12 +180,17 @@ INL void q8_tile(const pq_packed *W, const pq_act_batch *a, float *y, int r0, in
             int nv = unpack_block(F, row + (size_t)b * W->block_bytes, v);
             const int8_t *q = a->q + (size_t)t0 * stride + (size_t)b * W->block;
 #pragma GCC unroll 4
-            for (int t = 0; t < NT; t++)
-#pragma GCC unroll 10
-                for (int m = 0; m < nv; m++)
-                    acc[t][m % 4] = _mm256_add_epi32(
-                        acc[t][m % 4],
-                        dot_u8_s8(F, v[m], _mm256_loadu_si256((const __m256i *)(q + t * stride + 32 * m))));
+            for (int t = 0; t < NT; t++) {
+                if (F == PQ_FMT_B8) {
+#pragma GCC unroll 8
+                    for (int m = 0; m < nv; m++)
+                        acc[t][m % 4] = _mm256_add_epi32(
+                            acc[t][m % 4],
+                            dot_u8_s8(F, v[m], _mm256_loadu_si256((const __m256i *)(q + t * stride + 32 * m))));
+                } else {
+                    acc[t][0] = _mm256_add_epi32(acc[t][0], block_dot16(v, nv, q + t * stride));
+                }
+            }
         }
         const uint8_t *tail = row + (size_t)W->nblocks * W->block_bytes;
         const int8_t *qt = a->q + (size_t)t0 * stride + (size_t)W->nblocks * W->block;
