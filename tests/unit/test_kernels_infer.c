@@ -99,53 +99,41 @@ Test(kernels_infer, matches_fake_quant_forward_2bit) { check_bits("2"); }
 Test(kernels_infer, matches_fake_quant_forward_3bit) { check_bits("3"); }
 Test(kernels_infer, matches_fake_quant_forward_4bit) { check_bits("4"); }
 
-/* fp32 decode against the forward over LONG_T positions for a model of the
- * given head dimension (attention has register paths for 32, 64 and 128). */
-static void check_fp32_decode(int dim, int n_heads) {
-    const pq_model_config cfg = {dim, 2, n_heads, n_heads / 2, 2 * dim, tiny.vocab, tiny.ctx};
-    pq_model *m = pq_model_new(&cfg);
+/* A full-precision checkpoint of a model built from cfg, after checking that
+ * its fp32 decode matches the forward over LONG_T positions (attention has
+ * register paths for head dimensions 32, 64 and 128, and a generic one). */
+static pq_ckpt *checked_fp32_ckpt(const pq_model_config *cfg) {
+    pq_model *m = pq_model_new(cfg);
     pq_model_init(m, 7);
     pq_ckpt *c = pq_ckpt_new();
     pq_model_to_ckpt(m, c);
-    pq_acts *a = pq_acts_new(&cfg, 1, LONG_T);
+    pq_acts *a = pq_acts_new(cfg, 1, LONG_T);
     uint16_t tok[LONG_T];
     tokens_for(tok, LONG_T);
-    float *ref = pq_malloc((size_t)LONG_T * cfg.vocab * sizeof(float));
-    pq_model_logits(m, a, tok, LONG_T, ref);
-    pq_infer *inf = pq_infer_from_ckpt(c, "fp", NULL);
-    cr_assert_not_null(inf, "%s", pq_error());
-    double err, agree;
-    compare(inf, ref, LONG_T, &err, &agree);
-    cr_assert(err <= 1e-4, "head dim %d: fp32 decode error %g over %d positions", dim / n_heads, err, LONG_T);
-    pq_infer_free(inf);
-    free(ref);
-    pq_acts_free(a);
-    pq_ckpt_free(c);
-    pq_model_free(m);
-}
-
-Test(kernels_infer, fp32_decode_matches_forward_at_each_head_dim) {
-    check_fp32_decode(128, 4); /* 32 */
-    check_fp32_decode(128, 2); /* 64 */
-    check_fp32_decode(256, 2); /* 128 */
-}
-
-Test(kernels_infer, full_precision_checkpoint_and_errors) {
-    pq_model *m = pq_model_new(&tiny);
-    pq_model_init(m, 7);
-    pq_ckpt *c = pq_ckpt_new();
-    pq_model_to_ckpt(m, c);
-    pq_acts *a = pq_acts_new(&tiny, 1, LONG_T);
-    uint16_t tok[LONG_T];
-    tokens_for(tok, LONG_T);
-    float *ref = pq_malloc((size_t)LONG_T * tiny.vocab * sizeof(float));
+    float *ref = pq_malloc((size_t)LONG_T * cfg->vocab * sizeof(float));
     pq_model_logits(m, a, tok, LONG_T, ref);
     pq_infer *inf = pq_infer_from_ckpt(c, "fp", NULL);
     cr_assert_not_null(inf, "%s", pq_error());
     cr_assert_str_eq(pq_infer_format(inf), "f32");
     double err, agree;
     compare(inf, ref, LONG_T, &err, &agree);
-    cr_assert(err <= 1e-4, "fp32 decode error %g over %d positions", err, LONG_T);
+    cr_assert(err <= 1e-4, "head dim %d: fp32 decode error %g over %d positions", cfg->dim / cfg->n_heads, err, LONG_T);
+    pq_infer_free(inf);
+    free(ref);
+    pq_acts_free(a);
+    pq_model_free(m);
+    return c;
+}
+
+Test(kernels_infer, fp32_decode_matches_forward_at_each_head_dim) {
+    const pq_model_config cfgs[] = {{128, 2, 4, 2, 256, 300, 96}, {128, 2, 2, 1, 256, 300, 96}, {256, 2, 2, 1, 512, 300, 96}};
+    for (size_t i = 0; i < PQ_COUNT(cfgs); i++) pq_ckpt_free(checked_fp32_ckpt(&cfgs[i])); /* head dims 32, 64, 128 */
+}
+
+Test(kernels_infer, full_precision_checkpoint_and_errors) {
+    pq_ckpt *c = checked_fp32_ckpt(&tiny);
+    pq_infer *inf = pq_infer_from_ckpt(c, "fp", NULL);
+    cr_assert_not_null(inf, "%s", pq_error());
     /* the context fills up; a bad token is refused */
     cr_assert_null(pq_infer_step(inf, tiny.vocab));
     cr_assert(strstr(pq_error(), "outside the vocabulary") != NULL);
@@ -162,10 +150,7 @@ Test(kernels_infer, full_precision_checkpoint_and_errors) {
     cr_assert_null(pq_infer_from_ckpt(bad, "bad.ckpt", NULL));
     cr_assert(strstr(pq_error(), "bad.ckpt") && strstr(pq_error(), "layers.1.w_up"), "%s", pq_error());
     pq_ckpt_free(bad);
-    free(ref);
-    pq_acts_free(a);
     pq_ckpt_free(c);
-    pq_model_free(m);
 }
 
 /* Random models: the int8 head and the decode measurement work. */
