@@ -403,6 +403,7 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
 const pq_model_config *pq_infer_config(const pq_infer *m) { return &m->cfg; }
 void pq_infer_set_threads(pq_infer *m, int threads) { m->threads = threads > 0 ? threads : pq_threads(); }
 void pq_infer_set_head_b8(pq_infer *m, int on) {
+    if (!on == !m->opt.head_b8) return; /* already so: rebuilding would re-pack and re-lay out every matrix */
     pq_packed_free(m->head);
     m->head = NULL;
     m->opt.head_b8 = on;
@@ -709,12 +710,17 @@ int pq_bench_decode(int quick, json_t **out) {
         json_t *rounds[PQ_COUNT(fmts_full)][2][2][DECODE_ROUNDS]; /* format, head, threads, round */
         for (int fi = 0; fi < nf; fi++) {
             models[fi] = pq_infer_random(mcfg, fmts[fi], NULL, 5);
-            if (!models[fi]) return -1;
+            if (!models[fi]) {
+                while (fi-- > 0) pq_infer_free(models[fi]);
+                return -1;
+            }
         }
-        for (int r = 0; r < nrounds; r++)
-            for (int fi = 0; fi < nf; fi++) {
-                pq_infer *m = models[fi];
-                for (int head_b8 = 0; head_b8 <= (fmts[fi] >= 0); head_b8++) { /* fp32 model: fp32 head only */
+        /* the head outermost: switching it re-packs and re-lays out a model's codes */
+        for (int head_b8 = 0; head_b8 <= 1; head_b8++)
+            for (int r = 0; r < nrounds; r++)
+                for (int fi = 0; fi < nf; fi++) {
+                    if (head_b8 && fmts[fi] < 0) continue; /* fp32 model: fp32 head only */
+                    pq_infer *m = models[fi];
                     pq_infer_set_head_b8(m, head_b8);
                     for (int threads = 1; threads <= 2; threads++) {
                         pq_infer_set_threads(m, threads);
@@ -733,7 +739,6 @@ int pq_bench_decode(int quick, json_t **out) {
                         rounds[fi][head_b8][threads - 1][r] = res;
                     }
                 }
-            }
         for (int fi = 0; fi < nf; fi++) {
             for (int head_b8 = 0; head_b8 <= (fmts[fi] >= 0); head_b8++)
                 for (int threads = 1; threads <= 2; threads++)
