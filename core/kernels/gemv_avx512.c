@@ -198,12 +198,11 @@ INL int unpack_block_scaled(pq_format f, const uint8_t *p, const t16_table *T, _
     return 4;
 }
 
-/* Whether accumulator i of a scaled unpack needs no shift (B2/T2 plane 0, T1_6 trit 1). */
-INL int scaled_shift_is_zero(pq_format f, int i) { return f == PQ_FMT_T1_6 ? i == 1 : f != PQ_FMT_B1 && i == 0; }
-INL __m512i scaled_shift(pq_format f, int i) {
-    if (f == PQ_FMT_T1_6) return _mm512_set1_epi32(i == 0 ? 6 : 2 * (i - 1));
-    if (f == PQ_FMT_B1) return halves32((uint32_t)(2 * i), (uint32_t)(2 * i + 1));
-    return _mm512_set1_epi32(2 * i);
+/* The shift of accumulator i's lanes in the low (half 0) or high (half 1)
+ * 256 bits: they differ only for B1. */
+INL int scaled_shift(pq_format f, int i, int half) {
+    if (f == PQ_FMT_T1_6) return i == 0 ? 6 : 2 * (i - 1);
+    return f == PQ_FMT_B1 ? 2 * i + half : 2 * i;
 }
 
 /* One tail vector (64 weights, pack.h's tail layout) as 64 code bytes: the
@@ -265,15 +264,14 @@ INL void q8_block(const uint8_t *p, const int8_t *q, size_t stride, pq_format F,
         for (int i = 0; i < nv; i++) acc[t][u][i] = dpbusd(acc[t][u][i], v[i], _mm512_loadu_si512(q + t * stride + 64 * i));
 }
 
-/* Tail vector i of a row (pack.h's tail layout) into a class-0 accumulator,
- * or B1's own (see q8_row). */
-INL void q8_tail_vec(const uint8_t *tail, const int8_t *qt, size_t stride, pq_format F, int NT, int U, int i,
+/* The tail vector at p (pack.h's tail layout; its activations at q) into a
+ * class-0 accumulator, or B1's own (see q8_row). */
+INL void q8_tail_vec(const uint8_t *p, const int8_t *q, size_t stride, pq_format F, int NT, int U,
                      __m512i acc[PQ_TOKEN_TILE][2][MAXV], __m512i tacc[PQ_TOKEN_TILE]) {
-    const size_t tail_bytes = F == PQ_FMT_B1 ? 8 : F == PQ_FMT_B3 ? 24 : F == PQ_FMT_B4 ? 32 : F == PQ_FMT_B8 ? 64 : 16;
-    __m512i u = unpack_tail(F, tail + (size_t)i * tail_bytes); /* = W->tail_bytes, as a constant */
+    __m512i u = unpack_tail(F, p);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) {
-        __m512i x = _mm512_loadu_si512(qt + t * stride + 64 * i);
+        __m512i x = _mm512_loadu_si512(q + t * stride);
         if (F == PQ_FMT_B1)
             tacc[t] = dpbusd(tacc[t], u, x);
         else
@@ -318,10 +316,10 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
 #pragma GCC unroll 4
     for (int t = 0; t < NT; t++) tacc[t] = _mm512_setzero_si512();
     switch (W->tail_vecs) { /* straight-line code: a loop here cost 3 cycles per short row */
-    case 4: q8_tail_vec(tail, qt, stride, F, NT, U, 3, acc, tacc); /* fall through */
-    case 3: q8_tail_vec(tail, qt, stride, F, NT, U, 2, acc, tacc); /* fall through */
-    case 2: q8_tail_vec(tail, qt, stride, F, NT, U, 1, acc, tacc); /* fall through */
-    case 1: q8_tail_vec(tail, qt, stride, F, NT, U, 0, acc, tacc); break;
+    case 4: q8_tail_vec(tail + 3 * W->tail_bytes, qt + 192, stride, F, NT, U, acc, tacc); /* fall through */
+    case 3: q8_tail_vec(tail + 2 * W->tail_bytes, qt + 128, stride, F, NT, U, acc, tacc); /* fall through */
+    case 2: q8_tail_vec(tail + W->tail_bytes, qt + 64, stride, F, NT, U, acc, tacc); /* fall through */
+    case 1: q8_tail_vec(tail, qt, stride, F, NT, U, acc, tacc); break;
     default: break;
     }
 #pragma GCC unroll 4
@@ -331,7 +329,8 @@ INL void q8_row(const pq_packed *W, const pq_act_batch *a, int r, int t0, pq_for
         for (int i = 0; i < MAXV; i++) {
             if (i == 4 && F != PQ_FMT_T1_6) break;
             __m512i ai = U == 2 ? _mm512_add_epi32(acc[t][0][i], acc[t][1][i]) : acc[t][0][i];
-            if (has_scaled_unpack(F) && !scaled_shift_is_zero(F, i)) ai = _mm512_srav_epi32(ai, scaled_shift(F, i));
+            const int lo = scaled_shift(F, i, 0), hi = scaled_shift(F, i, 1);
+            if (has_scaled_unpack(F) && (lo | hi)) ai = _mm512_srav_epi32(ai, halves32((uint32_t)lo, (uint32_t)hi));
             s = F == PQ_FMT_B1 || i > 0 ? _mm512_add_epi32(s, ai) : ai; /* tacc is only B1's */
         }
         lanes[t] = s;
