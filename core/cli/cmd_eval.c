@@ -12,6 +12,7 @@
 #include "eval/eval.h"
 #include "eval/model_lm.h"
 #include "model/config.h"
+#include "train/data.h"
 
 static void usage(void) {
     printf("usage: pq eval --model CKPT --tasks LIST --out FILE [options]\n"
@@ -131,12 +132,7 @@ int cmd_eval(int argc, char **argv) {
     pq_bpe_eval_tokenizer(&tok, bpe);
     pq_model_lm_init(&lm, model);
     if (pq_lm_check_tokenizer(&lm, &tok, model_path, tok_path) != 0) goto done;
-    const char *want_hash = pq_eval_ckpt_vocab_hash(meta);
-    if (want_hash && strcmp(want_hash, pq_bpe_hash(bpe)) != 0) {
-        pq_fail("%s: trained with tokenizer %.12s..., but %s is %.12s...", model_path, want_hash, tok_path,
-                pq_bpe_hash(bpe));
-        goto done;
-    }
+    if (pq_check_ckpt_tokenizer(model_path, pq_ckpt_tokenizer_hash(meta), tok_path, pq_bpe_hash(bpe)) != 0) goto done;
     if (pq_manifest_add_input(manifest, "model", model_path) != 0) goto done;
     if (pq_manifest_add_input(manifest, "tokenizer", tok_path) != 0) goto done;
 

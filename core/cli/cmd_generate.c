@@ -159,15 +159,13 @@ int cmd_generate(int argc, char **argv) {
         }
         bpe = pq_bpe_load(tokenizer);
         int wrong_vocab = bpe && pq_bpe_vocab_size(bpe) != V;
-        int wrong_tokenizer = bpe && !wrong_vocab && trained_with[0] && strcmp(trained_with, pq_bpe_hash(bpe)) != 0;
+        int wrong_tokenizer = bpe && !wrong_vocab &&
+                              pq_check_ckpt_tokenizer(model, trained_with[0] ? trained_with : NULL, tokenizer, pq_bpe_hash(bpe));
         if (!bpe || wrong_vocab || wrong_tokenizer) {
             if (wrong_vocab)
                 fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
-            else if (wrong_tokenizer)
-                fprintf(stderr, "pq generate: %s: trained with tokenizer %.12s..., but %s is %.12s...\n", model,
-                        trained_with, tokenizer, pq_bpe_hash(bpe));
             else
-                fprintf(stderr, "pq generate: %s\n", pq_error());
+                fprintf(stderr, "pq generate: %s\n", pq_error()); /* the file, or the tokenizer mismatch */
             pq_bpe_free(bpe);
             free(path);
             pq_infer_free(m);

@@ -9,7 +9,6 @@
 #include "base/util.h"
 #include "model/layers.h"
 #include "quant/qexport.h"
-#include "train/data.h"
 
 typedef struct {
     int row0, n, pos0; /* rows row0.. hold positions pos0.. of one sequence */
@@ -306,6 +305,3 @@ pq_model *pq_eval_load_model(const char *path, json_t **meta) {
     pq_ckpt_free(c);
     return m;
 }
-
-/* One reader of the recorded tokenizer for training and evaluation (train/data.h). */
-const char *pq_eval_ckpt_vocab_hash(const json_t *meta) { return pq_ckpt_tokenizer_hash(meta); }

@@ -29,9 +29,4 @@ void pq_model_lm_init(pq_lm *lm, const pq_model *m);
  * the checkpoint's metadata. NULL + pq_fail naming the file on any problem. */
 pq_model *pq_eval_load_model(const char *path, json_t **meta);
 
-/* The tokenizer hash the checkpoint records ("tokenizer_hash" or "vocab_hash",
- * at the top of its metadata or one object down), or NULL if it records none
- * (checkpoints from before pq recorded it): pq_ckpt_tokenizer_hash, train/data.h. */
-const char *pq_eval_ckpt_vocab_hash(const json_t *meta);
-
 #endif

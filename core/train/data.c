@@ -115,6 +115,11 @@ int pq_tokens_check_tokenizer(const pq_token_stream *data, const char *spec, con
                    ckpt_path, ckpt_hash, spec, data_hash);
 }
 
+int pq_check_ckpt_tokenizer(const char *ckpt_path, const char *ckpt_hash, const char *tok_path, const char *tok_hash) {
+    if (!ckpt_hash || !strcmp(ckpt_hash, tok_hash)) return 0;
+    return pq_fail("%s: trained with tokenizer %.12s..., but %s is %.12s...", ckpt_path, ckpt_hash, tok_path, tok_hash);
+}
+
 int pq_tokens_add_inputs(json_t *manifest, const pq_token_stream *ts) {
     const char *key;
     json_t *v;

@@ -70,6 +70,11 @@ const char *pq_tokens_tokenizer_hash(const pq_token_stream *ts);
 int pq_tokens_check_tokenizer(const pq_token_stream *data, const char *spec, const char *ckpt_hash,
                               const char *ckpt_path);
 
+/* The same for a tokenizer file (tok_path, hash tok_hash): 0 when the
+ * checkpoint records none or the same one, else -1 + pq_error() "<ckpt_path>:
+ * trained with tokenizer <hash>..., but <tok_path> is <hash>...". */
+int pq_check_ckpt_tokenizer(const char *ckpt_path, const char *ckpt_hash, const char *tok_path, const char *tok_hash);
+
 /* Adds the stream's files (shards) to a manifest's inputs. */
 int pq_tokens_add_inputs(json_t *manifest, const pq_token_stream *ts);
 

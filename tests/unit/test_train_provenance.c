@@ -124,7 +124,7 @@ Test(train_provenance, pretrain_records_the_tokenizer_of_its_shards) {
     json_t *meta;
     pq_model *m = pq_eval_load_model(fp_ckpt, &meta);
     cr_assert(m, "%s", pq_error());
-    cr_assert_str_eq(pq_eval_ckpt_vocab_hash(meta), hash_a);
+    cr_assert_str_eq(pq_ckpt_tokenizer_hash(meta), hash_a);
     json_decref(meta);
     pq_model_free(m);
     /* Synthetic tokens have no tokenizer: nothing is recorded. */
