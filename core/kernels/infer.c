@@ -540,10 +540,10 @@ static void attn_mix(const float *restrict p, const float *restrict V, int T, in
 }
 
 /* Causal attention of the new query against positions 0..pos of the cache:
- * the heads that share a KV head one after the other, while that head's
- * cached rows (one contiguous run) are in cache. The reductions are written
- * for `omp simd` (reassociation allowed) and the exp is inline: with a call in
- * the loop and one sum at a time, attention cost a fifth of a 2-bit step. */
+ * the heads that share a KV head one after the other, while that head's keys
+ * and values are in cache. The softmax is written for `omp simd` (reassociation
+ * allowed) and the exp is inline: with a call in the loop and one sum at a
+ * time, attention cost a fifth of a 2-bit step. */
 typedef struct {
     pq_infer *m;
     const layer *L;

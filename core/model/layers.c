@@ -18,7 +18,6 @@
 
 static int threads_for(long work) { return work >= PAR_MIN_WORK ? pq_threads() : 1; }
 
-
 void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
 }
