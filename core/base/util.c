@@ -8,14 +8,29 @@
 
 #include <sys/mman.h>
 
-static _Thread_local char last_error[1024];
+#define PQ_ERROR_MAX 1024
+static _Thread_local char last_error[PQ_ERROR_MAX];
 
+/* vsnprintf into a buffer that is also one of its arguments is undefined
+ * behaviour (it garbled "X: %s" with pq_error() into "X: X: ..."), so every
+ * message is formatted into a scratch buffer and then copied. */
 int pq_fail(const char *fmt, ...) {
+    char msg[PQ_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     return -1;
+}
+
+int pq_fail_prefix(const char *fmt, ...) {
+    char prefix[PQ_ERROR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return pq_fail("%s: %s", prefix, last_error);
 }
 
 const char *pq_error(void) { return last_error; }

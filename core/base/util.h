@@ -12,8 +12,15 @@
 
 #define PQ_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
-/* Records a one-line error message (printf-style) and returns -1. */
+/* Records a one-line error message (printf-style) and returns -1. The message
+ * is formatted into a separate buffer first, so an argument that is pq_error()
+ * itself reads the old message, not a half-written new one; but to add context
+ * to the current message use pq_fail_prefix, not pq_fail("%s: %s", x, pq_error()). */
 int pq_fail(const char *fmt, ...) PQ_PRINTF(1, 2);
+/* Prepends "<formatted>: " to the current message and returns -1:
+ * pq_fail_prefix("%s: layer %d", path, 3) turns "bad magic" into
+ * "path: layer 3: bad magic". */
+int pq_fail_prefix(const char *fmt, ...) PQ_PRINTF(1, 2);
 /* The last message recorded by pq_fail() on this thread ("" if none). */
 const char *pq_error(void);
 

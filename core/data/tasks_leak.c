@@ -172,7 +172,7 @@ pq_ngram_set *pq_ngram_set_from_shards(const char *shard_dir, const pq_bpe *bpe)
             size_t len;
             char *text = pq_bpe_decode(bpe, doc, (size_t)(j - i), &len);
             if (!text) {
-                pq_fail("%s: %s", sh->path, pq_error());
+                pq_fail_prefix("%s", sh->path);
                 free(doc);
                 pq_ngram_set_free(s);
                 pq_shard_set_close(set);

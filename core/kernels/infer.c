@@ -187,7 +187,7 @@ static void build_head_b8(pq_infer *m) {
 /* Copies a tensor of the checkpoint (F32, n values) or fails naming it. */
 static float *take_f32(const pq_ckpt *c, const char *name, int64_t n, const char *path) {
     const float *d = pq_ckpt_expect(c, name, PQ_F32, n);
-    if (!d) return pq_fail("%s: %s", path, pq_error()), NULL;
+    if (!d) return pq_fail_prefix("%s", path), NULL;
     float *out = pq_malloc((size_t)n * sizeof(float));
     memcpy(out, d, (size_t)n * sizeof(float));
     return out;
@@ -241,7 +241,7 @@ static int read_linear(pq_infer *m, const pq_ckpt *c, const char *path, const qu
     size_t row_bytes = pq_qpack_row_bytes(st->cols, qm->storage_bits);
     const uint8_t *packed = pq_ckpt_expect(c, cname, PQ_U8, (int64_t)(row_bytes * st->rows));
     const float *alpha = pq_ckpt_expect(c, sname, PQ_F32, st->rows);
-    if (!packed || !alpha) return pq_fail("%s: %s", path, pq_error());
+    if (!packed || !alpha) return pq_fail_prefix("%s", path);
     st->codes = pq_malloc((size_t)st->rows * st->cols);
     pq_qunpack(packed, st->rows, st->cols, qm->storage_bits, st->codes);
     st->scale = pq_malloc(st->rows * sizeof(float));
@@ -284,14 +284,14 @@ static int build_group(pq_infer *m, staged *parts, int n, int f, linear *out, co
     }
     out->packed = pq_pack((pq_format)f, out->rows, out->cols, codes, scale, offset);
     free(codes), free(scale), free(offset);
-    if (!out->packed) return pq_fail("%s: layer %d: %s", path, l, pq_error());
+    if (!out->packed) return pq_fail_prefix("%s: layer %d", path, l);
     m->format = f;
     return 0;
 }
 
 static int load_layer_linears(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l) {
     pq_format f = PQ_FMT_B8;
-    if (qm->present && pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail("%s: %s", path, pq_error());
+    if (qm->present && pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail_prefix("%s", path);
     for (int g = 0; g < G_COUNT; g++) {
         staged parts[3] = {{0}};
         int rc = 0;

@@ -7,13 +7,6 @@
 #include "base/manifest.h"
 #include "base/util.h"
 
-/* pq_error() lives in the buffer pq_fail() writes: copy it before prefixing. */
-static int pq_fail_prefix(const char *what) {
-    char inner[1024];
-    snprintf(inner, sizeof inner, "%s", pq_error());
-    return pq_fail("%s: %s", what, inner);
-}
-
 pq_train_config pq_train_config_default(void) {
     pq_train_config t = {
         .batch = 8,
@@ -141,14 +134,14 @@ static json_t *fields_to_json(const void *src, const field *fields, size_t nf) {
 int pq_model_config_from_json(pq_model_config *c, const json_t *obj, const char *what) {
     memset(c, 0, sizeof *c);
     if (parse_fields(c, model_fields, PQ_COUNT(model_fields), obj, what, 1)) return -1;
-    if (pq_model_config_check(c)) return pq_fail_prefix(what);
+    if (pq_model_config_check(c)) return pq_fail_prefix("%s", what);
     return 0;
 }
 
 int pq_train_config_from_json(pq_train_config *t, const json_t *obj, const char *what) {
     *t = pq_train_config_default();
     if (parse_fields(t, train_fields, PQ_COUNT(train_fields), obj, what, 0)) return -1;
-    if (pq_train_config_check(t)) return pq_fail_prefix(what);
+    if (pq_train_config_check(t)) return pq_fail_prefix("%s", what);
     return 0;
 }
 

@@ -10,13 +10,6 @@
 #include "base/util.h"
 #include "model/layers.h"
 
-/* pq_error() lives in the buffer pq_fail() writes: copy it before prefixing. */
-static int pq_fail_prefix(const char *what) {
-    char inner[1024];
-    snprintf(inner, sizeof inner, "%s", pq_error());
-    return pq_fail("%s: %s", what, inner);
-}
-
 static const char *linear_names[PQ_LIN_COUNT] = {"wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down"};
 
 const char *pq_linear_name(pq_linear_id which) {
@@ -396,7 +389,7 @@ int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) {
     for (int i = 0; i < m->n_tensors; i++) {
         const pq_model_tensor *t = &m->tensors[i];
         const void *d = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
-        if (!d) return pq_fail_prefix(what);
+        if (!d) return pq_fail_prefix("%s", what);
         memcpy(t->param, d, sizeof(float) * t->numel);
     }
     return 0;

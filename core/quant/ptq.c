@@ -124,7 +124,7 @@ pq_ckpt *pq_ptq_gptq(pq_model *m, const pq_quantizer *q, const uint16_t *calib, 
             if (pq_gptq_quantize(q, W, ql[s].alpha, rows, cols, h, damp, block, ql[s].codes) < 0) {
                 char buf[64];
                 linear_name(buf, sizeof buf, l, w);
-                pq_fail("%s: %s", buf, pq_error());
+                pq_fail_prefix("%s", buf);
                 free(W0);
                 goto done;
             }

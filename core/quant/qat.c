@@ -84,7 +84,7 @@ int pq_qat_from_ckpt(pq_qat *qa, const pq_ckpt *c, const char *what) {
     if (strcmp(name, qa->q.name) || strcmp(bits, pq_qbits_name(qa->q.bits)))
         return pq_fail("%s: QAT state is for %s@%s bits, not %s@%s", what, name, bits, qa->q.name, pq_qbits_name(qa->q.bits));
     const float *a = pq_ckpt_expect(c, "qat.alpha", PQ_F32, qa->n_alpha);
-    if (!a) return pq_fail("%s: %s", what, pq_error());
+    if (!a) return pq_fail_prefix("%s", what);
     memcpy(qa->alpha, a, (size_t)qa->n_alpha * sizeof *a);
     pq_model_refresh_weights(qa->model);
     return 0;

@@ -142,7 +142,7 @@ int pq_qexport_verify(const pq_ckpt *c, const char *what) {
     if (!qname || !bits_s || !packing || !json_is_array(names)) return pq_fail("%s: meta.quant is incomplete", what);
     if (strcmp(packing, PQ_QPACKING)) return pq_fail("%s: unknown packing '%s'", what, packing);
     if (pq_qbits_parse(bits_s, &bits) < 0 || pq_quantizer_init(&q, qname, bits) < 0)
-        return pq_fail("%s: meta.quant: %s", what, pq_error());
+        return pq_fail_prefix("%s: meta.quant", what);
     const int sb = pq_qbits_storage(bits);
     size_t idx;
     json_t *jn;
@@ -156,7 +156,7 @@ int pq_qexport_verify(const pq_ckpt *c, const char *what) {
         const uint8_t *packed = pq_ckpt_expect(c, buf, PQ_U8, (int64_t)rows * (int64_t)pq_qpack_row_bytes(cols, sb));
         snprintf(buf, sizeof buf, "%s.qscale", name);
         const float *alpha = pq_ckpt_expect(c, buf, PQ_F32, rows);
-        if (!packed || !alpha) return pq_fail("%s: %s", what, pq_error());
+        if (!packed || !alpha) return pq_fail_prefix("%s", what);
         uint8_t *codes = pq_malloc((size_t)rows * cols);
         pq_qunpack(packed, rows, cols, sb, codes);
         const float *w = t->data;

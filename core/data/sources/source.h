@@ -48,7 +48,7 @@ int64_t pq_text_words(const char *s, size_t n);
 /* Removes trailing spaces and newlines. */
 void pq_buf_rtrim(pq_buf *b);
 
-/* pq_fail("<what>: <the current error>") (pq_fail cannot read its own buffer). */
+/* pq_fail_prefix("%s", what): "<what>: <the current error>". */
 int pq_fail_in(const char *what);
 
 /* ---- a set of strings (for held-out WordNet lemmas) -------------------------- */

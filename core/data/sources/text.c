@@ -233,8 +233,4 @@ int pq_sink_emit(pq_sink *sink, const char *id, const char *text, size_t n, int 
     return sink->emit(sink->ctx, id, text + a, n - a, heldout);
 }
 
-int pq_fail_in(const char *what) {
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", pq_error());
-    return pq_fail("%s: %s", what, tmp);
-}
+int pq_fail_in(const char *what) { return pq_fail_prefix("%s", what); }
