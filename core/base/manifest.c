@@ -102,10 +102,23 @@ json_t *pq_machine_info(void) {
  * a particular cblas.h variant. */
 extern char *openblas_get_config(void);
 
+static json_t *string_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+
+/* What OpenBLAS detected, the kernel pq asked for, and why (blas.h). */
+static json_t *blas_choice(void) {
+    pq_blas_note_override();
+    json_t *c = json_object();
+    json_object_set_new(c, "detected", string_or_null(pq_blas_core_detected()));
+    json_object_set_new(c, "chosen", string_or_null(pq_blas_core_chosen()));
+    json_object_set_new(c, "why", string_or_null(pq_blas_core_reason()));
+    return c;
+}
+
 json_t *pq_library_info(void) {
     json_t *l = json_object();
     json_object_set_new(l, "openblas", json_string(openblas_get_config()));
     json_object_set_new(l, "openblas_core", json_string(pq_blas_core()));
+    json_object_set_new(l, "openblas_core_choice", blas_choice());
     json_object_set_new(l, "zstd", json_string(ZSTD_versionString()));
     json_object_set_new(l, "jansson", json_string(jansson_version_str()));
     json_object_set_new(l, "zlib", json_string(zlibVersion()));

@@ -3,7 +3,8 @@
  * A manifest is a JSON object:
  *   { "kind", "config", "code_version", "inputs": {name: {path, sha256}},
  *     "machine": {hostname, cpu, cores, os, compiler, cpu_flags},
- *     "libraries": {openblas, openblas_core, zstd, jansson, openssl},
+ *     "libraries": {openblas, openblas_core, openblas_core_choice: {detected, chosen, why},
+ *                   zstd, jansson, openssl},
  *     "threads", "started_utc", "wall_seconds" }
  * Results files embed it under "manifest"; run ids hash config + inputs + code. */
 #ifndef PQ_MANIFEST_H
