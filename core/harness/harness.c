@@ -54,16 +54,28 @@ static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
     return rc;
 }
 
-static int write_results(const pq_harness_options *opt, const char *suite, json_t *agg) {
+/* Writes DIR/<tier>/<suite>.{json,csv}. Rows this invocation could not measure
+ * keep what the previous file measured for them (pq_results_keep_measured):
+ * a failed run is reported by the exit status, not by erasing results. */
+static int write_results(const pq_harness_options *opt, const char *suite, const json_t *agg) {
     char name[256];
     snprintf(name, sizeof name, "%s/%s.json", opt->tier, suite);
     char *path = pq_path_join(opt->out_dir, name);
-    int rc = pq_json_write(agg, path);
+    json_t *out = json_deep_copy(agg);
+    json_t *previous = pq_file_exists(path) ? pq_json_read(path) : NULL;
+    int kept = previous ? pq_results_keep_measured(out, previous) : 0;
+    json_decref(previous);
+    if (kept) {
+        json_object_set_new(out, "rows_kept_from_previous", json_integer(kept));
+        fprintf(stderr, "pq suite: %s: %d rows not measured this time keep their previous results\n", path, kept);
+    }
+    int rc = pq_json_write(out, path);
     if (rc == 0) {
         strcpy(path + strlen(path) - 4, "csv");
-        rc = pq_results_write_csv(agg, path);
+        rc = pq_results_write_csv(out, path);
     }
     if (rc == 0) fprintf(stderr, "pq suite: wrote %s/%s/%s.{json,csv}\n", opt->out_dir, opt->tier, suite);
+    json_decref(out);
     free(path);
     return rc;
 }

@@ -98,3 +98,48 @@ int pq_results_write_csv(const json_t *results, const char *path) {
     json_decref(columns);
     return pq_atomic_commit(&af);
 }
+
+static int measured(const json_t *row) { return json_is_object(row) && !json_object_get(row, "incomplete"); }
+
+/* Whether old agrees with row on every key field row has (a row with none,
+ * the one row of an unfinished kernel benchmark, stands for all). */
+static int same_identity(const json_t *row, const json_t *old, const json_t *key_fields) {
+    size_t i;
+    json_t *f;
+    json_array_foreach(key_fields, i, f) {
+        json_t *v = json_object_get(row, json_string_value(f));
+        if (v && !json_equal(v, json_object_get(old, json_string_value(f)))) return 0;
+    }
+    return 1;
+}
+
+int pq_results_keep_measured(json_t *fresh, const json_t *previous) {
+    const json_t *keys = json_object_get(fresh, "key");
+    json_t *rows = json_object_get(fresh, "rows"), *old_rows = json_object_get(previous, "rows");
+    if (!json_is_array(rows) || !json_is_array(old_rows) || !json_is_array(keys)) return 0;
+    size_t n_old = json_array_size(old_rows), i, j;
+    char *used = pq_calloc(n_old ? n_old : 1, 1);
+    json_t *merged = json_array(), *row;
+    int kept = 0;
+    /* Old rows that a fresh measurement replaces are not candidates. */
+    json_array_foreach(rows, i, row) {
+        if (!measured(row)) continue;
+        for (j = 0; j < n_old; j++)
+            if (!used[j] && same_identity(row, json_array_get(old_rows, j), keys)) used[j] = 1;
+    }
+    json_array_foreach(rows, i, row) {
+        int replaced = 0;
+        if (!measured(row)) {
+            for (j = 0; j < n_old; j++) {
+                json_t *old = json_array_get(old_rows, j);
+                if (used[j] || !measured(old) || !same_identity(row, old, keys)) continue;
+                json_array_append(merged, old);
+                used[j] = 1, replaced = 1, kept++;
+            }
+        }
+        if (!replaced) json_array_append(merged, row);
+    }
+    json_object_set_new(fresh, "rows", merged);
+    free(used);
+    return kept;
+}

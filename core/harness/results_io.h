@@ -7,4 +7,14 @@
 /* One CSV line per row; nested metrics flattened as "acc.<task>", columns sorted. */
 int pq_results_write_csv(const json_t *results, const char *path);
 
+/* A failed or interrupted suite run must not wipe results that were good: every
+ * row of fresh marked "incomplete" is replaced by the measured rows of previous
+ * that agree with it on the key fields it has (an incomplete row of an exploded
+ * suite, transition or kernels, lacks the per-layer/per-kernel fields and takes
+ * all their rows). A previous row is used at most once, and never when a
+ * measured fresh row has its identity; previous rows with no counterpart in
+ * fresh are dropped (the suite no longer has them).
+ * Returns how many rows were kept from previous. */
+int pq_results_keep_measured(json_t *fresh, const json_t *previous);
+
 #endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# A suite invocation that measures nothing (here: an empty runs directory,
+# aggregated with pq check --reuse) must not replace measured rows of an
+# existing results file with "incomplete" ones; it reports the failure (exit 1).
+# No data or training needed: the data's identity is three stub manifests.
+set -u
+PQ=${PQ:-./pq}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/pq_keep_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir -p "$tmp/data/shards" "$tmp/data/tasks" "$tmp/runs" "$tmp/out/smoke"
+for f in tokenizer.json shards/manifest.json tasks/manifest.json; do echo '{"content_sha256": "stub"}' >"$tmp/data/$f"; done
+rows() { /usr/bin/python3 -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['rows'], sort_keys=True))" "$1"; }
+
+for suite in budget transition kernels; do
+    cp "results/smoke/$suite.json" "$tmp/out/smoke/"
+    $PQ check $suite --tier smoke --reuse --data-dir "$tmp/data" --runs-dir "$tmp/runs" --out "$tmp/out" \
+        >"$tmp/check.txt" 2>"$tmp/err.txt"
+    rc=$?
+    [ $rc -eq 1 ] || { cat "$tmp/err.txt"; fail "$suite: nothing measured, exit $rc, expected 1"; }
+    [ "$(rows "$tmp/out/smoke/$suite.json")" = "$(rows "results/smoke/$suite.json")" ] ||
+        fail "$suite: measured rows were replaced by unmeasured ones"
+    grep -q "rows not measured this time keep their previous results" "$tmp/err.txt" ||
+        { cat "$tmp/err.txt"; fail "$suite: the kept rows are not reported"; }
+    grep -q incomplete "$tmp/out/smoke/$suite.csv" && fail "$suite: the CSV has incomplete rows"
+done
+
+# Without a previous file the unmeasured rows are written as they are.
+rm "$tmp/out/smoke/budget.json"
+$PQ check budget --tier smoke --reuse --data-dir "$tmp/data" --runs-dir "$tmp/runs" --out "$tmp/out" >/dev/null 2>&1
+grep -q '"incomplete": true' "$tmp/out/smoke/budget.json" || fail "a first aggregation lost its incomplete rows"
+echo "suite_keep_results: ok"
