@@ -16,6 +16,18 @@ void pq_format_duration(double s, char *buf, int n) {
         snprintf(buf, n, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
 }
 
+/* In a log, when the last progress line was printed by any progress of this
+ * process: a command that runs several pieces of work in turn (eval's tasks)
+ * then still prints one line per interval, not one per piece. */
+static double log_last_line;
+
+/* Seconds between lines in a log: PQ_PROGRESS_INTERVAL, default 30. */
+static double log_interval(void) {
+    const char *env = getenv("PQ_PROGRESS_INTERVAL");
+    double s = env ? atof(env) : 0;
+    return s > 0 ? s : 30.0;
+}
+
 void pq_progress_begin(pq_progress *p, const char *label, int64_t total, const char *unit) {
     memset(p, 0, sizeof *p);
     p->label = label;
@@ -25,16 +37,26 @@ void pq_progress_begin(pq_progress *p, const char *label, int64_t total, const c
     p->rate_base = -1;
     p->tty = isatty(STDERR_FILENO);
     const char *env = getenv("PQ_PROGRESS");
-    p->enabled = env ? atoi(env) != 0 : p->tty;
-    p->interval = p->tty ? 0.25 : 10.0;
+    p->enabled = env ? atoi(env) != 0 : 1;
+    p->interval = p->tty ? 0.25 : log_interval();
+    if (!p->tty && log_last_line == 0) log_last_line = p->t_start;
+}
+
+/* A terminal line is redrawn at every interval and at the end; a log line is
+ * written only once an interval has passed since the last one, so work shorter
+ * than an interval leaves the log as it was. */
+static int due(const pq_progress *p, double now, int64_t step) {
+    if (p->tty) return now - p->t_last_print >= p->interval || step >= p->total;
+    return now - log_last_line >= p->interval;
 }
 
 void pq_progress_update(pq_progress *p, int64_t step, int64_t units, const char *extra, ...) {
     if (!p->enabled) return;
     double now = pq_now();
     if (p->rate_base < 0) p->rate_base = units, p->step_base = step, p->t_start = now; /* the zero point */
-    if (now - p->t_last_print < p->interval && step < p->total) return;
-    p->t_last_print = now;
+    if (!due(p, now, step)) return;
+    p->t_last_print = log_last_line = now;
+    p->printed = 1;
     double elapsed = now - p->t_start;
     double rate = elapsed > 0 ? (double)(units - p->rate_base) / elapsed : 0;
     double frac = p->total > 0 ? (double)step / (double)p->total : 0;
@@ -54,7 +76,7 @@ void pq_progress_update(pq_progress *p, int64_t step, int64_t units, const char 
 }
 
 void pq_progress_end(pq_progress *p) {
-    if (!p->enabled) return;
+    if (!p->enabled || (!p->tty && !p->printed)) return;
     char took[32];
     pq_format_duration(pq_now() - p->t_start, took, sizeof took);
     fprintf(stderr, "%s%s  done in %s\n", p->tty ? "\r\033[K" : "", p->label, took);

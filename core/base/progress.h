@@ -2,9 +2,11 @@
  *
  *   pretrain  step 120/2000  6.0%  1843 tok/s  ETA 12m04s  loss 4.812
  *
- * Silent when stderr is not a terminal, unless PQ_PROGRESS=1 (then one line per
- * update interval, newline-terminated, so logs stay readable). PQ_PROGRESS=0
- * silences it everywhere. */
+ * When stderr is not a terminal (a log), one newline-terminated line about every
+ * 30 s instead (PQ_PROGRESS_INTERVAL=<seconds> changes it), the first only after
+ * 30 s and the "done" line only after one of them, so short work writes nothing
+ * and long work never goes silent for minutes. PQ_PROGRESS=0 silences it
+ * everywhere. */
 #ifndef PQ_PROGRESS_H
 #define PQ_PROGRESS_H
 
@@ -19,6 +21,7 @@ typedef struct {
     double t_start, t_last_print;
     double interval;      /* seconds between prints */
     int enabled, tty;
+    int printed;          /* a line has been printed */
     int64_t rate_base;    /* units done at the first update (resumed work starts there) */
     int64_t step_base;    /* steps done at the first update */
 } pq_progress;

@@ -33,7 +33,8 @@ static void usage(void) {
            "\n"
            "Per multiple-choice task: acc, acc_norm, their standard errors and the item\n"
            "count. Per perplexity set: token perplexity, word perplexity, byte perplexity\n"
-           "and bits per byte (rolling windows of the model's context length).\n");
+           "and bits per byte (rolling windows of the model's context length). A table\n"
+           "of these goes to stdout.\n");
 }
 
 /* Splits "a,b,,c" into its non-empty pieces (pointers into a copy: free out[0]'s block via *buf). */
@@ -62,6 +63,56 @@ static json_t *model_info(const char *path, const pq_model *m, json_t *meta) {
     else
         json_object_set_new(o, "quant", json_null());
     return o;
+}
+
+/* A metric as the table shows it: "-" when it was not measured (null); fmt NULL
+ * for a perplexity, which an untrained model can put anywhere up to 1e12. */
+static const char *metric(const json_t *o, const char *key, const char *fmt, char *buf, size_t n) {
+    const json_t *v = json_object_get(o, key);
+    double x = json_number_value(v);
+    if (!json_is_number(v)) snprintf(buf, n, "-");
+    else if (fmt) snprintf(buf, n, fmt, x);
+    else
+        snprintf(buf, n, x < 1e5 ? "%.3f" : "%.3e", x);
+    return buf;
+}
+
+static int is_ppl(const json_t *task) {
+    const char *kind = json_string_value(json_object_get(task, "kind"));
+    return kind && !strcmp(kind, "ppl");
+}
+
+/* The results for a person: one row per task (the JSON file has everything). */
+static void print_table(FILE *f, const json_t *tasks, const json_t *pooled) {
+    const char *name;
+    json_t *t;
+    char a[32], b[32], c[32], d[32];
+    int header = 0;
+    json_object_foreach((json_t *)tasks, name, t) {
+        if (is_ppl(t)) continue;
+        if (!header++)
+            fprintf(f, "%-24s %7s %8s %8s %8s %8s\n", "task", "items", "acc", "stderr", "acc_norm", "stderr");
+        fprintf(f, "%-24s %7lld %8s %8s %8s %8s\n", name, (long long)json_integer_value(json_object_get(t, "items")),
+                metric(t, "acc", "%.4f", a, sizeof a), metric(t, "acc_stderr", "%.4f", b, sizeof b),
+                metric(t, "acc_norm", "%.4f", c, sizeof c), metric(t, "acc_norm_stderr", "%.4f", d, sizeof d));
+    }
+    header = 0;
+    int n_ppl = 0;
+    json_object_foreach((json_t *)tasks, name, t) {
+        if (!is_ppl(t)) continue;
+        if (!header++)
+            fprintf(f, "%-24s %7s %10s %10s %10s %9s\n", "perplexity set", "docs", "tokens", "token ppl", "word ppl",
+                    "bits/byte");
+        fprintf(f, "%-24s %7lld %10lld %10s %10s %9s\n", name, (long long)json_integer_value(json_object_get(t, "documents")),
+                (long long)json_integer_value(json_object_get(t, "tokens")), metric(t, "token_perplexity", NULL, a, sizeof a),
+                metric(t, "word_perplexity", NULL, b, sizeof b), metric(t, "bits_per_byte", "%.4f", c, sizeof c));
+        n_ppl++;
+    }
+    if (pooled && n_ppl > 1)
+        fprintf(f, "%-24s %7s %10lld %10s %10s %9s\n", "(all sets pooled)", "",
+                (long long)json_integer_value(json_object_get(pooled, "tokens")),
+                metric(pooled, "token_perplexity", NULL, a, sizeof a), metric(pooled, "word_perplexity", NULL, b, sizeof b),
+                metric(pooled, "bits_per_byte", "%.4f", c, sizeof c));
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -156,6 +207,7 @@ int cmd_eval(int argc, char **argv) {
     pq_manifest_finish(manifest);
     json_object_set(results, "manifest", manifest);
     if (pq_json_write(results, out) != 0) goto done;
+    print_table(stdout, json_object_get(results, "tasks"), json_object_get(results, "perplexity"));
     rc = 0;
 
 done:

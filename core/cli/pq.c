@@ -29,7 +29,8 @@ static void usage(FILE *out) {
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nenvironment:\n"
                  "  PQ_THREADS   threads for pq and OpenBLAS (default 1; recorded in every manifest)\n"
-                 "  PQ_PROGRESS  1 = progress lines even when stderr is not a terminal, 0 = never\n"
+                 "  PQ_PROGRESS  0 = no progress lines (default: a redrawn line on a terminal, else a\n"
+                 "               line every PQ_PROGRESS_INTERVAL seconds, default 30, of long work)\n"
                  "  PQ_BLAS_CORE OpenBLAS kernel to force (default: best for this CPU; see README)\n");
 }
 

@@ -220,6 +220,11 @@ static int blocked(const pq_plan *plan, const pq_run *r) {
  * one runs, and one starts only when nothing else is running. */
 static int exclusive(const pq_run *r) { return !strcmp(r->kind, "bench_kernels") || !strcmp(r->kind, "decode"); }
 
+static void report(pq_progress *p, int finished, int running, int left, int failed, double work_done) {
+    pq_progress_update(p, finished, finished, "%d running, %d left, %d failed, %.0f%% of the estimated work", running,
+                       left, failed, 100 * work_done);
+}
+
 int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
     int n = plan->count, left = 0, failed = 0, running = 0;
     double cost_total = 0, cost_done = 0;
@@ -282,7 +287,13 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
         }
         if (running == 0) continue;
         int status;
-        pid_t pid = wait(&status);
+        pid_t pid;
+        /* Polled rather than waited for: one run can take minutes, and the
+         * progress line (in a log, a line every 30 s) must not go quiet meanwhile. */
+        while ((pid = waitpid(-1, &status, WNOHANG)) == 0) {
+            report(&progress, finished, running, left, failed, cost_total > 0 ? cost_done / cost_total : 1);
+            usleep(20000);
+        }
         if (pid < 0) pq_die("wait: %s", strerror(errno));
         for (int i = 0; i < n; i++) {
             pq_run *r = &plan->runs[i];
@@ -305,8 +316,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
                 free(log);
             }
         }
-        pq_progress_update(&progress, finished, finished, "%d running, %d left, %d failed, %.0f%% of the estimated work",
-                           running, left, failed, cost_total > 0 ? 100 * cost_done / cost_total : 100.0);
+        report(&progress, finished, running, left, failed, cost_total > 0 ? cost_done / cost_total : 1);
     }
     pq_progress_end(&progress);
     free(pids);

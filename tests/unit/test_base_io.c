@@ -119,6 +119,51 @@ Test(io, progress_is_silent_unless_asked, .init = cr_redirect_stderr) {
     cr_expect_stderr_eq_str("");
 }
 
+static size_t read_stderr(char *buf, size_t n) {
+    fflush(stderr);
+    size_t got = fread(buf, 1, n - 1, cr_get_redirected_stderr());
+    buf[got] = 0;
+    return got;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* stderr to a file (here a pipe): a line once an interval has passed, none sooner. */
+Test(io, progress_in_a_log_prints_a_line_per_interval, .init = cr_redirect_stderr) {
+    unsetenv("PQ_PROGRESS");
+    setenv("PQ_PROGRESS_INTERVAL", "0.2", 1);
+    pq_progress p;
+    pq_progress_begin(&p, "work", 10, "tok");
+    cr_expect_float_eq(p.interval, 0.2, 1e-12);
+    pq_progress_update(&p, 1, 100, NULL); /* before the first interval: nothing */
+    usleep(250000);
+    pq_progress_update(&p, 2, 200, "loss %.2f", 2.5);
+    pq_progress_update(&p, 3, 300, NULL); /* too soon after that line */
+    pq_progress_end(&p);
+    char buf[1024];
+    read_stderr(buf, sizeof buf);
+    cr_expect_eq(count_lines(buf), 2, "%s", buf);
+    cr_expect(strstr(buf, "work  2/10") && strstr(buf, "loss 2.50") && !strchr(buf, '\r'), "%s", buf);
+    cr_expect(strstr(buf, "work  done in"), "%s", buf);
+}
+
+/* The default interval is 30 s: work shorter than that leaves the log as it was. */
+Test(io, progress_in_a_log_says_nothing_about_short_work, .init = cr_redirect_stderr) {
+    unsetenv("PQ_PROGRESS");
+    unsetenv("PQ_PROGRESS_INTERVAL");
+    pq_progress p;
+    pq_progress_begin(&p, "work", 10, "tok");
+    cr_expect_float_eq(p.interval, 30.0, 1e-12);
+    for (int i = 1; i <= 10; i++) pq_progress_update(&p, i, 100 * i, NULL);
+    pq_progress_end(&p);
+    char buf[256];
+    cr_expect_eq(read_stderr(buf, sizeof buf), 0, "%s", buf);
+}
+
 Test(io, progress_prints_step_rate_and_eta_when_asked, .init = cr_redirect_stderr) {
     setenv("PQ_PROGRESS", "1", 1);
     pq_progress p;
