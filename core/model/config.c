@@ -1,11 +1,14 @@
 #include "model/config.h"
 
+#include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/manifest.h"
 #include "base/util.h"
+#include "model/model.h"
 
 pq_train_config pq_train_config_default(void) {
     pq_train_config t = {
@@ -28,18 +31,74 @@ pq_train_config pq_train_config_default(void) {
     return t;
 }
 
+/* Overflow-checked int64_t arithmetic on sizes: a result that does not fit sets *over. */
+static int64_t mul64(int64_t a, int64_t b, int *over) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) *over = 1;
+    return r;
+}
+
+static int64_t add64(int64_t a, int64_t b, int *over) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) *over = 1;
+    return r;
+}
+
+/* Every weight matrix (and the RoPE table) below PQ_MAX_MATRIX elements, all
+ * parameters together below PQ_MAX_PARAMS. Called once the fields are within
+ * their own bounds, but checked anyway: the bounds are what this proves. */
+static int check_sizes(const pq_model_config *c) {
+    const int64_t D = c->dim, F = c->ffn_dim, hd = c->dim / c->n_heads, KVD = (int64_t)c->n_kv_heads * hd;
+    int over = 0;
+    const struct {
+        const char *what;
+        int64_t elements;
+    } matrices[] = {
+        {"vocab x dim (tok_emb)", mul64(c->vocab, D, &over)},
+        {"dim x dim (wq, wo)", mul64(D, D, &over)},
+        {"ffn_dim x dim (w_gate, w_up, w_down)", mul64(F, D, &over)},
+        {"ctx x head_dim (RoPE table)", mul64(c->ctx, hd, &over)},
+    };
+    for (size_t i = 0; i < PQ_COUNT(matrices); i++)
+        if (over || matrices[i].elements > PQ_MAX_MATRIX)
+            return pq_fail("%s has more than %lld elements", matrices[i].what, (long long)PQ_MAX_MATRIX);
+    /* per layer: wq|wk|wv (D + 2 KVD) x D, wo D x D, gate|up 2F x D, down D x F, two norms D */
+    int64_t layer = mul64(add64(D, mul64(2, KVD, &over), &over), D, &over);
+    layer = add64(layer, mul64(D, D, &over), &over);
+    layer = add64(layer, mul64(mul64(3, F, &over), D, &over), &over);
+    layer = add64(layer, mul64(2, D, &over), &over);
+    int64_t total = add64(mul64(c->vocab, D, &over), add64(mul64(layer, c->n_layers, &over), D, &over), &over);
+    if (over || total > PQ_MAX_PARAMS)
+        return pq_fail("%s%lld parameters exceed the limit of %lld", over ? "more than " : "",
+                       over ? (long long)INT64_MAX : (long long)total, (long long)PQ_MAX_PARAMS);
+    return 0;
+}
+
 int pq_model_config_check(const pq_model_config *c) {
     if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 || c->ffn_dim <= 0 || c->vocab <= 1 ||
         c->ctx <= 0)
-        return pq_fail("model config: dim, n_layers, n_heads, n_kv_heads, ffn_dim, ctx must be positive and vocab > 1");
+        return pq_fail("dim, n_layers, n_heads, n_kv_heads, ffn_dim, ctx must be positive and vocab > 1");
+    /* Each field against its own bound first, so that the message names the field. */
+    const struct {
+        const char *name;
+        int value, max;
+        const char *why;
+    } bounds[] = {
+        {"dim", c->dim, PQ_MAX_WIDTH, ""},          {"ffn_dim", c->ffn_dim, PQ_MAX_WIDTH, ""},
+        {"ctx", c->ctx, PQ_MAX_WIDTH, ""},          {"n_layers", c->n_layers, PQ_MAX_LAYERS, ""},
+        {"vocab", c->vocab, PQ_MAX_VOCAB, " (tokens are uint16)"},
+    };
+    for (size_t i = 0; i < PQ_COUNT(bounds); i++)
+        if (bounds[i].value > bounds[i].max)
+            return pq_fail("%s %d exceeds the limit %d%s", bounds[i].name, bounds[i].value, bounds[i].max,
+                           bounds[i].why);
     if (c->dim % c->n_heads)
-        return pq_fail("model config: dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
+        return pq_fail("dim %d is not a multiple of n_heads %d", c->dim, c->n_heads);
     if ((c->dim / c->n_heads) % 2)
-        return pq_fail("model config: head_dim %d must be even (RoPE rotates pairs)", c->dim / c->n_heads);
+        return pq_fail("head_dim %d must be even (RoPE rotates pairs)", c->dim / c->n_heads);
     if (c->n_heads % c->n_kv_heads)
-        return pq_fail("model config: n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
-    if (c->vocab > 65536) return pq_fail("model config: vocab %d exceeds 65536 (tokens are uint16)", c->vocab);
-    return 0;
+        return pq_fail("n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+    return check_sizes(c);
 }
 
 int pq_train_config_check(const pq_train_config *t) {
@@ -99,17 +158,23 @@ static int parse_fields(void *dst, const field *fields, size_t nf, const json_t 
             *(double *)p = json_number_value(val);
             continue;
         }
-        /* Integers may be written 1e6 in JSON (a real) as long as they are whole. */
+        /* Integers may be written 1e6 in JSON (a real) as long as they are whole; a real is
+         * range-checked before it is converted (out of range, the conversion is undefined). */
         double d = json_number_value(val);
-        if (!json_is_number(val) || d != (double)(long long)d || d < 0)
-            return pq_fail("%s: \"%s\" must be a non-negative integer", what, key);
+        int64_t v = json_integer_value(val);
+        if (json_is_real(val)) {
+            if (!(d >= 0 && d < 9223372036854775808.0) || d != floor(d))
+                return pq_fail("%s: \"%s\" must be a non-negative integer, got %g", what, key, d);
+            v = (int64_t)d;
+        }
+        if (!json_is_number(val) || v < 0) return pq_fail("%s: \"%s\" must be a non-negative integer", what, key);
         if (fields[i].type == F_INT) {
-            if (d > 2147483647.0) return pq_fail("%s: \"%s\" is too large", what, key);
-            *(int *)p = (int)d;
+            if (v > INT_MAX) return pq_fail("%s: \"%s\" %lld is too large (at most %d)", what, key, (long long)v, INT_MAX);
+            *(int *)p = (int)v;
         } else if (fields[i].type == F_I64) {
-            *(int64_t *)p = json_is_integer(val) ? (int64_t)json_integer_value(val) : (int64_t)d;
+            *(int64_t *)p = v;
         } else {
-            *(uint64_t *)p = json_is_integer(val) ? (uint64_t)json_integer_value(val) : (uint64_t)d;
+            *(uint64_t *)p = (uint64_t)v;
         }
     }
     if (all_required)
@@ -185,6 +250,13 @@ int pq_config_load(const char *path, pq_model_config *m, pq_train_config *t, jso
         if (to ? pq_train_config_from_json(t, to, what) : (*t = pq_train_config_default(), 0)) {
             json_decref(root);
             return -1;
+        }
+        /* A micro-batch of batch sequences of ctx tokens must fit in memory too. */
+        if (pq_acts_check(m, t->batch, m->ctx)) {
+            char err[1024];
+            snprintf(err, sizeof err, "%s", pq_error());
+            json_decref(root);
+            return pq_fail("%s: %s", what, err);
         }
     }
     if (raw_out)

@@ -43,7 +43,20 @@ typedef struct {
 /* Defaults for the training fields (a file overrides any of them). */
 pq_train_config pq_train_config_default(void);
 
-/* Validates shape constraints (head_dim even, heads divisible, ...); -1 + pq_error(). */
+/* Upper bounds of a config (README, "Training"). Far beyond any model this suite
+ * trains on a CPU, and small enough that every size computed from a config
+ * (parameter counts, buffer offsets, int row x column products) is far from
+ * overflowing: a config outside them is refused, never allocated. */
+#define PQ_MAX_WIDTH (1 << 20)                /* dim, ffn_dim, ctx */
+#define PQ_MAX_LAYERS 4096                    /* n_layers */
+#define PQ_MAX_VOCAB 65536                    /* tokens are uint16 */
+#define PQ_MAX_MATRIX ((int64_t)INT32_MAX)    /* elements of one weight matrix or of the RoPE table */
+#define PQ_MAX_PARAMS ((int64_t)1 << 34)      /* parameters in all (64 GiB of fp32, as much again for gradients) */
+#define PQ_MAX_ACT_BYTES ((int64_t)1 << 36)   /* activation memory of one micro-batch (64 GiB) */
+
+/* Validates shape constraints (head_dim even, heads divisible, ...) and the
+ * bounds above, with overflow-checked arithmetic; -1 + pq_error() naming the
+ * field. */
 int pq_model_config_check(const pq_model_config *c);
 int pq_train_config_check(const pq_train_config *t);
 

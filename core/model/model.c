@@ -236,52 +236,92 @@ void pq_model_zero_grads(pq_model *m) {
 
 /* ---- activations ---------------------------------------------------------- */
 
+/* Size arithmetic that saturates at SIZE_MAX instead of wrapping: a plan too
+ * large to represent counts as SIZE_MAX floats, which pq_acts_check refuses. */
+static size_t sat_mul(size_t a, size_t b) {
+    size_t r;
+    return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+static size_t sat_add(size_t a, size_t b) {
+    size_t r;
+    return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
 /* Reserves n floats (rounded up to 64 bytes) at *off; the pointer into buf, or NULL when only counting. */
 static float *take(float *buf, size_t *off, size_t n) {
     size_t at = *off;
-    *off += (n + 15) & ~(size_t)15;
+    *off = sat_add(*off, sat_add(n, 15) & ~(size_t)15);
     return buf ? buf + at : NULL;
 }
 
 /* Lays out every activation of a (B, T) micro-batch in buf; returns the floats needed.
- * Called once with buf = NULL to size the buffer, then with the buffer. */
+ * Called once with buf = NULL to size the buffer (SIZE_MAX if that overflows), then with the buffer. */
 static size_t plan_acts(pq_acts *a, const pq_model_config *cfg, int B, int T, float *buf) {
     layer_shape s = shape_of(cfg);
-    size_t N = (size_t)B * T, off = 0;
-    for (int l = 0; l <= cfg->n_layers; l++) a->res[l] = take(buf, &off, N * s.D);
+    size_t N = sat_mul((size_t)B, (size_t)T), off = 0;
+    size_t ND = sat_mul(N, (size_t)s.D), NC = sat_mul(N, (size_t)s.C), NF = sat_mul(N, (size_t)s.F);
+    size_t TT = sat_mul((size_t)T, (size_t)T);
+    for (int l = 0; l <= cfg->n_layers; l++) a->res[l] = take(buf, &off, ND);
     for (int l = 0; l < cfg->n_layers; l++) {
-        a->xn1[l] = take(buf, &off, N * s.D);
+        a->xn1[l] = take(buf, &off, ND);
         a->rstd1[l] = take(buf, &off, N);
-        a->qkv[l] = take(buf, &off, N * s.C);
-        a->att[l] = take(buf, &off, (size_t)B * s.H * T * T);
-        a->atty[l] = take(buf, &off, N * s.D);
-        a->res_mid[l] = take(buf, &off, N * s.D);
-        a->xn2[l] = take(buf, &off, N * s.D);
+        a->qkv[l] = take(buf, &off, NC);
+        a->att[l] = take(buf, &off, sat_mul(sat_mul((size_t)B, (size_t)s.H), TT));
+        a->atty[l] = take(buf, &off, ND);
+        a->res_mid[l] = take(buf, &off, ND);
+        a->xn2[l] = take(buf, &off, ND);
         a->rstd2[l] = take(buf, &off, N);
-        a->gu[l] = take(buf, &off, N * 2 * s.F);
-        a->h[l] = take(buf, &off, N * s.F);
+        a->gu[l] = take(buf, &off, sat_mul(2, NF));
+        a->h[l] = take(buf, &off, NF);
     }
-    a->xf = take(buf, &off, N * s.D);
+    a->xf = take(buf, &off, ND);
     a->rstdf = take(buf, &off, N);
-    a->logits = take(buf, &off, N * cfg->vocab);
+    a->logits = take(buf, &off, sat_mul(N, (size_t)cfg->vocab));
     /* backward scratch, shared by all layers */
-    a->dres = take(buf, &off, N * s.D);
-    a->dxn = take(buf, &off, N * s.D);
-    a->datty = take(buf, &off, N * s.D);
-    a->dqkv = take(buf, &off, N * s.C);
-    a->dgu = take(buf, &off, N * 2 * s.F);
-    a->dh = take(buf, &off, N * s.F);
-    a->dscores = take(buf, &off, (size_t)T * T);
+    a->dres = take(buf, &off, ND);
+    a->dxn = take(buf, &off, ND);
+    a->datty = take(buf, &off, ND);
+    a->dqkv = take(buf, &off, NC);
+    a->dgu = take(buf, &off, sat_mul(2, NF));
+    a->dh = take(buf, &off, NF);
+    a->dscores = take(buf, &off, TT);
     return off;
 }
 
+static void acts_free_lists(pq_acts *a) {
+    free(a->res), free(a->xn1), free(a->rstd1), free(a->qkv), free(a->att), free(a->atty);
+    free(a->res_mid), free(a->xn2), free(a->rstd2), free(a->gu), free(a->h);
+}
+
+static void acts_alloc_lists(pq_acts *a, int L) {
+    a->res = pq_calloc((size_t)L + 1, sizeof(float *));
+    float ***lists[] = {&a->xn1, &a->rstd1, &a->qkv, &a->att, &a->atty, &a->res_mid, &a->xn2, &a->rstd2, &a->gu, &a->h};
+    for (size_t i = 0; i < PQ_COUNT(lists); i++) *lists[i] = pq_calloc((size_t)L, sizeof(float *));
+}
+
+int pq_acts_check(const pq_model_config *cfg, int B, int T) {
+    if (B <= 0 || T <= 0) return pq_fail("batch %d x %d tokens: both must be positive", B, T);
+    if ((int64_t)B * T > INT32_MAX) return pq_fail("batch %d x %d tokens: more than 2^31 - 1 positions", B, T);
+    pq_acts a = {0};
+    acts_alloc_lists(&a, cfg->n_layers);
+    size_t floats = plan_acts(&a, cfg, B, T, NULL);
+    acts_free_lists(&a);
+    const size_t limit = (size_t)(PQ_MAX_ACT_BYTES / (int64_t)sizeof(float));
+    if (floats == SIZE_MAX)
+        return pq_fail("batch %d x %d tokens: the activations' size overflows (limit %lld GiB)", B, T,
+                       (long long)(PQ_MAX_ACT_BYTES >> 30));
+    if (floats > limit)
+        return pq_fail("batch %d x %d tokens: the activations need %.1f GiB, more than the limit of %lld GiB", B, T,
+                       floats * (double)sizeof(float) / (1 << 30), (long long)(PQ_MAX_ACT_BYTES >> 30));
+    return 0;
+}
+
 pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
-    int L = cfg->n_layers;
+    if (pq_acts_check(cfg, B, T)) pq_die("pq_acts_new: %s", pq_error());
     pq_acts *a = pq_calloc(1, sizeof *a);
     a->B = B, a->T = T;
-    a->res = pq_calloc(L + 1, sizeof(float *));
-    float ***lists[] = {&a->xn1, &a->rstd1, &a->qkv, &a->att, &a->atty, &a->res_mid, &a->xn2, &a->rstd2, &a->gu, &a->h};
-    for (size_t i = 0; i < PQ_COUNT(lists); i++) *lists[i] = pq_calloc(L, sizeof(float *));
+    acts_alloc_lists(a, cfg->n_layers);
     a->n_floats = plan_acts(a, cfg, B, T, NULL);
     a->buf = pq_aligned_alloc(sizeof(float) * a->n_floats);
     memset(a->buf, 0, sizeof(float) * a->n_floats);
@@ -292,8 +332,7 @@ pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
 void pq_acts_free(pq_acts *a) {
     if (!a) return;
     free(a->buf);
-    free(a->res), free(a->xn1), free(a->rstd1), free(a->qkv), free(a->att), free(a->atty);
-    free(a->res_mid), free(a->xn2), free(a->rstd2), free(a->gu), free(a->h);
+    acts_free_lists(a);
     free(a);
 }
 

@@ -126,6 +126,10 @@ typedef struct {
     int last_B, last_T, has_grad; /* what the last forward saw */
 } pq_acts;
 
+/* 0 if the activations of (B, T) micro-batches fit PQ_MAX_ACT_BYTES (sized with
+ * overflow-checked arithmetic), else -1 + pq_error() "batch B x T tokens: ...". */
+int pq_acts_check(const pq_model_config *cfg, int B, int T);
+/* Dies on a plan pq_acts_check refuses: check first where B and T come from input. */
 pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T);
 void pq_acts_free(pq_acts *a);
 

@@ -12,7 +12,8 @@
 #include "base/util.h"
 
 int64_t pq_train_steps(const pq_train_config *t, int T) {
-    int64_t per = (int64_t)t->batch * t->grad_accum * T;
+    int64_t per;
+    if (__builtin_mul_overflow((int64_t)t->batch * t->grad_accum, (int64_t)T, &per)) per = INT64_MAX;
     int64_t steps = per > 0 ? t->tokens / per : 0;
     return steps == 0 && t->tokens > 0 ? 1 : steps;
 }
@@ -195,7 +196,10 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     const pq_train_config *tc = &sp->train;
     int T = sp->seq_len ? sp->seq_len : m->cfg.ctx, B = tc->batch, accum = tc->grad_accum;
     if (T > m->cfg.ctx) return pq_fail("%s: sequence length %d exceeds the model context %d", sp->kind, T, m->cfg.ctx);
-    if (pq_train_config_check(tc)) return -1;
+    if (pq_train_config_check(tc) || pq_acts_check(&m->cfg, B, T)) return -1;
+    int64_t tokens_per_step;
+    if (__builtin_mul_overflow((int64_t)B * accum, (int64_t)T, &tokens_per_step))
+        return pq_fail("%s: batch %d x grad_accum %d x %d tokens overflows", sp->kind, B, accum, T);
     if (sp->train_data->vocab > m->cfg.vocab)
         return pq_fail("%s: tokens from a vocab of %d do not fit the model vocab %d", sp->train_data->desc, sp->train_data->vocab,
                        m->cfg.vocab);
@@ -204,7 +208,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
                        m->cfg.vocab);
     pq_set_threads(pq_threads()); /* OpenBLAS follows PQ_THREADS */
 
-    log->tokens_per_step = (int64_t)B * accum * T;
+    log->tokens_per_step = tokens_per_step;
     log->total_steps = pq_train_steps(tc, T);
     int64_t total = log->total_steps, max_val = total + 2;
     log->train_loss = pq_calloc((size_t)total + 1, sizeof(float));
