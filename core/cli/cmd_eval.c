@@ -11,6 +11,7 @@
 #include "eval/bpe_tok.h"
 #include "eval/eval.h"
 #include "eval/model_lm.h"
+#include "eval/units.h"
 #include "model/config.h"
 #include "train/data.h"
 
@@ -30,6 +31,13 @@ static void usage(void) {
            "  --tokenizer FILE  BPE tokenizer (default DIR/tokenizer.bpe)\n"
            "  --limit N         score only the first N items / documents of each task\n"
            "  --samples FILE    per-item log-likelihoods and predictions as JSONL\n"
+           "  --units FILE      per-unit arrays for confidence intervals (JSON): per task\n"
+           "                    0/1 correctness of each item (acc, acc_norm) or each\n"
+           "                    document's NLL and bytes; with --val-tokens, each\n"
+           "                    validation document's NLL and token count\n"
+           "  --val-tokens N    also score the first N tokens of DIR/shards val.bin in\n"
+           "                    the trainer's validation windows (context length); the\n"
+           "                    validation loss goes to the results (needs --units)\n"
            "\n"
            "Per multiple-choice task: acc, acc_norm, their standard errors and the item\n"
            "count. Per perplexity set: token perplexity, word perplexity, byte perplexity\n"
@@ -115,6 +123,36 @@ static void print_table(FILE *f, const json_t *tasks, const json_t *pooled) {
                 metric(pooled, "bits_per_byte", "%.4f", c, sizeof c));
 }
 
+/* Per-document losses over the trainer's validation windows of DIR/shards val.bin. */
+static json_t *val_documents(const pq_lm *lm, const char *data_dir, int T, long long val_tokens, int32_t bos,
+                             json_t *manifest) {
+    pq_token_stream ts = {0};
+    char *shards = pq_path_join(data_dir, "shards");
+    int rc = pq_tokens_load_shards(&ts, shards, "val");
+    free(shards);
+    if (rc != 0) return NULL;
+    pq_tokens_add_inputs(manifest, &ts);
+    pq_doc_losses d;
+    if (pq_eval_doc_losses(lm, ts.tokens, ts.n, T, val_tokens, bos, &d) != 0) {
+        pq_tokens_free(&ts);
+        return NULL;
+    }
+    json_t *nll = json_array(), *targets = json_array();
+    double sum = 0;
+    for (int64_t i = 0; i < d.n_docs; i++) {
+        json_array_append_new(nll, json_real(d.nll[i]));
+        json_array_append_new(targets, json_integer(d.targets[i]));
+        sum += d.nll[i];
+    }
+    json_t *o = json_pack("{s:s, s:I, s:i, s:I, s:I, s:I, s:f, s:o, s:o}", "split", "val", "val_tokens",
+                          (json_int_t)val_tokens, "seq_len", T, "windows", (json_int_t)d.windows, "tokens",
+                          (json_int_t)d.tokens, "documents", (json_int_t)d.n_docs, "loss", sum / (double)d.tokens,
+                          "nll", nll, "targets", targets);
+    pq_doc_losses_free(&d);
+    pq_tokens_free(&ts);
+    return o;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *cmd = "eval";
     if (pq_wants_help(argc, argv)) {
@@ -122,7 +160,8 @@ int cmd_eval(int argc, char **argv) {
         return 0;
     }
     const char *model_path = NULL, *tasks = NULL, *out = NULL, *data_dir = NULL, *tok_path = NULL, *samples = NULL;
-    long long limit = 0;
+    const char *units_path = NULL;
+    long long limit = 0, val_tokens = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -133,6 +172,11 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--data-dir")) data_dir = VALUE();
         else if (!strcmp(a, "--tokenizer")) tok_path = VALUE();
         else if (!strcmp(a, "--samples")) samples = VALUE();
+        else if (!strcmp(a, "--units")) units_path = VALUE();
+        else if (!strcmp(a, "--val-tokens")) {
+            val_tokens = pq_parse_int(cmd, a, VALUE());
+            if (val_tokens < 1) pq_usage_error(cmd, "--val-tokens must be at least 1");
+        }
         else if (!strcmp(a, "--limit")) {
             limit = pq_parse_int(cmd, a, VALUE());
             if (limit < 1) pq_usage_error(cmd, "--limit must be at least 1");
@@ -143,6 +187,7 @@ int cmd_eval(int argc, char **argv) {
     if (!model_path) pq_usage_error(cmd, "--model is required");
     if (!tasks) pq_usage_error(cmd, "--tasks is required");
     if (!out) pq_usage_error(cmd, "--out is required");
+    if (val_tokens && !units_path) pq_usage_error(cmd, "--val-tokens needs --units FILE");
 
     char work_data[1024];
     if (!data_dir) {
@@ -169,11 +214,12 @@ int cmd_eval(int argc, char **argv) {
     json_object_set_new(config, "tasks", json_string(tasks));
     json_object_set_new(config, "tokenizer", json_string(tok_path));
     json_object_set_new(config, "limit", limit ? json_integer(limit) : json_null());
+    if (val_tokens) json_object_set_new(config, "val_tokens", json_integer(val_tokens));
     json_t *manifest = pq_manifest_new("eval", config);
     json_decref(config);
 
     int rc = 1;
-    json_t *meta = NULL, *results = NULL, *task_results = NULL;
+    json_t *meta = NULL, *results = NULL, *task_results = NULL, *units = NULL, *val = NULL;
     pq_model *model = NULL;
     pq_bpe *bpe = NULL;
     pq_lm lm = {0};
@@ -187,8 +233,10 @@ int cmd_eval(int argc, char **argv) {
     if (pq_manifest_add_input(manifest, "model", model_path) != 0) goto done;
     if (pq_manifest_add_input(manifest, "tokenizer", tok_path) != 0) goto done;
 
-    pq_eval_options opt = {.limit = limit, .samples = samples};
+    if (units_path) units = json_object();
+    pq_eval_options opt = {.limit = limit, .samples = samples, .units = units};
     if (!(task_results = pq_eval_run(&lm, &tok, names, paths, n_tasks, &opt, manifest))) goto done;
+    if (val_tokens && !(val = val_documents(&lm, data_dir, model->cfg.ctx, val_tokens, tok.bos, manifest))) goto done;
 
     results = json_object();
     json_object_set_new(results, "kind", json_string("eval"));
@@ -204,6 +252,22 @@ int cmd_eval(int argc, char **argv) {
     json_object_set_new(results, "tasks", task_results);
     task_results = NULL;
     if (pooled) json_object_set_new(results, "perplexity", pooled);
+    if (val) {
+        json_object_set_new(results, "validation", json_pack("{s:O, s:O, s:O, s:O, s:O}", "loss", json_object_get(val, "loss"),
+                                                             "tokens", json_object_get(val, "tokens"), "documents",
+                                                             json_object_get(val, "documents"), "seq_len",
+                                                             json_object_get(val, "seq_len"), "val_tokens",
+                                                             json_object_get(val, "val_tokens")));
+    }
+    if (units_path) {
+        json_t *file = json_pack("{s:s, s:O, s:O}", "kind", "eval_units", "tasks", units, "val", val ? val : json_null());
+        rc = pq_json_write(file, units_path);
+        json_decref(file);
+        if (rc != 0) {
+            rc = 1;
+            goto done;
+        }
+    }
     pq_manifest_finish(manifest);
     json_object_set(results, "manifest", manifest);
     if (pq_json_write(results, out) != 0) goto done;
@@ -218,6 +282,8 @@ done:
     json_decref(meta);
     json_decref(results);
     json_decref(task_results);
+    json_decref(units);
+    json_decref(val);
     json_decref(manifest);
     pq_eval_free_specs(names, paths, n_tasks);
     free(specs);

@@ -187,7 +187,18 @@ static int write_samples(FILE *f, const char *task, const pq_task *t, const pq_m
     return 0;
 }
 
-static json_t *run_choice(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_task *t, int64_t n, FILE *samples) {
+/* Item i correct under acc and under acc_norm, as 0/1 arrays. */
+static json_t *choice_units(const pq_mc_result *r, int64_t n) {
+    json_t *acc = json_array(), *acc_norm = json_array();
+    for (int64_t i = 0; i < n; i++) {
+        json_array_append_new(acc, json_integer(r[i].pred == r[i].gold));
+        json_array_append_new(acc_norm, json_integer(r[i].pred_norm == r[i].gold));
+    }
+    return json_pack("{s:s, s:o, s:o}", "kind", "mc", "acc", acc, "acc_norm", acc_norm);
+}
+
+static json_t *run_choice(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_task *t, int64_t n, FILE *samples,
+                          json_t *units) {
     pq_mc_item *items = pq_calloc((size_t)n, sizeof *items);
     for (int64_t i = 0; i < n; i++) {
         const pq_task_item *it = &t->items[i];
@@ -213,6 +224,7 @@ static json_t *run_choice(const pq_lm *lm, const pq_eval_tokenizer *tok, const p
             pq_fail("%s: %s", t->path, msg);
     }
     if (rc == 0 && samples) rc = write_samples(samples, t->name, t, res, n);
+    if (rc == 0 && units) json_object_set_new(units, t->name, choice_units(res, n));
     free(items);
     free(res);
     if (rc != 0) return NULL;
@@ -234,16 +246,26 @@ static json_t *run_choice(const pq_lm *lm, const pq_eval_tokenizer *tok, const p
     return o;
 }
 
-static json_t *run_ppl(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_task *t, int64_t n) {
+static json_t *run_ppl(const pq_lm *lm, const pq_eval_tokenizer *tok, const pq_task *t, int64_t n, json_t *units) {
     pq_doc *docs = pq_calloc((size_t)n, sizeof *docs);
+    double *loglik = pq_calloc((size_t)(n ? n : 1), sizeof *loglik);
     for (int64_t i = 0; i < n; i++) docs[i] = (pq_doc){t->items[i].contexts[0], strlen(t->items[i].contexts[0])};
     pq_ppl_stats st;
     progress_ctx pc;
     pq_progress_begin(&pc.bar, t->name, n, "doc");
     double t0 = pq_now();
-    int rc = pq_ppl_score(lm, tok, docs, n, NULL, &st, on_progress, &pc);
+    int rc = pq_ppl_score(lm, tok, docs, n, loglik, &st, on_progress, &pc);
     double secs = pq_now() - t0;
     pq_progress_end(&pc.bar);
+    if (rc == 0 && units) {
+        json_t *nll = json_array(), *bytes = json_array();
+        for (int64_t i = 0; i < n; i++) {
+            json_array_append_new(nll, json_real(-loglik[i]));
+            json_array_append_new(bytes, json_integer((json_int_t)docs[i].len));
+        }
+        json_object_set_new(units, t->name, json_pack("{s:s, s:o, s:o}", "kind", "ppl", "nll", nll, "bytes", bytes));
+    }
+    free(loglik);
     free(docs);
     if (rc != 0) {
         char msg[600];
@@ -299,7 +321,8 @@ json_t *pq_eval_run(const pq_lm *lm, const pq_eval_tokenizer *tok, char *const *
         int64_t m = t->n_items;
         if (opt->limit > 0 && opt->limit < m) m = opt->limit;
         json_t *r = NULL;
-        if (rc == 0) r = t->kind == PQ_TASK_PPL ? run_ppl(lm, tok, t, m) : run_choice(lm, tok, t, m, samples);
+        if (rc == 0) r = t->kind == PQ_TASK_PPL ? run_ppl(lm, tok, t, m, opt->units)
+                                        : run_choice(lm, tok, t, m, samples, opt->units);
         if (!r) rc = -1;
         else
             json_object_set_new(out, names[i], r);

@@ -25,6 +25,9 @@ void pq_eval_free_specs(char **names, char **paths, int n);
 typedef struct {
     int64_t limit;       /* score at most this many items per task (0 = all) */
     const char *samples; /* if set, per-item log-likelihoods go to this JSONL file */
+    json_t *units;       /* if set, gets per task the per-unit arrays the statistics resample:
+                          * {"kind": "mc", "acc": [0|1 per item], "acc_norm": [...]} or
+                          * {"kind": "ppl", "nll": [per document], "bytes": [...]} */
 } pq_eval_options;
 
 /* Loads and scores every task; returns {"<name>": {metrics...}, ...} or NULL +

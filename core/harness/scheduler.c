@@ -96,6 +96,11 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
         free(tasks);
         arg(&a, "--data-dir"), arg(&a, plan->data_dir);
         if (json_object_get(r->args, "limit")) arg(&a, "--limit"), argf(&a, "%.0f", num(r, "limit"));
+        /* The per-unit arrays the statistics resample (stats.h), kept beside the results. */
+        char *units = pq_run_file(r, "units.json");
+        arg(&a, "--units"), arg(&a, units);
+        free(units);
+        if (json_object_get(r->args, "val_tokens")) arg(&a, "--val-tokens"), argf(&a, "%.0f", num(r, "val_tokens"));
     } else if (!strcmp(r->kind, "decode")) {
         arg(&a, "bench"), arg(&a, "decode"), arg(&a, "--model"), dep_file(&a, plan, r, "model", "model.ckpt");
     } else if (!strcmp(r->kind, "bench_kernels")) {
