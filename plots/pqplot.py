@@ -140,6 +140,70 @@ class Suite:
                 out[k] = float(x)
         return out
 
+    def ci(self, i, key):
+        """Row i's 95% interval of `key` ("val_loss", or "acc.<task>") from its "ci95" field, as (lo, hi),
+        or None when the row has none (one seed of an old results file: no interval)."""
+        node = self.rows[i].get("ci95")
+        for part in key.split(".", 1) if key.startswith("acc.") else [key]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+        if (not isinstance(node, list) or len(node) != 2
+                or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in node)):
+            raise Malformed("%s: field 'ci95.%s' is %r, expected [lo, hi]" % (self.where(i), key, node))
+        lo, hi = float(node[0]), float(node[1])
+        return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+    def per_seed(self, i, key):
+        """Row i's per-seed values of `key` (finite numbers only), [] when not stored."""
+        v = (self.rows[i].get("per_seed") or {}).get(key) if isinstance(self.rows[i].get("per_seed"), dict) else None
+        if v is None:
+            return []
+        if not isinstance(v, list):
+            raise Malformed("%s: field 'per_seed.%s' must be a list" % (self.where(i), key))
+        return [float(x) for x in v if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)]
+
+    def n_seeds(self, i):
+        seeds = self.rows[i].get("seeds")
+        return len(seeds) if isinstance(seeds, list) else 1
+
+    def contrasts(self):
+        """The file's contrasts (see README "Statistics"), checked; None when the file has none (an
+        old results file: no intervals, so no verdict can call a difference)."""
+        cs = self.doc.get("contrasts")
+        if cs is None:
+            return None
+        if not isinstance(cs, list):
+            raise Malformed("%s: field 'contrasts' must be a list" % self.path)
+        for k, c in enumerate(cs):
+            where = "%s: contrasts[%d]" % (self.path, k)
+            if not isinstance(c, dict):
+                raise Malformed("%s is not an object" % where)
+            for f in ("name", "metric"):
+                if not isinstance(c.get(f), str):
+                    raise Malformed("%s: field '%s' is %r, expected a name" % (where, f, c.get(f)))
+            for f in ("a", "b"):
+                if not isinstance(c.get(f), dict):
+                    raise Malformed("%s: field '%s' must be an object (the row's key)" % (where, f))
+            ci = c.get("ci95")
+            if (not isinstance(ci, list) or len(ci) != 2
+                    or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in ci)):
+                raise Malformed("%s: field 'ci95' is %r, expected [lo, hi]" % (where, ci))
+            for f in ("effect", "mde", "n_seeds"):
+                v = c.get(f)
+                if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                    raise Malformed("%s: field '%s' is %r, expected a number" % (where, f, v))
+            if not isinstance(c.get("effect"), (int, float)):
+                raise Malformed("%s: field 'effect' is missing" % where)
+        return cs
+
+    def find(self, key):
+        """Index of the row whose fields match every field of `key` (numbers within 1e-9), or None."""
+        for i, r in enumerate(self.rows):
+            if all(_same(r.get(k, r.get("bits_value") if k == "bits" else None), v) for k, v in key.items()):
+                return i
+        return None
+
     def run_ids(self):
         ids = set()
         for r in self.rows:
@@ -159,6 +223,12 @@ class Suite:
 
     def bit_widths(self):
         return sorted({self.bits(i) for i in range(len(self.rows))})
+
+
+def _same(x, y):
+    if isinstance(x, (int, float)) and isinstance(y, (int, float)) and not isinstance(x, bool):
+        return abs(float(x) - float(y)) < 1e-9
+    return x == y or (x is not None and y is not None and str(x) == str(y))
 
 
 def load(path, name):
@@ -292,7 +362,12 @@ def save_figure(fig, suite, what, figdir, stem, legend=None):
     <stem>.png and <stem>.pdf; returns both paths."""
     top = 1.0
     if legend:
-        ncol = len(legend) if len(legend) <= 5 else (len(legend) + 1) // 2
+        # As many columns as fit the figure's width (label text at ~0.06 in per character, plus the
+        # handle), so long labels wrap onto more rows instead of running off the page.
+        widest = max(len(h.get_label()) for h in legend) * 0.062 + 0.55
+        ncol = max(1, min(len(legend), int(fig.get_figwidth() / widest)))
+        if ncol >= len(legend) and len(legend) > 5:
+            ncol = (len(legend) + 1) // 2
         rows = (len(legend) + ncol - 1) // ncol
         fig.legend(handles=legend, loc="upper center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1.0))
         top = 1.0 - (0.08 + 0.17 * rows) / fig.get_figheight()
@@ -383,6 +458,30 @@ def grouped_bars(ax, groups, series, value, colors=None, zoom=False):
         pad = 0.12 * (hi - lo) if hi > lo else 0.05 * abs(hi) + 1e-3
         ax.set_ylim(lo - pad, hi + pad)
     return [Patch(color=colors[n], label=n) for n in series if n in drawn]
+
+
+def interval_bar(ax, x, y, ci, color, **kw):
+    """A point at (x, y) with its 95% interval as a vertical bar; a plain point when ci is None."""
+    if ci is None:
+        ax.plot([x], [y], kw.pop("marker", "o"), color=color, **kw)
+        return
+    lo, hi = ci
+    ax.errorbar([x], [y], yerr=[[max(0.0, y - lo)], [max(0.0, hi - y)]], fmt=kw.pop("marker", "o"),
+                color=color, ecolor=color, elinewidth=0.9, capsize=2.0, **kw)
+
+
+def errorbars(ax, xs, ys, cis, color, **kw):
+    """A line through the points with each point's 95% interval (cis: list of (lo, hi) or None)."""
+    ax.plot(xs, ys, color=color, **{k: v for k, v in kw.items() if k in ("ls", "lw", "label", "zorder")})
+    for x, y, c in zip(xs, ys, cis):
+        interval_bar(ax, x, y, c, color, **{k: v for k, v in kw.items() if k in ("marker", "mfc", "ms", "zorder")})
+
+
+def scaled_ci(ci, scale):
+    return None if ci is None else (ci[0] * scale, ci[1] * scale)
+
+
+INTERVAL_NOTE = "bars: 95% intervals (bootstrap over documents/items combined with seeds)"
 
 
 def subplots(n, ncols, height_per_row=2.6, width=WIDTH):

@@ -21,30 +21,62 @@ for f in $(grep -o '(figures/[^)]*\.png)' "$R" | tr -d '()' | sort -u); do
 done
 [ "$(grep -c '^- \*\*Paper:\*\*' "$R")" -eq "$(grep -c '^  \*\*Ours (' "$R")" ] || fail "a finding lacks our sentence"
 grep -q "tier \`fixture\`" "$R" || fail "REPORT.md does not name the tier"
-# Sentences carry numbers computed from the fixtures.
-grep -q "10 of 10 curves are best between 80% and 95% FP" "$R" || fail "budget finding not computed"
-grep -q "the largest drop from 2 to 3 bits (×4), ≤2-bit over ≥3-bit ×4" "$R" || fail "transition finding not computed"
-grep -q "Fine-tuning has the lower validation loss in 25 of 25" "$R" || fail "tokens finding not computed"
+# Sentences carry the contrasts' numbers: effect, 95% interval, seeds, mde next to the paper's effect.
+grep -q "m1 1-bit 90% vs scratch +0.648 \[+0.629, +0.667\]" "$R" || fail "budget finding lacks its interval"
+grep -q "3 seeds; smallest detectable effect 0.028 nats/token" "$R" || fail "budget finding lacks seeds and mde"
+grep -q "Paper: optimum near 90% FP" "$R" || fail "budget finding lacks the paper's effect"
+grep -q "m1 2-bit vs 3-bit (0.4 vs 0.1, ×4) +0.3 \[+0.281, +0.319\]" "$R" || fail "transition finding not computed"
+grep -q "Agrees in 25, disagrees in 0, within noise in 0 of 25" "$R" || fail "tokens finding not computed"
 grep -q "^| Fig. 2 | .* | ✅ agrees |" "$R" || fail "summary lacks the budget verdict"
+# A task the FP models do not pass above chance is named and left out of the accuracy verdict.
+grep -q "^| order | 50.0 | .* | \*\*no: left out of verdicts\*\* |" "$R" || fail "task at chance not reported"
+grep -q "Left out of the verdicts: .*(order)" "$R" || fail "accuracy finding uses a task at chance"
+# Every finding that does not agree has its "Not reproduced, and why" entry.
+grep -q "^## Not reproduced, and why" "$R" || fail "no 'Not reproduced, and why' section"
+[ "$(sed -n '/^## Not reproduced/,$p' "$R" | grep -c '^### ')" -eq "$(grep -c '^| .* | \(◐\|❌\|≈\|⚠\)' "$R")" ] \
+    || fail "not every unreproduced finding is explained"
+grep -q "What it needs: zero-shot tasks passed above chance" "$R" || fail "the pareto entry lacks what it needs"
+grep -q "smoke tier" "$R" && fail "a non-smoke report calls itself smoke"
 
-# Determinism.
-$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null && cp "$R" "$T/R1"
+# Determinism (Markdown and HTML).
+$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null && cp "$R" "$T/R1" && cp "$T/a/report.html" "$T/H1"
 $PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null
 cmp -s "$R" "$T/R1" || fail "two report runs differ"
+cmp -s "$T/a/report.html" "$T/H1" || fail "two report.html runs differ"
+! grep -qi 'src="http\|href="http\|<link\|@import' "$T/a/report.html" || fail "report.html uses external resources"
 
-# Move the budget optimum to 40% FP: the verdict must flip to 'disagrees'.
-mkdir "$T/moved" && cp "$FIX"/*.json "$T/moved/"
-$PY - "$FIX/budget.json" "$T/moved/budget.json" <<'PY'
+# Verdicts follow the intervals: the 90% split worse than both extremes => disagrees; intervals that
+# straddle zero => within noise; no contrasts at all (an old file) => insufficient data: no intervals.
+edit() {  # edit SUITE PYTHON-EXPR-ON-d  (fixture -> $T/moved)
+    rm -rf "$T/moved" && mkdir "$T/moved" && cp "$FIX"/*.json "$T/moved/"
+    $PY - "$FIX/$1.json" "$T/moved/$1.json" "$2" <<'PY'
 import json, sys
-d = json.load(open(sys.argv[1]))
-for r in d["rows"]:
-    if r["fp_fraction"] == 0.4:
-        r["val_loss"] = 1.0
-json.dump(d, open(sys.argv[2], "w"))
+d = json.load(open(sys.argv[1])); exec(sys.argv[3]); json.dump(d, open(sys.argv[2], "w"))
 PY
-$PY "$ROOT/plots/report.py" --results "$T/moved" --out "$T/m" 2>/dev/null || fail "report.py failed on changed numbers"
-grep -q "0 of 10 curves are best between 80% and 95% FP" "$T/m/REPORT.md" || fail "budget sentence ignores the numbers"
-grep -q "^| Fig. 2 | .* | ❌ disagrees |" "$T/m/REPORT.md" || fail "budget verdict ignores the numbers"
+    $PY "$ROOT/plots/report.py" --results "$T/moved" --out "$T/m" 2>/dev/null || fail "report.py failed on edited $1"
+}
+edit budget 'for c in d["contrasts"]: c["effect"], c["ci95"] = -c["effect"], [-c["ci95"][1], -c["ci95"][0]]'
+grep -q "^| Fig. 2 | .* | ❌ disagrees |" "$T/m/REPORT.md" || fail "budget verdict ignores the contrasts"
+grep -q "Agrees in 0, disagrees in 20, within noise in 0 of 20" "$T/m/REPORT.md" || fail "budget counts wrong"
+grep -q "^### Fig. 2: " "$T/m/REPORT.md" || fail "a disagreeing finding lacks its 'why' entry"
+edit budget 'for c in d["contrasts"]: c["ci95"] = [c["effect"] - 1, c["effect"] + 1]'
+grep -q "^| Fig. 2 | .* | ≈ within noise |" "$T/m/REPORT.md" || fail "intervals across zero not 'within noise'"
+edit budget 'del d["contrasts"]'
+grep -q "^| Fig. 2 | .* | ⚠ insufficient data |" "$T/m/REPORT.md" || fail "no contrasts: a difference was called"
+grep -q "insufficient data: no intervals" "$T/m/REPORT.md" || fail "no contrasts: not said"
+# Moving the budget optimum in the rows alone (no intervals) changes the description, not a verdict.
+edit budget 'del d["contrasts"]
+for r in d["rows"]:
+    r["val_loss"] = 1.0 if r["fp_fraction"] == 0.4 else r["val_loss"]'
+grep -q "0 of 10 curves are best between 80% and 95% FP" "$T/m/REPORT.md" || fail "point estimates not described"
+# Smoke tier: the report opens by saying it cannot test the findings.
+rm -rf "$T/smoke" && mkdir "$T/smoke" && for f in "$FIX"/*.json; do
+    sed 's/"tier": "fixture"/"tier": "smoke"/' "$f" >"$T/smoke/$(basename "$f")"; done
+$PY "$ROOT/plots/report.py" --results "$T/smoke" --out "$T/s" 2>/dev/null || fail "report.py failed on smoke"
+sed -n 3p "$T/s/REPORT.md" | grep -q "This is the smoke tier: a CI check .* cannot\|This is the smoke tier: a CI check" \
+    || fail "smoke report does not open with its caveat"
+grep -q 'class="note">.*smoke tier' "$T/s/report.html" || fail "smoke report.html lacks its caveat"
+rm -rf "$T/moved" && mkdir "$T/moved" && cp "$FIX"/*.json "$T/moved/"
 
 # Missing suites are reported as not measured; a malformed one makes the exit non-zero.
 rm "$T/moved/ternary.json"
