@@ -19,15 +19,35 @@ CFLAGS     += -std=c17 $(OPT) -g $(WARN) -fopenmp \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lm -fopenmp
 
+# CUDA=1 adds the GPU backend (the .cu files of core/ through nvcc, cuBLAS) and builds into
+# build-cuda by default; without it nothing CUDA is compiled (core/gpu/gpu_none.c
+# answers --device cuda with an error). `make test-gpu` implies CUDA=1.
+ifneq ($(filter test-gpu,$(MAKECMDGOALS)),)
+CUDA       := 1
+endif
+CUDA       ?= 0
+ifeq ($(CUDA),1)
+BUILD      ?= build-cuda
+endif
 BUILD      ?= build
 LIB_SRC    := $(filter-out core/cli/pq.c,$(shell find core -name '*.c' | sort))
 CLI_MAIN   := core/cli/pq.c
-LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
+ifeq ($(CUDA),1)
+CUDA_HOME  ?= /usr/local/cuda
+NVCC       ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH  ?= 90
+NVCCFLAGS  ?= -O2 -std=c++17 -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
+              -Xcompiler -Wall,-Wno-unused-parameter
+LIB_SRC    := $(filter-out core/gpu/gpu_none.c,$(LIB_SRC))
+CU_SRC     := $(shell find core -name '*.cu' | sort)
+override LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+endif
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.cu.o)
 TEST_SRC   := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
-DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d
+DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d $(BUILD)/tests/gpu/test_gpu.cu.d
 
-.PHONY: all deps test test-unit test-integration test-asan bench reproduce check plots report \
+.PHONY: all deps test test-unit test-integration test-asan test-gpu bench reproduce check plots report \
         clean docker-reproduce data
 
 all: pq
@@ -45,6 +65,10 @@ $(BUILD)/libpq.a: $(LIB_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -MMD -MP -MF $(@:.o=.d) -c -o $@ $<
 
 $(BUILD)/tests/unit/%.o: CFLAGS += $(shell pkg-config --cflags criterion 2>/dev/null)
 
@@ -78,7 +102,7 @@ FORCE:
 # Exactly the Debian packages the suite needs; only the missing ones are installed.
 DEB_PKGS := build-essential pkg-config git ca-certificates libopenblas-dev libcriterion-dev \
             libzstd-dev zstd libjansson-dev zlib1g-dev libbz2-dev libssl-dev \
-            python3-matplotlib
+            python3-matplotlib chromium
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
@@ -98,6 +122,14 @@ test-unit: $(BUILD)/unit-tests
 test-integration: pq
 	@for t in tests/integration/*.sh; do \
 	    echo "== $$t"; PQ=$(CURDIR)/pq PQ_SANITIZED=$(PQ_SANITIZED) bash $$t || exit 1; done
+
+# On a machine with an NVIDIA GPU: the CUDA backend against the CPU path (kernels,
+# gradients, a 200-step loss curve, run-to-run bitwise identity). CI has no GPU.
+test-gpu: $(BUILD)/test-gpu
+	$(BUILD)/test-gpu
+
+$(BUILD)/test-gpu: $(BUILD)/tests/gpu/test_gpu.cu.o $(BUILD)/libpq.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
@@ -133,4 +165,4 @@ docker-reproduce:
 	bash docker/reproduce.sh $(TIER)
 
 clean:
-	rm -rf build build-asan pq
+	rm -rf build build-asan build-cuda pq

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# report.html in headless Chromium (Debian's chromium, offline): built from the fixtures, it loads with no
+# console message or script error, every figure loads (naturalWidth > 0, reported by the page's own status
+# element after the load event), and a screenshot is not blank. A missing figure must be caught.
+# The fixtures (tests/fixtures/plots/results) are invented numbers for tests only.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+FIX=$ROOT/tests/fixtures/plots/results
+T=$(mktemp -d /tmp/pq_report_html.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+[ -n "$CHROMIUM" ] || fail "chromium is not installed (run make deps)"
+$PY -c 'import matplotlib' 2>/dev/null || fail "python3-matplotlib is not installed (run make deps)"
+
+$PY "$ROOT/plots/make_all.py" --results "$FIX" --out "$T/r" 2>/dev/null || fail "make_all.py failed"
+$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/r" 2>/dev/null || fail "report.py failed"
+[ -s "$T/r/report.html" ] || fail "report.html not written"
+
+browse() {  # browse URL-FILE OUT-PREFIX [extra flags]: DOM after load in OUT.dom, browser log in OUT.log
+    local page=$1 out=$2; shift 2
+    timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
+        --disable-background-networking --disable-sync --user-data-dir="$T/profile" \
+        --enable-logging=stderr --v=0 --virtual-time-budget=10000 "$@" "file://$page" >"$out.dom" 2>"$out.log"
+}
+browse "$T/r/report.html" "$T/a" --dump-dom || fail "chromium failed: $(tail -3 "$T/a.log")"
+status=$(grep -o '<p id="pq-status"[^>]*>' "$T/a.dom")
+[ -n "$status" ] || fail "the page's status element is missing from the DOM"
+n=$(grep -o '<img ' "$T/r/report.html" | wc -l)
+[ "$n" -ge 10 ] || fail "report.html shows $n figures, expected 10"
+echo "$status" | grep -q "data-images=\"$n/$n\"" || fail "not every figure loaded: $status"
+echo "$status" | grep -q "data-error" && fail "script error on the page: $status"
+grep -q ":CONSOLE" "$T/a.log" && fail "console messages: $(grep ':CONSOLE' "$T/a.log" | head -3)"
+for v in agrees insufficient; do grep -q "class=\"badge $v\"" "$T/a.dom" || fail "no '$v' verdict badge"; done
+grep -q '<table>' "$T/a.dom" || fail "no table in the page"
+grep -q 'id="run-' "$T/a.dom" || fail "run ids not listed"
+
+# A screenshot that is not blank: many distinct grey levels, not one flat colour.
+browse "$T/r/report.html" "$T/s" --screenshot="$T/shot.png" --window-size=1200,1800 --hide-scrollbars \
+    || fail "chromium screenshot failed: $(tail -3 "$T/s.log")"
+$PY - "$T/shot.png" <<'PY' || fail "screenshot is blank"
+import sys
+import matplotlib.image as im
+a = im.imread(sys.argv[1])
+grey = a[..., :3].mean(axis=2)
+assert grey.shape[0] >= 1000 and grey.shape[1] >= 1000, grey.shape
+levels = len(set((grey * 255).astype(int).ravel().tolist()))
+dark = float((grey < 0.5).mean())
+print("screenshot %dx%d: %d grey levels, %.1f%% dark pixels" % (grey.shape[1], grey.shape[0], levels, 100 * dark))
+sys.exit(0 if levels > 20 and 0.002 < dark < 0.9 else 1)
+PY
+
+# The check itself must catch a figure that does not load.
+rm "$T/r/figures/fig2_budget.png"
+browse "$T/r/report.html" "$T/b" --dump-dom || fail "chromium failed on the broken page"
+grep -q "data-images=\"$((n - 1))/$n\"" "$T/b.dom" || fail "a missing figure went unnoticed"
+echo "report_html: ok"
