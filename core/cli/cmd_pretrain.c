@@ -9,6 +9,7 @@
 
 #include "base/fsio.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
@@ -73,6 +74,12 @@ int cmd_pretrain(int argc, char **argv) {
     }
     pq_train_flags_apply(&tf, &tc);
 
+    /* One process per run directory: a second one would write the same files. */
+    if (pq_lock_dir_until_exit(out)) {
+        fprintf(stderr, "pq pretrain: %s\n", pq_error());
+        json_decref(raw);
+        return 1;
+    }
     char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
     if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
         fprintf(stderr, "pq pretrain: %s is finished (%s exists); nothing to do\n", out, results_path);

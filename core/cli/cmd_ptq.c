@@ -10,6 +10,7 @@
 
 #include "base/fsio.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
@@ -87,6 +88,11 @@ int cmd_ptq(int argc, char **argv) {
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
     if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
 
+    /* One process per run directory: a second one would write the same files. */
+    if (pq_lock_dir_until_exit(out)) {
+        fprintf(stderr, "pq ptq: %s\n", pq_error());
+        return 1;
+    }
     char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
     if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
         fprintf(stderr, "pq ptq: %s is finished (%s exists); nothing to do\n", out, results_path);

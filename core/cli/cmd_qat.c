@@ -14,6 +14,7 @@
 
 #include "base/fsio.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
@@ -115,6 +116,11 @@ int cmd_qat(int argc, char **argv) {
     pq_qbits_parse(a.bits, &bits);
     pq_quantizer_init(&q, a.quantizer, bits);
 
+    /* One process per run directory: a second one would write the same files. */
+    if (pq_lock_dir_until_exit(a.out)) {
+        fprintf(stderr, "pq qat: %s\n", pq_error());
+        return 1;
+    }
     char *results_path = pq_path_join(a.out, "results.json"), *model_path = pq_path_join(a.out, "model.ckpt");
     if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
         fprintf(stderr, "pq qat: %s is finished (%s exists); nothing to do\n", a.out, results_path);

@@ -9,7 +9,9 @@
 
 #include "base/fsio.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/manifest.h"
+#include "base/proc.h"
 #include "base/util.h"
 #include "harness/results_io.h"
 #include "harness/scheduler.h"
@@ -25,13 +27,15 @@ static int needs_data(const pq_suite *suites, int n) {
 static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
     if (opt->execute && !opt->dry_run) {
         fflush(NULL);
-        pid_t pid = fork();
+        pid_t pid = pq_child_fork();
         if (pid == 0) {
             execl(opt->pq, opt->pq, "data", "build", "--data-dir", opt->data_dir, (char *)NULL);
             _exit(127);
         }
         int status;
-        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        int waited = pid > 0 && waitpid(pid, &status, 0) == pid;
+        if (waited) pq_child_reaped(pid);
+        if (!waited || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
             return pq_fail("pq data build --data-dir %s failed", opt->data_dir);
     }
     /* The data's identity: what the tokenizer, shards and tasks steps produced
@@ -61,6 +65,9 @@ static int write_results(const pq_harness_options *opt, const char *suite, const
     char name[256];
     snprintf(name, sizeof name, "%s/%s.json", opt->tier, suite);
     char *path = pq_path_join(opt->out_dir, name);
+    char *dir = pq_path_join(opt->out_dir, opt->tier);
+    pq_remove_stale_tmp(dir); /* what a killed suite run left */
+    free(dir);
     json_t *out = json_deep_copy(agg);
     json_t *previous = pq_file_exists(path) ? pq_json_read(path) : NULL;
     int kept = previous ? pq_results_keep_measured(out, previous) : 0;
@@ -88,8 +95,15 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
     pq_plan plan;
     char data_hash[PQ_SHA256_HEX] = "none";
     int rc = 0, loaded = 0;
+    pq_lock lock = {-1, NULL};
     for (; loaded < n && rc == 0; loaded++)
         rc = pq_suite_load(&suites[loaded], opt->suites_dir, all ? pq_suite_names[loaded] : names[loaded], opt->tier);
+    if (rc == 0 && opt->execute && !opt->dry_run) {
+        /* One suite invocation at a time per runs directory (a second one waits,
+         * then reuses what the first finished), and none of our runs outlives us. */
+        pq_children_stop_with_us();
+        rc = pq_lock_dir(&lock, opt->runs_dir, PQ_LOCK_WAIT);
+    }
     if (rc == 0 && needs_data(suites, n)) rc = build_data(opt, data_hash);
     pq_plan_init(&plan, opt->runs_dir, opt->data_dir, data_hash);
     for (int i = 0; i < n && rc == 0; i++) rc = pq_suite_expand(&suites[i], &plan);
@@ -121,5 +135,6 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
     for (int i = 0; i < loaded; i++) pq_suite_free(&suites[i]);
     free(suites);
     pq_plan_free(&plan);
+    pq_lock_release(&lock);
     return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "base/fsio.h"
 #include "base/manifest.h"
+#include "base/proc.h"
 #include "base/progress.h"
 #include "base/util.h"
 
@@ -163,7 +164,7 @@ static pid_t start(const pq_plan *plan, int i, const char *pq) {
     char **argv = pq_run_command(plan, i, pq);
     char *log = pq_run_file(r, "log.txt");
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = pq_child_fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
@@ -282,7 +283,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
             pq_run *r = &plan->runs[best];
             pids[best] = start(plan, best, opt->pq);
             if (pids[best] < 0) {
-                fprintf(stderr, "pq suite: %s: %s\n", r->dir, pq_error());
+                fprintf(stderr, "pq suite: %s run: %s\n", r->kind, pq_error()); /* the error names the path */
                 r->state = RUN_FAILED, left--, failed++;
                 continue;
             }
@@ -303,6 +304,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
         for (int i = 0; i < n; i++) {
             pq_run *r = &plan->runs[i];
             if (r->state != RUN_RUNNING || pids[i] != pid) continue;
+            pq_child_reaped(pid);
             running--, finished++;
             if (exclusive(r)) alone = 0;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
