@@ -5,10 +5,13 @@
  * metric that was not measured is left out of its row, never filled in. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/manifest.h"
 #include "base/util.h"
+#include "harness/intervals.h"
+#include "harness/stats.h"
 #include "harness/suite.h"
 #include "quant/quantizer.h"
 
@@ -75,6 +78,10 @@ static void add_eval_metrics(json_t *row, json_t *results) {
     } else {
         json_decref(acc), json_decref(acc_norm), json_decref(stderr_);
     }
+    /* The validation loss on the documents every configuration of the model shares
+     * (the eval run's; the training run's own may cover another prefix, e.g. PTQ's). */
+    static const char *const val[] = {"validation.loss", NULL};
+    copy_number(row, "val_loss", results, val);
     static const char *const bpb[] = {"perplexity.bpb", "perplexity.bits_per_byte", "bpb", NULL};
     static const char *const word_ppl[] = {"perplexity.word_perplexity", "perplexity.word_ppl", NULL};
     copy_number(row, "bpb", results, bpb);
@@ -148,19 +155,68 @@ static void grid_rows(json_t *rows, json_t *quantizers) {
     }
 }
 
+/* Seed rows collected before merging, and the units they point to. */
+typedef struct {
+    pq_seed_row *rows;
+    int n, cap;
+    pq_unit_data **units;
+    int n_units;
+} seed_rows;
+
+static void add_seed_row(seed_rows *sr, json_t *row, const pq_unit_data *units) {
+    if (sr->n == sr->cap) sr->rows = pq_realloc(sr->rows, sizeof *sr->rows * (size_t)(sr->cap = sr->cap ? 2 * sr->cap : 64));
+    json_t *seed = json_object_get(row, "_seed");
+    sr->rows[sr->n++] = (pq_seed_row){json_is_integer(seed) ? json_integer_value(seed) : 0, json_incref(row), units,
+                                      !json_is_true(json_object_get(row, "incomplete"))};
+}
+
+/* The eval run's per-unit arrays (kept for the intervals), or NULL. */
+static const pq_unit_data *load_units(seed_rows *sr, const pq_run *r) {
+    char *path = pq_run_file(r, "units.json");
+    pq_unit_data *u = pq_unit_data_load(path);
+    free(path);
+    if (!u) return NULL;
+    sr->units = pq_realloc(sr->units, sizeof *sr->units * (size_t)(sr->n_units + 1));
+    return sr->units[sr->n_units++] = u;
+}
+
+/* Each explosion row is a seed row of its own (a layer), without units. */
+static void add_exploded(seed_rows *sr, json_t *exploded) {
+    size_t i;
+    json_t *row;
+    json_array_foreach(exploded, i, row) add_seed_row(sr, row, NULL);
+}
+
+/* Rows of the suites with seeds: merged over seeds, with intervals and contrasts. */
+static json_t *merge(pq_suite *s, seed_rows *sr, json_t **contrasts) {
+    pq_row_group *groups;
+    int ng;
+    json_t *key = json_object_get(s->root, "key");
+    json_t *rows = pq_merge_seeds(sr->rows, sr->n, key, &groups, &ng);
+    json_t *decls = json_object_get(s->root, "contrasts");
+    *contrasts = decls ? pq_contrasts_compute(decls, key, groups, ng, !strcmp(s->name, "transition") ? "layer" : "row")
+                       : json_array();
+    pq_row_groups_free(groups, ng);
+    return rows;
+}
+
 json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
     json_t *rows = json_array();
     if (!strcmp(s->name, "grids")) grid_rows(rows, json_object_get(s->tier, "quantizers"));
+    int with_seeds = strcmp(s->name, "grids") && strcmp(s->name, "kernels");
+    seed_rows sr = {0};
     size_t i;
     json_t *row;
     json_array_foreach(s->rows, i, row) {
         json_t *out = json_deep_copy(row);
         json_object_del(out, "sources");
+        if (!with_seeds) json_object_del(out, "_seed");
         json_t *ids = json_array();
         int complete = 1;
         const char *role;
         json_t *idx;
         json_t *explode_from = NULL;
+        const pq_unit_data *units = NULL;
         json_object_foreach(json_object_get(row, "sources"), role, idx) {
             const pq_run *r = &plan->runs[json_integer_value(idx)];
             json_array_append_new(ids, json_string(r->id));
@@ -169,32 +225,63 @@ json_t *pq_suite_aggregate(pq_suite *s, pq_plan *plan) {
                 complete = 0;
                 continue;
             }
-            if (!strcmp(r->kind, "eval"))
+            if (!strcmp(r->kind, "eval")) {
                 add_eval_metrics(out, results);
-            else if (!strcmp(r->kind, "decode"))
+                if (with_seeds) units = load_units(&sr, r);
+            } else if (!strcmp(r->kind, "decode"))
                 add_decode_metrics(out, results);
             else if (!strcmp(r->kind, "bench_kernels") || !strcmp(s->name, "transition"))
                 explode_from = json_incref(results);
-            else
+            else {
+                /* An eval run's validation loss, if read first, stays (see add_eval_metrics). */
+                json_t *keep = json_incref(json_object_get(out, "val_loss"));
                 add_training_metrics(out, results);
+                if (keep) json_object_set(out, "val_loss", keep);
+                json_decref(keep);
+            }
             json_decref(results);
         }
         json_object_set_new(out, "run_ids", ids);
         if (!complete) json_object_set_new(out, "incomplete", json_true());
+        json_t *target = with_seeds ? json_array() : rows;
         if (explode_from && !strcmp(s->name, "kernels"))
-            explode_kernels(rows, out, explode_from);
+            explode_kernels(target, out, explode_from);
         else if (explode_from)
-            explode_transition(rows, out, explode_from);
+            explode_transition(target, out, explode_from);
         else
-            json_array_append(rows, out);
+            json_array_append(target, out);
+        if (with_seeds) {
+            size_t k;
+            json_t *one;
+            if (explode_from) add_exploded(&sr, target);
+            else
+                json_array_foreach(target, k, one) add_seed_row(&sr, one, units);
+            json_decref(target);
+        }
         json_decref(explode_from);
         json_decref(out);
+    }
+    json_t *contrasts = NULL;
+    if (with_seeds) {
+        json_decref(rows);
+        rows = merge(s, &sr, &contrasts);
+        for (int k = 0; k < sr.n; k++) json_decref(sr.rows[k].row);
+        for (int k = 0; k < sr.n_units; k++) pq_unit_data_free(sr.units[k]);
+        free(sr.rows), free(sr.units);
     }
     json_t *agg = json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "suite", s->name, "tier", s->tier_name, "artifact",
                             json_object_get(s->root, "artifact"), "title", json_object_get(s->root, "title"),
                             "finding", json_object_get(s->root, "finding"), "rows", rows);
     json_object_set(agg, "tolerances", s->tolerances);
     json_object_set(agg, "key", json_object_get(s->root, "key"));
+    if (contrasts) {
+        json_object_set_new(agg, "contrasts", contrasts);
+        json_object_set_new(agg, "statistics",
+                            json_pack("{s:s, s:i, s:i, s:f}", "method",
+                                      "paired bootstrap over units combined with the spread over seeds (README: Statistics)",
+                                      "bootstrap_resamples", PQ_STATS_BOOTSTRAP, "bootstrap_seed", (int)PQ_STATS_SEED,
+                                      "mde_factor", 2.8));
+    }
     if (json_is_true(json_object_get(s->root, "missing_rows_ok"))) json_object_set_new(agg, "missing_rows_ok", json_true());
     json_t *manifest = pq_manifest_new("suite", s->tier);
     json_object_set_new(agg, "manifest", manifest);

@@ -8,8 +8,14 @@
 #include "base/util.h"
 
 int pq_check_within(const json_t *rule, double ref, double fresh, double se_ref, double se_fresh) {
+    return pq_check_within_noise(rule, ref, fresh, se_ref, se_fresh, NAN);
+}
+
+int pq_check_within_noise(const json_t *rule, double ref, double fresh, double se_ref, double se_fresh, double ci_half) {
     double diff = fabs(fresh - ref);
     json_t *v;
+    /* The measured noise first; a reference without an interval falls to the rule's other kind. */
+    if ((v = json_object_get(rule, "ci")) && isfinite(ci_half)) return diff <= json_number_value(v) * ci_half;
     if ((v = json_object_get(rule, "exact"))) return fresh == ref;
     if ((v = json_object_get(rule, "rel"))) return diff <= json_number_value(v) * fabs(ref);
     if ((v = json_object_get(rule, "abs"))) return diff <= json_number_value(v);
@@ -59,6 +65,15 @@ static double stderr_of(const json_t *row, const char *metric, const char *sub) 
     return json_is_number(se) ? json_number_value(se) : 0;
 }
 
+/* Half the width of the row's stored 95% interval of metric (ci95.<metric> or
+ * ci95.acc.<task>), NAN if it has none. */
+static double ci_half_of(const json_t *row, const char *metric, const char *sub) {
+    json_t *ci = json_object_get(json_object_get(row, "ci95"), metric);
+    if (sub) ci = json_object_get(ci, sub);
+    if (!json_is_array(ci) || json_array_size(ci) != 2) return NAN;
+    return 0.5 * (json_number_value(json_array_get(ci, 1)) - json_number_value(json_array_get(ci, 0)));
+}
+
 static void report(FILE *out, const char *suite, const char *key, const char *metric, double ref, double fresh,
                    int ok) {
     fprintf(out, "%-10s %-48.48s %-22.22s %12.6g %12.6g %+9.2f%%  %s\n", suite, key, metric, ref, fresh,
@@ -82,7 +97,8 @@ static void compare_metric(const char *suite, const char *key, const char *metri
                 continue;
             }
             double a = json_number_value(rv), b = json_number_value(nv);
-            int ok = pq_check_within(rule, a, b, stderr_of(ref_row, metric, sub), stderr_of(new_row, metric, sub));
+            int ok = pq_check_within_noise(rule, a, b, stderr_of(ref_row, metric, sub), stderr_of(new_row, metric, sub),
+                                           ci_half_of(ref_row, metric, sub));
             sum->compared++;
             if (a != b) report(out, suite, key, name, a, b, ok), ok ? sum->moved_within++ : sum->regressions++;
         }
@@ -94,7 +110,8 @@ static void compare_metric(const char *suite, const char *key, const char *metri
         return;
     }
     double a = json_number_value(r), b = json_number_value(n);
-    int ok = pq_check_within(rule, a, b, stderr_of(ref_row, metric, NULL), stderr_of(new_row, metric, NULL));
+    int ok = pq_check_within_noise(rule, a, b, stderr_of(ref_row, metric, NULL), stderr_of(new_row, metric, NULL),
+                                   ci_half_of(ref_row, metric, NULL));
     sum->compared++;
     if (a != b) report(out, suite, key, metric, a, b, ok), ok ? sum->moved_within++ : sum->regressions++;
 }

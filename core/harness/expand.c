@@ -4,6 +4,7 @@
  * same FP checkpoint or QAT run requested by several suites is one run. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/fsio.h"
@@ -59,18 +60,35 @@ static int ptq(expander *x, int from, const char *method, double bits) {
     return pq_plan_add1(x->plan, "ptq", args, "from", from);
 }
 
+/* The validation tokens the model's trainer scores (its config's train.eval_tokens;
+ * the trainer's default otherwise): the model run's, or that of the run it came from. */
+static long long val_tokens_of(expander *x, int run) {
+    while (!json_is_string(json_object_get(x->plan->runs[run].args, "model")) && x->plan->runs[run].ndeps > 0)
+        run = x->plan->runs[run].deps[0];
+    const char *model = json_string_value(json_object_get(x->plan->runs[run].args, "model"));
+    json_t *config = model ? model_config(x, model) : NULL;
+    json_t *v = json_object_get(json_object_get(config, "train"), "eval_tokens");
+    long long n = json_is_integer(v) && json_integer_value(v) > 0 ? json_integer_value(v) : 16384;
+    json_decref(config);
+    return n;
+}
+
+/* Scores the tasks, and the validation documents every configuration of the model
+ * shares (the units of val_loss intervals). */
 static int evaluate(expander *x, int model_run) {
     if (model_run < 0) return -1;
-    json_t *args = json_pack("{s:O}", "tasks", x->tasks);
+    json_t *args = json_pack("{s:O, s:I}", "tasks", x->tasks, "val_tokens", val_tokens_of(x, model_run));
     if (x->eval_limit > 0) json_object_set_new(args, "limit", json_integer(x->eval_limit));
     return pq_plan_add1(x->plan, "eval", args, "model", model_run);
 }
 
+/* A row of one seed; the aggregation merges the seeds of a configuration (its key). */
 static void add_row(expander *x, json_t *row, const char *role1, int run1, const char *role2, int run2) {
     json_t *sources = json_object();
     if (role1) json_object_set_new(sources, role1, json_integer(run1));
     if (role2) json_object_set_new(sources, role2, json_integer(run2));
     json_object_set_new(row, "sources", sources);
+    json_object_set_new(row, "_seed", json_integer(x->seed));
     json_array_append_new(x->s->rows, row);
 }
 
@@ -337,11 +355,41 @@ static int expand_grids(expander *x) {
     return 0;
 }
 
+/* A tier's seeds: "seeds": [1, 2, 3] (distinct positive integers) or "seed": 1. */
+static int tier_seeds(pq_suite *s, long long **seeds, int *n) {
+    json_t *list = json_object_get(s->tier, "seeds");
+    if (!list) {
+        *seeds = pq_malloc(sizeof **seeds), *n = 1;
+        return pq_suite_int(s, "seed", *seeds);
+    }
+    if (json_object_get(s->tier, "seed")) return pq_suite_field_error(s, "seeds", "give \"seeds\" or \"seed\", not both");
+    if (!json_is_array(list) || json_array_size(list) == 0)
+        return pq_suite_field_error(s, "seeds", "expected a non-empty array of seeds");
+    *n = (int)json_array_size(list);
+    *seeds = pq_malloc(sizeof **seeds * (size_t)*n);
+    for (int i = 0; i < *n; i++) {
+        json_t *v = json_array_get(list, (size_t)i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return pq_suite_field_error(s, "seeds", "seeds are non-negative integers");
+        (*seeds)[i] = json_integer_value(v);
+        for (int j = 0; j < i; j++)
+            if ((*seeds)[j] == (*seeds)[i]) return pq_suite_field_error(s, "seeds", "a seed is listed twice");
+    }
+    return 0;
+}
+
 int pq_suite_expand(pq_suite *s, pq_plan *plan) {
     expander x = {s, plan, 1, NULL, 0};
+    long long *seeds = NULL;
+    int n_seeds = 1;
     if (strcmp(s->name, "grids") && strcmp(s->name, "kernels")) {
-        if (pq_suite_int(s, "seed", &x.seed) != 0 || pq_suite_array(s, "tasks", &x.tasks) != 0) return -1;
-        if (json_object_get(s->tier, "eval_limit") && pq_suite_int(s, "eval_limit", &x.eval_limit) != 0) return -1;
+        int rc = tier_seeds(s, &seeds, &n_seeds);
+        if (rc == 0) rc = pq_suite_array(s, "tasks", &x.tasks);
+        if (rc == 0 && json_object_get(s->tier, "eval_limit")) rc = pq_suite_int(s, "eval_limit", &x.eval_limit);
+        if (rc != 0) {
+            free(seeds);
+            return -1;
+        }
     }
     static const struct { const char *name; int (*fn)(expander *); } table[] = {
         {"grids", expand_grids},     {"budget", expand_budget},   {"tokens", expand_tokens},
@@ -349,7 +397,17 @@ int pq_suite_expand(pq_suite *s, pq_plan *plan) {
         {"speed", expand_speed},     {"ternary", expand_ternary}, {"baselines", expand_baselines},
         {"kernels", expand_kernels},
     };
+    int rc = pq_fail("suite '%s' has no expander", s->name);
     for (size_t i = 0; i < PQ_COUNT(table); i++)
-        if (!strcmp(table[i].name, s->name)) return table[i].fn(&x);
-    return pq_fail("suite '%s' has no expander", s->name);
+        if (!strcmp(table[i].name, s->name)) {
+            /* Every configuration once per seed: pretraining and QAT both take the seed
+             * (initialisation and data order). */
+            rc = 0;
+            for (int k = 0; k < n_seeds && rc == 0; k++) {
+                if (seeds) x.seed = seeds[k];
+                rc = table[i].fn(&x);
+            }
+        }
+    free(seeds);
+    return rc;
 }

@@ -7,6 +7,7 @@
 #include "base/fsio.h"
 #include "base/manifest.h"
 #include "base/util.h"
+#include "harness/intervals.h"
 
 const char *const pq_suite_names[] = {"grids", "budget",  "tokens",  "transition", "quantfn",
                                       "pareto", "speed", "ternary", "baselines",  "kernels"};
@@ -96,7 +97,7 @@ int pq_suite_load(pq_suite *s, const char *suites_dir, const char *name, const c
     const char *metric;
     json_t *rule;
     json_object_foreach(s->tolerances, metric, rule) {
-        static const char *kinds[] = {"exact", "rel", "abs", "stderr", "ratio"};
+        static const char *kinds[] = {"exact", "rel", "abs", "stderr", "ratio", "ci"};
         int ok = json_is_object(rule) && json_object_size(rule) >= 1;
         const char *k;
         json_t *v;
@@ -108,9 +109,11 @@ int pq_suite_load(pq_suite *s, const char *suites_dir, const char *name, const c
         if (!ok) {
             char field[300];
             snprintf(field, sizeof field, "tolerances.%s", metric);
-            return file_error(s, field, "must be {\"exact\": true}, {\"rel\": r}, {\"abs\": a}, {\"stderr\": k} or {\"ratio\": f}");
+            return file_error(s, field, "must be {\"exact\": true}, {\"rel\": r}, {\"abs\": a}, {\"stderr\": k}, {\"ci\": k} or {\"ratio\": f}");
         }
     }
+    if (pq_contrasts_check(json_object_get(s->root, "contrasts"), key, json_object_get(s->tier, "tasks"), s->path, s->text))
+        return -1;
     s->rows = json_array();
     return 0;
 }

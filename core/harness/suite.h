@@ -8,8 +8,10 @@
  *   "tiers"      {"smoke": {...}, "small": {...}, "full": {...}}: the parameters of
  *                each tier (models, token budgets, bit widths, ...; see suites/README.md),
  *   "tolerances" {metric: {"exact": true} | {"rel": r} | {"abs": a} | {"stderr": k} |
- *                {"ratio": f}}: how far a rerun may move each metric in `pq check`;
- *                a tier may override rules with its own "tolerances" object.
+ *                {"ratio": f} | {"ci": k}}: how far a rerun may move each metric in
+ *                `pq check`; a tier may override rules with its own "tolerances" object,
+ *   "contrasts"  [{name, metric, for_each, a, b, better?}]: the comparisons the finding
+ *                rests on, each computed with a 95% interval (harness/intervals.h).
  * Each suite name has an expander (harness/expand.c) that turns a tier's
  * parameters into runs and result rows. */
 #ifndef PQ_SUITE_H
