@@ -20,9 +20,24 @@ typedef struct {
 _Noreturn void pq_usage_error(const char *cmd, const char *fmt, ...) PQ_PRINTF(2, 3);
 /* True if argv holds -h or --help before any "--". */
 int pq_wants_help(int argc, char **argv);
-/* Parses a whole argument as a number or calls pq_usage_error naming the flag. */
+/* Parses a whole argument as a number or calls pq_usage_error naming the flag:
+ * an integer in decimal (or whole, like 1e6), a number finite. */
 long long pq_parse_int(const char *cmd, const char *flag, const char *text);
 double pq_parse_double(const char *cmd, const char *flag, const char *text);
+
+/* What a numeric flag's value must be; a value outside is a usage error (exit 2)
+ * such as "--batch must be a positive integer, got '-3'". */
+typedef enum {
+    PQ_ANY = 0,  /* any integer, any finite number */
+    PQ_NONNEG,   /* >= 0 */
+    PQ_POSITIVE, /* > 0 (an integer: >= 1) */
+    PQ_FRACTION, /* a number in [0, 1] */
+} pq_range;
+
+/* pq_parse_int / pq_parse_double, then the range; max bounds an integer from
+ * above as well (0: no bound beyond long long), e.g. INT_MAX for an int field. */
+long long pq_parse_int_in(const char *cmd, const char *flag, const char *text, pq_range range, long long max);
+double pq_parse_double_in(const char *cmd, const char *flag, const char *text, pq_range range);
 
 int cmd_pretrain(int argc, char **argv);
 int cmd_qat(int argc, char **argv);

@@ -53,8 +53,8 @@ static void parse(int argc, char **argv, args *a, int allow_files) {
             if (i + 1 >= argc) pq_usage_error(cmd, "%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "--data-dir")) a->data_dir = v;
-            else if (!strcmp(f, "--vocab")) a->vocab = (int)pq_parse_int(cmd, f, v);
-            else a->seed = pq_parse_int(cmd, f, v);
+            else if (!strcmp(f, "--vocab")) a->vocab = (int)pq_parse_int_in(cmd, f, v, PQ_POSITIVE, 65536);
+            else a->seed = pq_parse_int_in(cmd, f, v, PQ_NONNEG, 0);
         } else if (!strcmp(f, "--skip-corpus")) a->skip_corpus = 1;
         else if (!strcmp(f, "--force")) a->force = 1;
         else if (!strcmp(f, "--quiet")) a->quiet = 1;
@@ -63,7 +63,6 @@ static void parse(int argc, char **argv, args *a, int allow_files) {
         else pq_usage_error(cmd, "unexpected argument '%s'", f);
     }
     if (a->vocab < 259 || a->vocab > 65536) pq_usage_error(cmd, "--vocab must be in 259..65536, got %d", a->vocab);
-    if (a->seed < 0) pq_usage_error(cmd, "--seed must be >= 0");
 }
 
 static int do_build(args *a) {

@@ -174,12 +174,10 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--samples")) samples = VALUE();
         else if (!strcmp(a, "--units")) units_path = VALUE();
         else if (!strcmp(a, "--val-tokens")) {
-            val_tokens = pq_parse_int(cmd, a, VALUE());
-            if (val_tokens < 1) pq_usage_error(cmd, "--val-tokens must be at least 1");
+            val_tokens = pq_parse_int_in(cmd, a, VALUE(), PQ_POSITIVE, 0);
         }
         else if (!strcmp(a, "--limit")) {
-            limit = pq_parse_int(cmd, a, VALUE());
-            if (limit < 1) pq_usage_error(cmd, "--limit must be at least 1");
+            limit = pq_parse_int_in(cmd, a, VALUE(), PQ_POSITIVE, 0);
         } else
             pq_usage_error(cmd, "unknown option '%s'", a);
 #undef VALUE

@@ -1,4 +1,5 @@
 /* pq generate — decode text from a checkpoint with the packed-weight kernels. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,10 +105,10 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--prompt")) prompt = VALUE();
         else if (!strcmp(a, "--tokens")) token_list = VALUE();
         else if (!strcmp(a, "--tokenizer")) tokenizer = VALUE();
-        else if (!strcmp(a, "--max-tokens")) max_tokens = pq_parse_int("generate", a, VALUE());
-        else if (!strcmp(a, "--temperature")) temperature = pq_parse_double("generate", a, VALUE());
-        else if (!strcmp(a, "--top-k")) top_k = pq_parse_int("generate", a, VALUE());
-        else if (!strcmp(a, "--seed")) seed = pq_parse_int("generate", a, VALUE());
+        else if (!strcmp(a, "--max-tokens")) max_tokens = pq_parse_int_in("generate", a, VALUE(), PQ_NONNEG, INT_MAX);
+        else if (!strcmp(a, "--temperature")) temperature = pq_parse_double_in("generate", a, VALUE(), PQ_NONNEG);
+        else if (!strcmp(a, "--top-k")) top_k = pq_parse_int_in("generate", a, VALUE(), PQ_NONNEG, INT_MAX);
+        else if (!strcmp(a, "--seed")) seed = pq_parse_int_in("generate", a, VALUE(), PQ_NONNEG, 0);
         else if (!strcmp(a, "--ternary-1.6")) opt.ternary_1_6 = 1;
         else if (!strcmp(a, "--head-b8")) opt.head_b8 = 1;
         else if (!strcmp(a, "--act")) {
@@ -120,8 +121,6 @@ int cmd_generate(int argc, char **argv) {
     }
     if (!model) pq_usage_error("generate", "--model CKPT is required");
     if (!prompt == !token_list) pq_usage_error("generate", "give exactly one of --prompt TEXT and --tokens LIST");
-    if (max_tokens < 0 || top_k < 0 || temperature < 0)
-        pq_usage_error("generate", "--max-tokens, --top-k and --temperature must not be negative");
 
     int *ids = NULL, n_ids = 0;
     if (token_list && (n_ids = parse_tokens(token_list, &ids)) <= 0)

@@ -57,13 +57,12 @@ int cmd_pretrain(int argc, char **argv) {
         {"--config", .text = &config_path},
         {"--data", .text = &data},
         {"--out", .text = &out},
-        {"--tokens", .integer = &tf.tokens},
+        {"--tokens", .integer = &tf.tokens, .range = PQ_NONNEG},
     };
     pq_parse_flags("pretrain", argc, argv, flags, PQ_COUNT(flags));
     if (!config_path) pq_usage_error("pretrain", "--config is required");
     if (!data) pq_usage_error("pretrain", "--data is required");
     if (!out) pq_usage_error("pretrain", "--out is required");
-    if (tf.tokens < -1) pq_usage_error("pretrain", "--tokens must be >= 0");
 
     pq_model_config mc;
     pq_train_config tc;

@@ -4,6 +4,7 @@
  * writes OUT/model.ckpt (a quantized checkpoint the evaluator loads like any
  * model) and OUT/results.json (size, per-layer reconstruction errors, validation
  * loss before and after when --data is given, manifest). */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,12 +68,12 @@ int cmd_ptq(int argc, char **argv) {
         {"--out", .text = &out},
         {"--quantizer", .text = &qname},
         {"--data", .text = &data},
-        {"--calib-tokens", .integer = &calib_tokens},
-        {"--seq-len", .integer = &seq_len},
-        {"--block", .integer = &block},
-        {"--seed", .integer = &seed},
-        {"--eval-tokens", .integer = &eval_tokens},
-        {"--damp", .number = &damp},
+        {"--calib-tokens", .integer = &calib_tokens, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--seq-len", .integer = &seq_len, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--block", .integer = &block, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--seed", .integer = &seed, .range = PQ_NONNEG},
+        {"--eval-tokens", .integer = &eval_tokens, .range = PQ_POSITIVE},
+        {"--damp", .number = &damp, .range = PQ_NONNEG},
     };
     pq_parse_flags("ptq", argc, argv, flags, PQ_COUNT(flags));
     if (!from) pq_usage_error("ptq", "--from is required");
@@ -81,8 +82,6 @@ int cmd_ptq(int argc, char **argv) {
     if (!out) pq_usage_error("ptq", "--out is required");
     const int gptq = !strcmp(method, "gptq");
     if (gptq && !data) pq_usage_error("ptq", "--method gptq needs --data (calibration tokens)");
-    if (calib_tokens < 1 || block < 1 || eval_tokens < 1 || seq_len < 0 || damp < 0)
-        pq_usage_error("ptq", "--calib-tokens, --block, --eval-tokens must be >= 1, --seq-len and --damp >= 0");
     pq_qbits bits;
     pq_quantizer q;
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());

@@ -7,6 +7,7 @@
  * initial values. Writes OUT/state.ckpt (resumable), OUT/model.ckpt (the
  * quantized checkpoint: dequantized weights + packed codes + scales, loadable
  * by the evaluator) and OUT/results.json. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,17 +69,17 @@ static void parse(int argc, char **argv, qat_args *a) {
         {"--quantizer", .text = &a->quantizer},
         {"--data", .text = &a->data},
         {"--out", .text = &a->out},
-        {"--tokens", .integer = &t->tokens},
-        {"--lr", .number = &t->lr},
-        {"--min-lr-ratio", .number = &t->min_lr_ratio},
-        {"--batch", .integer = &t->batch},
-        {"--grad-accum", .integer = &t->grad_accum},
-        {"--seq-len", .integer = &t->seq_len},
-        {"--seed", .integer = &t->seed},
-        {"--warmup", .integer = &t->warmup},
-        {"--eval-interval", .integer = &t->eval_interval},
-        {"--eval-tokens", .integer = &t->eval_tokens},
-        {"--ckpt-interval", .integer = &t->ckpt_interval},
+        {"--tokens", .integer = &t->tokens, .range = PQ_NONNEG},
+        {"--lr", .number = &t->lr, .range = PQ_POSITIVE},
+        {"--min-lr-ratio", .number = &t->min_lr_ratio, .range = PQ_FRACTION},
+        {"--batch", .integer = &t->batch, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--grad-accum", .integer = &t->grad_accum, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--seq-len", .integer = &t->seq_len, .range = PQ_POSITIVE, .max = INT_MAX},
+        {"--seed", .integer = &t->seed, .range = PQ_NONNEG},
+        {"--warmup", .integer = &t->warmup, .range = PQ_NONNEG},
+        {"--eval-interval", .integer = &t->eval_interval, .range = PQ_NONNEG},
+        {"--eval-tokens", .integer = &t->eval_tokens, .range = PQ_NONNEG},
+        {"--ckpt-interval", .integer = &t->ckpt_interval, .range = PQ_NONNEG},
     };
     pq_parse_flags("qat", argc, argv, flags, PQ_COUNT(flags));
     if (!a->from && !(a->from_scratch && a->config)) pq_usage_error("qat", "--from CKPT (or --from-scratch --config FILE) is required");
@@ -87,7 +88,6 @@ static void parse(int argc, char **argv, qat_args *a) {
     if (t->tokens < 0) pq_usage_error("qat", "--tokens is required (0 = post-training quantization)");
     if (!a->data) pq_usage_error("qat", "--data is required");
     if (!a->out) pq_usage_error("qat", "--out is required");
-    if (t->lr == 0 || t->lr < -1) pq_usage_error("qat", "--lr must be > 0");
     pq_qbits b;
     if (pq_qbits_parse(a->bits, &b)) pq_usage_error("qat", "--bits: %s", pq_error());
     pq_quantizer q;

@@ -1,4 +1,5 @@
 /* pq suite — run the fixed experiment suites, one per paper figure/table. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +46,9 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
             if (strcmp(opt->tier, "smoke") && strcmp(opt->tier, "small") && strcmp(opt->tier, "full"))
                 pq_usage_error(cmd, "unknown tier '%s' (smoke, small, full)", opt->tier);
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
-            opt->jobs = (int)pq_parse_int(cmd, a, VALUE());
-            if (opt->jobs < 1) pq_usage_error(cmd, "-j must be at least 1");
+            opt->jobs = (int)pq_parse_int_in(cmd, a, VALUE(), PQ_POSITIVE, INT_MAX);
         } else if (!strncmp(a, "-j", 2) && a[2]) {
-            opt->jobs = (int)pq_parse_int(cmd, "-j", a + 2);
+            opt->jobs = (int)pq_parse_int_in(cmd, "-j", a + 2, PQ_POSITIVE, INT_MAX);
         } else if (!strcmp(a, "--dry-run")) {
             opt->dry_run = 1;
         } else if (!strcmp(a, "--out")) {

@@ -21,8 +21,8 @@ void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags
         if (i + 1 >= argc) pq_usage_error(cmd, "%s needs a value", a);
         const char *v = argv[++i];
         if (f->text) *f->text = v;
-        else if (f->integer) *f->integer = pq_parse_int(cmd, a, v);
-        else if (f->number) *f->number = pq_parse_double(cmd, a, v);
+        else if (f->integer) *f->integer = pq_parse_int_in(cmd, a, v, f->range, f->max);
+        else if (f->number) *f->number = pq_parse_double_in(cmd, a, v, f->range);
         else pq_die("flag %s has no destination", a);
     }
 }

@@ -8,6 +8,7 @@
  *   "unknown argument '--X'"   --X is not in the table
  *   "--X needs a value"        --X is last on the line
  *   "--X expects an integer / a number, got 'V'"   (pq_parse_int, pq_parse_double)
+ *   "--X must be a positive integer, got 'V'" ...   (the flag's range: pq_parse_int_in)
  * The training-config overrides of pretrain and qat (--tokens, --lr, --batch,
  * ...) are fields of pq_train_flags: "not given" is -1, and pq_train_flags_apply
  * writes the given ones into a pq_train_config. Checks that belong to one
@@ -17,23 +18,29 @@
 
 #include <stddef.h>
 
+#include "cli/cli.h"
 #include "model/config.h"
 
 /* One flag: its name and exactly one destination. A switch (.on) takes no
- * value and sets *on = 1; the others take the next argument. */
+ * value and sets *on = 1; the others take the next argument. A numeric flag's
+ * value is checked against range (and max for integers; cli.h) when parsed, so
+ * a command never sees --batch -3 or --lr nan. */
 typedef struct {
     const char *name;  /* e.g. "--data" */
     int *on;           /* switch */
     const char **text; /* the argument itself */
     long long *integer;
     double *number;
+    pq_range range;    /* default PQ_ANY */
+    long long max;     /* integers: the largest value (0: no bound) */
 } pq_flag;
 
 /* Parses argv[1..argc-1] (argv[0] = the command) against flags[0..n-1]; any
  * other argument is a usage error naming it. A flag given twice keeps the last value. */
 void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags, size_t n);
 
-/* Overrides of the training config's fields; -1 = not given. */
+/* Overrides of the training config's fields; -1 = not given (a given value is
+ * never negative: their flags are PQ_NONNEG or PQ_POSITIVE). */
 typedef struct {
     long long tokens, batch, grad_accum, seq_len, seed, warmup, eval_interval, eval_tokens, ckpt_interval;
     double lr, min_lr_ratio;

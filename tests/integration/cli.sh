@@ -35,6 +35,57 @@ for cmd in pretrain qat ptq; do
     done
 done
 
+# Out-of-range and malformed flag values are usage errors too (cli.h: pq_parse_int_in and
+# pq_parse_double_in), checked before any file is read: every numeric flag of every command.
+# (cmd:sub runs "pq cmd sub")
+while read -r cmd flag value; do
+    $PQ ${cmd//:/ } $flag $value 2>"$err"; rc=$?
+    [ $rc -eq 2 ] || fail "pq $cmd $flag $value: exit $rc, expected 2"
+    [ "$(wc -l <"$err")" -eq 1 ] || fail "pq $cmd $flag $value: error is not one line"
+    grep -q -- "$flag" "$err" || fail "pq $cmd $flag $value: error does not name $flag"
+done <<'CASES'
+pretrain --tokens -1
+pretrain --tokens 1.5
+qat --tokens -1
+qat --batch -3
+qat --batch 0
+qat --batch 1.5
+qat --batch 3000000000
+qat --seq-len 0
+qat --lr -1
+qat --lr 0
+qat --lr nan
+qat --lr inf
+qat --min-lr-ratio 2
+qat --grad-accum 0
+qat --seed -1
+qat --seed 0x10
+qat --warmup -1
+qat --eval-interval -1
+qat --eval-tokens -5
+qat --ckpt-interval -1
+ptq --seq-len 0
+ptq --calib-tokens 0
+ptq --block 0
+ptq --seed -2
+ptq --eval-tokens 0
+ptq --damp -0.1
+ptq --damp nan
+generate --max-tokens -1
+generate --temperature -1
+generate --temperature nan
+generate --top-k -1
+generate --seed -1
+eval --limit 0
+data:build --vocab 4294967596
+data:build --vocab 258
+data:build --seed -1
+suite:run -j -1
+suite:run --jobs 0
+CASES
+$PQ suite run -j0 2>"$err"; rc=$?
+[ $rc -eq 2 ] && grep -q -- "-j must be a positive integer" "$err" || fail "pq suite run -j0: exit $rc, $(cat "$err")"
+
 info=$($PQ info) || fail "pq info failed"
 grep -q '"openblas_core"' <<<"$info" || fail "pq info lacks the OpenBLAS core"
 grep -q '"code_version"' <<<"$info" || fail "pq info lacks the code version"
