@@ -2,8 +2,10 @@
  * files written to a temporary directory; the results file must hold exactly
  * what the library scores, and bad input must fail with a clear error. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "base/fsio.h"
@@ -68,10 +70,27 @@ static int run(int argc, const char **argv) { return cmd_eval(argc, (char **)arg
 
 TestSuite(eval_cli, .init = setup, .fini = teardown);
 
-Test(eval_cli, results_match_the_library) {
+/* What the command printed on a stream redirected by the test (cr_redirect_*):
+ * the expected errors are checked here instead of alarming a reader of the log. */
+static const char *captured(FILE *stream, FILE *redirected) {
+    static char buf[4096];
+    fflush(stream);
+    size_t n = fread(buf, 1, sizeof buf - 1, redirected);
+    buf[n] = 0;
+    return buf;
+}
+#define CAPTURED_STDERR() captured(stderr, cr_get_redirected_stderr())
+
+Test(eval_cli, results_match_the_library, .init = cr_redirect_stdout) {
     const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice,wino,heldout", "--data-dir", data_dir,
                           "--out", out_path};
     cr_assert_eq(run(9, argv), 0);
+    /* the table for a person: a row per task, "-" where nothing was measured */
+    const char *table = captured(stdout, cr_get_redirected_stdout());
+    cr_expect(strstr(table, "task ") && strstr(table, "acc_norm") && strstr(table, "perplexity set"), "%s", table);
+    cr_expect(strstr(table, "\nchoice ") && strstr(table, "\nheldout "), "%s", table);
+    const char *wino = strstr(table, "\nwino ");
+    cr_expect(wino && strstr(wino, " -"), "%s", table); /* one item: no standard error */
     json_t *r = pq_json_read(out_path);
     cr_assert(r, "%s", pq_error());
     json_t *tasks = json_object_get(r, "tasks");
@@ -138,7 +157,7 @@ Test(eval_cli, bpe_continuation_tokens) {
     pq_bpe_free(b);
 }
 
-Test(eval_cli, checkpoint_of_another_tokenizer_fails) {
+Test(eval_cli, checkpoint_of_another_tokenizer_fails, .init = cr_redirect_stderr) {
     /* Same vocabulary size, different tokenizer: caught by the recorded hash. */
     pq_model *m = pq_eval_load_model(model_path, NULL);
     json_t *meta = json_pack("{s:s}", "vocab_hash", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
@@ -148,15 +167,17 @@ Test(eval_cli, checkpoint_of_another_tokenizer_fails) {
     const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice", "--data-dir", data_dir, "--out", out_path};
     cr_assert_eq(run(9, argv), 1);
     cr_assert_not(pq_file_exists(out_path));
+    const char *err = CAPTURED_STDERR();
+    cr_expect(strstr(err, "model.ckpt: trained with tokenizer 0123456789ab"), "%s", err);
 }
 
-Test(eval_cli, unknown_task_is_a_usage_error, .exit_code = 2) {
+Test(eval_cli, unknown_task_is_a_usage_error, .exit_code = 2, .init = cr_redirect_stderr) {
     const char *argv[] = {"eval", "--model", model_path, "--tasks", "choice,hellaswag", "--data-dir", data_dir,
                           "--out", out_path};
     run(9, argv);
 }
 
-Test(eval_cli, vocab_mismatch_fails) {
+Test(eval_cli, vocab_mismatch_fails, .init = cr_redirect_stderr) {
     /* A tokenizer with one merge fewer than the model's vocabulary. */
     int32_t merges[][2] = {{' ', 't'}, {'h', 'e'}};
     pq_bpe *b = pq_bpe_from_merges((const int32_t(*)[2])merges, 2);
@@ -168,9 +189,11 @@ Test(eval_cli, vocab_mismatch_fails) {
                           "--tokenizer", other, "--out", out_path};
     cr_assert_eq(run(11, argv), 1);
     cr_assert_not(pq_file_exists(out_path));
+    const char *err = CAPTURED_STDERR();
+    cr_expect(strstr(err, "does not match tokenizer"), "%s", err);
 }
 
-Test(eval_cli, malformed_item_and_bad_checkpoint_fail) {
+Test(eval_cli, malformed_item_and_bad_checkpoint_fail, .init = cr_redirect_stderr) {
     put("data/tasks/bad.jsonl", "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 7}\n");
     const char *argv[] = {"eval", "--model", model_path, "--tasks", "bad", "--data-dir", data_dir, "--out", out_path};
     cr_assert_eq(run(9, argv), 1);
@@ -183,4 +206,6 @@ Test(eval_cli, malformed_item_and_bad_checkpoint_fail) {
     const char *argv2[] = {"eval", "--model", model_path, "--tasks", "choice", "--data-dir", data_dir, "--out", out_path};
     cr_assert_eq(run(9, argv2), 1);
     cr_assert_not(pq_file_exists(out_path));
+    const char *err = CAPTURED_STDERR();
+    cr_expect(strstr(err, "bad.jsonl:1: \"gold\" is 7") && strstr(err, "model.ckpt: truncated checkpoint"), "%s", err);
 }

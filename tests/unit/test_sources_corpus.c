@@ -3,6 +3,7 @@
  * fetches (finds them in debs/), verifies, extracts, decodes, splits and
  * writes; then the cache, and every kind of bad input. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,7 +203,8 @@ Test(sources_corpus, extracted_file_mismatch_names_the_file) {
     free(mp), free(tp), free(recipes), free(data);
 }
 
-Test(sources_corpus, truncated_deb_names_the_deb) {
+/* dpkg-deb's own error is shown to users; here it is expected, so captured. */
+Test(sources_corpus, truncated_deb_names_the_deb, .init = cr_redirect_stderr) {
     char *deb = at("data/debs/pqtest-fortunes_1.0_all.deb");
     size_t n;
     char *d = pq_read_file(deb, &n);
@@ -212,6 +214,11 @@ Test(sources_corpus, truncated_deb_names_the_deb) {
     char *recipes = at("recipes"), *data = at("data");
     cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), -1);
     cr_assert(strstr(pq_error(), "pqtest-fortunes_1.0_all.deb: `dpkg-deb -x` failed"), "%s", pq_error());
+    fflush(stderr);
+    char err[1024];
+    size_t got = fread(err, 1, sizeof err - 1, cr_get_redirected_stderr());
+    err[got] = 0;
+    cr_expect(strstr(err, "dpkg-deb"), "%s", err);
     free(deb), free(recipes), free(data);
 }
 

@@ -6,6 +6,7 @@
  * shard sets holding the same tokens under their two hashes, make the mismatch
  * invisible to every check but the recorded hash. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,8 @@ static void setup(void) {
 static void teardown(void) { pq_remove_tree(dir); }
 
 TestSuite(train_provenance, .init = setup, .fini = teardown);
+/* Tests that provoke an error redirect stderr (the error is checked through
+ * pq_error()): the expected message would otherwise alarm a reader of the log. */
 
 Test(train_provenance, pretrain_records_the_tokenizer_of_its_shards) {
     char h[PQ_SHA256_HEX];
@@ -144,7 +147,7 @@ static int ptq(const char *from, const char *data, const char *out) {
     return cmd_ptq(data ? 15 : 13, (char **)argv);
 }
 
-Test(train_provenance, qat_refuses_data_of_another_tokenizer_and_carries_the_hash) {
+Test(train_provenance, qat_refuses_data_of_another_tokenizer_and_carries_the_hash, .init = cr_redirect_stderr) {
     cr_assert_eq(qat(fp_ckpt, shards_b, path_in("qb")), 1);
     const char *err = pq_error();
     cr_assert(strstr(err, fp_ckpt) && strstr(err, shards_b), "error names neither file: %s", err);
@@ -160,7 +163,7 @@ Test(train_provenance, qat_refuses_data_of_another_tokenizer_and_carries_the_has
     cr_assert_str_eq(h, hash_a);
 }
 
-Test(train_provenance, ptq_refuses_data_of_another_tokenizer_and_carries_the_hash) {
+Test(train_provenance, ptq_refuses_data_of_another_tokenizer_and_carries_the_hash, .init = cr_redirect_stderr) {
     cr_assert_eq(ptq(fp_ckpt, shards_b, path_in("pb")), 1);
     cr_assert(strstr(pq_error(), fp_ckpt) && strstr(pq_error(), shards_b), "%s", pq_error());
     cr_assert_not(pq_file_exists(path_in("pb/model.ckpt")));
@@ -194,7 +197,7 @@ Test(train_provenance, checkpoint_without_the_field_still_loads) {
     cr_assert_eq(cmd_eval(11, (char **)argv), 0, "%s", pq_error());
 }
 
-Test(train_provenance, eval_refuses_a_tokenizer_other_than_the_recorded_one) {
+Test(train_provenance, eval_refuses_a_tokenizer_other_than_the_recorded_one, .init = cr_redirect_stderr) {
     const char *bad[] = {"eval", "--model", fp_ckpt, "--tasks", "choice", "--data-dir", data_dir,
                          "--tokenizer", tok_b, "--out", path_in("eb.json")};
     cr_assert_eq(cmd_eval(11, (char **)bad), 1);
