@@ -12,7 +12,8 @@
 
 #include "base/util.h"
 
-const char *const pq_quantizer_names[] = {"paretoq", "sign", "sign_max", "seq", "lsq", "minmax", "clip", "rtn", "absmean", "int8", NULL};
+const char *const pq_quantizer_names[] = {"paretoq", "sign",   "sign_max", "seq",     "lsq",  "lsq_wide",
+                                          "minmax",  "clip",   "rtn",      "absmean", "int8", NULL};
 
 /* The clipped statistic of "clip": the row's range is cut at this many RMS. */
 #define PQ_CLIP_RMS 3.0
@@ -106,10 +107,11 @@ int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits) {
         if (bits != PQ_BITS_1) return pq_fail("quantizer '%s' is 1-bit only (got %s bits)", member, pq_qbits_name(bits));
         set_sign(q);
         q->init_max = member[4] == '_';
-    } else if (!strcmp(member, "seq") || !strcmp(member, "lsq")) {
+    } else if (!strcmp(member, "seq") || !strcmp(member, "lsq") || !strcmp(member, "lsq_wide")) {
         if (bits == PQ_BITS_1)
             return pq_fail("quantizer '%s' needs at least 1.58 bits (use 'sign' at 1 bit)", member);
         if (member[0] == 's') set_seq(q); else set_lsq(q);
+        q->init_wide = member[3] == '_';
     } else if (!strcmp(member, "minmax") || !strcmp(member, "clip") || !strcmp(member, "rtn")) {
         set_grid(q, member[0] == 'm' ? PQ_Q_MINMAX : member[0] == 'c' ? PQ_Q_CLIP : PQ_Q_RTN);
     } else if (!strcmp(member, "absmean")) {
@@ -123,7 +125,8 @@ int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits) {
         q->levels = 255, q->level0 = -127.0f, q->level_step = 1.0f, q->qn = -127.0f, q->qp = 127.0f;
         q->statistic = 1;
     } else {
-        return pq_fail("unknown quantizer '%s' (known: paretoq, sign, sign_max, seq, lsq, minmax, clip, rtn, absmean, int8)",
+        return pq_fail("unknown quantizer '%s' (known: paretoq, sign, sign_max, seq, lsq, lsq_wide, minmax, clip, rtn, absmean, "
+                       "int8)",
                        name);
     }
     snprintf(q->name, sizeof q->name, "%s", member);
@@ -188,7 +191,9 @@ static float row_scale(const pq_quantizer *q, const float *w, int cols) {
     case PQ_Q_SEQ:
     case PQ_Q_MINMAX:
     case PQ_Q_RTN: return (float)max_abs;
-    case PQ_Q_LSQ:
+    /* lsq_wide divides by |n| = 2^(b-1) instead of p, so u = W/α spans [-1, 1]·|n| and the extra
+     * negative level n is reachable from the start (with max|W|/p, u >= -1 > n + 0.5 at 2 bits). */
+    case PQ_Q_LSQ: return (float)(max_abs / (q->init_wide ? -q->qn : q->qp));
     case PQ_Q_INT8: return (float)(max_abs / q->qp);
     case PQ_Q_CLIP: {
         double r = PQ_CLIP_RMS * sqrt(sum_sq / cols);

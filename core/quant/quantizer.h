@@ -16,6 +16,11 @@
  *                             -1+(2i+1)/k: {-2/3,0,2/3}, {±1/4,±3/4}, {±1/8..±7/8}, ...
  *   lsq       1.58,2,3,4,8    integers clamp(round(u), n, p),        learned, init max|W|/p
  *                             n = -2^(b-1), p = 2^(b-1)-1; 1.58: n=-1, p=1
+ *   lsq_wide  1.58,2,3,4,8    the same                               learned, init max|W|/|n| = max|W|/2^(b-1):
+ *                                                                     u starts in [n, -n], so the extra negative
+ *                                                                     level n is in use (with max|W|/p, u >= -1
+ *                                                                     and n = -2 is never reached at 2 bits);
+ *                                                                     identical to lsq at 1.58 bits
  *   paretoq   1,1.58,2,3,4,8  the paper's choice: sign@1, seq@1.58 and 2, lsq@3,4,8
  *   minmax    1,1.58,2,3,4,8  k = 2 (1 bit), 3 (1.58) or 2^b levels    statistic: α = max|W| per row,
  *                             spread evenly over [-1, 1]: -1+2i/(k-1)  recomputed every forward
@@ -69,6 +74,7 @@ typedef struct {
     int learned;       /* α is a trained parameter */
     int statistic;     /* α is recomputed from W at every forward */
     int init_max;      /* sign_max: α starts at max|W| instead of mean|W| */
+    int init_wide;     /* lsq_wide: α starts at max|W|/|qn| instead of max|W|/qp */
     char name[16];     /* resolved member name ("seq", not "paretoq") */
 } pq_quantizer;
 
@@ -84,7 +90,7 @@ double pq_qbits_value(pq_qbits b);
 /* Bits per stored code in the packed format (ternary: 2). */
 int pq_qbits_storage(pq_qbits b);
 
-/* Resolves a member by name ("paretoq", "sign", "sign_max", "seq", "lsq", "minmax",
+/* Resolves a member by name ("paretoq", "sign", "sign_max", "seq", "lsq", "lsq_wide", "minmax",
  * "clip", "rtn", "absmean", "int8") at a bit width; -1 + pq_error() for an unknown name
  * or a width the member does not support. */
 int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits);

@@ -372,6 +372,60 @@ Test(quant, backward_matches_finite_differences) {
     check_against_fd("lsq", PQ_BITS_2);
     check_against_fd("lsq", PQ_BITS_3);
     check_against_fd("lsq", PQ_BITS_4);
+    check_against_fd("lsq_wide", PQ_BITS_2);
+    check_against_fd("lsq_wide", PQ_BITS_3);
+}
+
+/* lsq_wide: LSQ's integer grid and gradients, α initialized at max|W|/|n| so that the
+ * extra negative level n = -2^(b-1) is used; with lsq's max|W|/p it never is at 2 bits. */
+Test(quant, lsq_wide_uses_its_negative_level) {
+    const float lsq2[] = {-2, -1, 0, 1};
+    expect_levels("lsq_wide", PQ_BITS_2, lsq2, 4);
+    const float W[2 * 4] = {0.1f, -0.4f, 0.2f, 0.3f, /* row 2 */ -1.0f, 0.5f, 0.0f, 0.5f};
+    float a[2];
+    pq_quantizer q = make("lsq_wide", PQ_BITS_2);
+    cr_expect_str_eq(q.name, "lsq_wide");
+    pq_quant_init_scales(&q, W, 2, 4, a);
+    cr_expect_eq(a[0], 0.2f); /* max|W|/2 */
+    cr_expect_eq(a[1], 0.5f);
+    q = make("lsq_wide", PQ_BITS_3);
+    pq_quant_init_scales(&q, W, 2, 4, a);
+    cr_expect_eq(a[0], 0.1f); /* max|W|/4 */
+    q = make("lsq_wide", PQ_BITS_TERNARY); /* n = -1 = -p: the same as lsq */
+    pq_quant_init_scales(&q, W, 2, 4, a);
+    cr_expect_eq(a[0], 0.4f);
+
+    /* Codes of Gaussian rows at the initial scales: how often each level occurs. */
+    enum { R = 8, C = 256 };
+    float G[R * C], A[R];
+    uint8_t codes[R * C];
+    for (int k = 0; k < R * C; k++) G[k] = (float)pq_rng_normal(3, 4, (uint64_t)k) * 0.02f;
+    const char *names[] = {"lsq", "lsq_wide"};
+    int count[2][4] = {{0}};
+    for (int m = 0; m < 2; m++) {
+        q = make(names[m], PQ_BITS_2);
+        pq_quant_init_scales(&q, G, R, C, A);
+        pq_quant_codes(&q, G, A, R, C, codes);
+        for (int k = 0; k < R * C; k++) count[m][codes[k]]++;
+    }
+    cr_expect_eq(count[0][0], 0, "lsq@2 used level -2 %d times at init", count[0][0]);
+    cr_expect(count[1][0] > 0, "lsq_wide@2 never used level -2");
+    cr_expect(count[1][0] < count[1][1], "level -2 is the tail, -1 the bulk: %d vs %d", count[1][0], count[1][1]);
+    /* forward at the wide scales: the most negative weight of a row lands on -2·α */
+    q = make("lsq_wide", PQ_BITS_2);
+    float row[4] = {-0.8f, 0.1f, 0.3f, 0.79f}, al, out[4];
+    pq_quant_init_scales(&q, row, 1, 4, &al);
+    pq_quant_forward(&q, row, &al, 1, 4, out);
+    cr_expect_eq(al, 0.4f);
+    cr_expect_eq(out[0], -0.8f); /* u = -2 */
+    cr_expect_eq(out[3], 0.4f);  /* u = 1.975 clamps to p = 1 */
+    /* ... and its gradient there: inside [n, p] the STE passes g, above p only α learns (p·g) */
+    float g[4] = {1, 1, 1, 1}, dw[4] = {0}, da = 0;
+    pq_quant_backward(&q, row, &al, 1, 4, g, dw, &da);
+    cr_expect_eq(dw[0], 1.0f);
+    cr_expect_eq(dw[3], 0.0f);
+    /* da = [(round(-2)+2) + (round(.25)-.25) + (round(.75)-.75) + p] * grad_scale, grad_scale = 1/sqrt(4·1) */
+    cr_expect_float_eq(da, (0.0f + -0.25f + 0.25f + 1.0f) * 0.5f, 1e-6);
 }
 
 /* The backward accumulates (+=) so micro-batches can add up. */
@@ -387,9 +441,11 @@ Test(quant, backward_accumulates) {
 
 /* Codes dequantize to exactly what forward produced, for every member. */
 Test(quant, codes_reproduce_forward) {
-    const char *names[] = {"sign", "seq", "seq", "seq", "seq", "lsq", "lsq", "lsq", "minmax", "clip", "rtn", "absmean", "int8", "lsq", "seq", "minmax"};
-    const pq_qbits bits[] = {PQ_BITS_1, PQ_BITS_TERNARY, PQ_BITS_2, PQ_BITS_3, PQ_BITS_4, PQ_BITS_TERNARY, PQ_BITS_3,
-                             PQ_BITS_4, PQ_BITS_2, PQ_BITS_3, PQ_BITS_4, PQ_BITS_TERNARY, PQ_BITS_8, PQ_BITS_8, PQ_BITS_8, PQ_BITS_1};
+    const char *names[] = {"sign", "seq", "seq", "seq", "seq", "lsq", "lsq", "lsq", "minmax", "clip", "rtn", "absmean", "int8",
+                           "lsq", "seq", "minmax", "lsq_wide", "lsq_wide"};
+    const pq_qbits bits[] = {PQ_BITS_1, PQ_BITS_TERNARY, PQ_BITS_2, PQ_BITS_3, PQ_BITS_4, PQ_BITS_TERNARY,
+                             PQ_BITS_3, PQ_BITS_4, PQ_BITS_2, PQ_BITS_3, PQ_BITS_4, PQ_BITS_TERNARY,
+                             PQ_BITS_8, PQ_BITS_8, PQ_BITS_8, PQ_BITS_1, PQ_BITS_2, PQ_BITS_4};
     enum { R = 4, C = 33 };
     float W[R * C], A[R], out[R * C];
     uint8_t codes[R * C];
