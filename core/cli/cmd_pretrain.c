@@ -28,6 +28,10 @@ static void usage(void) {
            "                 as written by 'pq data build' (e.g. work/data/shards), or\n"
            "                 'synthetic:N' for an N-token synthetic Markov stream (tests, benchmarks)\n"
            "  --out DIR      run directory: state.ckpt (resumable), model.ckpt, results.json\n"
+           "  --keep-steps S,S...  also keep the state at these steps, as DIR/state-<S>.ckpt (branch points)\n"
+           "  --branch-from FILE   start from another run's kept state (a WSD run branched in its stable\n"
+           "                 phase: same model, data and settings up to tokens/decay_fraction/min_lr_ratio;\n"
+           "                 the result equals training this config from scratch, bit for bit)\n"
            "  --tokens N     override the config's token budget\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
@@ -37,6 +41,20 @@ static void usage(void) {
 /* SHA-256 of the token array: identifies the data for resume checks. */
 static void tokens_hash(const pq_token_stream *ts, char hex[PQ_SHA256_HEX]) {
     pq_sha256_hex(ts->tokens, sizeof(uint16_t) * (size_t)ts->n, hex);
+}
+
+/* "100,250,400" -> steps (at most 64, each > 0). */
+static int parse_steps(const char *text, int64_t *steps, int *n) {
+    *n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v <= 0 || (*end && *end != ',')) return pq_fail("expected positive step numbers separated by commas, got '%s'", text);
+        if (*n == 64) return pq_fail("at most 64 steps");
+        steps[(*n)++] = v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
 }
 
 static json_t *param_counts_json(const pq_model_config *c) {
@@ -51,18 +69,38 @@ int cmd_pretrain(int argc, char **argv) {
         return 0;
     }
     const char *config_path = NULL, *data = NULL, *out = NULL;
+    const char *branch_from = NULL, *keep_text = NULL;
     pq_train_flags tf;
     pq_train_flags_init(&tf);
     const pq_flag flags[] = {
         {"--config", .text = &config_path},
         {"--data", .text = &data},
         {"--out", .text = &out},
+        {"--branch-from", .text = &branch_from},
+        {"--keep-steps", .text = &keep_text},
         {"--tokens", .integer = &tf.tokens, .range = PQ_NONNEG},
     };
     pq_parse_flags("pretrain", argc, argv, flags, PQ_COUNT(flags));
     if (!config_path) pq_usage_error("pretrain", "--config is required");
     if (!data) pq_usage_error("pretrain", "--data is required");
     if (!out) pq_usage_error("pretrain", "--out is required");
+
+    /* Branching (README: Training): the branch point's file enters the identity by hash. */
+    int64_t keep[64];
+    int n_keep = 0;
+    if (keep_text && parse_steps(keep_text, keep, &n_keep)) pq_usage_error("pretrain", "--keep-steps: %s", pq_error());
+    char branch_hash[PQ_SHA256_HEX] = "";
+    json_int_t branch_step = 0;
+    if (branch_from) {
+        pq_ckpt *bc = pq_ckpt_load(branch_from);
+        int loaded = bc != NULL;
+        branch_step = loaded ? json_integer_value(json_object_get(bc->meta, "step")) : 0;
+        pq_ckpt_free(bc);
+        if (!loaded || pq_sha256_file(branch_from, branch_hash)) {
+            fprintf(stderr, "pq pretrain: --branch-from: %s\n", pq_error());
+            return 1;
+        }
+    }
 
     pq_model_config mc;
     pq_train_config tc;
@@ -102,6 +140,7 @@ int cmd_pretrain(int argc, char **argv) {
     tokens_hash(&train, train_hash), tokens_hash(&val, val_hash);
     json_t *identity = json_pack("{s:o, s:o, s:s, s:s}", "model", pq_model_config_to_json(&mc), "train",
                                  pq_train_config_to_json(&tc), "train_tokens", train_hash, "val_tokens", val_hash);
+    if (branch_from) json_object_set_new(identity, "branch", json_pack("{s:s}", "from_sha256", branch_hash));
 
     json_t *manifest = pq_manifest_new("pretrain", identity);
     pq_manifest_add_input(manifest, "config", config_path);
@@ -113,6 +152,7 @@ int cmd_pretrain(int argc, char **argv) {
     pq_model_init(m, tc.seed);
     pq_trainer_spec sp = {.kind = "pretrain", .out_dir = out, .model = m, .train = tc, .train_data = &train,
                           .val_data = &val, .identity = identity};
+    sp.keep_steps = keep, sp.n_keep_steps = n_keep, sp.branch_from = branch_from;
     pq_train_log log;
     int rc = 1;
     if (pq_train(&sp, &log)) {
@@ -134,6 +174,9 @@ int cmd_pretrain(int argc, char **argv) {
     json_object_set_new(res, "kind", json_string("pretrain"));
     json_object_set(res, "config", raw);
     json_object_set_new(res, "params", param_counts_json(&mc));
+    if (branch_from)
+        json_object_set_new(res, "branch", json_pack("{s:s, s:s, s:I}", "from", branch_from, "from_sha256", branch_hash,
+                                                     "at_step", branch_step));
     json_object_set_new(res, "data", json_pack("{s:s, s:I, s:s, s:I}", "train", train.desc, "train_tokens",
                                                (json_int_t)train.n, "val", val.desc, "val_tokens", (json_int_t)val.n));
     json_object_set_new(res, "curve", pq_train_log_to_json(&log));

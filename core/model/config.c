@@ -16,6 +16,8 @@ pq_train_config pq_train_config_default(void) {
         .grad_accum = 1,
         .lr = 2e-3,
         .min_lr_ratio = 0.1,
+        .schedule = PQ_SCHEDULE_COSINE,
+        .decay_fraction = 0.2,
         .warmup = 10,
         .weight_decay = 0.1,
         .beta1 = 0.9,
@@ -105,6 +107,9 @@ int pq_train_config_check(const pq_train_config *t) {
     if (t->batch <= 0 || t->grad_accum <= 0) return pq_fail("train config: batch and grad_accum must be positive");
     if (!(t->lr >= 0) || !(t->min_lr_ratio >= 0 && t->min_lr_ratio <= 1))
         return pq_fail("train config: lr must be >= 0 and min_lr_ratio in [0, 1]");
+    if (t->schedule != PQ_SCHEDULE_COSINE && t->schedule != PQ_SCHEDULE_WSD)
+        return pq_fail("train config: schedule must be \"cosine\" or \"wsd\"");
+    if (!(t->decay_fraction > 0 && t->decay_fraction <= 1)) return pq_fail("train config: decay_fraction must be in (0, 1]");
     if (!(t->beta1 >= 0 && t->beta1 < 1) || !(t->beta2 >= 0 && t->beta2 < 1) || !(t->eps > 0))
         return pq_fail("train config: beta1, beta2 must be in [0, 1) and eps > 0");
     if (!(t->weight_decay >= 0) || !(t->clip >= 0)) return pq_fail("train config: weight_decay and clip must be >= 0");
@@ -114,7 +119,8 @@ int pq_train_config_check(const pq_train_config *t) {
 }
 
 /* One table drives parsing and printing, so the two can never disagree. */
-typedef enum { F_INT, F_I64, F_U64, F_DBL } field_type;
+typedef enum { F_INT, F_I64, F_U64, F_DBL, F_SCHED } field_type;
+static const char *const schedule_names[] = {"cosine", "wsd"};
 typedef struct {
     const char *key;
     field_type type;
@@ -130,6 +136,8 @@ static const field train_fields[] = {
     {"grad_accum", F_INT, offsetof(pq_train_config, grad_accum)},
     {"lr", F_DBL, offsetof(pq_train_config, lr)},
     {"min_lr_ratio", F_DBL, offsetof(pq_train_config, min_lr_ratio)},
+    {"schedule", F_SCHED, offsetof(pq_train_config, schedule)},
+    {"decay_fraction", F_DBL, offsetof(pq_train_config, decay_fraction)},
     {"warmup", F_I64, offsetof(pq_train_config, warmup)},
     {"weight_decay", F_DBL, offsetof(pq_train_config, weight_decay)},
     {"beta1", F_DBL, offsetof(pq_train_config, beta1)},
@@ -153,6 +161,15 @@ static int parse_fields(void *dst, const field *fields, size_t nf, const json_t 
             if (!strcmp(fields[i].key, key)) break;
         if (i == nf) return pq_fail("%s: unknown key \"%s\"", what, key);
         char *p = (char *)dst + fields[i].offset;
+        if (fields[i].type == F_SCHED) {
+            const char *name = json_string_value(val);
+            int k = -1;
+            for (int n = 0; name && n < (int)PQ_COUNT(schedule_names); n++)
+                if (!strcmp(name, schedule_names[n])) k = n;
+            if (k < 0) return pq_fail("%s: \"%s\" must be \"cosine\" or \"wsd\"", what, key);
+            *(int *)p = k;
+            continue;
+        }
         if (fields[i].type == F_DBL) {
             if (!json_is_number(val)) return pq_fail("%s: \"%s\" must be a number", what, key);
             *(double *)p = json_number_value(val);
@@ -187,7 +204,8 @@ static json_t *fields_to_json(const void *src, const field *fields, size_t nf) {
     json_t *o = json_object();
     for (size_t i = 0; i < nf; i++) {
         const char *p = (const char *)src + fields[i].offset;
-        json_t *v = fields[i].type == F_INT   ? json_integer(*(const int *)p)
+        json_t *v = fields[i].type == F_SCHED ? json_string(schedule_names[*(const int *)p])
+                    : fields[i].type == F_INT ? json_integer(*(const int *)p)
                     : fields[i].type == F_I64 ? json_integer(*(const int64_t *)p)
                     : fields[i].type == F_U64 ? json_integer((json_int_t) * (const uint64_t *)p)
                                               : json_real(*(const double *)p);

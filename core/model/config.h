@@ -3,7 +3,7 @@
  * A config file (documented in README, "Training") is one JSON object:
  *   { "name": "s",                                 (optional, informational)
  *     "model": { "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "vocab", "ctx" },
- *     "train": { "batch", "grad_accum", "lr", "min_lr_ratio", "warmup", "weight_decay",
+ *     "train": { "batch", "grad_accum", "lr", "min_lr_ratio", "schedule", "decay_fraction", "warmup", "weight_decay",
  *                "beta1", "beta2", "eps", "clip", "seed", "tokens",
  *                "eval_interval", "eval_tokens", "ckpt_interval" } }
  * Unknown keys are errors (a typo must not silently fall back to a default). */
@@ -24,11 +24,18 @@ typedef struct {
     int ctx;        /* maximum sequence length (RoPE table size) */
 } pq_model_config;
 
+/* LR schedule after the linear warmup: cosine to lr * min_lr_ratio at the last step, or
+ * warmup-stable-decay (constant lr, then a linear decay to lr * min_lr_ratio over the last
+ * decay_fraction of the steps). */
+typedef enum { PQ_SCHEDULE_COSINE = 0, PQ_SCHEDULE_WSD = 1 } pq_schedule;
+
 typedef struct {
     int batch;             /* sequences per micro-batch */
     int grad_accum;        /* micro-batches per optimizer step */
     double lr;             /* peak learning rate */
-    double min_lr_ratio;   /* cosine floor as a fraction of lr */
+    double min_lr_ratio;   /* the schedule's floor as a fraction of lr */
+    int schedule;          /* pq_schedule; JSON "cosine" or "wsd" */
+    double decay_fraction; /* wsd: share of the steps in the final decay, in (0, 1] */
     int64_t warmup;        /* linear warmup, in optimizer steps */
     double weight_decay;   /* AdamW, applied to matrices only */
     double beta1, beta2, eps;

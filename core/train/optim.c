@@ -24,9 +24,25 @@ void pq_model_param_groups(pq_model *m, pq_param_group **groups, int *n_groups) 
     }
 }
 
+int64_t pq_wsd_decay_start(int64_t total_steps, double decay_fraction) {
+    int64_t decay = llround(decay_fraction * (double)total_steps);
+    if (decay < 1) decay = 1;
+    return total_steps > decay ? total_steps - decay : 0;
+}
+
 double pq_lr_at(const pq_optim_config *c, int64_t step) {
     if (c->warmup > 0 && step < c->warmup) return c->lr * (double)(step + 1) / (double)c->warmup;
     double min_lr = c->lr * c->min_lr_ratio;
+    if (c->schedule == PQ_SCHEDULE_WSD) {
+        /* Stable at lr, then linear: the first decay step is already below lr, the last is min_lr. */
+        int64_t start = pq_wsd_decay_start(c->total_steps, c->decay_fraction);
+        if (start < c->warmup) start = c->warmup;
+        if (step < start) return c->lr;
+        int64_t span = c->total_steps - start;
+        double progress = span > 0 ? (double)(step - start + 1) / (double)span : 1.0;
+        if (progress > 1) progress = 1;
+        return c->lr + (min_lr - c->lr) * progress;
+    }
     int64_t span = c->total_steps - c->warmup;
     if (span <= 1) return c->lr;
     double progress = (double)(step - c->warmup) / (double)(span - 1);

@@ -1,5 +1,5 @@
 /* optim.h — AdamW over a generic list of parameter groups, global-norm
- * clipping and the warmup + cosine learning-rate schedule.
+ * clipping and the learning-rate schedules (warmup + cosine, warmup-stable-decay).
  *
  * A parameter group is any float array with its gradient: the model's tensors
  * (pq_model_param_groups) and whatever else trains with them, e.g. QAT's
@@ -35,11 +35,20 @@ typedef struct {
     double lr, min_lr_ratio;
     int64_t warmup, total_steps;
     double weight_decay, beta1, beta2, eps, clip;
+    int schedule;          /* pq_schedule (model/config.h); 0 = cosine */
+    double decay_fraction; /* wsd only */
 } pq_optim_config;
 
-/* Linear warmup from lr/warmup to lr over `warmup` steps, then cosine to
- * lr * min_lr_ratio at total_steps. step counts from 0. */
+/* Linear warmup from lr/warmup to lr over `warmup` steps, then
+ *   cosine: cosine to lr * min_lr_ratio at the last step (total_steps - 1);
+ *   wsd:    lr until pq_wsd_decay_start, then linear to lr * min_lr_ratio at the last step.
+ * step counts from 0. */
 double pq_lr_at(const pq_optim_config *c, int64_t step);
+
+/* The first step of a WSD run's decay: total_steps - round(decay_fraction * total_steps)
+ * (at least one decay step). Every step before it runs at the same LR as in any longer WSD
+ * run with the same warmup and peak, which is what lets one run branch into shorter ones. */
+int64_t pq_wsd_decay_start(int64_t total_steps, double decay_fraction);
 
 typedef struct {
     pq_optim_config cfg;

@@ -125,10 +125,50 @@ static int copy_f32(const pq_ckpt *c, const char *name, float *dst, int64_t n, c
     return 0;
 }
 
-static int load_state(run_state *rs) {
+/* The stored identity minus what a branch may change (its budget and what only shapes
+ * the schedule's tail or the checkpoint cadence), canonical. */
+static char *branch_identity(const char *canon) {
+    json_error_t err;
+    json_t *id = canon ? json_loads(canon, 0, &err) : NULL;
+    if (!id) return NULL;
+    json_t *train = json_object_get(id, "train");
+    static const char *const free_keys[] = {"tokens", "decay_fraction", "min_lr_ratio", "ckpt_interval"};
+    for (size_t i = 0; i < PQ_COUNT(free_keys); i++) json_object_del(train, free_keys[i]);
+    json_object_del(id, "branch");
+    char *out = pq_json_canonical(id);
+    json_decref(id);
+    return out;
+}
+
+/* A branch point must be a state this run would have reached itself: same identity up to
+ * branch_identity, and the same LR at every step before it. */
+static int branch_compatible(run_state *rs, const pq_ckpt *c, const char *path, int64_t s) {
+    const pq_trainer_spec *sp = rs->spec;
+    char *mine_canon = sp->identity ? pq_json_canonical(sp->identity) : NULL;
+    char *mine = branch_identity(mine_canon), *theirs = branch_identity(json_string_value(json_object_get(c->meta, "identity")));
+    int same = mine && theirs && !strcmp(mine, theirs);
+    free(mine_canon), free(mine), free(theirs);
+    if (!same)
+        return pq_fail("%s: cannot branch from it: it trained another model, on other data or with other settings", path);
+    if (s < 0 || s >= rs->log->total_steps)
+        return pq_fail("%s: branch point step %lld is not before this run's last step %lld", path, (long long)s,
+                       (long long)rs->log->total_steps);
+    const float *lr = s ? pq_ckpt_expect(c, "log.lr", PQ_F32, s) : NULL;
+    if (s && !lr) return pq_fail_prefix("%s", path);
+    for (int64_t k = 0; k < s; k++)
+        if (lr[k] != (float)pq_lr_at(&rs->opt->cfg, k))
+            return pq_fail("%s: cannot branch at step %lld: its LR at step %lld was %g, this run's schedule has %g there "
+                           "(branch inside the stable phase of a WSD run)",
+                           path, (long long)s, (long long)k, (double)lr[k], pq_lr_at(&rs->opt->cfg, k));
+    return 0;
+}
+
+static int load_state_from(run_state *rs, const char *path, int branch);
+static int load_state(run_state *rs) { return load_state_from(rs, rs->path, 0); }
+
+static int load_state_from(run_state *rs, const char *path, int branch) {
     const pq_trainer_spec *sp = rs->spec;
     pq_train_log *log = rs->log;
-    const char *path = rs->path;
     pq_ckpt *c = pq_ckpt_load(path);
     if (!c) return -1;
     int rc = -1;
@@ -137,7 +177,8 @@ static int load_state(run_state *rs) {
         pq_fail("%s: not a %s training state", path, sp->kind);
         goto out;
     }
-    if (sp->identity) {
+    if (branch && branch_compatible(rs, c, path, json_integer_value(step))) goto out;
+    if (!branch && sp->identity) {
         char *canon = pq_json_canonical(sp->identity);
         const char *stored = json_string_value(json_object_get(c->meta, "identity"));
         int same = stored && !strcmp(stored, canon);
@@ -179,6 +220,25 @@ static int load_state(run_state *rs) {
     rc = 0;
 out:
     pq_ckpt_free(c);
+    return rc;
+}
+
+/* A kept step: the state is saved as usual and copied to state-<step>.ckpt (temp + rename). */
+static int is_kept_step(const pq_trainer_spec *sp, int64_t step) {
+    for (int i = 0; i < sp->n_keep_steps; i++)
+        if (sp->keep_steps[i] == step) return 1;
+    return 0;
+}
+
+static int keep_state(run_state *rs, int64_t step) {
+    if (save_state(rs)) return -1;
+    char name[64];
+    snprintf(name, sizeof name, "state-%lld.ckpt", (long long)step);
+    char *dst = pq_path_join(rs->spec->out_dir, name);
+    size_t n;
+    char *bytes = pq_read_file(rs->path, &n);
+    int rc = bytes ? pq_write_file_atomic(dst, bytes, n) : -1;
+    free(bytes), free(dst);
     return rc;
 }
 
@@ -224,7 +284,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     for (int i = 0; i < sp->n_extra; i++) groups[n_groups++] = sp->extra[i];
     pq_optim_config oc = {.lr = tc->lr, .min_lr_ratio = tc->min_lr_ratio, .warmup = tc->warmup, .total_steps = total,
                           .weight_decay = tc->weight_decay, .beta1 = tc->beta1, .beta2 = tc->beta2, .eps = tc->eps,
-                          .clip = tc->clip};
+                          .clip = tc->clip, .schedule = tc->schedule, .decay_fraction = tc->decay_fraction};
     pq_adamw *opt = pq_adamw_new(&oc, groups, n_groups);
 
     int rc = -1;
@@ -244,6 +304,10 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     x = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
     y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
 
+    /* A branch starts as this run's own state, written before the first step: from then on
+     * it is an ordinary resume (and a kill at any point resumes the same way). */
+    if (rs.path && sp->branch_from && !pq_file_exists(rs.path) && (load_state_from(&rs, sp->branch_from, 1) || save_state(&rs)))
+        goto out;
     if (rs.path && pq_file_exists(rs.path)) {
         if (load_state(&rs)) goto out;
     } else if (have_val) {
@@ -291,6 +355,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         pq_progress_update(&prog, s + 1, (s + 1) * log->tokens_per_step, "loss %.4f", loss);
         if (rs.path && tc->ckpt_interval && (s + 1) % tc->ckpt_interval == 0 && s + 1 < total && save_state(&rs))
             goto out;
+        if (rs.path && s + 1 < total && is_kept_step(sp, s + 1) && keep_state(&rs, s + 1)) goto out;
         if (sp->stop_after_steps && done_here >= sp->stop_after_steps) break;
     }
     log->seconds = pq_now() - t0;

@@ -47,6 +47,17 @@ typedef struct {
     void *state_ctx;
     /* Optional: stop after this many steps in this process (tests simulate a crash); 0 = off. */
     int64_t stop_after_steps;
+    /* Optional: at each of these steps (0 < step < total) the state is also copied to
+     * "<out_dir>/state-<step>.ckpt", which outlives the run (branch points for others). */
+    const int64_t *keep_steps;
+    int n_keep_steps;
+    /* Optional: a state file of another run (its state-<step>.ckpt) to start from when
+     * out_dir holds no state yet. The other run must have trained this same model on the
+     * same data with the same settings, apart from tokens, decay_fraction, min_lr_ratio
+     * and ckpt_interval, and its LR at every step before the branch point must equal this
+     * run's schedule there (a WSD run branched inside its stable phase): then the result is
+     * bitwise identical to training this run from scratch. */
+    const char *branch_from;
 } pq_trainer_spec;
 
 typedef struct {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "train/data.h"
 #include "train/optim.h"
 
@@ -101,4 +102,50 @@ Test(train_optim, data_order_is_a_pure_function_of_seed_and_index) {
     free(seen);
     pq_data_order_free(&a), pq_data_order_free(&b);
     pq_tokens_free(&ts);
+}
+
+/* Warmup-stable-decay: constant after warmup, linear to lr * min_lr_ratio over the last
+ * round(decay_fraction * total) steps; every step before the decay has the LR any longer
+ * WSD run has there (what branching relies on). */
+Test(train_optim, warmup_stable_decay) {
+    pq_optim_config c = {.lr = 1.0, .min_lr_ratio = 0.1, .warmup = 4, .total_steps = 20, .schedule = PQ_SCHEDULE_WSD,
+                         .decay_fraction = 0.25};
+    cr_expect_eq(pq_wsd_decay_start(20, 0.25), 15);
+    cr_expect_eq(pq_wsd_decay_start(20, 0.01), 19); /* at least one decay step */
+    cr_expect_eq(pq_wsd_decay_start(20, 1.0), 0);
+    cr_expect_float_eq(pq_lr_at(&c, 0), 0.25, 1e-12);
+    for (int s = 3; s < 15; s++) cr_expect_eq(pq_lr_at(&c, s), 1.0, "step %d", s);
+    cr_expect_float_eq(pq_lr_at(&c, 15), 1.0 - 0.9 / 5, 1e-12);
+    cr_expect_float_eq(pq_lr_at(&c, 19), 0.1, 1e-12);
+    for (int s = 15; s < 19; s++) cr_expect_gt(pq_lr_at(&c, s), pq_lr_at(&c, s + 1));
+    pq_optim_config longer = c;
+    longer.total_steps = 200;
+    for (int s = 0; s < 15; s++) cr_expect_eq(pq_lr_at(&c, s), pq_lr_at(&longer, s));
+    /* decay_fraction 1 with warmup: the decay starts after the warmup */
+    c.decay_fraction = 1.0;
+    cr_expect_eq(pq_lr_at(&c, 3), 1.0);
+    cr_expect_float_eq(pq_lr_at(&c, 19), 0.1, 1e-12);
+}
+
+/* The config names the schedule; anything else is refused, naming the field. */
+Test(train_optim, schedule_in_config) {
+    pq_train_config t;
+    json_t *o = json_pack("{s:s, s:f}", "schedule", "wsd", "decay_fraction", 0.1);
+    cr_assert_eq(pq_train_config_from_json(&t, o, "cfg"), 0, "%s", pq_error());
+    cr_expect_eq(t.schedule, PQ_SCHEDULE_WSD);
+    cr_expect_float_eq(t.decay_fraction, 0.1, 1e-12);
+    json_t *back = pq_train_config_to_json(&t);
+    cr_expect_str_eq(json_string_value(json_object_get(back, "schedule")), "wsd");
+    json_decref(back), json_decref(o);
+    o = json_object();
+    cr_expect_eq(pq_train_config_from_json(&t, o, "cfg"), 0);
+    cr_expect_eq(t.schedule, PQ_SCHEDULE_COSINE);
+    json_decref(o);
+    o = json_pack("{s:s}", "schedule", "linear");
+    cr_expect_eq(pq_train_config_from_json(&t, o, "cfg"), -1);
+    cr_expect(strstr(pq_error(), "\"schedule\""), "%s", pq_error());
+    json_decref(o);
+    o = json_pack("{s:f}", "decay_fraction", 0.0);
+    cr_expect_eq(pq_train_config_from_json(&t, o, "cfg"), -1);
+    json_decref(o);
 }
