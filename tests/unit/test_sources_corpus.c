@@ -250,3 +250,80 @@ Test(sources_corpus, malformed_jsonl_line) {
     cr_assert(strstr(pq_error(), "bad.jsonl:2:"), "%s", pq_error());
     free(p);
 }
+
+/* ---- downloads: a stand-in apt-get on PATH serves archive/ (no network) ---- */
+
+/* Moves the built .deb of pkg from data/debs/ to archive/ and puts an apt-get
+ * on PATH that "downloads" from there into its working directory, or, with
+ * PQ_TEST_APT=fail, leaves a 0-byte .deb and fails, as apt-get does on a full disk. */
+static void serve_from_archive(const char *pkg) {
+    char *archive = at("archive"), *bin = at("bin");
+    cr_assert_eq(pq_mkdirs(archive), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mv '%s/data/debs/%s_1.0_all.deb' '%s/'", dir, pkg, archive);
+    cr_assert_eq(system(cmd), 0);
+    write_text("bin/apt-get", "#!/bin/sh\n"
+                              "for a; do spec=$a; done\n"
+                              "pkg=${spec%%=*}\n"
+                              "if [ \"$PQ_TEST_APT\" = fail ]; then : >\"${pkg}_1.0_all.deb\"; exit 100; fi\n"
+                              "cp \"$PQ_TEST_ARCHIVE/${pkg}_1.0_all.deb\" .\n");
+    char *apt = at("bin/apt-get");
+    cr_assert_eq(chmod(apt, 0755), 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    setenv("PQ_TEST_ARCHIVE", archive, 1);
+    free(archive), free(bin), free(apt);
+}
+
+static int no_download_leftovers(void) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "ls -a '%s/data/debs' | grep -q tmp", dir);
+    return system(cmd) != 0;
+}
+
+/* The defect: a failed download left a 0-byte .deb, and every later build,
+ * --force included, stopped at its SHA-256 mismatch. */
+Test(sources_corpus, empty_cached_deb_is_fetched_again) {
+    write_recipes(0, 0, NULL);
+    serve_from_archive("pqtest-words");
+    write_text("data/debs/pqtest-words_1.0_all.deb", "");
+    char *recipes = at("recipes"), *data = at("data");
+    cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), 0, "%s", pq_error());
+    cr_assert_eq(lines_in("data/corpus/wordnet.train.jsonl"), 4);
+    char a[PQ_SHA256_HEX], b[PQ_SHA256_HEX];
+    sha_of("data/debs/pqtest-words_1.0_all.deb", a);
+    sha_of("archive/pqtest-words_1.0_all.deb", b);
+    cr_expect_str_eq(a, b);
+    cr_expect(no_download_leftovers());
+    free(recipes), free(data);
+}
+
+Test(sources_corpus, failed_download_leaves_no_deb) {
+    write_recipes(0, 0, NULL);
+    serve_from_archive("pqtest-words");
+    setenv("PQ_TEST_APT", "fail", 1);
+    char *recipes = at("recipes"), *data = at("data"), *deb = at("data/debs/pqtest-words_1.0_all.deb");
+    cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), -1);
+    cr_assert(strstr(pq_error(), "pqtest-words_1.0_all.deb: missing, and `apt-get download pqtest-words=1.0` failed"),
+              "%s", pq_error());
+    cr_expect(!pq_file_exists(deb), "a failed download left %s", deb);
+    cr_expect(no_download_leftovers());
+    unsetenv("PQ_TEST_APT"); /* the archive is back: the next build goes through */
+    cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), 0, "%s", pq_error());
+    cr_expect(pq_file_exists(deb));
+    free(recipes), free(data), free(deb);
+}
+
+/* A download that does not match its pin is not kept either. */
+Test(sources_corpus, mismatched_download_is_not_kept) {
+    write_recipes(1, 0, NULL);
+    serve_from_archive("pqtest-words");
+    char *recipes = at("recipes"), *data = at("data"), *deb = at("data/debs/pqtest-words_1.0_all.deb");
+    cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), -1);
+    cr_assert(strstr(pq_error(), "downloaded: ") && strstr(pq_error(), "pqtest-words_1.0_all.deb: SHA-256 mismatch"), "%s",
+              pq_error());
+    cr_expect(!pq_file_exists(deb));
+    cr_expect(no_download_leftovers());
+    free(recipes), free(data), free(deb);
+}

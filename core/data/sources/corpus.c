@@ -15,6 +15,7 @@
 
 #include "base/fsio.h"
 #include "base/hash.h"
+#include "base/lock.h"
 #include "base/manifest.h"
 #include "base/util.h"
 #include "data/sources/source.h"
@@ -191,7 +192,45 @@ static char *deb_file_name(const char *pkg, const char *version, const char *arc
     return pq_buf_cstr(&b);
 }
 
-/* The verified .deb of one package entry; returns its path (caller frees). */
+/* apt-get downloads into debs/download.tmp.<pid>/ (its working directory),
+ * and only a file that matches its pinned hash is renamed into debs/: a failed
+ * download (a full disk leaves a 0-byte .deb) never sits where the next build
+ * would take it for the cached package. */
+static int download_deb(const char *debs, const char *name, const char *spec, const char *sha, const char *what,
+                        int verbose) {
+    char tmp_name[64];
+    snprintf(tmp_name, sizeof tmp_name, "download.tmp.%ld", (long)getpid());
+    char *tmp = pq_path_join(debs, tmp_name), *got = pq_path_join(tmp, name), *path = pq_path_join(debs, name);
+    int rc = 0;
+    pq_remove_stale_tmp(debs); /* what a killed build left */
+    if ((pq_file_exists(tmp) && pq_remove_tree(tmp)) || pq_mkdirs(tmp)) rc = -1;
+    if (rc == 0) {
+        if (verbose) fprintf(stderr, "corpus: apt-get download %s\n", spec);
+        /* As root, apt drops to the _apt user, who may not be able to write here;
+         * downloading as root into our own folder is what we want anyway. */
+        char *argv_root[] = {"apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", (char *)spec, NULL};
+        char *argv_user[] = {"apt-get", "download", "-q", (char *)spec, NULL};
+        int st = run_tool(tmp, geteuid() == 0 ? argv_root : argv_user, verbose);
+        if (st || !pq_file_exists(got))
+            rc = pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): is the package in the Debian archive "
+                         "and the archive reachable (apt-get update)?",
+                         path, spec, st);
+    }
+    if (rc == 0 && verify_sha(got, sha, what)) rc = pq_fail_prefix("downloaded");
+    if (rc == 0 && rename(got, path) != 0) rc = pq_fail("%s: cannot move the download into place: %s", path, strerror(errno));
+    if (pq_file_exists(tmp)) {
+        char keep[1024];
+        snprintf(keep, sizeof keep, "%s", pq_error());
+        pq_remove_tree(tmp);
+        if (rc) pq_fail("%s", keep);
+    }
+    free(tmp), free(got), free(path);
+    return rc;
+}
+
+/* The verified .deb of one package entry; returns its path (caller frees). A
+ * cached .deb that does not match its pinned hash (an interrupted or failed
+ * download of an older pq) is deleted and fetched once more. */
 static char *fetch_deb(const char *debs, const json_t *p, int verbose) {
     const char *pkg = json_string_value(json_object_get(p, "package"));
     const char *ver = json_string_value(json_object_get(p, "version"));
@@ -199,28 +238,30 @@ static char *fetch_deb(const char *debs, const json_t *p, int verbose) {
     const char *sha = json_string_value(json_object_get(p, "deb_sha256"));
     char *name = deb_file_name(pkg, ver, arch);
     char *path = pq_path_join(debs, name);
-    free(name);
-    if (!pq_file_exists(path)) {
-        if (pq_mkdirs(debs)) { free(path); return NULL; }
-        char spec[512];
-        snprintf(spec, sizeof spec, "%s=%s", pkg, ver);
-        if (verbose) fprintf(stderr, "corpus: apt-get download %s\n", spec);
-        /* As root, apt drops to the _apt user, who may not be able to write here;
-         * downloading as root into our own folder is what we want anyway. */
-        char *argv_root[] = {"apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", spec, NULL};
-        char *argv_user[] = {"apt-get", "download", "-q", spec, NULL};
-        char **argv = geteuid() == 0 ? argv_root : argv_user;
-        int st = run_tool(debs, argv, verbose);
-        if (st || !pq_file_exists(path)) {
-            pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): is the package in the Debian archive "
-                    "and the archive reachable (apt-get update)?", path, spec, st);
-            free(path);
-            return NULL;
-        }
-    }
-    char what[300];
+    char spec[512], what[300];
+    snprintf(spec, sizeof spec, "%s=%s", pkg, ver);
     snprintf(what, sizeof what, "package %s %s", pkg, ver);
-    if (verify_sha(path, sha, what)) { free(path); return NULL; }
+    int rc = 0;
+    if (pq_file_exists(path)) {
+        if (verify_sha(path, sha, what) == 0) goto done;
+        char mismatch[1024];
+        snprintf(mismatch, sizeof mismatch, "%s", pq_error());
+        if (verbose) fprintf(stderr, "corpus: %s; deleting it and fetching it again\n", mismatch);
+        if (unlink(path) != 0) {
+            rc = pq_fail("%s; cannot delete it: %s", mismatch, strerror(errno));
+            goto done;
+        }
+        rc = download_deb(debs, name, spec, sha, what, verbose);
+        if (rc) pq_fail_prefix("%s; deleted it, but fetching it again failed", mismatch);
+    } else {
+        rc = pq_mkdirs(debs) || download_deb(debs, name, spec, sha, what, verbose) ? -1 : 0;
+    }
+done:
+    free(name);
+    if (rc) {
+        free(path);
+        return NULL;
+    }
     return path;
 }
 
