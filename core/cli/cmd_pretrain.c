@@ -118,11 +118,6 @@ int cmd_pretrain(int argc, char **argv) {
         return 1;
     }
     char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
-    if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
-        fprintf(stderr, "pq pretrain: %s is finished (%s exists); nothing to do\n", out, results_path);
-        free(results_path), free(model_path), json_decref(raw);
-        return 0;
-    }
 
     pq_token_stream train, val;
     if (pq_tokens_load_data(data, mc.vocab, &train, &val)) {
@@ -141,6 +136,18 @@ int cmd_pretrain(int argc, char **argv) {
     json_t *identity = json_pack("{s:o, s:o, s:s, s:s}", "model", pq_model_config_to_json(&mc), "train",
                                  pq_train_config_to_json(&tc), "train_tokens", train_hash, "val_tokens", val_hash);
     if (branch_from) json_object_set_new(identity, "branch", json_pack("{s:s}", "from_sha256", branch_hash));
+
+    /* A finished directory is trusted only if it was made from this config and data,
+     * checked as a state to resume is (train/trainer.h). */
+    int finished = pq_run_finished(out, identity);
+    if (finished) {
+        if (finished > 0) fprintf(stderr, "pq pretrain: %s is finished; nothing to do\n", out);
+        else fprintf(stderr, "pq pretrain: %s\n", pq_error());
+        json_decref(identity), json_decref(raw);
+        pq_tokens_free(&train), pq_tokens_free(&val);
+        free(results_path), free(model_path);
+        return finished > 0 ? 0 : 1;
+    }
 
     json_t *manifest = pq_manifest_new("pretrain", identity);
     pq_manifest_add_input(manifest, "config", config_path);

@@ -93,15 +93,10 @@ int cmd_ptq(int argc, char **argv) {
         return 1;
     }
     char *results_path = pq_path_join(out, "results.json"), *model_path = pq_path_join(out, "model.ckpt");
-    if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
-        fprintf(stderr, "pq ptq: %s is finished (%s exists); nothing to do\n", out, results_path);
-        free(results_path), free(model_path);
-        return 0;
-    }
     int rc = 1, have_data = 0;
     pq_model *m = NULL;
     pq_ckpt *qc = NULL;
-    json_t *config = NULL, *manifest = NULL, *report = json_array(), *train_meta = NULL;
+    json_t *config = NULL, *identity = NULL, *manifest = NULL, *report = json_array(), *train_meta = NULL;
     char *from_tokenizer = NULL; /* the tokenizer --from was trained with (NULL: not recorded) */
     pq_token_stream train = {0}, val = {0};
     uint16_t *calib = NULL, *y = NULL;
@@ -143,6 +138,9 @@ int cmd_ptq(int argc, char **argv) {
     manifest = pq_manifest_new("ptq", config);
     if (pq_manifest_add_input(manifest, "from", from)) goto fail;
 
+    /* What a finished directory must agree on: the config, the checkpoint and the data contents. */
+    identity = json_pack("{s:O, s:O}", "config", config, "from",
+                         json_object_get(json_object_get(json_object_get(manifest, "inputs"), "from"), "sha256"));
     double fp_val = -1, q_val = -1;
     if (data) {
         if (pq_tokens_load_data(data, mc.vocab, &train, &val)) goto fail;
@@ -150,8 +148,20 @@ int cmd_ptq(int argc, char **argv) {
         /* Calibrating or validating on tokens of another tokenizer measures nothing. */
         if (pq_tokens_check_tokenizer(&train, data, from_tokenizer, from)) goto fail;
         pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
-        if ((fp_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
+        char hex[PQ_SHA256_HEX];
+        pq_sha256_hex(train.tokens, sizeof(uint16_t) * (size_t)train.n, hex);
+        json_object_set_new(identity, "train_tokens", json_string(hex));
+        pq_sha256_hex(val.tokens, sizeof(uint16_t) * (size_t)val.n, hex);
+        json_object_set_new(identity, "val_tokens", json_string(hex));
     }
+    int finished = pq_run_finished(out, identity);
+    if (finished < 0) goto fail;
+    if (finished > 0) {
+        fprintf(stderr, "pq ptq: %s is finished; nothing to do\n", out);
+        rc = 0;
+        goto done;
+    }
+    if (have_data && (fp_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
     if (pq_mkdirs(out)) goto fail;
 
     if (gptq) {
@@ -179,6 +189,7 @@ int cmd_ptq(int argc, char **argv) {
     json_t *res = json_object();
     json_object_set_new(res, "kind", json_string("ptq"));
     json_object_set(res, "config", config);
+    json_object_set(res, "identity", identity);
     json_object_set_new(res, "method", json_string(method));
     json_object_set_new(res, "quantizer", json_string(q.name));
     json_object_set_new(res, "bits", json_string(pq_qbits_name(bits)));
@@ -205,7 +216,7 @@ done:
     pq_model_free(m);
     free(calib), free(y), free(from_tokenizer);
     if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
-    json_decref(config), json_decref(manifest), json_decref(report), json_decref(train_meta);
+    json_decref(config), json_decref(identity), json_decref(manifest), json_decref(report), json_decref(train_meta);
     free(results_path), free(model_path);
     return rc;
 }

@@ -122,11 +122,6 @@ int cmd_qat(int argc, char **argv) {
         return 1;
     }
     char *results_path = pq_path_join(a.out, "results.json"), *model_path = pq_path_join(a.out, "model.ckpt");
-    if (pq_file_exists(results_path) && pq_file_exists(model_path)) {
-        fprintf(stderr, "pq qat: %s is finished (%s exists); nothing to do\n", a.out, results_path);
-        free(results_path), free(model_path);
-        return 0;
-    }
 
     /* The starting model and the pretraining config it came with. */
     int rc = 1;
@@ -200,6 +195,15 @@ int cmd_qat(int argc, char **argv) {
     identity = json_pack("{s:s, s:s, s:b, s:s, s:o, s:o, s:i, s:s, s:s}", "quantizer", q.name, "bits", pq_qbits_name(bits),
                          "from_scratch", a.from_scratch, "from", from_hash, "model", pq_model_config_to_json(&mc), "train",
                          pq_train_config_to_json(&tc), "seq_len", T, "train_tokens", train_hash, "val_tokens", val_hash);
+    /* A finished directory is trusted only if it was made from this model, config and
+     * data, checked as a state to resume is (train/trainer.h). */
+    int finished = pq_run_finished(a.out, identity);
+    if (finished < 0) goto fail;
+    if (finished > 0) {
+        fprintf(stderr, "pq qat: %s is finished; nothing to do\n", a.out);
+        rc = 0;
+        goto done;
+    }
     manifest = pq_manifest_new("qat", identity);
     if (a.from) pq_manifest_add_input(manifest, "from", a.from);
     if (a.config) pq_manifest_add_input(manifest, "config", a.config);

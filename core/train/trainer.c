@@ -113,6 +113,81 @@ static int save_state(run_state *rs) {
     return rc;
 }
 
+/* ---- identities ----------------------------------------------------------------- */
+
+#define PQ_DIFF_MAX 640
+
+static int cmp_keys(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* A value as a person reads it: reals in the fewest digits that give them back (0.003,
+ * not 0.0030000000000000001), anything else as compact JSON; "absent" for none. */
+static char *describe(const json_t *v) {
+    if (!v) return pq_strdup("absent");
+    if (!json_is_real(v)) return pq_json_canonical(v);
+    char buf[64];
+    double d = json_real_value(v);
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, d);
+        if (strtod(buf, NULL) == d) break;
+    }
+    return pq_strdup(buf);
+}
+
+/* Writes the first difference between a recorded identity and a requested one
+ * (keys in sorted order, objects recursed into) as "train.tokens: 2048 recorded,
+ * 4096 requested" and returns 1; 0 (and "") if they are equal. */
+static int first_difference(const json_t *recorded, const json_t *requested, const char *path, char *out, size_t n) {
+    *out = '\0';
+    if (recorded && requested && json_equal((json_t *)recorded, (json_t *)requested)) return 0;
+    if (json_is_object(recorded) && json_is_object(requested)) {
+        size_t nk = 0, cap = json_object_size(recorded) + json_object_size(requested);
+        const char **keys = pq_malloc(sizeof *keys * (cap ? cap : 1));
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)recorded, k, v) keys[nk++] = k;
+        json_object_foreach((json_t *)requested, k, v) if (!json_object_get(recorded, k)) keys[nk++] = k;
+        qsort(keys, nk, sizeof *keys, cmp_keys);
+        int found = 0;
+        for (size_t i = 0; i < nk && !found; i++) {
+            char sub[256];
+            snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", keys[i]);
+            found = first_difference(json_object_get(recorded, keys[i]), json_object_get(requested, keys[i]), sub, out, n);
+        }
+        free(keys);
+        if (found) return 1;
+    }
+    char *a = describe(recorded), *b = describe(requested);
+    snprintf(out, n, "%s: %.200s recorded, %.200s requested", *path ? path : "identity", a, b);
+    free(a), free(b);
+    return 1;
+}
+
+int pq_run_finished(const char *out_dir, const json_t *identity) {
+    char *results = pq_path_join(out_dir, "results.json"), *model = pq_path_join(out_dir, "model.ckpt");
+    int rc = 0;
+    if (pq_file_exists(results) && pq_file_exists(model)) {
+        json_t *doc = pq_json_read(results);
+        const json_t *recorded = json_object_get(doc, "identity");
+        if (doc && !recorded) recorded = json_object_get(json_object_get(doc, "manifest"), "config");
+        char diff[PQ_DIFF_MAX];
+        if (!doc)
+            rc = -1;
+        else if (!recorded)
+            rc = pq_fail("%s: records no config or inputs to compare with; use another output directory (or remove it "
+                         "to start over)",
+                         results);
+        else if (first_difference(recorded, identity, "", diff, sizeof diff))
+            rc = pq_fail("%s is a finished run of a different config or inputs (%s); use another output directory (or "
+                         "remove it to start over)",
+                         out_dir, diff);
+        else
+            rc = 1;
+        json_decref(doc);
+    }
+    free(results), free(model);
+    return rc;
+}
+
 static int copy_f32(const pq_ckpt *c, const char *name, float *dst, int64_t n, const char *path) {
     if (n == 0) return 0;
     const void *d = pq_ckpt_expect(c, name, PQ_F32, n);
@@ -184,9 +259,13 @@ static int load_state_from(run_state *rs, const char *path, int branch) {
         int same = stored && !strcmp(stored, canon);
         free(canon);
         if (!same) {
-            pq_fail("%s: was written by a run with a different config or inputs; use another output directory "
+            json_t *recorded = stored ? json_loads(stored, JSON_DECODE_ANY, NULL) : NULL;
+            char diff[PQ_DIFF_MAX];
+            first_difference(recorded, sp->identity, "", diff, sizeof diff);
+            json_decref(recorded);
+            pq_fail("%s: was written by a run with a different config or inputs (%s); use another output directory "
                     "(or remove it to start over)",
-                    path);
+                    path, diff);
             goto out;
         }
     }

@@ -87,4 +87,11 @@ double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t e
 /* Steps a token budget buys: tokens / (batch * grad_accum * T) (at least 1 if tokens > 0). */
 int64_t pq_train_steps(const pq_train_config *t, int T);
 
+/* Whether out_dir holds a finished run (results.json and model.ckpt) of exactly
+ * this identity, checked as a resumed state's is: 1 if it does (nothing to do),
+ * 0 if the run is not finished, -1 + pq_error() if it is finished but recorded
+ * another identity (results.json's "identity", else its manifest's "config"),
+ * naming the directory, the first field that differs and both values. */
+int pq_run_finished(const char *out_dir, const json_t *identity);
+
 #endif
