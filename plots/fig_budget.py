@@ -26,13 +26,15 @@ def render(s, figdir, tabdir):
                     if t is not None:
                         totals.add(int(t))
                     if v is not None:
-                        pts.append((s.num(i, "fp_fraction") * 100, v * (scale if key == "acc_avg" else 1)))
+                        k_ = scale if key == "acc_avg" else 1
+                        pts.append((s.num(i, "fp_fraction") * 100, v * k_, P.scaled_ci(s.ci_drawn(i, key), k_)))
                 if not pts:
                     continue
                 pts.sort()
                 c = P.bit_color(b)
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", color=c, label=P.bit_label(b))
-                bx, by = best(pts, key=lambda p: p[1])
+                P.errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], c, marker="o",
+                            ms=3, label=P.bit_label(b))
+                bx, by, _ = best(pts, key=lambda p: p[1])
                 ax.plot([bx], [by], "*", color=c, ms=10, mec="black", mew=0.5, zorder=5)
                 plotted = True
             ax.axvline(90, color="black", ls="--", lw=0.8)
@@ -45,7 +47,7 @@ def render(s, figdir, tabdir):
                 P.no_data(ax)
     budget = ", ".join(P.human(t) for t in sorted(totals)) or "?"
     return P.save_figure(fig, s, "Fig. 2: fixed budget of %s tokens split between FP and QAT (0%% = QAT from scratch, "
-                         "100%% = PTQ)" % budget, figdir, "fig2_budget", legend=P.bit_handles(s.bit_widths()))
+                         "100%% = PTQ); %s" % (budget, P.INTERVAL_NOTE), figdir, "fig2_budget", legend=P.bit_handles(s.bit_widths()))
 
 
 if __name__ == "__main__":

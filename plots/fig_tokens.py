@@ -1,58 +1,75 @@
 """QAT tokens needed: fine-tuning from the FP checkpoint vs training from scratch."""
+from matplotlib.lines import Line2D
+
 import pqplot as P
 
 SUITE = "tokens"
 ARTIFACT = "Fig. 3"
 
-METRICS = [("val_loss", "validation loss (nats/token)"), ("acc_avg", "avg. zero-shot accuracy (%)")]
 STYLE = {"finetune": ("-", "o", "fine-tune from FP"), "scratch": ("--", "s", "QAT from scratch")}
 
 
+def curves(s, model, init):
+    """{bits: [(tokens, loss, ci)]} of one model and initialisation, tokens > 0; and {bits: loss} at 0."""
+    out, zero = {}, {}
+    for i in range(len(s.rows)):
+        if s.text(i, "model") != model or s.text(i, "init") != init:
+            continue
+        t, v = s.num(i, "qat_tokens"), s.num(i, "val_loss")
+        if t is None or v is None:
+            continue
+        if t > 0:
+            out.setdefault(s.bits(i), []).append((t, v, s.ci(i, "val_loss")))
+        else:
+            zero[s.bits(i)] = v
+    return {b: sorted(p) for b, p in out.items()}, zero
+
+
 def render(s, figdir, tabdir):
+    # The verdicts use validation loss, so the figure does too. Left: fine-tune and from scratch on one
+    # axis (the gap between them); right: fine-tuning alone on its own scale, where the saturation of
+    # 3-4-bit against ≤2-bit is visible (on the shared axis those curves lie flat under the scratch ones).
     models = s.models()
-    scale = P.acc_scale([s.num(i, "acc_avg") for i in range(len(s.rows))])
-    fig, axes = P.subplots(len(models) * 2, 2, height_per_row=2.6)
+    inits = sorted({s.text(i, "init") for i in range(len(s.rows))})
+    fig, axes = P.subplots(len(models) * 2, 2, height_per_row=2.7)
     for m_idx, model in enumerate(models):
-        for k, (key, label) in enumerate(METRICS):
+        for k, only in enumerate([None, "finetune"]):
             ax = axes[2 * m_idx + k]
-            plotted, xs = False, []
-            for b in s.bit_widths():
-                for init in sorted({s.text(i, "init") for i in range(len(s.rows))}):
-                    ls, mk, _ = STYLE.get(init, (":", "^", init))
-                    pts = []
-                    for i in range(len(s.rows)):
-                        if s.text(i, "model") != model or s.bits(i) != b or s.text(i, "init") != init:
-                            continue
-                        t, v = s.num(i, "qat_tokens"), s.num(i, key)
-                        if v is None or t is None:
-                            continue
-                        v *= scale if key == "acc_avg" else 1
-                        if t > 0:
-                            pts.append((t, v))
-                        else:
-                            # 0 QAT tokens (the FP checkpoint quantized, untrained) has no place on a
-                            # log axis: a dotted level line shows it instead.
-                            ax.axhline(v, color=P.bit_color(b), ls=":", lw=1.0, alpha=0.8)
-                    if not pts:
-                        continue
-                    pts.sort()
+            xs = []
+            for init in inits:
+                if only and init != only:
+                    continue
+                ls, mk, _ = STYLE.get(init, (":", "^", init))
+                cur, zero = curves(s, model, init)
+                for b, pts in sorted(cur.items()):
                     xs += [p[0] for p in pts]
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], ls=ls, marker=mk, color=P.bit_color(b),
-                            mfc="white" if init == "scratch" else P.bit_color(b))
-                    plotted = True
-            P.maybe_log(ax, xs, force=True, label=P.human)
-            ax.set_xlabel("QAT training tokens (log scale)")
-            ax.set_ylabel(label)
-            ax.set_title("%s — %s" % (model, "loss" if key == "val_loss" else "accuracy"))
-            if not plotted:
+                    P.errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], P.bit_color(b),
+                                ls=ls, marker=mk, ms=3.5, mfc="white" if init == "scratch" else P.bit_color(b))
+                for b, v in zero.items():
+                    # 0 QAT tokens (the FP checkpoint quantized, untrained) has no place on a log axis:
+                    # a dotted level line shows it instead (fine-tune panel: only if it stays in view).
+                    if not only:
+                        ax.axhline(v, color=P.bit_color(b), ls=":", lw=1.0, alpha=0.8)
+            if xs:
+                P.maybe_log(ax, xs, force=True, label=P.human)
+                ticks = sorted(set(xs))
+                ax.set_xticks(ticks)  # every measured token count labelled, nothing else
+                ax.set_xticklabels([P.human(t) for t in ticks])
+                ax.minorticks_off()
+                lo, hi = min(ticks), max(ticks)
+                ax.set_xlim(lo / 1.4, hi * 1.4)
+            else:
                 P.no_data(ax)
-    # One legend for colours (bit widths) and one for line styles (initialisation).
-    from matplotlib.lines import Line2D
+            ax.set_xlabel("QAT training tokens (log scale)")
+            ax.set_ylabel("validation loss (nats/token)")
+            ax.set_title("%s — %s" % (model, "fine-tune vs from scratch" if not only else
+                                      "fine-tune only (zoomed: saturation)"))
     handles = P.bit_handles(s.bit_widths())
     handles += [Line2D([], [], color="black", ls=ls, marker=mk, mfc="white" if k == "scratch" else "black", label=lab)
                 for k, (ls, mk, lab) in STYLE.items()]
     return P.save_figure(fig, s, "Fig. 3: QAT token sweep, fine-tuned from the FP checkpoint vs from scratch "
-                         "(dotted: 0 QAT tokens, i.e. the FP checkpoint quantized without training)", figdir, "fig3_tokens", legend=handles)
+                         "(dotted: 0 QAT tokens, the FP checkpoint quantized untrained); %s" % P.INTERVAL_NOTE,
+                         figdir, "fig3_tokens", legend=handles)
 
 
 if __name__ == "__main__":

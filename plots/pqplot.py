@@ -154,6 +154,19 @@ class Suite:
         lo, hi = float(node[0]), float(node[1])
         return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
+    def ci_drawn(self, i, key):
+        """The interval a figure draws: the row's ci95, else for an accuracy the binomial one from the
+        stored standard errors (acc ± 1.96 se; the average over T tasks: ± 1.96 sqrt(sum se²) / T)."""
+        ci = self.ci(i, key)
+        if ci is not None:
+            return ci
+        se = self.numdict(i, "acc_stderr")
+        v = self.num(i, key if not key.startswith("acc.") else "acc_avg")
+        if key == "acc_avg" and se and v is not None:
+            h = 1.96 * math.sqrt(sum(x * x for x in se.values())) / len(se)
+            return (v - h, v + h)
+        return None
+
     def per_seed(self, i, key):
         """Row i's per-seed values of `key` (finite numbers only), [] when not stored."""
         v = (self.rows[i].get("per_seed") or {}).get(key) if isinstance(self.rows[i].get("per_seed"), dict) else None
@@ -371,10 +384,13 @@ def save_figure(fig, suite, what, figdir, stem, legend=None):
         rows = (len(legend) + ncol - 1) // ncol
         fig.legend(handles=legend, loc="upper center", ncol=ncol, frameon=False, bbox_to_anchor=(0.5, 1.0))
         top = 1.0 - (0.08 + 0.17 * rows) / fig.get_figheight()
-    # Two caption lines (what it shows; where the numbers come from) in a fixed 0.3-inch strip.
-    fig.text(0.01, 0.04 / fig.get_figheight(), caption(suite, what, sep="\n"), fontsize=5.5, color="#444444",
+    # Caption lines (what it shows, wrapped to the figure's width; where the numbers come from) in a
+    # strip at the bottom, 0.12 inch per line.
+    import textwrap
+    lines = textwrap.wrap(what, width=int(fig.get_figwidth() * 19)) + [provenance(suite)]
+    fig.text(0.01, 0.04 / fig.get_figheight(), "\n".join(lines), fontsize=5.5, color="#444444",
              ha="left", va="bottom", linespacing=1.4)
-    fig.tight_layout(rect=(0, 0.32 / fig.get_figheight(), 1, top))
+    fig.tight_layout(rect=(0, (0.08 + 0.12 * len(lines)) / fig.get_figheight(), 1, top))
     out = []
     for ext, meta in (("png", {"Software": None}),
                       ("pdf", {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None})):
@@ -481,7 +497,7 @@ def scaled_ci(ci, scale):
     return None if ci is None else (ci[0] * scale, ci[1] * scale)
 
 
-INTERVAL_NOTE = "bars: 95% intervals (bootstrap over documents/items combined with seeds)"
+INTERVAL_NOTE = "bars: 95% intervals where measured"
 
 
 def subplots(n, ncols, height_per_row=2.6, width=WIDTH):

@@ -72,7 +72,7 @@ def render(s, figdir, tabdir):
         for h in P.grouped_bars(ax, shapes, formats,
                                 lambda shape, f: best.get((panel, shape, f), (None,))[0]):
             handles.setdefault(h.get_label(), h)
-        ax.set_xticklabels(["%d×%d" % sh for sh in shapes], fontsize=6)
+        ax.set_xticklabels(["%d×\n%d" % sh for sh in shapes], fontsize=6)  # two lines: no overlap
         ax.set_xlabel("weight matrix (rows × cols)")
         ax.set_ylabel("median time per GEMV (µs%s)" % P.maybe_log(
             ax, [v[0] for k, v in best.items() if k[0] == panel], axis="y", force=True))
