@@ -345,6 +345,15 @@ static char *key_of(const json_t *row, const json_t *key_fields) {
     return s;
 }
 
+/* Whether group g already holds a row of this seed among rows[0..i): two rows of one
+ * seed with the same key are different configurations (a key that misses a field),
+ * kept apart rather than averaged. */
+static int has_seed(const pq_seed_row *rows, const int *group_of, int i, int g, long long seed) {
+    for (int j = 0; j < i; j++)
+        if (group_of[j] == g && rows[j].seed == seed) return 1;
+    return 0;
+}
+
 json_t *pq_merge_seeds(pq_seed_row *rows, int n, const json_t *key_fields, pq_row_group **groups_out, int *n_groups) {
     json_t *out = json_array();
     char **keys = pq_calloc((size_t)(n ? n : 1), sizeof *keys);
@@ -353,7 +362,7 @@ json_t *pq_merge_seeds(pq_seed_row *rows, int n, const json_t *key_fields, pq_ro
     for (int i = 0; i < n; i++) {
         keys[i] = key_of(rows[i].row, key_fields);
         int g = 0;
-        while (g < ng && strcmp(group_key[g], keys[i])) g++;
+        while (g < ng && (strcmp(group_key[g], keys[i]) || has_seed(rows, group_of, i, g, rows[i].seed))) g++;
         if (g == ng) group_key[ng++] = keys[i];
         group_of[i] = g;
     }

@@ -31,7 +31,8 @@ typedef struct {
     pq_seed_row **seeds;  /* [n] */
 } pq_row_group;
 
-/* Merges rows[0..n) by key into a new array of rows (in first-seen order) and
+/* Merges rows[0..n) by key into a new array of rows (in first-seen order; rows of
+ * one seed that share a key are different configurations and stay apart) and
  * fills *groups (free with pq_row_groups_free; they point into rows and out). */
 json_t *pq_merge_seeds(pq_seed_row *rows, int n, const json_t *key_fields, pq_row_group **groups, int *n_groups);
 void pq_row_groups_free(pq_row_group *groups, int n);

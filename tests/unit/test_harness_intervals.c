@@ -67,6 +67,22 @@ Test(intervals, seeds_merge_into_one_row_with_per_seed_values_and_t_intervals) {
     json_decref(key);
 }
 
+Test(intervals, rows_of_one_seed_sharing_a_key_stay_apart) {
+    json_t *key = json_pack("[s]", "model");
+    pq_seed_row rows[4];
+    for (int i = 0; i < 4; i++) rows[i] = (pq_seed_row){1 + i / 2, row("xs", 2, 1 + i / 2, i), NULL, 1};
+    pq_row_group *groups;
+    int ng;
+    json_t *merged = pq_merge_seeds(rows, 4, key, &groups, &ng);
+    cr_expect_eq(ng, 2, "the first and the second row of each seed are two configurations");
+    cr_expect(fabs(json_number_value(json_object_get(json_array_get(merged, 0), "val_loss")) - 1.0) < 1e-12);
+    cr_expect(fabs(json_number_value(json_object_get(json_array_get(merged, 1), "val_loss")) - 2.0) < 1e-12);
+    pq_row_groups_free(groups, ng);
+    json_decref(merged);
+    for (int i = 0; i < 4; i++) json_decref(rows[i].row);
+    json_decref(key);
+}
+
 Test(intervals, a_side_of_several_rows_makes_each_row_a_unit_and_max_picks_by_rank) {
     json_t *key = json_pack("[s, s, s]", "model", "bits", "layer");
     pq_seed_row rows[8];
