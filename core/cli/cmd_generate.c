@@ -72,6 +72,12 @@ static int sample(const float *logits, int V, double temperature, int top_k, dou
     return last;
 }
 
+static int all_finite(const float *v, int n) {
+    for (int i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
 static int parse_tokens(const char *text, int **out) {
     int n = 0, cap = 16;
     *out = pq_malloc(cap * sizeof(int));
@@ -209,8 +215,15 @@ int cmd_generate(int argc, char **argv) {
     for (int i = 0; i < n_ids; i++) logits = pq_infer_step(m, ids[i]);
     double t1 = pq_now();
     uint64_t stream = pq_rng_stream_id("generate", 0);
-    int generated = 0;
+    int generated = 0, rc = 0;
     while (generated < max_tokens && pq_infer_pos(m) < ctx) {
+        /* Finite weights can still overflow: sample nothing from NaN (pq eval refuses it too). */
+        if (!all_finite(logits, V)) {
+            fprintf(stderr, "pq generate: %s: non-finite logits at position %d (diverged weights?)\n", model,
+                    pq_infer_pos(m));
+            rc = 1;
+            break;
+        }
         int next = sample(logits, V, temperature, (int)top_k, pq_rng_uniform((uint64_t)seed, stream, (uint64_t)generated));
         generated++;
         if (next == EOS_ID) break;
@@ -228,12 +241,13 @@ int cmd_generate(int argc, char **argv) {
     }
     double t2 = pq_now();
     printf("\n");
-    fprintf(stderr, "pq generate: %s weights, %d prompt tokens in %.3f s, %d generated at %.1f tokens/s\n",
-            pq_infer_format(m), n_ids, t1 - t0, generated, generated > 0 ? generated / (t2 - t1) : 0.0);
+    if (rc == 0)
+        fprintf(stderr, "pq generate: %s weights, %d prompt tokens in %.3f s, %d generated at %.1f tokens/s\n",
+                pq_infer_format(m), n_ids, t1 - t0, generated, generated > 0 ? generated / (t2 - t1) : 0.0);
 #if HAVE_BPE
     pq_bpe_free(bpe);
 #endif
     pq_infer_free(m);
     free(ids);
-    return 0;
+    return rc;
 }

@@ -278,8 +278,8 @@ pq_model *pq_eval_load_model(const char *path, json_t **meta) {
         pq_ckpt_free(c);
         return NULL;
     }
-    /* A quantized checkpoint must be what it claims: codes x scales == weights. */
-    if (json_object_get(c->meta, "quant") && pq_qexport_verify(c, path) != 0) {
+    /* Finite weights, and a quantized checkpoint must be what it claims: codes x scales == weights. */
+    if (pq_check_ckpt_weights(c, path) != 0) {
         pq_ckpt_free(c);
         return NULL;
     }

@@ -310,6 +310,9 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
     snprintf(what, sizeof what, "%s: metadata \"model\"", path);
     if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", path), NULL;
     if (pq_model_config_from_json(&cfg, mo, what)) return NULL;
+    /* The evaluator's check: finite weights, and codes that give the stored weights (the
+     * packed linears run on the codes alone, so tampered codes would run unnoticed). */
+    if (pq_check_ckpt_weights(c, path)) return NULL;
     quant_meta qm;
     if (read_quant_meta(c, path, &qm)) return NULL;
     pq_infer *m = infer_new(&cfg, opt);

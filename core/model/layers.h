@@ -72,11 +72,13 @@ static inline __attribute__((always_inline)) float pq_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
+    /* Unsigned: a NaN input (n is then garbage) must give NaN, not a signed
+     * overflow (undefined); for every other input the bits are the same. */
     union {
         float f;
-        int32_t i;
+        uint32_t i;
     } u = {t}, s;
-    s.i = (u.i - 0x4B400000 + 127) << 23; /* 2^n */
+    s.i = (u.i - 0x4B400000u + 127u) << 23; /* 2^n */
     return p * s.f;
 }
 

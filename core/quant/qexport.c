@@ -174,3 +174,16 @@ int pq_qexport_verify(const pq_ckpt *c, const char *what) {
     }
     return 0;
 }
+
+int pq_check_ckpt_weights(const pq_ckpt *c, const char *what) {
+    for (int i = 0; i < c->count; i++) {
+        const pq_tensor *t = &c->tensors[i];
+        if (t->dtype != PQ_F32) continue;
+        const float *v = t->data;
+        for (int64_t j = 0; j < t->numel; j++)
+            if (!isfinite(v[j]))
+                return pq_fail("%s: tensor '%s' holds %g at element %lld; a model with non-finite weights is not run",
+                               what, t->name, (double)v[j], (long long)j);
+    }
+    return json_object_get(c->meta, "quant") ? pq_qexport_verify(c, what) : 0;
+}

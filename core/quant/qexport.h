@@ -54,4 +54,12 @@ double pq_effective_bytes(int64_t quantized_params, int64_t fp_params, pq_qbits 
  * -1 + pq_error() naming the tensor otherwise (what a loader should call). */
 int pq_qexport_verify(const pq_ckpt *c, const char *what);
 
+/* What every loader checks before it runs a checkpoint's weights (pq eval,
+ * pq generate, pq bench decode): every F32 tensor finite (a NaN or Inf weight
+ * would be computed with, and is undefined in the fast exp), and, for a
+ * quantized checkpoint (meta.quant), pq_qexport_verify (codes that do not give
+ * the stored weights were tampered with). -1 + pq_error() naming `what` and the
+ * tensor. */
+int pq_check_ckpt_weights(const pq_ckpt *c, const char *what);
+
 #endif
