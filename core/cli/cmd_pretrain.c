@@ -14,13 +14,15 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "cli/train_flags.h"
+#include "gpu/gpu.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "train/data.h"
 #include "train/trainer.h"
 
 static void usage(void) {
-    printf("usage: pq pretrain --config FILE --data SHARDS --out DIR [--tokens N]\n\n"
+    printf("usage: pq pretrain --config FILE --data SHARDS --out DIR [--tokens N] [--device cpu|cuda]\n"
+           "                   [--precision fp32|tf32]\n\n"
            "Trains the model of FILE (JSON: \"model\" and \"train\" objects, see README) from\n"
            "scratch in full precision, evaluating the validation loss every eval_interval steps.\n"
            "  --config FILE  model + training config (e.g. suites/models/s.json)\n"
@@ -32,7 +34,10 @@ static void usage(void) {
            "  --branch-from FILE   start from another run's kept state (a WSD run branched in its stable\n"
            "                 phase: same model, data and settings up to tokens/decay_fraction/min_lr_ratio;\n"
            "                 the result equals training this config from scratch, bit for bit)\n"
-           "  --tokens N     override the config's token budget\n\n"
+           "  --tokens N     override the config's token budget\n"
+           "  --device D     cpu (default) or cuda (a build with make CUDA=1 and an NVIDIA GPU);\n"
+           "                 PQ_DEVICE sets the default\n"
+           "  --precision P  cuda matmuls: fp32 (default) or tf32 tensor cores\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
            "same PQ_THREADS. A finished run is not recomputed.\n");
@@ -68,7 +73,7 @@ int cmd_pretrain(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *config_path = NULL, *data = NULL, *out = NULL;
+    const char *config_path = NULL, *data = NULL, *out = NULL, *device_text = NULL, *precision_text = "fp32";
     const char *branch_from = NULL, *keep_text = NULL;
     pq_train_flags tf;
     pq_train_flags_init(&tf);
@@ -79,11 +84,21 @@ int cmd_pretrain(int argc, char **argv) {
         {"--branch-from", .text = &branch_from},
         {"--keep-steps", .text = &keep_text},
         {"--tokens", .integer = &tf.tokens, .range = PQ_NONNEG},
+        {"--device", .text = &device_text},
+        {"--precision", .text = &precision_text},
     };
     pq_parse_flags("pretrain", argc, argv, flags, PQ_COUNT(flags));
     if (!config_path) pq_usage_error("pretrain", "--config is required");
     if (!data) pq_usage_error("pretrain", "--data is required");
     if (!out) pq_usage_error("pretrain", "--out is required");
+    pq_device device;
+    pq_gpu_precision precision;
+    if (pq_gpu_precision_parse(precision_text, &precision)) pq_usage_error("pretrain", "--precision: %s", pq_error());
+    if (pq_device_parse(device_text, &device)) {
+        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
+        fprintf(stderr, "pq pretrain: %s\n", pq_error());
+        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
+    }
 
     /* Branching (README: Training): the branch point's file enters the identity by hash. */
     int64_t keep[64];
@@ -136,6 +151,11 @@ int cmd_pretrain(int argc, char **argv) {
     json_t *identity = json_pack("{s:o, s:o, s:s, s:s}", "model", pq_model_config_to_json(&mc), "train",
                                  pq_train_config_to_json(&tc), "train_tokens", train_hash, "val_tokens", val_hash);
     if (branch_from) json_object_set_new(identity, "branch", json_pack("{s:s}", "from_sha256", branch_hash));
+    /* A GPU run is another computation (other rounding): it never resumes a CPU state, nor
+     * the reverse. CPU identities are unchanged. */
+    if (device == PQ_DEVICE_CUDA)
+        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
+                                                          pq_gpu_precision_name(precision)));
 
     /* A finished directory is trusted only if it was made from this config and data,
      * checked as a state to resume is (train/trainer.h). */
@@ -154,11 +174,22 @@ int cmd_pretrain(int argc, char **argv) {
     pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
+    if (device == PQ_DEVICE_CUDA) {
+        json_t *gpu_info = pq_gpu_info(precision);
+        if (!gpu_info) {
+            fprintf(stderr, "pq pretrain: %s\n", pq_error());
+            json_decref(manifest), json_decref(identity), json_decref(raw);
+            pq_tokens_free(&train), pq_tokens_free(&val);
+            free(results_path), free(model_path);
+            return 1;
+        }
+        json_object_set_new(manifest, "gpu", gpu_info);
+    }
 
     pq_model *m = pq_model_new(&mc);
     pq_model_init(m, tc.seed);
     pq_trainer_spec sp = {.kind = "pretrain", .out_dir = out, .model = m, .train = tc, .train_data = &train,
-                          .val_data = &val, .identity = identity};
+                          .val_data = &val, .identity = identity, .device = device, .precision = precision};
     sp.keep_steps = keep, sp.n_keep_steps = n_keep, sp.branch_from = branch_from;
     pq_train_log log;
     int rc = 1;
@@ -179,6 +210,7 @@ int cmd_pretrain(int argc, char **argv) {
     pq_manifest_finish(manifest);
     json_t *res = json_object();
     json_object_set_new(res, "kind", json_string("pretrain"));
+    if (device == PQ_DEVICE_CUDA) json_object_set_new(res, "device", json_string("cuda"));
     json_object_set(res, "config", raw);
     json_object_set_new(res, "params", param_counts_json(&mc));
     if (branch_from)

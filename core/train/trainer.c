@@ -18,7 +18,19 @@ int64_t pq_train_steps(const pq_train_config *t, int T) {
     return steps == 0 && t->tokens > 0 ? 1 : steps;
 }
 
-double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t eval_tokens, int B, int T) {
+/* A forward with targets (no gradients) of nb sequences: the mean loss. */
+typedef double (*loss_fn)(void *ctx, const uint16_t *x, const uint16_t *y, int nb, int T);
+
+static double cpu_loss(void *ctx, const uint16_t *x, const uint16_t *y, int nb, int T) {
+    void **mc = ctx;
+    return pq_model_forward(mc[0], mc[1], x, y, nb, T, 0, 0.0f);
+}
+
+static double gpu_loss(void *ctx, const uint16_t *x, const uint16_t *y, int nb, int T) {
+    return pq_gpu_forward(ctx, x, y, nb, T, 0, 0.0f);
+}
+
+static double eval_loss_with(loss_fn fn, void *ctx, const pq_data_order *val, int64_t eval_tokens, int B, int T) {
     int64_t windows = eval_tokens / T;
     if (windows < 1) windows = 1;
     if (windows > val->n_chunks) windows = val->n_chunks;
@@ -27,10 +39,15 @@ double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t e
     for (int64_t w = 0; w < windows; w += B) {
         int nb = (int)PQ_MIN((int64_t)B, windows - w);
         for (int b = 0; b < nb; b++) pq_data_window(val, w + b, x + (size_t)b * T, y + (size_t)b * T);
-        sum += pq_model_forward(m, a, x, y, nb, T, 0, 0.0f) * nb;
+        sum += fn(ctx, x, y, nb, T) * nb;
     }
     free(x), free(y);
     return sum / (double)windows;
+}
+
+double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t eval_tokens, int B, int T) {
+    void *mc[2] = {m, a};
+    return eval_loss_with(cpu_loss, mc, val, eval_tokens, B, T);
 }
 
 void pq_train_log_free(pq_train_log *log) {
@@ -73,11 +90,89 @@ typedef struct {
     pq_train_log *log;
     char *path;
     double t_start, eval_seconds; /* this process: start, time spent in validation */
+    pq_gpu_model *gpu;            /* NULL on the CPU */
 } run_state;
+
+/* The AdamW moments of the model's groups (the first n_tensors: one per tensor,
+ * which tile the parameter buffer) as flat buffers in the parameter layout. */
+static void moments_flat(pq_adamw *o, const pq_model *m, float *fm, float *fv, int to_flat) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        size_t off = (size_t)(t->param - m->params), bytes = sizeof(float) * (size_t)t->numel;
+        if (to_flat) memcpy(fm + off, o->m[i], bytes), memcpy(fv + off, o->v[i], bytes);
+        else memcpy(o->m[i], fm + off, bytes), memcpy(o->v[i], fv + off, bytes);
+    }
+}
+
+static void gpu_upload_state(run_state *rs) {
+    pq_model *m = rs->spec->model;
+    float *fm = pq_malloc(sizeof(float) * (size_t)m->n_params), *fv = pq_malloc(sizeof(float) * (size_t)m->n_params);
+    moments_flat(rs->opt, m, fm, fv, 1);
+    pq_gpu_set_params(rs->gpu, m->params);
+    pq_gpu_set_moments(rs->gpu, fm, fv);
+    free(fm), free(fv);
+}
+
+/* The GPU's parameters and moments back into the host model and optimizer. */
+static void gpu_download_state(run_state *rs) {
+    if (!rs->gpu) return;
+    pq_model *m = rs->spec->model;
+    float *fm = pq_malloc(sizeof(float) * (size_t)m->n_params), *fv = pq_malloc(sizeof(float) * (size_t)m->n_params);
+    pq_gpu_get_params(rs->gpu, m->params);
+    pq_gpu_get_moments(rs->gpu, fm, fv);
+    moments_flat(rs->opt, m, fm, fv, 0);
+    free(fm), free(fv);
+}
+
+/* pq_adamw_step's update on the GPU (the step count and bias corrections stay here). */
+static void gpu_adamw_step(pq_gpu_model *g, pq_adamw *o, double lr, float grad_mul) {
+    o->t++;
+    const pq_optim_config *c = &o->cfg;
+    pq_gpu_adamw_args a = {.lr = (float)lr, .beta1 = (float)c->beta1, .beta2 = (float)c->beta2, .eps = (float)c->eps,
+                           .weight_decay = (float)c->weight_decay, .bc1 = (float)(1.0 - pow(c->beta1, (double)o->t)),
+                           .bc2 = (float)(1.0 - pow(c->beta2, (double)o->t)), .grad_mul = grad_mul};
+    pq_gpu_adamw_step(g, &a);
+}
+
+/* Mean loss of one optimizer step's micro-batches; gradients accumulated (model, or GPU). */
+static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, int64_t s, uint16_t *x, uint16_t *y,
+                             float grad_scale) {
+    const pq_trainer_spec *sp = rs->spec;
+    pq_model *m = sp->model;
+    int B = sp->train.batch, accum = sp->train.grad_accum, T = a->T;
+    double loss = 0.0;
+    if (rs->gpu) pq_gpu_zero_grads(rs->gpu);
+    else {
+        pq_model_refresh_weights(m);
+        pq_model_zero_grads(m);
+        pq_groups_zero_grads(sp->extra, sp->n_extra);
+    }
+    for (int mi = 0; mi < accum; mi++) {
+        pq_data_train_batch(order, (s * accum + mi) * (int64_t)B, B, x, y);
+        if (rs->gpu) {
+            loss += pq_gpu_forward(rs->gpu, x, y, B, T, 1, grad_scale);
+            pq_gpu_backward(rs->gpu, x);
+        } else {
+            loss += pq_model_forward(m, a, x, y, B, T, 1, grad_scale);
+            pq_model_backward(m, a, x);
+        }
+    }
+    if (!rs->gpu) pq_model_finish_grads(m);
+    return loss / accum;
+}
+
+static double validation_loss(run_state *rs, pq_acts *a, const pq_data_order *val) {
+    const pq_trainer_spec *sp = rs->spec;
+    int B = sp->train.batch, T = a->T;
+    if (rs->gpu) return eval_loss_with(gpu_loss, rs->gpu, val, sp->train.eval_tokens, B, T);
+    pq_model_refresh_weights(sp->model);
+    return pq_eval_loss(sp->model, a, val, sp->train.eval_tokens, B, T);
+}
 
 static int save_state(run_state *rs) {
     const pq_trainer_spec *sp = rs->spec;
     pq_train_log *log = rs->log;
+    gpu_download_state(rs);
     pq_ckpt *c = pq_ckpt_new();
     json_object_set_new(c->meta, "kind", json_string(sp->kind));
     json_object_set_new(c->meta, "state", json_string("train"));
@@ -383,16 +478,25 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     x = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
     y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
 
+    int resumed = 0;
     /* A branch starts as this run's own state, written before the first step: from then on
      * it is an ordinary resume (and a kill at any point resumes the same way). */
     if (rs.path && sp->branch_from && !pq_file_exists(rs.path) && (load_state_from(&rs, sp->branch_from, 1) || save_state(&rs)))
         goto out;
     if (rs.path && pq_file_exists(rs.path)) {
         if (load_state(&rs)) goto out;
-    } else if (have_val) {
-        pq_model_refresh_weights(m);
-        record_val(log, 0, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
+        resumed = 1;
     }
+    if (sp->device == PQ_DEVICE_CUDA) {
+        if (sp->hook || sp->n_extra) {
+            pq_fail("%s: --device cuda trains full precision only (quantization-aware training is not on the GPU yet)",
+                    sp->kind);
+            goto out;
+        }
+        if (!(rs.gpu = pq_gpu_model_new(m, B, T, sp->precision))) goto out;
+        gpu_upload_state(&rs);
+    }
+    if (!resumed && have_val) record_val(log, 0, validation_loss(&rs, a, &val_order));
 
     pq_progress prog;
     pq_progress_begin(&prog, sp->kind, total, "tok");
@@ -401,25 +505,16 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     int64_t start = log->steps_done, done_here = 0;
     float grad_scale = 1.0f / (float)log->tokens_per_step;
     for (int64_t s = start; s < total; s++) {
-        pq_model_refresh_weights(m);
-        pq_model_zero_grads(m);
-        pq_groups_zero_grads(sp->extra, sp->n_extra);
-        double loss = 0.0;
-        for (int mi = 0; mi < accum; mi++) {
-            pq_data_train_batch(&train_order, (s * accum + mi) * (int64_t)B, B, x, y);
-            loss += pq_model_forward(m, a, x, y, B, T, 1, grad_scale);
-            pq_model_backward(m, a, x);
-        }
-        loss /= accum;
-        pq_model_finish_grads(m);
-        double norm = pq_groups_grad_norm(groups, n_groups);
+        double loss = step_gradients(&rs, a, &train_order, s, x, y, grad_scale);
+        double norm = rs.gpu ? pq_gpu_grad_norm(rs.gpu) : pq_groups_grad_norm(groups, n_groups);
         if (!isfinite(loss) || !isfinite(norm)) {
             pq_fail("%s: loss %g, gradient norm %g at step %lld: training diverged (lower lr?)", sp->kind, loss, norm,
                     (long long)s);
             goto out;
         }
         double lr = pq_lr_at(&oc, s);
-        pq_adamw_step(opt, lr, pq_clip_factor(norm, tc->clip));
+        if (rs.gpu) gpu_adamw_step(rs.gpu, opt, lr, pq_clip_factor(norm, tc->clip));
+        else pq_adamw_step(opt, lr, pq_clip_factor(norm, tc->clip));
         log->train_loss[s] = (float)loss;
         log->grad_norm[s] = (float)norm;
         log->lr[s] = (float)lr;
@@ -427,8 +522,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         done_here++;
         if (have_val && ((tc->eval_interval && (s + 1) % tc->eval_interval == 0) || s + 1 == total)) {
             double te = pq_now();
-            pq_model_refresh_weights(m);
-            record_val(log, s + 1, pq_eval_loss(m, a, &val_order, tc->eval_tokens, B, T));
+            record_val(log, s + 1, validation_loss(&rs, a, &val_order));
             rs.eval_seconds += pq_now() - te;
         }
         pq_progress_update(&prog, s + 1, (s + 1) * log->tokens_per_step, "loss %.4f", loss);
@@ -447,9 +541,11 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     pq_progress_end(&prog);
     if (rs.path && log->steps_done == total && done_here > 0 && save_state(&rs)) goto out;
     if (rs.path && log->steps_done == total && !pq_file_exists(rs.path) && save_state(&rs)) goto out;
+    gpu_download_state(&rs);
     pq_model_refresh_weights(m);
     rc = 0;
 out:
+    pq_gpu_model_free(rs.gpu);
     free(x), free(y);
     pq_acts_free(a);
     if (have_val) pq_data_order_free(&val_order);

@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "base/ckpt.h"
+#include "gpu/gpu.h"
 #include "model/config.h"
 #include "model/model.h"
 #include "train/data.h"
@@ -58,6 +59,11 @@ typedef struct {
      * run's schedule there (a WSD run branched inside its stable phase): then the result is
      * bitwise identical to training this run from scratch. */
     const char *branch_from;
+    /* Where the steps run (gpu/gpu.h). On cuda the model, gradients and AdamW moments
+     * live on the GPU and come back to the host for every state checkpoint and at the
+     * end; no hook and no extra groups yet (QAT stays on the CPU). */
+    pq_device device;
+    pq_gpu_precision precision;
 } pq_trainer_spec;
 
 typedef struct {

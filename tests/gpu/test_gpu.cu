@@ -1,0 +1,352 @@
+/* test_gpu.cu — `make test-gpu`: the CUDA backend against the CPU path, on a GPU.
+ *
+ * No Criterion (the GPU machine has none): each check prints one line, PASS or
+ * FAIL with the measured error, and the exit status is the number of failures.
+ *   1. every layer kernel against model/layers.c on random inputs;
+ *   2. the tiny model: logits (FP32, within 1e-4 relative) and all gradients against the CPU;
+ *   3. finite differences of the GPU loss along each tensor's GPU gradient;
+ *   4. 200 training steps of the tiny config: loss curve within 1% of the CPU's,
+ *      two runs bitwise identical, and a stopped + resumed run bitwise identical. */
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "gpu/kernels.cuh"
+
+#define _Noreturn [[noreturn]]
+extern "C" {
+#include "base/manifest.h"
+#include "base/rng.h"
+#include "base/util.h"
+#include "gpu/gpu.h"
+#include "model/layers.h"
+#include "model/model.h"
+#include "train/data.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+}
+#undef _Noreturn
+
+static int failures = 0;
+
+static void check(const char *what, double err, double tol) {
+    int ok = err <= tol && std::isfinite(err);
+    if (!ok) failures++;
+    printf("%s %-48s err %.3e (tol %.1e)\n", ok ? "PASS" : "FAIL", what, err, tol);
+    fflush(stdout);
+}
+
+/* max |a - b| / max |b| */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs((double)b[i]));
+    }
+    return num / den;
+}
+
+static std::vector<float> randn(size_t n, uint64_t stream, double scale = 1.0) {
+    std::vector<float> v(n);
+    for (size_t i = 0; i < n; i++) v[i] = (float)(scale * pq_rng_normal(7, stream, i));
+    return v;
+}
+
+/* A device copy of a host vector, freed with the struct. */
+struct dbuf {
+    float *p = nullptr;
+    size_t n = 0;
+    explicit dbuf(const std::vector<float> &h) : n(h.size()) {
+        CUDA_OK(cudaMalloc(&p, sizeof(float) * (n ? n : 1)));
+        CUDA_OK(cudaMemcpy(p, h.data(), sizeof(float) * n, cudaMemcpyHostToDevice));
+    }
+    explicit dbuf(size_t count) : n(count) {
+        CUDA_OK(cudaMalloc(&p, sizeof(float) * (n ? n : 1)));
+        CUDA_OK(cudaMemset(p, 0, sizeof(float) * (n ? n : 1)));
+    }
+    ~dbuf() { cudaFree(p); }
+    std::vector<float> get() const {
+        std::vector<float> h(n);
+        CUDA_OK(cudaMemcpy(h.data(), p, sizeof(float) * n, cudaMemcpyDeviceToHost));
+        return h;
+    }
+};
+
+/* ---- 1. kernels ------------------------------------------------------------------- */
+
+static void test_rmsnorm(void) {
+    int N = 300, D = 320;
+    auto x = randn((size_t)N * D, 1), w = randn(D, 2), g = randn((size_t)N * D, 3), dx0 = randn((size_t)N * D, 4);
+    std::vector<float> out(x.size()), rstd(N), dx = dx0, dw(D, 0.5f);
+    pq_rmsnorm_forward(out.data(), rstd.data(), x.data(), w.data(), N, D, PQ_RMS_EPS);
+    pq_rmsnorm_backward(dx.data(), dw.data(), g.data(), x.data(), w.data(), rstd.data(), N, D);
+    dbuf dX(x), dW(w), dG(g), dOut(x.size()), dR((size_t)N), dDX(dx0), dDW(std::vector<float>(D, 0.5f)),
+        dP(gk_rmsnorm_partial_floats(N, D));
+    gk_rmsnorm_forward(dOut.p, dR.p, dX.p, dW.p, N, D, PQ_RMS_EPS);
+    gk_rmsnorm_backward(dDX.p, dDW.p, dG.p, dX.p, dW.p, dR.p, N, D, dP.p);
+    check("rmsnorm forward", rel_err(dOut.get().data(), out.data(), out.size()), 1e-5);
+    check("rmsnorm rstd", rel_err(dR.get().data(), rstd.data(), N), 1e-5);
+    check("rmsnorm backward dx (accumulated)", rel_err(dDX.get().data(), dx.data(), dx.size()), 1e-5);
+    check("rmsnorm backward dw (accumulated)", rel_err(dDW.get().data(), dw.data(), D), 1e-5);
+}
+
+static void test_rope_swiglu(void) {
+    int B = 2, T = 50, H = 4, hd = 32, ld = H * hd + 64, ctx = 64, F = 200, N = B * T;
+    std::vector<float> cs((size_t)ctx * hd / 2), sn(cs.size());
+    pq_rope_tables(cs.data(), sn.data(), ctx, hd, PQ_ROPE_THETA);
+    auto x = randn((size_t)N * ld, 5);
+    for (int inv = 0; inv < 2; inv++) {
+        std::vector<float> y = x;
+        pq_rope_apply(y.data(), ld, B, T, H, hd, cs.data(), sn.data(), inv);
+        dbuf dx(x), dc(cs), ds(sn);
+        gk_rope(dx.p, ld, B, T, H, hd, dc.p, ds.p, inv);
+        check(inv ? "rope inverse" : "rope forward", rel_err(dx.get().data(), y.data(), y.size()), 1e-6);
+    }
+    auto gu = randn((size_t)N * 2 * F, 6, 3.0), dh = randn((size_t)N * F, 7);
+    std::vector<float> h((size_t)N * F), dgu(gu.size());
+    pq_swiglu_forward(h.data(), gu.data(), N, F);
+    pq_swiglu_backward(dgu.data(), dh.data(), gu.data(), N, F);
+    dbuf dGU(gu), dH((size_t)N * F), dDH(dh), dDGU(gu.size());
+    gk_swiglu_forward(dH.p, dGU.p, N, F);
+    gk_swiglu_backward(dDGU.p, dDH.p, dGU.p, N, F);
+    check("swiglu forward", rel_err(dH.get().data(), h.data(), h.size()), 1e-5);
+    check("swiglu backward", rel_err(dDGU.get().data(), dgu.data(), dgu.size()), 1e-5);
+}
+
+static void test_attention(int B, int T, int H, int KV, int hd) {
+    int C = (H + 2 * KV) * hd, D = H * hd, N = B * T;
+    auto qkv = randn((size_t)N * C, 8 + hd), dout = randn((size_t)N * D, 9 + hd);
+    std::vector<float> out((size_t)N * D), att((size_t)B * H * T * T), dqkv(qkv.size()), scratch((size_t)T * T);
+    pq_attention_forward(out.data(), att.data(), qkv.data(), B, T, H, KV, hd);
+    pq_attention_backward(dqkv.data(), dout.data(), att.data(), qkv.data(), scratch.data(), B, T, H, KV, hd);
+    dbuf dQKV(qkv), dOut((size_t)N * D), dL((size_t)B * H * T), dDout(dout), dD((size_t)N * C), dDelta((size_t)B * H * T);
+    gk_attention_forward(dOut.p, dL.p, dQKV.p, B, T, H, KV, hd);
+    gk_attention_backward(dD.p, dDelta.p, dDout.p, dOut.p, dL.p, dQKV.p, B, T, H, KV, hd);
+    char name[96];
+    snprintf(name, sizeof name, "attention forward B%d T%d H%d KV%d hd%d", B, T, H, KV, hd);
+    check(name, rel_err(dOut.get().data(), out.data(), out.size()), 1e-5);
+    snprintf(name, sizeof name, "attention backward B%d T%d H%d KV%d hd%d", B, T, H, KV, hd);
+    check(name, rel_err(dD.get().data(), dqkv.data(), dqkv.size()), 1e-5);
+}
+
+static void test_cross_entropy_and_sums(void) {
+    int N = 96, V = 8192;
+    auto logits = randn((size_t)N * V, 10, 3.0);
+    std::vector<uint16_t> tg(N);
+    std::vector<int32_t> tg32(N);
+    for (int n = 0; n < N; n++) tg[n] = (uint16_t)((n * 977) % V), tg32[n] = tg[n];
+    std::vector<float> grad = logits;
+    double cpu = pq_cross_entropy(grad.data(), tg.data(), N, V, 0.01f, 1);
+    dbuf dLg(logits);
+    double *rows, *scratch;
+    int32_t *dt;
+    CUDA_OK(cudaMalloc(&rows, sizeof(double) * N));
+    CUDA_OK(cudaMalloc(&scratch, sizeof(double) * 64));
+    CUDA_OK(cudaMalloc(&dt, sizeof(int32_t) * N));
+    CUDA_OK(cudaMemcpy(dt, tg32.data(), sizeof(int32_t) * N, cudaMemcpyHostToDevice));
+    gk_cross_entropy(dLg.p, rows, dt, N, V, 0.01f, 1);
+    double gpu = gk_sum(rows, N, scratch);
+    check("cross entropy loss sum", fabs(gpu - cpu) / fabs(cpu), 1e-6);
+    check("cross entropy gradient", rel_err(dLg.get().data(), grad.data(), grad.size()), 1e-5);
+    auto g = randn(100003, 11);
+    double ss = 0;
+    for (float v : g) ss += (double)v * v;
+    dbuf dG(g);
+    check("sum of squares (grad norm)", fabs(gk_sumsq(dG.p, (int64_t)g.size(), scratch, 64) - ss) / ss, 1e-6);
+    cudaFree(rows), cudaFree(scratch), cudaFree(dt);
+}
+
+/* ---- 2./3. the tiny model ------------------------------------------------------------- */
+
+static pq_model_config tiny_config(void) {
+    pq_model_config c = {.dim = 64, .n_layers = 2, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 176, .vocab = 8192, .ctx = 64};
+    return c;
+}
+
+static void test_model(void) {
+    pq_model_config c = tiny_config();
+    int B = 3, T = 64, N = B * T;
+    pq_model *m = pq_model_new(&c);
+    pq_model_init(m, 1);
+    pq_acts *a = pq_acts_new(&c, B, T);
+    std::vector<uint16_t> x(N), y(N);
+    for (int i = 0; i < N; i++) x[i] = (uint16_t)(pq_rng_uniform(3, 1, i) * 300), y[i] = (uint16_t)(pq_rng_uniform(3, 2, i) * 8192);
+    pq_gpu_model *g = pq_gpu_model_new(m, B, T, PQ_GPU_FP32);
+    if (!g) {
+        printf("FAIL gpu model: %s\n", pq_error());
+        failures++;
+        return;
+    }
+    /* logits of one sequence */
+    std::vector<float> lc((size_t)T * c.vocab), lg(lc.size());
+    pq_model_logits(m, a, x.data(), T, lc.data());
+    pq_gpu_logits(g, x.data(), T, lg.data());
+    check("tiny model logits (fp32)", rel_err(lg.data(), lc.data(), lc.size()), 1e-4);
+    /* loss and every gradient, accumulated over two micro-batches */
+    pq_model_zero_grads(m);
+    pq_gpu_zero_grads(g);
+    double lcpu = 0, lgpu = 0;
+    for (int r = 0; r < 2; r++) {
+        lcpu += pq_model_forward(m, a, x.data(), y.data(), B, T, 1, 1.0f / (2 * N));
+        pq_model_backward(m, a, x.data());
+        lgpu += pq_gpu_forward(g, x.data(), y.data(), B, T, 1, 1.0f / (2 * N));
+        pq_gpu_backward(g, x.data());
+    }
+    check("tiny model loss", fabs(lgpu - lcpu) / lcpu, 1e-5);
+    std::vector<float> gg(m->n_params);
+    pq_gpu_get_grads(g, gg.data());
+    double worst = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        double e = rel_err(gg.data() + (t->grad - m->grads), t->grad, t->numel);
+        if (e > worst) worst = e;
+    }
+    check("tiny model gradients (worst tensor)", worst, 1e-3);
+    /* grad norm and one AdamW step against the CPU's */
+    pq_param_group *groups = NULL;
+    int ng = 0;
+    pq_model_param_groups(m, &groups, &ng);
+    double ncpu = pq_groups_grad_norm(groups, ng), ngpu = pq_gpu_grad_norm(g);
+    check("gradient norm", fabs(ngpu - ncpu) / ncpu, 1e-3);
+    pq_optim_config oc = {.lr = 1e-3, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 10, .weight_decay = 0.1,
+                          .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+    pq_adamw *opt = pq_adamw_new(&oc, groups, ng);
+    {
+        /* the CPU's gradients on both sides, so only the update is compared */
+        std::vector<float> p0(m->params, m->params + m->n_params), cg(m->grads, m->grads + m->n_params);
+        pq_adamw_step(opt, 1e-3, 0.5f);
+        dbuf dp(p0), dgr(cg), dm((size_t)m->n_params), dv((size_t)m->n_params);
+        for (int i = 0; i < m->n_tensors; i++) {
+            const pq_model_tensor *t = &m->tensors[i];
+            size_t off = t->param - m->params;
+            gk_adamw(dp.p + off, dgr.p + off, dm.p + off, dv.p + off, t->numel, 1e-3f, 0.9f, 0.95f, 1e-8f,
+                     t->is_matrix ? 0.1f : 0.0f, (float)(1.0 - 0.9), (float)(1.0 - 0.95), 0.5f);
+        }
+        check("adamw update", rel_err(dp.get().data(), m->params, m->n_params), 1e-6);
+        memcpy(m->params, p0.data(), sizeof(float) * m->n_params);
+    }
+    pq_adamw_free(opt);
+    free(groups);
+
+    /* 3. finite differences: L(p + h u) - L(p - h u) over 2h vs <g, u>, u = the tensor's gradient direction */
+    pq_gpu_set_params(g, m->params);
+    pq_gpu_zero_grads(g);
+    pq_gpu_forward(g, x.data(), y.data(), B, T, 1, 1.0f / N);
+    pq_gpu_backward(g, x.data());
+    pq_gpu_get_grads(g, gg.data());
+    const char *names[] = {"tok_emb", "layers.0.attn_norm", "layers.0.wq", "layers.0.wk", "layers.0.wv", "layers.0.wo",
+                           "layers.1.mlp_norm", "layers.1.w_gate", "layers.1.w_up", "layers.1.w_down", "final_norm"};
+    std::vector<float> p(m->params, m->params + m->n_params);
+    for (const char *nm : names) {
+        const pq_model_tensor *t = pq_model_find_tensor(m, nm);
+        size_t off = t->param - m->params;
+        double gn = 0;
+        for (int64_t i = 0; i < t->numel; i++) gn += (double)gg[off + i] * gg[off + i];
+        gn = sqrt(gn);
+        double h = 3e-2 / gn; /* a step of norm 3e-2 */
+        double l[2];
+        for (int s = 0; s < 2; s++) {
+            std::vector<float> q = p;
+            for (int64_t i = 0; i < t->numel; i++) q[off + i] = (float)(p[off + i] + (s ? -h : h) * gg[off + i]);
+            pq_gpu_set_params(g, q.data());
+            l[s] = pq_gpu_forward(g, x.data(), y.data(), B, T, 0, 0.0f);
+        }
+        double fd = (l[0] - l[1]) / (2 * h), an = gn * gn;
+        char name[96];
+        snprintf(name, sizeof name, "finite differences %s", nm);
+        printf("     |g| %.3e  fd %.6e  analytic %.6e\n", gn, fd, an);
+        check(name, fabs(fd - an) / an, 2e-2);
+    }
+    pq_gpu_model_free(g);
+    pq_acts_free(a);
+    pq_model_free(m);
+}
+
+/* ---- 4. training ------------------------------------------------------------------------ */
+
+struct run_out {
+    std::vector<float> loss, params;
+    double tok_s;
+};
+
+static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int64_t stop_after) {
+    pq_model_config c = tiny_config();
+    pq_train_config tc = pq_train_config_default();
+    tc.batch = 8, tc.grad_accum = 2, tc.lr = 3e-3, tc.warmup = 10, tc.weight_decay = 0.1, tc.clip = 1.0, tc.seed = 1;
+    tc.tokens = steps * tc.batch * tc.grad_accum * c.ctx, tc.eval_interval = 50, tc.eval_tokens = 4096, tc.ckpt_interval = 40;
+    pq_token_stream tr, va;
+    pq_tokens_synthetic(&tr, 1, 0, 400000, c.vocab);
+    pq_tokens_synthetic(&va, 1, 1, 40000, c.vocab);
+    pq_model *m = pq_model_new(&c);
+    pq_model_init(m, tc.seed);
+    pq_trainer_spec sp = {};
+    sp.kind = "pretrain", sp.out_dir = out_dir, sp.model = m, sp.train = tc, sp.train_data = &tr, sp.val_data = &va;
+    sp.device = dev, sp.precision = PQ_GPU_FP32, sp.stop_after_steps = stop_after;
+    pq_train_log log;
+    run_out r;
+    if (pq_train(&sp, &log)) {
+        printf("FAIL training on %s: %s\n", pq_device_name(dev), pq_error());
+        failures++;
+    } else {
+        r.loss.assign(log.train_loss, log.train_loss + log.steps_done);
+        for (int i = 0; i < log.n_val; i++) r.loss.push_back(log.val_loss[i]);
+        r.tok_s = log.tokens_per_sec;
+        pq_train_log_free(&log);
+    }
+    r.params.assign(m->params, m->params + m->n_params);
+    pq_model_free(m);
+    pq_tokens_free(&tr), pq_tokens_free(&va);
+    return r;
+}
+
+static void test_training(void) {
+    const int64_t steps = 200;
+    run_out cpu = train_tiny(PQ_DEVICE_CPU, steps, NULL, 0);
+    run_out g1 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0);
+    run_out g2 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0);
+    if (cpu.loss.size() != g1.loss.size() || g1.loss.empty()) {
+        check("training ran", 1, 0);
+        return;
+    }
+    double worst = 0;
+    for (size_t i = 0; i < cpu.loss.size(); i++) worst = fmax(worst, fabs((double)g1.loss[i] - cpu.loss[i]) / cpu.loss[i]);
+    printf("     tiny 200 steps: cpu first %.4f last %.4f | gpu first %.4f last %.4f | %.0f vs %.0f tok/s\n", cpu.loss[0],
+           cpu.loss[steps - 1], g1.loss[0], g1.loss[steps - 1], cpu.tok_s, g1.tok_s);
+    check("200-step loss curve vs cpu (worst step, relative)", worst, 1e-2);
+    int same = g1.loss.size() == g2.loss.size() && !memcmp(g1.loss.data(), g2.loss.data(), 4 * g1.loss.size()) &&
+               !memcmp(g1.params.data(), g2.params.data(), 4 * g1.params.size());
+    check("two gpu runs bitwise identical (curve + weights)", same ? 0 : 1, 0);
+    /* stop at step 70 (state saved at 40), resume: same bits as the uninterrupted run */
+    char dir[] = "/tmp/pq-test-gpu-XXXXXX";
+    if (!mkdtemp(dir)) pq_die("mkdtemp");
+    train_tiny(PQ_DEVICE_CUDA, steps, dir, 70);
+    run_out res = train_tiny(PQ_DEVICE_CUDA, steps, dir, 0);
+    same = !memcmp(res.params.data(), g1.params.data(), 4 * g1.params.size());
+    check("gpu stop at 70 + resume bitwise identical", same ? 0 : 1, 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd)) printf("     (could not remove %s)\n", dir);
+}
+
+int main(void) {
+    json_t *info = pq_gpu_info(PQ_GPU_FP32);
+    if (!info) {
+        printf("test-gpu: %s\n", pq_error());
+        return 1;
+    }
+    char *s = json_dumps(info, JSON_SORT_KEYS);
+    printf("test-gpu on %s\n", s);
+    free(s), json_decref(info);
+    test_rmsnorm();
+    test_rope_swiglu();
+    test_attention(2, 70, 4, 2, 32);
+    test_attention(1, 97, 6, 3, 64);
+    test_attention(2, 33, 2, 1, 128);
+    test_cross_entropy_and_sums();
+    test_model();
+    test_training();
+    printf("test-gpu: %d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
