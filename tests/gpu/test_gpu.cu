@@ -2,7 +2,8 @@
  *
  * No Criterion (the GPU machine has none): each check prints one line, PASS or
  * FAIL with the measured error, and the exit status is the number of failures.
- *   1. every layer kernel against model/layers.c on random inputs;
+ *   1. every layer kernel against model/layers.c on random inputs, and every quantizer of
+ *      quant/quantizer.c (forward, backward, per-row dL/dα) bitwise;
  *   2. the tiny model: logits (FP32, within 1e-4 relative) and all gradients against the CPU;
  *   3. finite differences of the GPU loss along each tensor's GPU gradient;
  *   4. 200 training steps of the tiny config: loss curve within 1% of the CPU's,
@@ -23,6 +24,8 @@ extern "C" {
 #include "gpu/gpu.h"
 #include "model/layers.h"
 #include "model/model.h"
+#include "quant/quantizer.h"
+#include "quant/quantizer_gpu.h"
 #include "train/data.h"
 #include "train/optim.h"
 #include "train/trainer.h"
@@ -156,6 +159,60 @@ static void test_cross_entropy_and_sums(void) {
     dbuf dG(g);
     check("sum of squares (grad norm)", fabs(gk_sumsq(dG.p, (int64_t)g.size(), scratch, 64) - ss) / ss, 1e-6);
     cudaFree(rows), cudaFree(scratch), cudaFree(dt);
+}
+
+
+/* Bitwise: W_eff, recomputed α (statistic members) and dW; dL/dα within 1 ulp (a double row
+ * sum in another order than the CPU's SIMD one, rounded to float), and counted if not equal. */
+static int ulp_diff(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4), memcpy(&ib, &b, 4);
+    if ((ia < 0) != (ib < 0)) return a == b ? 0 : 1 << 30;
+    return abs(ia - ib);
+}
+
+static void test_quantizers(void) {
+    struct { const char *name, *bits; } cases[] = {{"sign", "1"},   {"sign_max", "1"}, {"seq", "1.58"}, {"seq", "2"},
+                                                   {"seq", "3"},    {"lsq", "2"},      {"lsq", "3"},    {"lsq", "4"},
+                                                   {"lsq_wide", "2"}, {"minmax", "2"},  {"clip", "3"},   {"rtn", "4"},
+                                                   {"absmean", "1.58"}, {"int8", "8"}};
+    const int rows = 37, cols = 301;
+    auto W = randn((size_t)rows * cols, 40, 0.02), G = randn((size_t)rows * cols, 41, 1e-3);
+    for (int i = 0; i < rows * cols; i += 97) W[i] *= 6.0f; /* outliers beyond the clip */
+    W[5] = 0.0f;                                            /* sign(0) */
+    for (auto &c : cases) {
+        pq_quantizer q;
+        pq_qbits bits;
+        if (pq_qbits_parse(c.bits, &bits) || pq_quantizer_init(&q, c.name, bits)) {
+            printf("     (skipped %s@%s: %s)\n", c.name, c.bits, pq_error());
+            continue;
+        }
+        std::vector<float> alpha(rows), eff((size_t)rows * cols), dW = randn((size_t)rows * cols, 42, 1e-3),
+                                        dA = randn(rows, 43, 1e-3);
+        pq_quant_init_scales(&q, W.data(), rows, cols, alpha.data());
+        if (q.learned)
+            for (int r = 0; r < rows; r++) alpha[r] *= 0.7f + 0.01f * r; /* learned α drift: some weights clip */
+        dbuf dWt(W), dAl(alpha), dEff(eff.size()), dG(G), ddW(dW), ddA(dA);
+        pq_quant_forward(&q, W.data(), alpha.data(), rows, cols, eff.data());
+        pq_quant_backward(&q, W.data(), alpha.data(), rows, cols, G.data(), dW.data(), dA.data());
+        pq_quant_forward_gpu(&q, dWt.p, dAl.p, rows, cols, dEff.p);
+        pq_quant_backward_gpu(&q, dWt.p, dAl.p, rows, cols, dG.p, ddW.p, ddA.p);
+        auto e = dEff.get(), a = dAl.get(), w = ddW.get(), da = ddA.get();
+        size_t bad = 0;
+        for (size_t i = 0; i < e.size(); i++) bad += memcmp(&e[i], &eff[i], 4) != 0;
+        for (int r = 0; r < rows; r++) bad += memcmp(&a[r], &alpha[r], 4) != 0;
+        for (size_t i = 0; i < w.size(); i++) bad += memcmp(&w[i], &dW[i], 4) != 0;
+        int worst = 0, unequal = 0;
+        for (int r = 0; r < rows; r++) {
+            int u = ulp_diff(da[r], dA[r]);
+            worst = u > worst ? u : worst, unequal += u != 0;
+        }
+        char name[96];
+        snprintf(name, sizeof name, "quantizer %s@%s fwd, alpha, dW bitwise", c.name, c.bits);
+        check(name, (double)bad, 0);
+        snprintf(name, sizeof name, "quantizer %s@%s dalpha ulps (%d/%d rows differ)", c.name, c.bits, unequal, rows);
+        check(name, (double)worst, 1);
+    }
 }
 
 /* ---- 2./3. the tiny model ------------------------------------------------------------- */
@@ -345,6 +402,7 @@ int main(void) {
     test_attention(1, 97, 6, 3, 64);
     test_attention(2, 33, 2, 1, 128);
     test_cross_entropy_and_sums();
+    test_quantizers();
     test_model();
     test_training();
     printf("test-gpu: %d failure(s)\n", failures);
