@@ -8,6 +8,7 @@
 #include "base/manifest.h"
 #include "cli/cli.h"
 #include "data/bpe.h"
+#include "data/databuild.h"
 #include "eval/bpe_tok.h"
 #include "eval/eval.h"
 #include "eval/model_lm.h"
@@ -35,7 +36,8 @@ static void usage(void) {
            "                    0/1 correctness of each item (acc, acc_norm) or each\n"
            "                    document's NLL and bytes; with --val-tokens, each\n"
            "                    validation document's NLL and token count\n"
-           "  --val-tokens N    also score the first N tokens of DIR/shards val.bin in\n"
+           "  --val-tokens N    also score the first N tokens of DIR/shards val.bin (shards-<V>\n"
+           "                    for a model of vocab V other than 8192) in\n"
            "                    the trainer's validation windows (context length); the\n"
            "                    validation loss goes to the results (needs --units)\n"
            "\n"
@@ -123,13 +125,15 @@ static void print_table(FILE *f, const json_t *tasks, const json_t *pooled) {
                 metric(pooled, "bits_per_byte", "%.4f", c, sizeof c));
 }
 
-/* Per-document losses over the trainer's validation windows of DIR/shards val.bin. */
-static json_t *val_documents(const pq_lm *lm, const char *data_dir, int T, long long val_tokens, int32_t bos,
+/* Per-document losses over the trainer's validation windows of the model's vocab's
+ * val.bin (DIR/shards, or DIR/shards-<V> for a vocab other than 8192). */
+static json_t *val_documents(const pq_lm *lm, const char *data_dir, int vocab, int T, long long val_tokens, int32_t bos,
                              json_t *manifest) {
     pq_token_stream ts = {0};
-    char *shards = pq_path_join(data_dir, "shards");
-    int rc = pq_tokens_load_shards(&ts, shards, "val");
-    free(shards);
+    pq_data_paths paths;
+    pq_data_paths_init(&paths, data_dir, vocab);
+    int rc = pq_tokens_load_shards(&ts, paths.shards_dir, "val");
+    pq_data_paths_free(&paths);
     if (rc != 0) return NULL;
     pq_tokens_add_inputs(manifest, &ts);
     pq_doc_losses d;
@@ -234,7 +238,7 @@ int cmd_eval(int argc, char **argv) {
     if (units_path) units = json_object();
     pq_eval_options opt = {.limit = limit, .samples = samples, .units = units};
     if (!(task_results = pq_eval_run(&lm, &tok, names, paths, n_tasks, &opt, manifest))) goto done;
-    if (val_tokens && !(val = val_documents(&lm, data_dir, model->cfg.ctx, val_tokens, tok.bos, manifest))) goto done;
+    if (val_tokens && !(val = val_documents(&lm, data_dir, model->cfg.vocab, model->cfg.ctx, val_tokens, tok.bos, manifest))) goto done;
 
     results = json_object();
     json_object_set_new(results, "kind", json_string("eval"));

@@ -171,6 +171,7 @@ int cmd_qat(int argc, char **argv) {
     /* QAT: no weight decay on anything (DESIGN.md §3); the data order gets its own seed so
      * fine-tuning does not replay the pretraining batches in the same order. */
     tc.weight_decay = 0.0;
+    tc.schedule = PQ_SCHEDULE_COSINE; /* the QAT recipe, whatever schedule pretrained the model */
     if (!a.from_scratch) {
         if (a.train.warmup < 0) tc.warmup = 0;
         if (a.train.min_lr_ratio < 0) tc.min_lr_ratio = 0.0;

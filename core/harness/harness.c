@@ -13,6 +13,7 @@
 #include "base/manifest.h"
 #include "base/proc.h"
 #include "base/util.h"
+#include "data/databuild.h"
 #include "harness/results_io.h"
 #include "harness/scheduler.h"
 #include "harness/suite.h"
@@ -23,20 +24,56 @@ static int needs_data(const pq_suite *suites, int n) {
     return 0;
 }
 
-/* Builds (or confirms, since it is cached) the data, and returns the hash that run ids include. */
-static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
-    if (opt->execute && !opt->dry_run) {
-        fflush(NULL);
-        pid_t pid = pq_child_fork();
-        if (pid == 0) {
-            execl(opt->pq, opt->pq, "data", "build", "--data-dir", opt->data_dir, (char *)NULL);
-            _exit(127);
+/* The vocabularies other than 8192 that the suites' models use (at most 8). */
+static int other_vocabs(const pq_suite *suites, int n, int *vocabs) {
+    int nv = 0;
+    for (int i = 0; i < n; i++) {
+        json_t *models = json_object_get(suites[i].tier, "models");
+        const char *slash = strrchr(suites[i].path, '/');
+        size_t k;
+        json_t *m;
+        json_array_foreach(models, k, m) {
+            char path[1024];
+            snprintf(path, sizeof path, "%.*s/models/%s.json", slash ? (int)(slash - suites[i].path) : 1,
+                     slash ? suites[i].path : ".", json_string_value(m));
+            json_t *config = pq_file_exists(path) ? pq_json_read(path) : NULL;
+            json_t *v = json_object_get(json_object_get(config, "model"), "vocab");
+            int vocab = json_is_integer(v) ? (int)json_integer_value(v) : PQ_DATA_DEFAULT_VOCAB, seen = 0;
+            json_decref(config);
+            for (int j = 0; j < nv; j++) seen |= vocabs[j] == vocab;
+            if (!seen && vocab != PQ_DATA_DEFAULT_VOCAB && nv < 8) vocabs[nv++] = vocab;
         }
-        int status;
-        int waited = pid > 0 && waitpid(pid, &status, 0) == pid;
-        if (waited) pq_child_reaped(pid);
-        if (!waited || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-            return pq_fail("pq data build --data-dir %s failed", opt->data_dir);
+    }
+    return nv;
+}
+
+static int data_build(const pq_harness_options *opt, int vocab) {
+    char v[32];
+    snprintf(v, sizeof v, "%d", vocab);
+    fflush(NULL);
+    pid_t pid = pq_child_fork();
+    if (pid == 0) {
+        if (vocab == PQ_DATA_DEFAULT_VOCAB) execl(opt->pq, opt->pq, "data", "build", "--data-dir", opt->data_dir, (char *)NULL);
+        else execl(opt->pq, opt->pq, "data", "build", "--data-dir", opt->data_dir, "--vocab", v, "--skip-corpus", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    int waited = pid > 0 && waitpid(pid, &status, 0) == pid;
+    if (waited) pq_child_reaped(pid);
+    if (!waited || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return pq_fail("pq data build --data-dir %s --vocab %d failed", opt->data_dir, vocab);
+    return 0;
+}
+
+/* Builds (or confirms, since it is cached) the data, and returns the hash that run ids
+ * include: the 8k tokenizer, shards and tasks, and the tokenizer and shards of every
+ * other vocabulary the suites' models use. */
+static int build_data(const pq_harness_options *opt, const pq_suite *suites, int n, char hash[PQ_SHA256_HEX]) {
+    int vocabs[8], nv = other_vocabs(suites, n, vocabs);
+    if (opt->execute && !opt->dry_run) {
+        if (data_build(opt, PQ_DATA_DEFAULT_VOCAB)) return -1;
+        for (int j = 0; j < nv; j++)
+            if (data_build(opt, vocabs[j])) return -1;
     }
     /* The data's identity: what the tokenizer, shards and tasks steps produced
      * (their manifests' content hashes, which leave out build times and machines). */
@@ -53,6 +90,21 @@ static int build_data(const pq_harness_options *opt, char hash[PQ_SHA256_HEX]) {
             pq_sha256_update(h, content, strlen(content));
         json_decref(m);
         free(path);
+    }
+    for (int j = 0; j < nv && rc == 0; j++) {
+        pq_data_paths p;
+        pq_data_paths_init(&p, opt->data_dir, vocabs[j]);
+        char *shards = pq_path_join(p.shards_dir, "manifest.json");
+        const char *files[] = {p.tokenizer_manifest, shards};
+        for (size_t k = 0; k < PQ_COUNT(files) && rc == 0; k++) {
+            json_t *m = pq_file_exists(files[k]) ? pq_json_read(files[k]) : NULL;
+            const char *content = json_string_value(json_object_get(m, "content_sha256"));
+            if (!content) rc = pq_fail("%s: no built data (run 'pq data build --vocab %d' first)", files[k], vocabs[j]);
+            else pq_sha256_update(h, content, strlen(content));
+            json_decref(m);
+        }
+        free(shards);
+        pq_data_paths_free(&p);
     }
     pq_sha256_end(h, NULL, hash);
     return rc;
@@ -104,7 +156,7 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
         pq_children_stop_with_us();
         rc = pq_lock_dir(&lock, opt->runs_dir, PQ_LOCK_WAIT);
     }
-    if (rc == 0 && needs_data(suites, n)) rc = build_data(opt, data_hash);
+    if (rc == 0 && needs_data(suites, n)) rc = build_data(opt, suites, n, data_hash);
     pq_plan_init(&plan, opt->runs_dir, opt->data_dir, data_hash);
     for (int i = 0; i < n && rc == 0; i++) rc = pq_suite_expand(&suites[i], &plan);
     if (rc == 0) {

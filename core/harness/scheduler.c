@@ -14,6 +14,7 @@
 #include "base/proc.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "data/databuild.h"
 
 /* ---- commands ------------------------------------------------------------------- */
 
@@ -57,12 +58,25 @@ static void dep_file(argv_builder *a, const pq_plan *plan, const pq_run *r, cons
 static double num(const pq_run *r, const char *key) { return json_number_value(json_object_get(r->args, key)); }
 static const char *str(const pq_run *r, const char *key) { return json_string_value(json_object_get(r->args, key)); }
 
+/* The vocabulary of the model a run trains or reads: its own config's, or that of the
+ * run it starts from (pq data build writes shards-<V> and tokenizer-<V>.bpe for V != 8192). */
+static int run_vocab(const pq_plan *plan, const pq_run *r) {
+    for (;;) {
+        json_t *v = json_object_get(json_object_get(json_object_get(r->args, "config"), "model"), "vocab");
+        if (json_is_integer(v)) return (int)json_integer_value(v);
+        if (r->ndeps == 0) return PQ_DATA_DEFAULT_VOCAB;
+        r = &plan->runs[r->deps[0]];
+    }
+}
+
 char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
     const pq_run *r = &plan->runs[i];
     argv_builder a = {0};
     arg(&a, pq);
     char *config = pq_run_file(r, "config.json");
-    char *shards = pq_path_join(plan->data_dir, "shards");
+    pq_data_paths data;
+    pq_data_paths_init(&data, plan->data_dir, run_vocab(plan, r));
+    const char *shards = data.shards_dir;
     if (!strcmp(r->kind, "pretrain")) {
         arg(&a, "pretrain"), arg(&a, "--config"), arg(&a, config), arg(&a, "--data"), arg(&a, shards);
     } else if (!strcmp(r->kind, "qat")) {
@@ -96,6 +110,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
         arg(&a, "--tasks"), arg(&a, tasks);
         free(tasks);
         arg(&a, "--data-dir"), arg(&a, plan->data_dir);
+        arg(&a, "--tokenizer"), arg(&a, data.tokenizer);
         if (json_object_get(r->args, "limit")) arg(&a, "--limit"), argf(&a, "%.0f", num(r, "limit"));
         /* The per-unit arrays the statistics resample (stats.h), kept beside the results. */
         char *units = pq_run_file(r, "units.json");
@@ -119,7 +134,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
         arg(&a, "--out"), arg(&a, r->dir);
     }
     free(config);
-    free(shards);
+    pq_data_paths_free(&data);
     return a.v;
 }
 

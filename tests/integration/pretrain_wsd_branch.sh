@@ -59,6 +59,16 @@ pid=
 "$PQ" pretrain --config "$tmp/wsd.json" --data $data --out "$tmp/killed" --tokens 15360 --branch-from "$tmp/long/state-48.ckpt"
 cmp "$tmp/scratch/model.ckpt" "$tmp/killed/model.ckpt" || fail "killed and rerun branch differs from the run from scratch"
 
+# QAT from a WSD-pretrained model keeps its own recipe: cosine to 0, not the stable phase
+"$PQ" qat --from "$tmp/long/model.ckpt" --bits 2 --quantizer paretoq --tokens 5120 --data $data --out "$tmp/qat" > /dev/null 2>&1
+python3 - "$tmp/qat/results.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+lr = r["curve"]["lr"]
+assert r["train"]["schedule"] == "cosine", r["train"]
+assert len(lr) == 20 and lr[-1] == 0 and all(a > b for a, b in zip(lr, lr[1:])), lr
+PY
+
 # refused: a branch point inside the branch's own decay (step 55 > 48), a cosine parent, another model
 set +e
 "$PQ" pretrain --config "$tmp/wsd.json" --data $data --out "$tmp/late" --tokens 15360 --branch-from "$tmp/long/state-55.ckpt" 2> "$tmp/err"; rc=$?
