@@ -36,6 +36,8 @@ static void usage(void) {
            "  --from-scratch    start from random init instead (shape from --config, or from --from)\n"
            "  --config FILE     model + train config (as for pq pretrain) for --from-scratch\n"
            "  --bits B          1, 1.58, 2, 3, 4 or 8\n"
+           "  --quantizer none  the full-precision control: the same fine-tune as QAT at --bits\n"
+           "                    (tokens, LR, schedule, data order), the weights never quantized\n"
            "  --quantizer NAME  paretoq (sign@1, seq@1.58/2, lsq@3/4/8), sign, sign_max, seq, lsq, lsq_wide,\n"
            "                    minmax, clip, rtn, absmean, int8 (README: Quantization)\n"
            "  --tokens N        QAT token budget; 0 = post-training quantization (scales at init)\n"
@@ -91,7 +93,28 @@ static void parse(int argc, char **argv, qat_args *a) {
     pq_qbits b;
     if (pq_qbits_parse(a->bits, &b)) pq_usage_error("qat", "--bits: %s", pq_error());
     pq_quantizer q;
-    if (pq_quantizer_init(&q, a->quantizer, b)) pq_usage_error("qat", "--quantizer: %s", pq_error());
+    if (strcmp(a->quantizer, "none") && pq_quantizer_init(&q, a->quantizer, b))
+        pq_usage_error("qat", "--quantizer: %s", pq_error());
+}
+
+/* --quantizer none: the full-precision control of a QAT run. Per linear, the relative L1
+ * change of its weights from the starting point, as pq_qat_report gives it for QAT (the
+ * weights are their own quantized value here). */
+static json_t *fp_layers_report(pq_model *m, const float *fp_params) {
+    json_t *arr = json_array();
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            int rows, cols;
+            const float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
+            const float *W0 = fp_params + (W - m->params);
+            double d = 0, norm = 0;
+            for (size_t k = 0; k < (size_t)rows * cols; k++) d += fabs((double)W[k] - W0[k]), norm += fabs((double)W0[k]);
+            double rel = norm > 0 ? d / norm : 0.0;
+            json_array_append_new(arr, json_pack("{s:i, s:s, s:i, s:i, s:f, s:f}", "layer", l, "which",
+                                                 pq_linear_name((pq_linear_id)w), "rows", rows, "cols", cols, "rel_l1", rel,
+                                                 "rel_l1_quantized", rel));
+        }
+    return arr;
 }
 
 /* The QAT learning rate when --lr is not given. The paper fine-tunes at 2e-5 (<=2 bits)
@@ -114,7 +137,10 @@ int cmd_qat(int argc, char **argv) {
     pq_qbits bits;
     pq_quantizer q;
     pq_qbits_parse(a.bits, &bits);
-    pq_quantizer_init(&q, a.quantizer, bits);
+    /* none: no quantizer at all; --bits only picks the LR rule of the QAT run it controls */
+    const int fp_control = !strcmp(a.quantizer, "none");
+    if (fp_control) memset(&q, 0, sizeof q), snprintf(q.name, sizeof q.name, "none");
+    else pq_quantizer_init(&q, a.quantizer, bits);
 
     /* One process per run directory: a second one would write the same files. */
     if (pq_lock_dir_until_exit(a.out)) {
@@ -214,12 +240,13 @@ int cmd_qat(int argc, char **argv) {
 
     fp = pq_malloc(sizeof(float) * (size_t)m->n_params);
     memcpy(fp, m->params, sizeof(float) * (size_t)m->n_params);
-    qa = pq_qat_new(m, &q);
+    qa = fp_control ? NULL : pq_qat_new(m, &q);
     pq_param_group *extra = NULL;
     int n_extra = 0;
-    pq_qat_param_groups(qa, &extra, &n_extra);
+    if (qa) pq_qat_param_groups(qa, &extra, &n_extra);
     pq_trainer_spec sp = {.kind = "qat", .out_dir = a.out, .model = m, .train = tc, .seq_len = T, .train_data = &train,
-                          .val_data = &val, .hook = &qa->hook, .extra = extra, .n_extra = n_extra, .identity = identity};
+                          .val_data = &val, .hook = qa ? &qa->hook : NULL, .extra = extra, .n_extra = n_extra,
+                          .identity = identity};
     pq_train_log log;
     if (pq_train(&sp, &log)) {
         free(extra);
@@ -227,7 +254,12 @@ int cmd_qat(int argc, char **argv) {
     }
     free(extra);
 
-    pq_ckpt *qc = pq_qat_export(qa);
+    pq_ckpt *qc = qa ? pq_qat_export(qa) : pq_ckpt_new();
+    if (!qa) {
+        /* the control writes an ordinary full-precision model.ckpt (pq_model_save's layout) */
+        pq_model_to_ckpt(m, qc);
+        json_object_set_new(qc->meta, "kind", json_string("model"));
+    }
     json_object_set(qc->meta, "train", json_object_get(identity, "train"));
     json_object_set_new(qc->meta, "qat", json_pack("{s:s, s:s, s:b, s:I}", "quantizer", q.name, "bits", pq_qbits_name(bits),
                                                    "from_scratch", a.from_scratch, "tokens_seen",
@@ -265,8 +297,8 @@ int cmd_qat(int argc, char **argv) {
         json_object_set_new(res, "initial_val_loss", json_real(log.val_loss[0]));
         json_object_set_new(res, "final_val_loss", json_real(log.val_loss[log.n_val - 1]));
     }
-    json_object_set_new(res, "size", quant_meta);
-    json_object_set_new(res, "layers", pq_qat_report(qa, fp, 1));
+    json_object_set_new(res, "size", quant_meta ? quant_meta : json_null());
+    json_object_set_new(res, "layers", qa ? pq_qat_report(qa, fp, 1) : fp_layers_report(m, fp));
     json_object_set_new(res, "model_ckpt", json_string(model_path));
     json_object_set(res, "manifest", manifest);
     if (pq_json_write(res, results_path)) {
