@@ -155,7 +155,7 @@ static void forward_rows(model_lm *s, int R, int n_seg) {
     for (int r = 0; r < R; r++) memcpy(s->x + (size_t)r * D, m->tok_emb + (size_t)s->token[r] * D, sizeof(float) * D);
     for (int l = 0; l < m->cfg.n_layers; l++) {
         const pq_layer_ptrs *w = &m->we[l];
-        pq_rmsnorm_forward(s->xn, s->rstd, s->x, w->attn_norm, R, D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(s->xn, s->rstd, s->x, w->attn_norm, R, D, pq_model_norm_eps(&m->cfg));
         pq_linear_forward(s->qkv, s->xn, w->wqkv, R, D, C, 0);
         /* RoPE by each segment's own positions: the engine's rotation with its
          * tables shifted to the segment's first position. */
@@ -168,7 +168,7 @@ static void forward_rows(model_lm *s, int R, int n_seg) {
         }
         attention(s, R);
         pq_linear_forward(s->x, s->atty, w->wo, R, D, D, 1);
-        pq_rmsnorm_forward(s->xn, s->rstd, s->x, w->mlp_norm, R, D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(s->xn, s->rstd, s->x, w->mlp_norm, R, D, pq_model_norm_eps(&m->cfg));
         pq_linear_forward(s->gu, s->xn, w->wgu, R, D, 2 * F, 0);
         pq_swiglu_forward(s->h, s->gu, R, F);
         pq_linear_forward(s->x, s->h, w->wdown, R, F, D, 1);
@@ -227,10 +227,10 @@ static int model_score(void *impl, int n, const pq_lm_group *groups) {
     /* Final norm and head on the output rows only, in chunks. */
     const int D = s->D;
     for (int k = 0; k < o; k++) memcpy(s->xf + (size_t)k * D, s->x + (size_t)s->out_row[k] * D, sizeof(float) * D);
-    pq_rmsnorm_forward(s->xf, s->rstd, s->xf, s->m->final_norm, o, D, PQ_RMS_EPS);
+    pq_rmsnorm_forward(s->xf, s->rstd, s->xf, s->m->final_norm, o, D, pq_model_norm_eps(&s->m->cfg));
     for (int k0 = 0; k0 < o; k0 += HEAD_CHUNK) {
         int nk = PQ_MIN(HEAD_CHUNK, o - k0);
-        pq_linear_forward(s->logits, s->xf + (size_t)k0 * D, s->m->tok_emb, nk, D, V, 0);
+        pq_linear_forward(s->logits, s->xf + (size_t)k0 * D, s->m->head, nk, D, V, 0);
         for (int k = 0; k < nk; k++) {
             const float *row = s->logits + (size_t)k * V;
             double lse = log_sum_exp(row, V);

@@ -57,7 +57,8 @@ struct pq_infer {
     int D, F, H, KV, hd, V;
     int format; /* pq_format of the block linears, or -1: fp32 */
     float *tok_emb, *final_norm;
-    pq_packed *head; /* int8 head (opt.head_b8), else tok_emb is the head */
+    float *out_w;    /* the fp32 output head: tok_emb, or an untied model's "head" */
+    pq_packed *head; /* int8 head (opt.head_b8), else out_w is the head */
     uint8_t *codes;  /* every packed matrix's codes, in the order a step reads them */
     layer *L;
     float *rope_cos, *rope_sin;
@@ -117,7 +118,7 @@ static pq_infer *infer_new(const pq_model_config *cfg, const pq_infer_options *o
     }
     m->rope_cos = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
     m->rope_sin = pq_malloc((size_t)cfg->ctx * (m->hd / 2) * sizeof(float));
-    pq_rope_tables(m->rope_cos, m->rope_sin, cfg->ctx, m->hd, PQ_ROPE_THETA);
+    pq_model_rope_tables(cfg, m->rope_cos, m->rope_sin);
     m->x = pq_malloc(m->D * sizeof(float));
     m->xn = pq_malloc(m->D * sizeof(float));
     m->qkv = pq_malloc(((size_t)m->D + 2 * (size_t)m->KV * m->hd) * sizeof(float));
@@ -142,6 +143,7 @@ void pq_infer_free(pq_infer *m) {
         free(m->L[l].attn_norm), free(m->L[l].mlp_norm);
     }
     free(m->L), free(m->kv_block);
+    if (m->out_w != m->tok_emb) free(m->out_w);
     free(m->tok_emb), free(m->final_norm);
     pq_packed_free(m->head);
     free(m->codes);
@@ -173,7 +175,7 @@ static void build_head_b8(pq_infer *m) {
     uint8_t *codes = pq_malloc(n);
     float *scale = pq_malloc(m->V * sizeof(float)), *offset = pq_malloc(m->V * sizeof(float));
     for (int r = 0; r < m->V; r++) {
-        const float *w = m->tok_emb + (size_t)r * m->D;
+        const float *w = m->out_w + (size_t)r * m->D;
         float amax = 0.0f;
         for (int c = 0; c < m->D; c++) amax = fmaxf(amax, fabsf(w[c]));
         float s = amax > 0.0f ? amax / 127.0f : 1.0f;
@@ -319,6 +321,8 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
     if (!m) return NULL;
     int ok = (m->tok_emb = take_f32(c, "tok_emb", (int64_t)m->V * m->D, path)) != NULL &&
              (m->final_norm = take_f32(c, "final_norm", m->D, path)) != NULL;
+    m->out_w = m->tok_emb;
+    if (ok && cfg.untied_head) ok = (m->out_w = take_f32(c, "head", (int64_t)m->V * m->D, path)) != NULL;
     for (int l = 0; ok && l < cfg.n_layers; l++) {
         char name[64];
         snprintf(name, sizeof name, "layers.%d.attn_norm", l);
@@ -365,6 +369,7 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
     uint64_t s_emb = pq_rng_stream_id("infer-random", 0);
     m->tok_emb = pq_malloc((size_t)m->V * m->D * sizeof(float));
     random_weights(m->tok_emb, (size_t)m->V * m->D, 0.03f, seed, s_emb);
+    m->out_w = m->tok_emb;
     m->final_norm = pq_malloc(m->D * sizeof(float));
     for (int i = 0; i < m->D; i++) m->final_norm[i] = 1.0f;
     m->format = format;
@@ -587,7 +592,7 @@ const float *pq_infer_step(pq_infer *m, int token) {
     for (int l = 0; l < m->cfg.n_layers; l++) {
         layer *L = &m->L[l];
         /* attention */
-        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->attn_norm, 1, D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->attn_norm, 1, D, pq_model_norm_eps(&m->cfg));
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
         apply(m, &L->lin[G_QKV], m->xn, &m->in_d, m->qkv);
         float *q = m->qkv, *k = q + D, *v = k + kvw;
@@ -604,7 +609,7 @@ const float *pq_infer_step(pq_infer *m, int token) {
         apply(m, &L->lin[G_O], m->att, &m->in_d, m->xn);
         for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
         /* SwiGLU MLP */
-        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->mlp_norm, 1, D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(m->xn, &m->rstd, m->x, L->mlp_norm, 1, D, pq_model_norm_eps(&m->cfg));
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
         apply(m, &L->lin[G_GU], m->xn, &m->in_d, m->gu);
         pq_swiglu_forward(m->h, m->gu, 1, F);
@@ -612,12 +617,12 @@ const float *pq_infer_step(pq_infer *m, int token) {
         apply(m, &L->lin[G_DOWN], m->h, &m->in_f, m->xn);
         for (int i = 0; i < D; i++) m->x[i] += m->xn[i];
     }
-    pq_rmsnorm_forward(m->xn, &m->rstd, m->x, m->final_norm, 1, D, PQ_RMS_EPS);
+    pq_rmsnorm_forward(m->xn, &m->rstd, m->x, m->final_norm, 1, D, pq_model_norm_eps(&m->cfg));
     if (m->head) {
         pq_act_batch_set(&m->in_d, m->opt.act, m->xn, 1, D);
         pq_matmul(m->head, &m->in_d, m->logits, m->isa, pq_packed_bytes(m->head) >= PQ_PAR_MIN_BYTES ? m->threads : 1);
     } else {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, m->V, D, 1.0f, m->tok_emb, D, m->xn, 1, 0.0f, m->logits, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, m->V, D, 1.0f, m->out_w, D, m->xn, 1, 0.0f, m->logits, 1);
     }
     m->pos++;
     return m->logits;
@@ -666,14 +671,14 @@ static const struct {
     const char *name;
     pq_model_config cfg;
 } decode_models[] = {
-    {"mobilellm-125m", {576, 30, 9, 3, 1536, 8192, 256}},
-    {"mobilellm-350m", {960, 32, 15, 5, 2560, 8192, 256}},
+    {"mobilellm-125m", PQ_MODEL_SHAPE(576, 30, 9, 3, 1536, 8192, 256)},
+    {"mobilellm-350m", PQ_MODEL_SHAPE(960, 32, 15, 5, 2560, 8192, 256)},
 };
 /* --quick: a small model of the same family, so a smoke run takes seconds. */
 static const struct {
     const char *name;
     pq_model_config cfg;
-} quick_model = {"small-256x8", {256, 8, 4, 2, 704, 8192, 256}};
+} quick_model = {"small-256x8", PQ_MODEL_SHAPE(256, 8, 4, 2, 704, 8192, 256)};
 
 /* Decode rounds of the benchmark: each round measures every format once, in
  * turn, and each configuration reports its median round. On this shared VM

@@ -70,9 +70,26 @@ static int check_sizes(const pq_model_config *c) {
     layer = add64(layer, mul64(mul64(3, F, &over), D, &over), &over);
     layer = add64(layer, mul64(2, D, &over), &over);
     int64_t total = add64(mul64(c->vocab, D, &over), add64(mul64(layer, c->n_layers, &over), D, &over), &over);
+    if (c->untied_head) total = add64(total, mul64(c->vocab, D, &over), &over);
     if (over || total > PQ_MAX_PARAMS)
         return pq_fail("%s%lld parameters exceed the limit of %lld", over ? "more than " : "",
                        over ? (long long)INT64_MAX : (long long)total, (long long)PQ_MAX_PARAMS);
+    return 0;
+}
+
+double pq_model_rope_theta(const pq_model_config *c) { return c->rope_theta > 0 ? c->rope_theta : PQ_ROPE_THETA; }
+
+float pq_model_norm_eps(const pq_model_config *c) { return c->norm_eps > 0 ? (float)c->norm_eps : PQ_RMS_EPS; }
+
+/* The optional fields (0 = default): finite, in range, and LLaMA-3 scaling complete. */
+static int check_optional(const pq_model_config *c) {
+    if (!(c->rope_theta >= 0 && c->rope_theta < 1e12)) return pq_fail("rope_theta %g must be in [0, 1e12)", c->rope_theta);
+    if (!(c->norm_eps >= 0 && c->norm_eps < 1)) return pq_fail("norm_eps %g must be in [0, 1)", c->norm_eps);
+    if (c->untied_head != 0 && c->untied_head != 1) return pq_fail("untied_head must be 0 or 1");
+    if (c->rope_llama3_factor == 0) return 0;
+    if (!(c->rope_llama3_factor >= 1 && c->rope_llama3_factor < 1e6) || !(c->rope_llama3_low > 0) ||
+        !(c->rope_llama3_high > c->rope_llama3_low && c->rope_llama3_high < 1e6) || c->rope_llama3_orig_ctx <= 0)
+        return pq_fail("rope_llama3: need factor >= 1, 0 < low_freq_factor < high_freq_factor, original_ctx > 0");
     return 0;
 }
 
@@ -100,6 +117,7 @@ int pq_model_config_check(const pq_model_config *c) {
         return pq_fail("head_dim %d must be even (RoPE rotates pairs)", c->dim / c->n_heads);
     if (c->n_heads % c->n_kv_heads)
         return pq_fail("n_heads %d is not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+    if (check_optional(c)) return -1;
     return check_sizes(c);
 }
 
@@ -129,7 +147,19 @@ typedef struct {
 
 #define MF(k) {#k, F_INT, offsetof(pq_model_config, k)}
 static const field model_fields[] = {MF(dim), MF(n_layers), MF(n_heads), MF(n_kv_heads), MF(ffn_dim), MF(vocab), MF(ctx)};
+
 #undef MF
+static const field model_opt_fields[] = {
+    {"rope_theta", F_DBL, offsetof(pq_model_config, rope_theta)},
+    {"norm_eps", F_DBL, offsetof(pq_model_config, norm_eps)},
+    {"untied_head", F_INT, offsetof(pq_model_config, untied_head)},
+};
+static const field llama3_fields[] = {
+    {"factor", F_DBL, offsetof(pq_model_config, rope_llama3_factor)},
+    {"low_freq_factor", F_DBL, offsetof(pq_model_config, rope_llama3_low)},
+    {"high_freq_factor", F_DBL, offsetof(pq_model_config, rope_llama3_high)},
+    {"original_ctx", F_INT, offsetof(pq_model_config, rope_llama3_orig_ctx)},
+};
 
 static const field train_fields[] = {
     {"batch", F_INT, offsetof(pq_train_config, batch)},
@@ -214,9 +244,24 @@ static json_t *fields_to_json(const void *src, const field *fields, size_t nf) {
     return o;
 }
 
+/* The required fields, then the optional ones (moved out of a shallow copy, so that an
+ * unknown key is still an error). */
 int pq_model_config_from_json(pq_model_config *c, const json_t *obj, const char *what) {
     memset(c, 0, sizeof *c);
-    if (parse_fields(c, model_fields, PQ_COUNT(model_fields), obj, what, 1)) return -1;
+    if (!json_is_object(obj)) return pq_fail("%s: expected a JSON object", what);
+    json_t *req = json_copy((json_t *)obj), *opt = json_object();
+    const char *opt_keys[] = {"rope_theta", "norm_eps", "untied_head"};
+    for (size_t i = 0; i < PQ_COUNT(opt_keys); i++) {
+        json_t *v = json_object_get(req, opt_keys[i]);
+        if (v) json_object_set(opt, opt_keys[i], v), json_object_del(req, opt_keys[i]);
+    }
+    json_t *l3 = json_incref(json_object_get(req, "rope_llama3"));
+    json_object_del(req, "rope_llama3");
+    int rc = parse_fields(c, model_fields, PQ_COUNT(model_fields), req, what, 1) ||
+             parse_fields(c, model_opt_fields, PQ_COUNT(model_opt_fields), opt, what, 0) ||
+             (l3 && parse_fields(c, llama3_fields, PQ_COUNT(llama3_fields), l3, what, 1));
+    json_decref(req), json_decref(opt), json_decref(l3);
+    if (rc) return -1;
     if (pq_model_config_check(c)) return pq_fail_prefix("%s", what);
     return 0;
 }
@@ -228,8 +273,14 @@ int pq_train_config_from_json(pq_train_config *t, const json_t *obj, const char 
     return 0;
 }
 
+/* Optional fields only when set: a default config's JSON (and every hash of it) is as before. */
 json_t *pq_model_config_to_json(const pq_model_config *c) {
-    return fields_to_json(c, model_fields, PQ_COUNT(model_fields));
+    json_t *o = fields_to_json(c, model_fields, PQ_COUNT(model_fields));
+    if (c->rope_theta) json_object_set_new(o, "rope_theta", json_real(c->rope_theta));
+    if (c->norm_eps) json_object_set_new(o, "norm_eps", json_real(c->norm_eps));
+    if (c->untied_head) json_object_set_new(o, "untied_head", json_integer(c->untied_head));
+    if (c->rope_llama3_factor) json_object_set_new(o, "rope_llama3", fields_to_json(c, llama3_fields, PQ_COUNT(llama3_fields)));
+    return o;
 }
 
 json_t *pq_train_config_to_json(const pq_train_config *t) {
@@ -248,8 +299,9 @@ int pq_config_load(const char *path, pq_model_config *m, pq_train_config *t, jso
     json_t *val;
     json_object_foreach(root, key, val) {
         if (strcmp(key, "model") && strcmp(key, "train") && strcmp(key, "name") && strcmp(key, "comment")) {
+            pq_fail("%s: unknown key \"%s\" (expected model, train, name, comment)", path, key); /* key is root's */
             json_decref(root);
-            return pq_fail("%s: unknown key \"%s\" (expected model, train, name, comment)", path, key);
+            return -1;
         }
     }
     snprintf(what, sizeof what, "%s: model", path);
@@ -291,7 +343,8 @@ pq_param_counts pq_model_param_counts(const pq_model_config *c) {
     p.embedding = (int64_t)c->vocab * D;
     p.block_linear = per_layer_linear * c->n_layers;
     p.non_embedding = p.block_linear + 2 * D * c->n_layers + D;
-    p.total = p.embedding + p.non_embedding;
+    p.head = c->untied_head ? p.embedding : 0;
+    p.total = p.embedding + p.non_embedding + p.head;
     return p;
 }
 

@@ -2,7 +2,9 @@
  *
  * A config file (documented in README, "Training") is one JSON object:
  *   { "name": "s",                                 (optional, informational)
- *     "model": { "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "vocab", "ctx" },
+ *     "model": { "dim", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "vocab", "ctx",
+ *                optional (imported models, core/interop): "rope_theta", "norm_eps", "untied_head",
+ *                "rope_llama3": {"factor", "low_freq_factor", "high_freq_factor", "original_ctx"} },
  *     "train": { "batch", "grad_accum", "lr", "min_lr_ratio", "schedule", "decay_fraction", "warmup", "weight_decay",
  *                "beta1", "beta2", "eps", "clip", "seed", "tokens",
  *                "eval_interval", "eval_tokens", "ckpt_interval" } }
@@ -22,7 +24,24 @@ typedef struct {
     int ffn_dim;    /* SwiGLU hidden width */
     int vocab;
     int ctx;        /* maximum sequence length (RoPE table size) */
+    /* Optional fields, for imported checkpoints. Zero means today's default, so that a
+     * config written without them (and every struct initialized without them) is the
+     * same model bit for bit; pq_model_config_to_json writes them only when set. */
+    double rope_theta;  /* 0: PQ_ROPE_THETA (10000) */
+    double norm_eps;    /* 0: PQ_RMS_EPS (1e-5) */
+    int untied_head;    /* 1: a separate output head [vocab, dim] ("head"); 0: tied to tok_emb */
+    double rope_llama3_factor; /* > 0: LLaMA-3 RoPE frequency scaling with the three fields below */
+    double rope_llama3_low, rope_llama3_high; /* low_freq_factor, high_freq_factor */
+    int rope_llama3_orig_ctx;  /* original_max_position_embeddings */
 } pq_model_config;
+
+/* A config of the seven shape fields, the optional ones left at their defaults. */
+#define PQ_MODEL_SHAPE(D, L, H, KV, F, V, C) \
+    {.dim = (D), .n_layers = (L), .n_heads = (H), .n_kv_heads = (KV), .ffn_dim = (F), .vocab = (V), .ctx = (C)}
+
+/* The effective values of the optional fields. */
+double pq_model_rope_theta(const pq_model_config *c);
+float pq_model_norm_eps(const pq_model_config *c);
 
 /* LR schedule after the linear warmup: cosine to lr * min_lr_ratio at the last step, or
  * warmup-stable-decay (constant lr, then a linear decay to lr * min_lr_ratio over the last
@@ -81,6 +100,7 @@ static inline int pq_head_dim(const pq_model_config *c) { return c->dim / c->n_h
 /* Parameter counts. Matrices inside the blocks are what QAT quantizes. */
 typedef struct {
     int64_t embedding;     /* vocab x dim (tied with the output head) */
+    int64_t head;          /* vocab x dim of an untied output head, else 0 (counted in total only) */
     int64_t non_embedding; /* blocks + final norm */
     int64_t block_linear;  /* q, k, v, o, gate, up, down of all layers */
     int64_t total;

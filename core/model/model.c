@@ -62,7 +62,7 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
     layer_shape s = shape_of(cfg);
     int L = cfg->n_layers;
     int64_t per_layer = layer_linear_floats(s) + 2 * s.D;
-    m->n_params = (int64_t)cfg->vocab * s.D + per_layer * L + s.D;
+    m->n_params = (int64_t)cfg->vocab * s.D * (cfg->untied_head ? 2 : 1) + per_layer * L + s.D;
     m->params = pq_aligned_alloc(sizeof(float) * m->n_params);
     m->grads = pq_aligned_alloc(sizeof(float) * m->n_params);
     memset(m->params, 0, sizeof(float) * m->n_params);
@@ -71,7 +71,7 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
     m->g = pq_calloc(L, sizeof *m->g);
     m->we = pq_calloc(L, sizeof *m->we);
     m->ge = pq_calloc(L, sizeof *m->ge);
-    m->tensors = pq_calloc(2 + 9 * (size_t)L, sizeof *m->tensors);
+    m->tensors = pq_calloc(3 + 9 * (size_t)L, sizeof *m->tensors);
 
     float *p = m->params, *g = m->grads;
     m->tok_emb = p, m->g_tok_emb = g;
@@ -103,13 +103,47 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
     }
     m->final_norm = p, m->g_final_norm = g;
     add_tensor(m, "final_norm", p, g, s.D, 0);
+    m->head = m->tok_emb, m->g_head = m->g_tok_emb;
+    if (cfg->untied_head) { /* last, so that a tied model's layout is unchanged */
+        m->head = p + s.D, m->g_head = g + s.D;
+        add_tensor(m, "head", m->head, m->g_head, cfg->vocab, s.D);
+    }
     for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
 
     int half = s.hd / 2;
     m->rope_cos = pq_malloc(sizeof(float) * (size_t)cfg->ctx * half);
     m->rope_sin = pq_malloc(sizeof(float) * (size_t)cfg->ctx * half);
-    pq_rope_tables(m->rope_cos, m->rope_sin, cfg->ctx, s.hd, PQ_ROPE_THETA);
+    pq_model_rope_tables(cfg, m->rope_cos, m->rope_sin);
     return m;
+}
+
+/* LLaMA-3 scaling (HF's _compute_llama3_parameters): long wavelengths are slowed by
+ * factor, short ones kept, the band between interpolated. */
+static double llama3_freq(const pq_model_config *c, double freq) {
+    const double pi = 3.14159265358979323846;
+    double low_wavelen = c->rope_llama3_orig_ctx / c->rope_llama3_low;
+    double high_wavelen = c->rope_llama3_orig_ctx / c->rope_llama3_high;
+    double wavelen = 2 * pi / freq;
+    if (wavelen < high_wavelen) return freq;
+    if (wavelen > low_wavelen) return freq / c->rope_llama3_factor;
+    double smooth = (c->rope_llama3_orig_ctx / wavelen - c->rope_llama3_low) / (c->rope_llama3_high - c->rope_llama3_low);
+    return (1 - smooth) * freq / c->rope_llama3_factor + smooth * freq;
+}
+
+void pq_model_rope_tables(const pq_model_config *c, float *cos_t, float *sin_t) {
+    int hd = pq_head_dim(c), half = hd / 2;
+    double theta = pq_model_rope_theta(c);
+    if (c->rope_llama3_factor <= 0) {
+        pq_rope_tables(cos_t, sin_t, c->ctx, hd, theta);
+        return;
+    }
+    for (int i = 0; i < half; i++) {
+        double freq = llama3_freq(c, pow(theta, -2.0 * i / hd));
+        for (int p = 0; p < c->ctx; p++) {
+            cos_t[(size_t)p * half + i] = (float)cos(p * freq);
+            sin_t[(size_t)p * half + i] = (float)sin(p * freq);
+        }
+    }
 }
 
 void pq_model_free(pq_model *m) {
@@ -344,27 +378,28 @@ double pq_model_forward(pq_model *m, pq_acts *a, const uint16_t *tokens, const u
     layer_shape s = shape_of(c);
     if (B > a->B || T > a->T || T > c->ctx) pq_die("pq_model_forward: B=%d T=%d exceed the plan (%d, %d)", B, T, a->B, a->T);
     int N = B * T, V = c->vocab;
+    const float eps = pq_model_norm_eps(c);
     for (int n = 0; n < N; n++) {
         if (tokens[n] >= V) pq_die("pq_model_forward: token %u >= vocab %d", tokens[n], V);
         memcpy(a->res[0] + (size_t)n * s.D, m->tok_emb + (size_t)tokens[n] * s.D, sizeof(float) * s.D);
     }
     for (int l = 0; l < c->n_layers; l++) {
         const pq_layer_ptrs *w = &m->we[l];
-        pq_rmsnorm_forward(a->xn1[l], a->rstd1[l], a->res[l], w->attn_norm, N, s.D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(a->xn1[l], a->rstd1[l], a->res[l], w->attn_norm, N, s.D, eps);
         pq_linear_forward(a->qkv[l], a->xn1[l], w->wqkv, N, s.D, s.C, 0);
         pq_rope_apply(a->qkv[l], s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 0);
         pq_rope_apply(a->qkv[l] + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 0);
         pq_attention_forward(a->atty[l], a->att[l], a->qkv[l], B, T, s.H, s.KV, s.hd);
         memcpy(a->res_mid[l], a->res[l], sizeof(float) * (size_t)N * s.D);
         pq_linear_forward(a->res_mid[l], a->atty[l], w->wo, N, s.D, s.D, 1);
-        pq_rmsnorm_forward(a->xn2[l], a->rstd2[l], a->res_mid[l], w->mlp_norm, N, s.D, PQ_RMS_EPS);
+        pq_rmsnorm_forward(a->xn2[l], a->rstd2[l], a->res_mid[l], w->mlp_norm, N, s.D, eps);
         pq_linear_forward(a->gu[l], a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
         pq_swiglu_forward(a->h[l], a->gu[l], N, s.F);
         memcpy(a->res[l + 1], a->res_mid[l], sizeof(float) * (size_t)N * s.D);
         pq_linear_forward(a->res[l + 1], a->h[l], w->wdown, N, s.F, s.D, 1);
     }
-    pq_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->final_norm, N, s.D, PQ_RMS_EPS);
-    pq_linear_forward(a->logits, a->xf, m->tok_emb, N, s.D, V, 0);
+    pq_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->final_norm, N, s.D, eps);
+    pq_linear_forward(a->logits, a->xf, m->head, N, s.D, V, 0);
     a->last_B = B, a->last_T = T, a->has_grad = 0;
     if (!targets) return 0.0;
     for (int n = 0; n < N; n++)
@@ -380,8 +415,8 @@ void pq_model_backward(pq_model *m, pq_acts *a, const uint16_t *tokens) {
     if (!a->has_grad) pq_die("pq_model_backward: the last forward did not prepare gradients");
     int B = a->last_B, T = a->last_T, N = B * T, V = c->vocab;
     size_t ND = (size_t)N * s.D;
-    /* head (tied embedding) and final norm */
-    pq_linear_backward(a->dxn, m->g_tok_emb, a->logits, a->xf, m->tok_emb, N, s.D, V, 0);
+    /* head (the embedding, when tied) and final norm */
+    pq_linear_backward(a->dxn, m->g_head, a->logits, a->xf, m->head, N, s.D, V, 0);
     memset(a->dres, 0, sizeof(float) * ND);
     pq_rmsnorm_backward(a->dres, m->g_final_norm, a->dxn, a->res[c->n_layers], m->final_norm, a->rstdf, N, s.D);
     for (int l = c->n_layers - 1; l >= 0; l--) {

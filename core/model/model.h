@@ -3,12 +3,13 @@
  *   x = tok_emb[tokens]
  *   per layer: x += Wo . attn(rope(Wq . rms(x)), rope(Wk . rms(x)), Wv . rms(x))
  *              x += Wdown . (silu(Wgate . rms(x)) * (Wup . rms(x)))
- *   logits = rms(x) . tok_emb^T      (output head tied to the embedding)
+ *   logits = rms(x) . head^T         (head = tok_emb, tied, unless cfg.untied_head)
  * RMSNorm eps 1e-5 with a learned gain, RoPE theta 10000 (rotate_half pairing),
- * causal grouped-query attention, SwiGLU, no biases.
+ * causal grouped-query attention, SwiGLU, no biases. Imported models may set
+ * another eps and theta, LLaMA-3 RoPE scaling and an untied head (config.h).
  *
  * Tensors (names used in checkpoints, shapes [rows, cols], W[out, in]):
- *   tok_emb [vocab, dim]             final_norm [dim]
+ *   tok_emb [vocab, dim]             final_norm [dim]       head [vocab, dim] (untied only, last)
  *   layers.L.attn_norm [dim]         layers.L.mlp_norm [dim]
  *   layers.L.wq [n_heads*hd, dim]    layers.L.wk, .wv [n_kv_heads*hd, dim]
  *   layers.L.wo [dim, dim]           layers.L.w_gate, .w_up [ffn, dim]   layers.L.w_down [dim, ffn]
@@ -85,6 +86,7 @@ typedef struct {
     float *params, *grads;           /* one buffer each, same layout */
     float *tok_emb, *final_norm;     /* views into params */
     float *g_tok_emb, *g_final_norm; /* views into grads */
+    float *head, *g_head;            /* output head: == tok_emb, g_tok_emb when tied */
     pq_layer_ptrs *w, *g;            /* per layer, latent weights and their grads */
     /* what the matmuls use: == w/g without a hook, else views into eff/geff */
     pq_layer_ptrs *we, *ge;
@@ -94,6 +96,10 @@ typedef struct {
     pq_model_tensor *tensors;
     float *rope_cos, *rope_sin; /* [ctx, hd/2] */
 } pq_model;
+
+/* RoPE tables cos/sin[ctx, hd/2] for this config (theta, LLaMA-3 scaling); with the
+ * defaults exactly pq_rope_tables(.., PQ_ROPE_THETA). */
+void pq_model_rope_tables(const pq_model_config *c, float *cos_t, float *sin_t);
 
 /* Allocates a model with zero parameters (config must pass pq_model_config_check). */
 pq_model *pq_model_new(const pq_model_config *cfg);

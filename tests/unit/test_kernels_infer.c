@@ -22,7 +22,7 @@
 #define T 12
 #define LONG_T 90 /* attention scores go 64 positions at a time, then 16 at a time: both, and a partial pass */
 
-static const pq_model_config tiny = {64, 2, 4, 2, 96, 300, 96};
+static const pq_model_config tiny = PQ_MODEL_SHAPE(64, 2, 4, 2, 96, 300, 96);
 
 static void tokens_for(uint16_t *tok, int n) {
     for (int t = 0; t < n; t++) tok[t] = (uint16_t)((t * 37 + 11) % tiny.vocab);
@@ -126,7 +126,8 @@ static pq_ckpt *checked_fp32_ckpt(const pq_model_config *cfg) {
 }
 
 Test(kernels_infer, fp32_decode_matches_forward_at_each_head_dim) {
-    const pq_model_config cfgs[] = {{128, 2, 4, 2, 256, 300, 96}, {128, 2, 2, 1, 256, 300, 96}, {256, 2, 2, 1, 512, 300, 96}};
+    const pq_model_config cfgs[] = {PQ_MODEL_SHAPE(128, 2, 4, 2, 256, 300, 96), PQ_MODEL_SHAPE(128, 2, 2, 1, 256, 300, 96),
+                                    PQ_MODEL_SHAPE(256, 2, 2, 1, 512, 300, 96)};
     for (size_t i = 0; i < PQ_COUNT(cfgs); i++) pq_ckpt_free(checked_fp32_ckpt(&cfgs[i])); /* head dims 32, 64, 128 */
 }
 
@@ -170,7 +171,7 @@ Test(kernels_infer, random_model_decodes) {
  * still computed by one thread in one order, so logits are bitwise equal. A
  * model large enough that its GEMVs do split (PQ_PAR_MIN_BYTES). */
 Test(kernels_infer, threads_do_not_change_logits) {
-    const pq_model_config wide = {384, 2, 6, 3, 1024, 300, 32};
+    const pq_model_config wide = PQ_MODEL_SHAPE(384, 2, 6, 3, 1024, 300, 32);
     pq_infer_options o = pq_infer_defaults();
     pq_infer *a = pq_infer_random(&wide, PQ_FMT_B8, &o, 5), *b = pq_infer_random(&wide, PQ_FMT_B8, &o, 5);
     cr_assert(a && b, "%s", pq_error());
