@@ -11,7 +11,10 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "harness/suite.h"
+#include "model/config.h"
 #include "quant/quantizer.h"
+#include "train/optim.h"
+#include "train/trainer.h"
 
 typedef struct {
     pq_suite *s;
@@ -39,6 +42,41 @@ static int pretrain(expander *x, const char *model, long long tokens) {
     if (!config) return -1;
     json_t *args = json_pack("{s:s, s:o, s:I, s:I}", "model", model, "config", config, "tokens", tokens, "seed", x->seed);
     return pq_plan_add0(x->plan, "pretrain", args);
+}
+
+/* The model's pretraining settings (its config file's "train", defaults filled in). */
+static int train_config(expander *x, const char *model, pq_train_config *tc) {
+    json_t *config = model_config(x, model);
+    if (!config) return -1;
+    json_t *train = json_object_get(config, "train");
+    int rc = train ? pq_train_config_from_json(tc, train, model) : (*tc = pq_train_config_default(), 0);
+    json_decref(config);
+    return rc ? pq_suite_field_error(x->s, "models", pq_error()) : 0;
+}
+
+/* The QAT learning rate of a fine-tune under a rule (pq qat's default_lr): "recipe" is
+ * pretraining lr/10 at <= 2 bits and lr/20 at 3-8 bits; "equal" is lr/20 at every width,
+ * the control for Fig. 4, whose <= 2-bit runs otherwise have twice the LR. */
+static double qat_lr(double pretrain_lr, double bits, const char *rule) {
+    int low = bits < 2.5 && strcmp(rule, "equal");
+    return pretrain_lr / (low ? 10.0 : 20.0);
+}
+
+/* A fine-tune at `bits` under an LR rule; an explicit "lr" only where the rule departs
+ * from pq qat's default, so recipe runs keep their ids and "equal" 3-4-bit runs are the
+ * recipe runs. quantizer "none" is the full-precision control: its bits only choose the
+ * LR, so it is planned at 2 or 4 bits (one run per distinct LR). */
+static int qat_rule(expander *x, int from, const char *model, double bits, const char *quantizer, long long tokens,
+                    const char *rule) {
+    pq_train_config tc;
+    if (train_config(x, model, &tc)) return -1;
+    double lr = qat_lr(tc.lr, bits, rule);
+    double plan_bits = bits;
+    if (!strcmp(quantizer, "none")) plan_bits = lr == qat_lr(tc.lr, 2, "recipe") ? 2 : 4;
+    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", plan_bits, "quantizer", quantizer, "tokens",
+                             tokens, "seed", x->seed);
+    if (lr != qat_lr(tc.lr, plan_bits, "recipe")) json_object_set_new(args, "lr", json_real(lr));
+    return pq_plan_add1(x->plan, "qat", args, "from", from);
 }
 
 /* from < 0: QAT from random init (the model config goes into the arguments). */
@@ -145,26 +183,151 @@ static int method_rows(expander *x, json_t *fields, const method_run *methods, s
     return rc;
 }
 
+/* A tier's optional switches of the controls: "fp_control": true adds the full-precision
+ * continuation of each QAT run (pq qat --quantizer none). */
+static int fp_control_on(expander *x, int *on) {
+    json_t *v = json_object_get(x->s->tier, "fp_control");
+    if (v && !json_is_boolean(v)) return pq_suite_field_error(x->s, "fp_control", "expected true or false");
+    *on = json_is_true(v);
+    return 0;
+}
+
+/* "lr_rules": ["recipe", "equal"] (default ["recipe"]). */
+static int lr_rules(expander *x, json_t **rules) {
+    *rules = json_object_get(x->s->tier, "lr_rules");
+    if (!*rules) return 0;
+    size_t i;
+    json_t *r;
+    if (!json_is_array(*rules) || !json_array_size(*rules)) return pq_suite_field_error(x->s, "lr_rules", "expected [\"recipe\", \"equal\"]");
+    json_array_foreach(*rules, i, r) if (!json_is_string(r) || (strcmp(json_string_value(r), "recipe") && strcmp(json_string_value(r), "equal")))
+        return pq_suite_field_error(x->s, "lr_rules", "rules are \"recipe\" or \"equal\"");
+    return 0;
+}
+
 /* ---- the suites ---------------------------------------------------------------- */
+
+/* The budget suite's FP checkpoints with "schedule": "wsd" in the tier: one WSD run of
+ * the largest FP budget keeps its state at the decay start of every smaller budget, and
+ * each smaller one branches there (pq pretrain --branch-from) and only runs its own
+ * decay: bitwise the WSD run of that budget from scratch, for a fraction of the cost
+ * (DESIGN.md §7). Without it, one cosine run per budget. */
+typedef struct {
+    int wsd;
+    double decay_fraction;
+    long long largest; /* FP tokens of the longest run */
+    int parent;        /* its run index, once planned */
+} fp_budgets;
+
+static int fp_budgets_init(expander *x, fp_budgets *fb, long long largest) {
+    memset(fb, 0, sizeof *fb);
+    fb->largest = largest, fb->parent = -1;
+    json_t *sched = json_object_get(x->s->tier, "schedule");
+    if (!sched) return 0;
+    if (!json_is_string(sched) || (strcmp(json_string_value(sched), "wsd") && strcmp(json_string_value(sched), "cosine")))
+        return pq_suite_field_error(x->s, "schedule", "expected \"wsd\" or \"cosine\"");
+    fb->wsd = !strcmp(json_string_value(sched), "wsd");
+    json_t *d = json_object_get(x->s->tier, "decay_fraction");
+    fb->decay_fraction = d ? json_number_value(d) : 0.2;
+    if (d && (!json_is_number(d) || !(fb->decay_fraction > 0 && fb->decay_fraction <= 1)))
+        return pq_suite_field_error(x->s, "decay_fraction", "expected a number in (0, 1]");
+    return 0;
+}
+
+/* A WSD pretraining run's arguments (the model config with the schedule set). */
+static json_t *wsd_args(expander *x, const char *model, long long tokens, double decay_fraction, pq_train_config *tc) {
+    json_t *config = model_config(x, model);
+    if (!config) return NULL;
+    json_t *train = json_object_get(config, "train");
+    if (!json_is_object(train)) json_object_set_new(config, "train", train = json_object());
+    json_object_set_new(train, "schedule", json_string("wsd"));
+    json_object_set_new(train, "decay_fraction", json_real(decay_fraction));
+    json_object_set_new(train, "tokens", json_integer(tokens));
+    pq_model_config mc;
+    if (pq_model_config_from_json(&mc, json_object_get(config, "model"), model) ||
+        pq_train_config_from_json(tc, train, model)) {
+        json_decref(config);
+        pq_suite_field_error(x->s, "models", pq_error());
+        return NULL;
+    }
+    return json_pack("{s:s, s:o, s:I, s:I}", "model", model, "config", config, "tokens", tokens, "seed", x->seed);
+}
+
+/* The branch point of a WSD run of `tokens`: its decay start (0: no branch, train it whole). */
+static long long branch_step(const pq_train_config *tc, int ctx, long long tokens, double decay_fraction) {
+    pq_train_config t = *tc;
+    t.tokens = tokens;
+    return pq_wsd_decay_start(pq_train_steps(&t, ctx), decay_fraction);
+}
+
+static int budget_fp_run(expander *x, fp_budgets *fb, const char *model, long long tokens, json_t *fractions, long long total) {
+    if (!fb->wsd) return pretrain(x, model, tokens);
+    pq_train_config tc;
+    json_t *args = wsd_args(x, model, fb->largest, fb->decay_fraction, &tc);
+    if (!args) return -1;
+    int ctx = (int)json_integer_value(json_object_get(json_object_get(json_object_get(args, "config"), "model"), "ctx"));
+    long long largest_steps = pq_train_steps(&tc, ctx);
+    /* the longest run keeps the state at every other budget's branch point */
+    json_t *keep = json_array();
+    size_t k;
+    json_t *f;
+    json_array_foreach(fractions, k, f) {
+        long long s = branch_step(&tc, ctx, llround(json_number_value(f) * (double)total), fb->decay_fraction);
+        if (s > 0 && s < largest_steps && llround(json_number_value(f) * (double)total) < fb->largest) {
+            int seen = 0;
+            for (size_t i = 0; i < json_array_size(keep); i++) seen |= json_integer_value(json_array_get(keep, i)) == s;
+            if (!seen) json_array_append_new(keep, json_integer(s));
+        }
+    }
+    if (json_array_size(keep)) json_object_set_new(args, "keep_steps", keep);
+    else json_decref(keep);
+    int parent = pq_plan_add0(x->plan, "pretrain", args);
+    if (tokens == fb->largest || parent < 0) return parent;
+    long long s = branch_step(&tc, ctx, tokens, fb->decay_fraction);
+    json_t *own = wsd_args(x, model, tokens, fb->decay_fraction, &tc);
+    if (!own) return -1;
+    if (s <= 0) return pq_plan_add0(x->plan, "pretrain", own);
+    json_object_set_new(own, "branch_step", json_integer(s));
+    return pq_plan_add1(x->plan, "pretrain", own, "branch", parent);
+}
 
 static int expand_budget(expander *x) {
     json_t *models, *bits, *fractions;
     long long total;
+    int control;
     if (get_models(x, &models) || get_numbers(x, "bits", &bits) || get_numbers(x, "fp_fractions", &fractions) ||
-        positive(x, "total_tokens", &total))
+        positive(x, "total_tokens", &total) || fp_control_on(x, &control))
         return -1;
     size_t i, j, k;
     json_t *m, *b, *f;
-    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) json_array_foreach(fractions, k, f) {
+    long long largest = control ? total : 0;
+    json_array_foreach(fractions, k, f) {
         double frac = json_number_value(f);
         if (frac < 0 || frac > 1) return pq_suite_field_error(x->s, "fp_fractions", "fractions must lie in [0, 1]");
+        largest = PQ_MAX(largest, llround(frac * (double)total));
+    }
+    fp_budgets fb;
+    if (fp_budgets_init(x, &fb, largest)) return -1;
+    json_array_foreach(models, i, m) {
+        const char *model = json_string_value(m);
+        if (control) { /* full precision for the whole budget: what every split is measured against */
+            int p = budget_fp_run(x, &fb, model, total, fractions, total);
+            int e = evaluate(x, p);
+            if (p < 0 || e < 0) return -1;
+            add_row(x,
+                    json_pack("{s:s, s:i, s:f, s:I, s:I, s:I}", "model", model, "bits", 16, "fp_fraction", 1.0, "fp_tokens", total,
+                              "qat_tokens", (json_int_t)0, "total_tokens", total),
+                    "model", p, "eval", e);
+        }
+    }
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) json_array_foreach(fractions, k, f) {
+        double frac = json_number_value(f);
         const char *model = json_string_value(m);
         long long fp_tokens = llround(frac * (double)total), qat_tokens = total - fp_tokens;
         int q;
         if (fp_tokens == 0) {
             q = qat(x, -1, model, json_number_value(b), "paretoq", total);
         } else {
-            int p = pretrain(x, model, fp_tokens);
+            int p = budget_fp_run(x, &fb, model, fp_tokens, fractions, total);
             if (p < 0) return -1;
             q = qat(x, p, model, json_number_value(b), "paretoq", qat_tokens);
         }
@@ -181,8 +344,9 @@ static int expand_budget(expander *x) {
 static int expand_tokens(expander *x) {
     json_t *models, *bits, *sweep;
     long long pre;
+    int control;
     if (get_models(x, &models) || get_numbers(x, "bits", &bits) || get_numbers(x, "qat_token_sweep", &sweep) ||
-        positive(x, "pretrain_tokens", &pre))
+        positive(x, "pretrain_tokens", &pre) || fp_control_on(x, &control))
         return -1;
     size_t i, j, k;
     json_t *m, *b, *t;
@@ -192,14 +356,16 @@ static int expand_tokens(expander *x) {
         if (p < 0) return -1;
         json_array_foreach(bits, j, b) json_array_foreach(sweep, k, t) {
             long long tokens = (long long)json_number_value(t);
-            for (int scratch = 0; scratch < 2; scratch++) {
+            /* init 2: the full-precision control, the same fine-tune without quantization */
+            for (int scratch = 0; scratch < 2 + control; scratch++) {
                 if (scratch && tokens == 0) continue; /* random init with no training measures nothing */
-                int q = qat(x, scratch ? -1 : p, model, json_number_value(b), "paretoq", tokens);
+                int q = scratch == 2 ? qat_rule(x, p, model, json_number_value(b), "none", tokens, "recipe")
+                                     : qat(x, scratch ? -1 : p, model, json_number_value(b), "paretoq", tokens);
                 int e = evaluate(x, q);
                 if (q < 0 || e < 0) return -1;
                 add_row(x,
                         json_pack("{s:s, s:O, s:s, s:I}", "model", model, "bits", b, "init",
-                                  scratch ? "scratch" : "finetune", "qat_tokens", tokens),
+                                  scratch == 2 ? "fp_control" : scratch ? "scratch" : "finetune", "qat_tokens", tokens),
                         "qat", q, "eval", e);
             }
         }
@@ -207,15 +373,29 @@ static int expand_tokens(expander *x) {
     return 0;
 }
 
+/* Rows per (model, bits, lr_rule, method): method "qat" (ParetoQ at that LR rule) or
+ * "fp_control" (the same fine-tune in full precision: the weight change QAT's is
+ * measured against). */
 static int expand_transition(expander *x) {
-    json_t *models, *bits;
-    if (get_models(x, &models) || get_numbers(x, "bits", &bits)) return -1;
-    size_t i, j;
+    json_t *models, *bits, *rules;
+    long long pre, qt;
+    int control;
+    if (get_models(x, &models) || get_numbers(x, "bits", &bits) || lr_rules(x, &rules) || fp_control_on(x, &control) ||
+        positive(x, "pretrain_tokens", &pre) || positive(x, "qat_tokens", &qt))
+        return -1;
+    size_t i, j, k;
     json_t *m, *b;
-    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) {
-        int q = standard_qat(x, json_string_value(m), json_number_value(b), "paretoq");
-        if (q < 0) return -1;
-        add_row(x, json_pack("{s:s, s:O}", "model", json_string_value(m), "bits", b), "qat", q, NULL, 0);
+    int n_rules = rules ? (int)json_array_size(rules) : 1;
+    json_array_foreach(models, i, m) json_array_foreach(bits, j, b) for (k = 0; k < (size_t)n_rules; k++) {
+        const char *model = json_string_value(m), *rule = rules ? json_string_value(json_array_get(rules, k)) : "recipe";
+        int p = pretrain(x, model, pre);
+        if (p < 0) return -1;
+        for (int c = 0; c <= control; c++) {
+            int q = qat_rule(x, p, model, json_number_value(b), c ? "none" : "paretoq", qt, rule);
+            if (q < 0) return -1;
+            add_row(x, json_pack("{s:s, s:O, s:s, s:s}", "model", model, "bits", b, "lr_rule", rule, "method", c ? "fp_control" : "qat"),
+                    "qat", q, NULL, 0);
+        }
     }
     return 0;
 }

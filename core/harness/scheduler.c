@@ -79,6 +79,20 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
     const char *shards = data.shards_dir;
     if (!strcmp(r->kind, "pretrain")) {
         arg(&a, "pretrain"), arg(&a, "--config"), arg(&a, config), arg(&a, "--data"), arg(&a, shards);
+        json_t *keep = json_object_get(r->args, "keep_steps");
+        if (json_array_size(keep)) { /* the branch points of shorter runs (expand.c, budget) */
+            char steps[1024] = "";
+            size_t k;
+            json_t *s;
+            json_array_foreach(keep, k, s) snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", k ? "," : "",
+                                                    (long long)json_integer_value(s));
+            arg(&a, "--keep-steps"), arg(&a, steps);
+        }
+        if (json_object_get(r->args, "branch_step")) {
+            char name[64];
+            snprintf(name, sizeof name, "state-%.0f.ckpt", num(r, "branch_step"));
+            arg(&a, "--branch-from"), dep_file(&a, plan, r, "branch", name);
+        }
     } else if (!strcmp(r->kind, "qat")) {
         arg(&a, "qat");
         if (json_object_get(r->args, "config"))
@@ -89,6 +103,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
         arg(&a, "--quantizer"), arg(&a, str(r, "quantizer"));
         arg(&a, "--tokens"), argf(&a, "%.0f", num(r, "tokens"));
         arg(&a, "--seed"), argf(&a, "%.0f", num(r, "seed"));
+        if (json_object_get(r->args, "lr")) arg(&a, "--lr"), argf(&a, "%.9g", num(r, "lr"));
         arg(&a, "--data"), arg(&a, shards);
     } else if (!strcmp(r->kind, "ptq")) {
         arg(&a, "ptq"), arg(&a, "--from"), dep_file(&a, plan, r, "from", "model.ckpt");
