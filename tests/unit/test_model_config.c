@@ -132,3 +132,11 @@ Test(model_config, integers_out_of_range_are_errors_not_conversions, .init = mk,
     cr_expect_eq(load_text(text, &m, &t), 0, "%s", pq_error());
     cr_expect_eq(t.tokens, 4000000);
 }
+
+/* Found by tests/fuzz/fuzz_config.c: the message named a key of the JSON it had just freed. */
+Test(model_config, unknown_top_level_key_is_named, .init = mk, .fini = rm) {
+    pq_model_config m;
+    pq_train_config t;
+    cr_expect_eq(load_text("{\"name\": \"x\", \"modell\": {\"dim\": 64}}", &m, &t), -1);
+    expect_error("unknown key \"modell\"", "expected model, train");
+}
