@@ -92,7 +92,8 @@ pq_shard *pq_shard_open(const char *path) {
         pq_fail("%s: corrupt shard header: %u bytes per token", path, s->token_bytes);
         goto fail;
     }
-    if (s->vocab_size == 0 || (s->token_bytes == 2 && s->vocab_size > 65536)) {
+    /* ids reach the engine as int32_t (pq_shard_read): a larger vocab would make them negative */
+    if (s->vocab_size == 0 || s->vocab_size > INT32_MAX || (s->token_bytes == 2 && s->vocab_size > 65536)) {
         pq_fail("%s: corrupt shard header: vocab size %u with %u-byte tokens", path, s->vocab_size, s->token_bytes);
         goto fail;
     }

@@ -130,6 +130,21 @@ Test(data_shards, rejects_bad_files) {
     cr_assert(strstr(pq_error(), "/nonexistent/shard.bin"));
 }
 
+/* Found by tests/fuzz/fuzz_shard.c: a vocab above INT32_MAX let ids through that read back negative. */
+Test(data_shards, rejects_vocab_beyond_int32) {
+    char *p = tmp("wide.bin");
+    int lens[] = {5};
+    write_shard(p, 70000, HASH_A, lens, 1, 3);
+    size_t n;
+    char *buf = pq_read_file(p, &n);
+    buf[16] = 1, buf[17] = 0, buf[18] = 0, buf[19] = (char)0x80; /* vocab 2^31 + 1, little-endian */
+    cr_assert_eq(pq_write_file_atomic(p, buf, n), 0);
+    cr_expect_null(pq_shard_open(p));
+    cr_expect(strstr(pq_error(), "vocab size 2147483649"), "%s", pq_error());
+    free(buf);
+    free(p);
+}
+
 Test(data_shards, set_concatenates_in_name_order) {
     char *p0 = tmp("train_000.bin"), *p1 = tmp("train_001.bin"), *pv = tmp("val.bin");
     int l0[] = {4, 4}, l1[] = {3}, lv[] = {2};
