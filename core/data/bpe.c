@@ -295,24 +295,31 @@ pq_bpe *pq_bpe_from_merges(const int32_t (*merges)[2], int n_merges) {
                 return NULL;
             }
         }
+    /* Token lengths first, to size the byte table. Merges never cross a chunk, so no
+     * token is longer than one: a longer one (lengths can double per merge) is a bad list. */
+    int V = PQ_BPE_FIRST_MERGE + n_merges;
+    uint32_t *tok_len = pq_malloc(sizeof *tok_len * V);
+    size_t total = 256;
+    for (int i = 0; i < n_merges; i++) {
+        int32_t l = merges[i][0], r = merges[i][1];
+        uint32_t len = (l < 256 ? 1 : tok_len[l]) + (r < 256 ? 1 : tok_len[r]);
+        if (len > PQ_BPE_MAX_CHUNK) {
+            free(tok_len);
+            pq_fail("merge %d makes a token of %u bytes, longer than a %d-byte chunk", i, len, PQ_BPE_MAX_CHUNK);
+            return NULL;
+        }
+        tok_len[PQ_BPE_FIRST_MERGE + i] = len;
+        total += len;
+    }
     pq_bpe *b = pq_calloc(1, sizeof *b);
     b->n_merges = n_merges;
     b->merges = pq_malloc(sizeof *b->merges * (n_merges ? n_merges : 1));
-    memcpy(b->merges, merges, sizeof *b->merges * n_merges);
+    if (n_merges) memcpy(b->merges, merges, sizeof *b->merges * n_merges);
     size_t cap = 1024;
     while (cap < 4 * (size_t)n_merges) cap *= 2;
     pm_init(&b->rank, cap);
-    int V = PQ_BPE_FIRST_MERGE + n_merges;
     b->tok_off = pq_malloc(sizeof *b->tok_off * V);
-    b->tok_len = pq_malloc(sizeof *b->tok_len * V);
-    size_t total = 256;
-    for (int i = 0; i < n_merges; i++) {
-        /* lengths first, to size the byte table */
-        int32_t l = merges[i][0], r = merges[i][1];
-        uint32_t ll = l < 256 ? 1 : b->tok_len[l], rl = r < 256 ? 1 : b->tok_len[r];
-        b->tok_len[PQ_BPE_FIRST_MERGE + i] = ll + rl;
-        total += ll + rl;
-    }
+    b->tok_len = tok_len;
     b->tok_bytes = pq_malloc(total);
     for (int i = 0; i < 256; i++) {
         b->tok_bytes[i] = (uint8_t)i;
@@ -441,6 +448,7 @@ pq_bpe *pq_bpe_load(const char *path) {
         goto done;
     }
     b = pq_bpe_from_merges((const int32_t(*)[2])merges, (int)nm);
+    if (!b) pq_fail_prefix("%s", path);
 done:
     free(merges);
     free(text);

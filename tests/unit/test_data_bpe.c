@@ -273,6 +273,9 @@ Test(data_bpe, save_load_and_malformed_files) {
         {"special", "pq-bpe 1\nvocab 259\nbos 256\neos 257\nmerges 1\n256 1\n", ":6: merge uses an id"},
         {"garbage", "pq-bpe 1\nvocab 259\nbos 256\neos 257\nmerges 1\n97 98\nextra\n", "unexpected data"},
         {"line", "pq-bpe 1\nvocab 259\nbos 256\neos 257\nmerges 1\n97,98\n", ":6: malformed merge"},
+        /* each merge doubles a token: 40 such lines had overflowed the 32-bit lengths and asked for 4 GiB */
+        {"long", "pq-bpe 1\nvocab 265\nbos 256\neos 257\nmerges 7\n97 97\n258 258\n259 259\n260 260\n261 261\n262 262\n263 263\n",
+         "merge 6 makes a token of 128 bytes"},
     };
     for (size_t k = 0; k < PQ_COUNT(bad); k++) {
         cr_assert_eq(pq_write_file_atomic(path, bad[k].text, strlen(bad[k].text)), 0);
