@@ -243,6 +243,38 @@ static pq_ckpt *parse_payload(const char *path, const unsigned char *p, size_t n
     return c;
 }
 
+/* The payload, decompressed into a buffer that grows with the output the frame
+ * actually yields (up to raw_n): a header that claims terabytes costs nothing
+ * until the frame delivers them. NULL + pq_error() unless the single frame is
+ * exactly raw_n bytes and fills the file. */
+static unsigned char *decompress_payload(const char *path, const unsigned char *packed, size_t packed_n, uint64_t raw_n) {
+    ZSTD_DCtx *z = ZSTD_createDCtx();
+    if (!z) pq_die("out of memory (zstd context)");
+    ZSTD_inBuffer in = {packed, packed_n, 0};
+    ZSTD_outBuffer out = {NULL, 0, 0};
+    size_t rc;
+    do {
+        if (out.pos == out.size && out.size < raw_n) {
+            out.size = out.size ? PQ_MIN(2 * out.size, raw_n) : PQ_MIN(raw_n, (uint64_t)1 << 20);
+            out.dst = pq_realloc(out.dst, out.size);
+        }
+        size_t in_before = in.pos, out_before = out.pos;
+        rc = ZSTD_decompressStream(z, &out, &in);
+        if (!ZSTD_isError(rc) && rc != 0 && in.pos == in_before && out.pos == out_before) break; /* stuck */
+    } while (!ZSTD_isError(rc) && rc != 0);
+    ZSTD_freeDCtx(z);
+    if (ZSTD_isError(rc) || rc != 0 || out.pos != raw_n || in.pos != packed_n) {
+        pq_fail("%s: corrupt checkpoint (zstd: %s)", path,
+                ZSTD_isError(rc) ? ZSTD_getErrorName(rc)
+                : rc != 0        ? "the frame is cut short or longer than the header says"
+                : out.pos != raw_n ? "the frame is shorter than the header says"
+                                   : "bytes after the frame");
+        free(out.dst);
+        return NULL;
+    }
+    return out.dst ? out.dst : pq_malloc(1);
+}
+
 pq_ckpt *pq_ckpt_load(const char *path) {
     size_t file_n;
     unsigned char *file = (unsigned char *)pq_read_file(path, &file_n);
@@ -275,12 +307,7 @@ pq_ckpt *pq_ckpt_load(const char *path) {
         pq_fail("%s: corrupt checkpoint (compressed frame does not match the header)", path);
         goto done;
     }
-    raw = pq_malloc(raw_n);
-    size_t got = ZSTD_decompress(raw, raw_n, file + HEADER_BYTES, packed_n);
-    if (ZSTD_isError(got) || got != raw_n) {
-        pq_fail("%s: corrupt checkpoint (zstd: %s)", path, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
-        goto done;
-    }
+    if (!(raw = decompress_payload(path, file + HEADER_BYTES, packed_n, raw_n))) goto done;
     uint8_t digest[32];
     pq_sha256 *h = pq_sha256_begin();
     pq_sha256_update(h, raw, raw_n);

@@ -116,6 +116,31 @@ Test(ckpt, wrong_version) { expect_load_error(bump_version, "version 99"); }
 Test(ckpt, not_a_checkpoint) { expect_load_error(bad_magic, "magic"); }
 Test(ckpt, empty_file) { expect_load_error(empty_file, "magic"); }
 
+/* A 16-byte zstd frame that claims `size` bytes of content (8-byte size field,
+ * single segment) and holds one empty raw block, behind a header that agrees. */
+static void expect_claimed_size_refused(uint64_t size) {
+    unsigned char file[64 + 16] = "PQCKPT01";
+    uint32_t version = PQ_CKPT_VERSION, count = 1;
+    uint64_t packed = 16;
+    memcpy(file + 8, &version, 4), memcpy(file + 12, &count, 4);
+    memcpy(file + 16, &size, 8), memcpy(file + 24, &packed, 8);
+    unsigned char frame[16] = {0x28, 0xB5, 0x2F, 0xFD, 0xE0};
+    memcpy(frame + 5, &size, 8);
+    frame[13] = 1; /* last block, raw, 0 bytes */
+    memcpy(file + 64, frame, 16);
+    char *path = path_in_dir("claims.ckpt");
+    cr_assert_eq(pq_write_file_atomic(path, file, sizeof file), 0);
+    cr_expect_null(pq_ckpt_load(path));
+    cr_expect(strstr(pq_error(), "claims.ckpt: corrupt checkpoint (zstd"), "%s", pq_error());
+    free(path);
+}
+
+/* The payload buffer had been allocated at the header's word: 80 bytes could ask for a terabyte. */
+Test(ckpt, claimed_payload_size_is_not_allocated_up_front) {
+    expect_claimed_size_refused((uint64_t)1 << 40);
+    expect_claimed_size_refused((uint64_t)100 << 20);
+}
+
 Test(ckpt, missing_file) {
     cr_expect_null(pq_ckpt_load("/nonexistent/x.ckpt"));
     cr_expect(strstr(pq_error(), "/nonexistent/x.ckpt") != NULL, "%s", pq_error());
