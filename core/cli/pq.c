@@ -15,6 +15,8 @@ static const pq_command commands[] = {
     {"ptq", "post-training quantization baselines (RTN, GPTQ)", cmd_ptq},
     {"eval", "zero-shot multiple-choice accuracy and perplexity", cmd_eval},
     {"generate", "generate text with packed low-bit weights", cmd_generate},
+    {"import", "import a Hugging Face LLaMA-family model into a pq checkpoint", cmd_import},
+    {"export", "export a checkpoint as a Hugging Face directory (safetensors)", cmd_export},
     {"bench", "training and low-bit kernel benchmarks", cmd_bench},
     {"suite", "run the fixed experiment suites (one per paper figure/table)", cmd_suite},
     {"check", "compare a tier's results with the stored reference", cmd_check},

@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""A tiny LLaMA-shaped Hugging Face directory and an independent numpy forward of it.
+
+    hf_llama.py make DIR --dtype f32|f16|bf16 [--untied] [--theta X] [--eps E] [--shards N]
+                         [--llama3] [--drop NAME] [--arch A] [--ffn-in-config N] --tokens 1,2,3
+        writes DIR/config.json, DIR/model.safetensors (or N shards + index) with the
+        safetensors bytes written by hand, and DIR/ref_logits.f64: the logits [T, vocab]
+        of the tokens by the float64 reference forward below, computed from the weights
+        as stored (after rounding to the dtype).
+    hf_llama.py compare A.f32 DIR/ref_logits.f64   max |a - ref| / max |ref| <= 1e-5
+    hf_llama.py same-tensors A.safetensors B.safetensors NAME...   bytes equal per tensor
+
+The reference follows Hugging Face's LlamaForCausalLM (modeling_llama.py): RMSNorm
+x * rsqrt(mean(x^2) + eps) * w, RoPE with rotate_half (pairs i, i + hd/2) and inv_freq =
+theta^(-2i/hd) (llama3 scaling as _compute_llama3_parameters), grouped-query causal
+attention scaled by 1/sqrt(hd), SwiGLU MLP, final norm, lm_head (or the embedding when
+tied). It shares no code with pq."""
+import json, math, os, struct, sys
+import numpy as np
+
+def bf16_round(a):
+    u = a.astype(np.float32).view(np.uint32).astype(np.uint64)
+    u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
+    return u
+
+def encode(a, dtype):
+    """(bytes, the float64 values those bytes hold)"""
+    if dtype == "f32":
+        b = a.astype("<f4")
+        return b.tobytes(), b.astype(np.float64), "F32"
+    if dtype == "f16":
+        b = a.astype("<f2")
+        return b.tobytes(), b.astype(np.float64), "F16"
+    u = bf16_round(a).astype("<u2")
+    back = (u.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+    return u.tobytes(), back, "BF16"
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, dtype name, shape, bytes)"""
+    header, off = {"__metadata__": {"format": "pt"}}, 0
+    for name, dt, shape, b in tensors:
+        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h)
+        for t in tensors:
+            f.write(t[3])
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    return {k: data[8 + n + v["data_offsets"][0]: 8 + n + v["data_offsets"][1]]
+            for k, v in header.items() if k != "__metadata__"}
+
+def inv_freq(cfg, hd):
+    f = cfg["rope_theta"] ** (-np.arange(0, hd, 2, dtype=np.float64) / hd)
+    rs = cfg.get("rope_scaling")
+    if rs:
+        old, lo, hi, fac = rs["original_max_position_embeddings"], rs["low_freq_factor"], rs["high_freq_factor"], rs["factor"]
+        wl = 2 * math.pi / f
+        smooth = (old / wl - lo) / (hi - lo)
+        f = np.where(wl < old / hi, f, np.where(wl > old / lo, f / fac, (1 - smooth) * f / fac + smooth * f))
+    return f
+
+def forward(cfg, w, tokens):
+    D, H, KV = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd, eps, T = D // H, cfg["rms_norm_eps"], len(tokens)
+    rms = lambda x, g: x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * g
+    ang = np.arange(T)[:, None] * inv_freq(cfg, hd)[None, :]
+    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    def rope(x):  # x [T, heads, hd]; rotate_half
+        a, b = x[..., : hd // 2], x[..., hd // 2:]
+        return np.concatenate([a * cos - b * sin, b * cos + a * sin], -1)
+    x = w["model.embed_tokens.weight"][tokens]
+    mask = np.triu(np.full((T, T), -np.inf), 1)
+    for l in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % l
+        h = rms(x, w[p + "input_layernorm.weight"])
+        q = rope((h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, H, hd))
+        k = rope((h @ w[p + "self_attn.k_proj.weight"].T).reshape(T, KV, hd))
+        v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(T, KV, hd)
+        o = np.empty((T, H, hd))
+        for i in range(H):
+            j = i // (H // KV)
+            s = q[:, i] @ k[:, j].T / math.sqrt(hd) + mask
+            s = np.exp(s - s.max(-1, keepdims=True))
+            o[:, i] = (s / s.sum(-1, keepdims=True)) @ v[:, j]
+        x = x + o.reshape(T, D) @ w[p + "self_attn.o_proj.weight"].T
+        h = rms(x, w[p + "post_attention_layernorm.weight"])
+        g, u = h @ w[p + "mlp.gate_proj.weight"].T, h @ w[p + "mlp.up_proj.weight"].T
+        x = x + (g / (1 + np.exp(-g)) * u) @ w[p + "mlp.down_proj.weight"].T
+    head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
+    return rms(x, w["model.norm.weight"]) @ head.T
+
+def make(argv):
+    d, opt = argv[0], {"--dtype": "f32", "--theta": "10000", "--eps": "1e-5", "--shards": "1", "--arch": "LlamaForCausalLM"}
+    flags, i = set(), 1
+    while i < len(argv):
+        if argv[i] in ("--untied", "--llama3"):
+            flags.add(argv[i]); i += 1
+        else:
+            opt[argv[i]] = argv[i + 1]; i += 2
+    D, L, H, KV, F, V, C = 32, 2, 4, 2, 48, 300, 64
+    cfg = {"architectures": [opt["--arch"]], "model_type": "llama", "hidden_size": D, "num_hidden_layers": L,
+           "num_attention_heads": H, "num_key_value_heads": KV, "intermediate_size": int(opt.get("--ffn-in-config", F)),
+           "vocab_size": V, "max_position_embeddings": C, "rope_theta": float(opt["--theta"]),
+           "rms_norm_eps": float(opt["--eps"]), "tie_word_embeddings": "--untied" not in flags, "hidden_act": "silu",
+           "attention_bias": False, "torch_dtype": "float32", "rope_scaling": None}
+    if "--llama3" in flags:  # original context short enough that all three bands occur at hd = 8
+        cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                               "original_max_position_embeddings": 64}
+    rng = np.random.default_rng(int(opt.get("--seed", "7")))
+    hd = D // H
+    shapes = {"model.embed_tokens.weight": (V, D), "model.norm.weight": (D,)}
+    for l in range(L):
+        p = "model.layers.%d." % l
+        shapes.update({p + "input_layernorm.weight": (D,), p + "self_attn.q_proj.weight": (H * hd, D),
+                       p + "self_attn.k_proj.weight": (KV * hd, D), p + "self_attn.v_proj.weight": (KV * hd, D),
+                       p + "self_attn.o_proj.weight": (D, D), p + "post_attention_layernorm.weight": (D,),
+                       p + "mlp.gate_proj.weight": (F, D), p + "mlp.up_proj.weight": (F, D), p + "mlp.down_proj.weight": (D, F)})
+    if "--untied" in flags:
+        shapes["lm_head.weight"] = (V, D)
+    tensors, w = [], {}
+    for name, shape in shapes.items():
+        a = 1 + 0.2 * rng.standard_normal(shape) if len(shape) == 1 else rng.standard_normal(shape) / math.sqrt(shape[-1])
+        b, back, dt = encode(a, opt["--dtype"])
+        w[name] = back.reshape(shape)
+        if name != opt.get("--drop"):
+            tensors.append((name, dt, shape, b))
+    os.makedirs(d, exist_ok=True)
+    n = int(opt["--shards"])
+    if n == 1:
+        write_safetensors(os.path.join(d, "model.safetensors"), tensors)
+    else:
+        wm = {}
+        for s in range(n):
+            part = tensors[s::n]
+            fn = "model-%05d-of-%05d.safetensors" % (s + 1, n)
+            write_safetensors(os.path.join(d, fn), part)
+            wm.update({t[0]: fn for t in part})
+        json.dump({"metadata": {}, "weight_map": wm}, open(os.path.join(d, "model.safetensors.index.json"), "w"))
+    json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
+    tokens = [int(t) for t in opt["--tokens"].split(",")]
+    forward(cfg, w, tokens).astype("<f8").tofile(os.path.join(d, "ref_logits.f64"))
+
+def compare(a_path, ref_path):
+    ref = np.fromfile(ref_path, "<f8")
+    a = np.fromfile(a_path, "<f4").astype(np.float64)
+    if a.shape != ref.shape:
+        sys.exit("compare: %d logits, reference has %d" % (a.size, ref.size))
+    rel = np.abs(a - ref).max() / np.abs(ref).max()
+    print("max |pq - ref| / max |ref| = %.2e over %d logits (max |ref| %.3f)" % (rel, a.size, np.abs(ref).max()))
+    sys.exit(0 if rel <= 1e-5 else 1)
+
+def same_tensors(a, b, names):
+    ta, tb = read_safetensors(a), read_safetensors(b)
+    for n in names or sorted(ta):
+        if ta.get(n) is None or ta.get(n) != tb.get(n):
+            sys.exit("tensor %s differs" % n)
+
+if __name__ == "__main__":
+    cmd, rest = sys.argv[1], sys.argv[2:]
+    if cmd == "make": make(rest)
+    elif cmd == "compare": compare(*rest)
+    elif cmd == "same-tensors": same_tensors(rest[0], rest[1], rest[2:])
