@@ -43,8 +43,9 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
 #define VALUE() (next ? (i++, next) : (pq_usage_error(cmd, "%s needs a value", a), ""))
         if (!strcmp(a, "--tier")) {
             opt->tier = VALUE();
-            if (strcmp(opt->tier, "smoke") && strcmp(opt->tier, "small") && strcmp(opt->tier, "full"))
-                pq_usage_error(cmd, "unknown tier '%s' (smoke, small, full)", opt->tier);
+            if (strcmp(opt->tier, "smoke") && strcmp(opt->tier, "small") && strcmp(opt->tier, "medium") &&
+                strcmp(opt->tier, "full"))
+                pq_usage_error(cmd, "unknown tier '%s' (smoke, small, medium, full)", opt->tier);
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
             opt->jobs = (int)pq_parse_int_in(cmd, a, VALUE(), PQ_POSITIVE, INT_MAX);
         } else if (!strncmp(a, "-j", 2) && a[2]) {

@@ -44,6 +44,16 @@ static int pretrain(expander *x, const char *model, long long tokens) {
     return pq_plan_add0(x->plan, "pretrain", args);
 }
 
+/* The member a quantizer name resolves to at a bit width ("paretoq" at 2 bits: "seq"; names
+ * the quantizer module does not know, such as "none", stay as they are). */
+static const char *resolved(const char *quantizer, double bits, pq_quantizer *q) {
+    char text[16];
+    pq_qbits qb;
+    snprintf(text, sizeof text, "%g", bits);
+    if (pq_qbits_parse(text, &qb) == 0 && pq_quantizer_init(q, quantizer, qb) == 0) return q->name;
+    return quantizer;
+}
+
 /* The model's pretraining settings (its config file's "train", defaults filled in). */
 static int train_config(expander *x, const char *model, pq_train_config *tc) {
     json_t *config = model_config(x, model);
@@ -73,16 +83,20 @@ static int qat_rule(expander *x, int from, const char *model, double bits, const
     double lr = qat_lr(tc.lr, bits, rule);
     double plan_bits = bits;
     if (!strcmp(quantizer, "none")) plan_bits = lr == qat_lr(tc.lr, 2, "recipe") ? 2 : 4;
-    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", plan_bits, "quantizer", quantizer, "tokens",
-                             tokens, "seed", x->seed);
+    pq_quantizer q;
+    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", plan_bits, "quantizer",
+                             resolved(quantizer, plan_bits, &q), "tokens", tokens, "seed", x->seed);
     if (lr != qat_lr(tc.lr, plan_bits, "recipe")) json_object_set_new(args, "lr", json_real(lr));
     return pq_plan_add1(x->plan, "qat", args, "from", from);
 }
 
-/* from < 0: QAT from random init (the model config goes into the arguments). */
+/* from < 0: QAT from random init (the model config goes into the arguments). The
+ * quantizer is planned under its resolved name ("paretoq" at 2 bits is "seq"), so the
+ * same computation asked for by two suites under two names is one run. */
 static int qat(expander *x, int from, const char *model, double bits, const char *quantizer, long long tokens) {
-    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", bits, "quantizer", quantizer,
-                             "tokens", tokens, "seed", x->seed);
+    pq_quantizer q;
+    json_t *args = json_pack("{s:s, s:f, s:s, s:I, s:I}", "model", model, "bits", bits, "quantizer",
+                             resolved(quantizer, bits, &q), "tokens", tokens, "seed", x->seed);
     if (from >= 0) return pq_plan_add1(x->plan, "qat", args, "from", from);
     json_t *config = model_config(x, model);
     if (!config) {

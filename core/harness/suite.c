@@ -86,7 +86,8 @@ int pq_suite_load(pq_suite *s, const char *suites_dir, const char *name, const c
             return pq_fail("%s: tiers.%s: every suite defines the smoke, small and full tiers", s->path,
                            tier_names[i]);
     s->tier = json_object_get(tiers, tier);
-    if (!s->tier) return pq_fail("unknown tier '%s' (smoke, small, full)", tier);
+    /* medium (16-64 cores) is optional: a suite that defines it runs it */
+    if (!s->tier) return pq_fail("unknown tier '%s' (smoke, small, full; medium where a suite defines it)", tier);
     s->tier_name = tier;
     json_t *tol = json_object_get(s->root, "tolerances");
     if (!json_is_object(tol)) return file_error(s, "tolerances", "must be an object {metric: rule}");

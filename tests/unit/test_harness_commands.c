@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fsio.h"
 #include "base/util.h"
 #include "harness/plan.h"
 #include "harness/scheduler.h"
+#include "harness/suite.h"
 
 /* The argument after `flag` in argv, or NULL. */
 static const char *after(char **argv, const char *flag) {
@@ -47,4 +49,29 @@ Test(harness_commands, data_paths_follow_the_model_vocab) {
     cr_expect_str_eq(after(c, "--tokenizer"), "/d/tokenizer.bpe");
     pq_free_argv(c);
     pq_plan_free(&plan);
+}
+
+/* A tier beyond smoke/small/full (medium) loads where a suite defines it, and only there. */
+Test(harness_commands, medium_tier_is_optional) {
+    char dir[] = "/tmp/pq_medium_XXXXXX";
+    cr_assert(mkdtemp(dir));
+    const char *text = "{\"suite\": \"kernels\", \"artifact\": \"a\", \"title\": \"t\", \"finding\": \"f\", \"key\": [\"format\"],\n"
+                       " \"tiers\": {\"smoke\": {}, \"small\": {}, \"full\": {}%s}, \"tolerances\": {}}\n";
+    char body[512], path[64];
+    snprintf(path, sizeof path, "%s/kernels.json", dir);
+    for (int with = 0; with < 2; with++) {
+        snprintf(body, sizeof body, text, with ? ", \"medium\": {\"quick\": true}" : "");
+        cr_assert_eq(pq_write_file_atomic(path, body, strlen(body)), 0);
+        pq_suite s;
+        int rc = pq_suite_load(&s, dir, "kernels", "medium");
+        if (with) {
+            cr_expect_eq(rc, 0, "%s", pq_error());
+            cr_expect(json_is_true(json_object_get(s.tier, "quick")));
+            pq_suite_free(&s);
+        } else {
+            cr_expect_eq(rc, -1);
+            cr_expect(strstr(pq_error(), "unknown tier 'medium'"), "%s", pq_error());
+        }
+    }
+    pq_remove_tree(dir);
 }
