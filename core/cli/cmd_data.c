@@ -14,7 +14,7 @@
 
 static void usage(void) {
     printf("usage: pq data build [--data-dir DIR] [--vocab N] [--seed S] [--skip-corpus] [--force] [--quiet]\n"
-           "       pq data stats [--data-dir DIR] [--vocab N]\n"
+           "       pq data stats [--data-dir DIR] [--vocab N] [--json]\n"
            "       pq data check-leaks [--data-dir DIR] [--vocab N] TASK.jsonl...\n"
            "\n"
            "build        corpus (Debian packages) -> BPE tokenizer -> token shards -> built-in tasks.\n"
@@ -27,6 +27,8 @@ static void usage(void) {
            "  --vocab N        tokenizer vocab size incl. 256 bytes + BOS/EOS (default %d; 4096 also common)\n"
            "  --seed S         seed of the shard order and the tasks' choice order (default %d)\n"
            "  --skip-corpus    use the corpus already in DIR/corpus (no package download)\n"
+           "  --json           stats: per source documents, words, bytes (corpus) and train/held-out\n"
+           "                   tokens at 4k and 8k (the shards built for each), as JSON on stdout\n"
            "  --force          rebuild every step\n"
            "  --quiet          no progress lines\n",
            PQ_DATA_DEFAULT_VOCAB, PQ_DATA_DEFAULT_SEED);
@@ -36,7 +38,7 @@ typedef struct {
     const char *data_dir;
     int vocab;
     long long seed;
-    int skip_corpus, force, quiet;
+    int skip_corpus, force, quiet, json;
     char **rest;
     int n_rest;
 } args;
@@ -58,6 +60,7 @@ static void parse(int argc, char **argv, args *a, int allow_files) {
         } else if (!strcmp(f, "--skip-corpus")) a->skip_corpus = 1;
         else if (!strcmp(f, "--force")) a->force = 1;
         else if (!strcmp(f, "--quiet")) a->quiet = 1;
+        else if (!strcmp(f, "--json")) a->json = 1;
         else if (f[0] == '-' && f[1]) pq_usage_error(cmd, "unknown flag '%s'", f);
         else if (allow_files) a->rest[a->n_rest++] = argv[i];
         else pq_usage_error(cmd, "unexpected argument '%s'", f);
@@ -170,6 +173,93 @@ static int do_stats(args *a) {
     return rc;
 }
 
+/* pq data stats --json: the corpus manifest's per-source counts joined with the
+ * token counts of the 4k and 8k shards (null where those were not built). */
+static int do_stats_json(args *a) {
+    pq_data_paths p;
+    pq_data_paths_init(&p, a->data_dir, PQ_DATA_DEFAULT_VOCAB);
+    char *cm_path = pq_path_join(p.corpus_dir, "manifest.json");
+    json_t *cm = pq_json_read(cm_path);
+    int rc = 0;
+    if (!cm) {
+        fprintf(stderr, "pq data: %s\n", pq_error());
+        rc = 1;
+    }
+    static const int vocabs[] = {4096, 8192};
+    json_t *sm[2] = {NULL, NULL};
+    for (int v = 0; v < 2 && !rc; v++) {
+        pq_data_paths pv;
+        pq_data_paths_init(&pv, a->data_dir, vocabs[v]);
+        char *path = pq_path_join(pv.shards_dir, "manifest.json");
+        sm[v] = read_json_or_null(path);
+        free(path);
+        pq_data_paths_free(&pv);
+    }
+    if (!rc) {
+        json_t *out = json_object(), *sources = json_object();
+        json_int_t tot[2][2] = {{0}};
+        size_t i;
+        json_t *name;
+        json_array_foreach(json_object_get(cm, "order"), i, name) {
+            const char *n = json_string_value(name);
+            json_t *src = json_object_get(json_object_get(cm, "sources"), n), *row = json_object();
+            json_object_set(row, "decoder", json_object_get(src, "decoder"));
+            json_t *pk = json_array();
+            size_t k;
+            json_t *pe;
+            json_array_foreach(json_object_get(src, "packages"), k, pe)
+                json_array_append_new(pk, json_pack("{s:O, s:O}", "package", json_object_get(pe, "package"), "version",
+                                                    json_object_get(pe, "version")));
+            json_object_set_new(row, "packages", pk);
+            for (int h = 0; h < 2; h++) {
+                json_t *part = json_object_get(src, h ? "heldout" : "train");
+                json_object_set_new(row, h ? "heldout" : "train",
+                                    json_pack("{s:O, s:O, s:O}", "documents", json_object_get(part, "documents"), "words",
+                                              json_object_get(part, "words"), "bytes", json_object_get(part, "bytes")));
+            }
+            if (json_object_get(src, "duplicates_dropped"))
+                json_object_set(row, "duplicates_dropped", json_object_get(src, "duplicates_dropped"));
+            for (int v = 0; v < 2; v++) {
+                char key[32];
+                snprintf(key, sizeof key, "tokens_%d", vocabs[v]);
+                json_t *ss = sm[v] ? json_object_get(json_object_get(sm[v], "sources"), n) : NULL;
+                if (!ss) { json_object_set_new(row, key, json_null()); continue; }
+                json_object_set_new(row, key,
+                                    json_pack("{s:O, s:O, s:O, s:O, s:O}", "train", json_object_get(ss, "train_tokens"),
+                                              "heldout", json_object_get(ss, "heldout_tokens"), "weight",
+                                              json_object_get(ss, "weight"), "mixture", json_object_get(ss, "mixture_tokens"),
+                                              "mixture_share", json_object_get(ss, "mixture_share")));
+                tot[v][0] += json_integer_value(json_object_get(ss, "train_tokens"));
+                tot[v][1] += json_integer_value(json_object_get(ss, "heldout_tokens"));
+            }
+            json_object_set_new(sources, n, row);
+        }
+        json_object_set_new(out, "sources", sources);
+        json_t *totals = json_object();
+        json_object_set(totals, "train", json_object_get(json_object_get(cm, "totals"), "train"));
+        json_object_set(totals, "heldout", json_object_get(json_object_get(cm, "totals"), "heldout"));
+        for (int v = 0; v < 2; v++) {
+            char key[32];
+            snprintf(key, sizeof key, "tokens_%d", vocabs[v]);
+            json_object_set_new(totals, key,
+                                sm[v] ? json_pack("{s:I, s:I, s:O, s:O}", "train", tot[v][0], "heldout", tot[v][1], "mixture",
+                                                  json_object_get(sm[v], "mixture_tokens"), "val",
+                                                  json_object_get(sm[v], "val_tokens"))
+                                      : json_null());
+        }
+        json_object_set_new(out, "totals", totals);
+        json_object_set(out, "corpus_build_key", json_object_get(cm, "build_key"));
+        char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text);
+        free(text);
+        json_decref(out);
+    }
+    json_decref(cm), json_decref(sm[0]), json_decref(sm[1]);
+    free(cm_path);
+    pq_data_paths_free(&p);
+    return rc;
+}
+
 static int do_check_leaks(args *a) {
     if (a->n_rest == 0) pq_usage_error("data", "check-leaks needs at least one task file");
     pq_data_paths p;
@@ -201,7 +291,7 @@ int cmd_data(int argc, char **argv) {
         rc = do_build(&a);
     } else if (!strcmp(argv[1], "stats")) {
         parse(argc, argv, &a, 0);
-        rc = do_stats(&a);
+        rc = a.json ? do_stats_json(&a) : do_stats(&a);
     } else if (!strcmp(argv[1], "check-leaks")) {
         parse(argc, argv, &a, 1);
         rc = do_check_leaks(&a);

@@ -38,7 +38,7 @@
 
 /* Bump when any decoder's output or a held-out rule changes: it is part of the
  * build key, so existing corpora are rebuilt. */
-#define PQ_CORPUS_FORMAT 3
+#define PQ_CORPUS_FORMAT 4
 
 /* Builds (or finds up to date) the corpus under data_dir (e.g. "work/data"),
  * with recipes from $PQ_DATASETS, else ./datasets, else the datasets/ folder of

@@ -16,7 +16,7 @@ Test(sources_web, chapters_verses_notes_removed) {
     mem_sink m = {0};
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
-    pq_decode_ctx c = {"web", web_files, 6, &s, &st};
+    pq_decode_ctx c = {"web", web_files, 6, &s, &st, NULL};
     cr_assert_eq(pq_decode_web(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 2);
     cr_assert_str_eq(m.id[0], "web/Ruth.1");
@@ -50,7 +50,7 @@ Test(sources_web, truncated_block_file_is_named) {
     mem_sink m = {0};
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
-    pq_decode_ctx c = {"web", files, 6, &s, &st};
+    pq_decode_ctx c = {"web", files, 6, &s, &st, NULL};
     cr_assert_eq(pq_decode_web(&c), -1);
     cr_assert(strstr(pq_error(), "web_ot.bzz") && strstr(pq_error(), "truncated"), "%s", pq_error());
     mem_sink_free(&m);
@@ -92,7 +92,7 @@ Test(sources_austen, rdata_lazy_load_db) {
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
     char *files[] = {FIXTURE("tiny.rdx"), FIXTURE("tiny.rdb")};
-    pq_decode_ctx c = {"austen", files, 2, &s, &st};
+    pq_decode_ctx c = {"austen", files, 2, &s, &st, NULL};
     cr_assert_eq(pq_decode_austen(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 2);
     cr_assert_str_eq(m.id[0], "austen/tiny.1");
@@ -142,7 +142,7 @@ Test(sources_dictd, gcide_markup_wordnet_and_lemmas) {
     pq_source_state st = {0};
     pq_strset_add(&st.heldout_lemmas, "apple"); /* a held-out WordNet lemma */
     char *files[] = {FIXTURE("gcide.index"), FIXTURE("gcide.dict.gz")};
-    pq_decode_ctx c = {"gcide", files, 2, &s, &st};
+    pq_decode_ctx c = {"gcide", files, 2, &s, &st, NULL};
     cr_assert_eq(pq_decode_gcide(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 3, "metadata and the WordNet-only entry 'B C' are dropped");
     cr_assert_str_eq(m.id[0], "gcide/0");
@@ -185,7 +185,7 @@ Test(sources_dictd, devil_and_truncated_dictzip) {
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
     char *files[] = {FIXTURE("devil.index"), FIXTURE("devil.dict.gz")};
-    pq_decode_ctx c = {"devil", files, 2, &s, &st};
+    pq_decode_ctx c = {"devil", files, 2, &s, &st, NULL};
     cr_assert_eq(pq_decode_devil(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 2);
     cr_assert_str_eq(m.id[0], "devil/0");
@@ -198,7 +198,7 @@ Test(sources_dictd, devil_and_truncated_dictzip) {
     char *cut = pq_path_join("/tmp", "pq-test-devil-cut.dict.gz");
     cr_assert_eq(pq_write_file_atomic(cut, d, n - 40), 0);
     char *files2[] = {FIXTURE("devil.index"), cut};
-    pq_decode_ctx c2 = {"devil", files2, 2, &s, &st};
+    pq_decode_ctx c2 = {"devil", files2, 2, &s, &st, NULL};
     cr_assert_eq(pq_decode_devil(&c2), -1);
     cr_assert(strstr(pq_error(), "pq-test-devil-cut.dict.gz: truncated"), "%s", pq_error());
     unlink(cut);
@@ -215,7 +215,7 @@ Test(sources_wordnet, glosses_examples_synsets_heldout) {
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {.synsets_path = synpath};
     char *files[] = {FIXTURE("wordnet_noun.txt"), "/dev/null", FIXTURE("wordnet_adj.txt"), "/dev/null"};
-    pq_decode_ctx c = {"wordnet", files, 4, &s, &st};
+    pq_decode_ctx c = {"wordnet", files, 4, &s, &st, NULL};
     cr_assert_eq(pq_decode_wordnet(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 5);
     int dog = mem_find(&m, "wordnet/n:02084071"), matter = mem_find(&m, "wordnet/n:00020827");
@@ -254,7 +254,7 @@ Test(sources_fortunes, entries_and_split) {
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
     char *files[] = {FIXTURE("fortunes_head.txt")};
-    pq_decode_ctx c = {"fortunes", files, 1, &s, &st};
+    pq_decode_ctx c = {"fortunes", files, 1, &s, &st, NULL};
     cr_assert_eq(pq_decode_fortunes(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 4);
     cr_assert_str_eq(m.id[0], "fortunes/fortunes_head.txt.0");

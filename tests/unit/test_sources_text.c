@@ -124,7 +124,7 @@ Test(sources_plain, gutenberg_real_excerpt) {
     pq_sink s = mem_sink_of(&m);
     pq_source_state st = {0};
     char *files[] = {FIXTURE("gutenberg_excerpt.txt")};
-    pq_decode_ctx c = {"gutenberg", files, 1, &s, &st};
+    pq_decode_ctx c = {"gutenberg", files, 1, &s, &st, NULL};
     cr_assert_eq(pq_decode_gutenberg(&c), 0, "%s", pq_error());
     cr_assert_eq(m.n, 1);
     cr_assert_str_eq(m.id[0], "gutenberg/gutenberg_excerpt.0");

@@ -29,6 +29,9 @@ static const struct {
     {"kjv", pq_decode_kjv},         {"web", pq_decode_web},         {"austen", pq_decode_austen},
     {"gcide", pq_decode_gcide},     {"devil", pq_decode_devil},     {"wordnet", pq_decode_wordnet},
     {"fortunes", pq_decode_fortunes}, {"gutenberg", pq_decode_gutenberg}, {"jargon", pq_decode_jargon},
+    {"html", pq_decode_html},       {"rst", pq_decode_rst},         {"pod", pq_decode_pod},
+    {"man", pq_decode_man},         {"info", pq_decode_info},       {"commentary", pq_decode_commentary},
+    {"dictd", pq_decode_dictd},
 };
 
 pq_decoder_fn pq_decoder_find(const char *name) {
@@ -70,6 +73,37 @@ static int check_hex64(const char *s) {
     return 1;
 }
 
+/* A package's "files_list": a file beside the recipe in sha256sum format
+ * ("<sha256>  <path>" per line), for packages whose recipe uses thousands of
+ * files. Its entries are appended to the package's "files" in memory, so the
+ * build key covers them like files listed in the recipe. */
+static int files_list_load(const char *dir, json_t *pkg) {
+    const char *name = json_string_value(json_object_get(pkg, "files_list"));
+    if (!name) return 0;
+    if (strchr(name, '/') || !*name) return pq_fail("\"files_list\" must be a file name beside the recipe");
+    char *path = pq_path_join(dir, name);
+    size_t n;
+    char *text = pq_read_file(path, &n);
+    if (!text) { free(path); return -1; }
+    json_t *files = json_object_get(pkg, "files");
+    if (!json_is_array(files)) json_object_set_new(pkg, "files", files = json_array());
+    int rc = 0;
+    long line = 0;
+    for (char *p = text; p < text + n && !rc; line++) {
+        char *e = memchr(p, '\n', (size_t)(text + n - p));
+        if (!e) { rc = pq_fail("%s:%ld: last line has no newline (truncated?)", path, line + 1); break; }
+        *e = 0;
+        if (e - p < 67 || p[64] != ' ' || p[65] != ' ') rc = pq_fail("%s:%ld: not \"<sha256>  <path>\"", path, line + 1);
+        else {
+            p[64] = 0;
+            json_array_append_new(files, json_pack("{s:s, s:s}", "path", p + 66, "sha256", p));
+        }
+        p = e + 1;
+    }
+    free(text), free(path);
+    return rc;
+}
+
 /* Loads and validates one recipe; NULL + pq_error() naming the recipe file. */
 static json_t *recipe_load(const char *dir, const char *name) {
     char file[512];
@@ -86,7 +120,13 @@ static json_t *recipe_load(const char *dir, const char *name) {
     else if (!json_is_array(pkgs) || !json_array_size(pkgs))
         why = "\"packages\" must be a non-empty array";
     for (size_t i = 0; !why && i < json_array_size(pkgs); i++) {
-        json_t *p = json_array_get(pkgs, i), *files = json_object_get(p, "files");
+        json_t *p = json_array_get(pkgs, i);
+        if (files_list_load(dir, p)) {
+            pq_fail_prefix("%s", path);
+            json_decref(r), free(path);
+            return NULL;
+        }
+        json_t *files = json_object_get(p, "files");
         if (!json_is_string(json_object_get(p, "package")) || !json_is_string(json_object_get(p, "version")) ||
             !json_is_string(json_object_get(p, "arch")))
             why = "each package needs \"package\", \"version\" and \"arch\"";
@@ -212,9 +252,10 @@ static int download_deb(const char *debs, const char *name, const char *spec, co
         char *argv_user[] = {"apt-get", "download", "-q", (char *)spec, NULL};
         int st = run_tool(tmp, geteuid() == 0 ? argv_root : argv_user, verbose);
         if (st || !pq_file_exists(got))
-            rc = pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): is the package in the Debian archive "
-                         "and the archive reachable (apt-get update)?",
-                         path, spec, st);
+            rc = pq_fail("%s: missing, and `apt-get download %s` failed (exit %d): run apt-get update; if the pinned "
+                         "version has left the mirror (point releases replace +debNuN versions), fetch that exact file from "
+                         "snapshot.debian.org into %s (its SHA-256 is checked), or re-pin with datasets/pin.py",
+                         path, spec, st, debs);
     }
     if (rc == 0 && verify_sha(got, sha, what)) rc = pq_fail_prefix("downloaded");
     if (rc == 0 && rename(got, path) != 0) rc = pq_fail("%s: cannot move the download into place: %s", path, strerror(errno));
@@ -329,14 +370,143 @@ typedef struct {
     int64_t docs, words, bytes;
 } part_counts;
 
+/* ---- duplicate removal across the whole corpus --------------------------------------- */
+
+/* Paragraphs (lines of a document) of at least DEDUP_MIN_WORDS words are
+ * compared after normalisation (ASCII letters and digits lower-cased, every
+ * other run of bytes one separator): a paragraph already seen anywhere earlier
+ * in the build (sources in corpus.json order, documents in decoder order) is
+ * dropped, and a document that loses at least half its words that way is
+ * dropped whole (the same page in another rendering or version). Licence
+ * texts, colophons and pages shipped twice go; short lines (headings, "See
+ * also") stay. */
+#define DEDUP_MIN_WORDS 8
+
+typedef struct {
+    uint64_t *slots; /* 0 = empty */
+    size_t cap, count;
+} hashset64;
+
+/* 1 if h was added, 0 if it was there. */
+static int hs_add(hashset64 *s, uint64_t h) {
+    if (!h) h = 1;
+    if (2 * (s->count + 1) > s->cap) {
+        size_t ncap = s->cap ? 2 * s->cap : 1 << 16;
+        uint64_t *ns = pq_calloc(ncap, sizeof *ns);
+        for (size_t i = 0; i < s->cap; i++)
+            if (s->slots[i]) {
+                size_t j = s->slots[i] & (ncap - 1);
+                while (ns[j]) j = (j + 1) & (ncap - 1);
+                ns[j] = s->slots[i];
+            }
+        free(s->slots);
+        s->slots = ns, s->cap = ncap;
+    }
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = h;
+    s->count++;
+    return 1;
+}
+
+static int hs_has(const hashset64 *s, uint64_t h) {
+    if (!h) h = 1;
+    if (!s->cap) return 0;
+    size_t j = h & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == h) return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+/* Normalised hash of one paragraph and its word count. */
+static uint64_t para_hash(const char *p, size_t n, int *words) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    int w = 0, in_word = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+        if (alnum) {
+            if (!in_word) {
+                if (w) h = (h ^ ' ') * 0x100000001b3ull;
+                w++;
+            }
+            h = (h ^ (uint64_t)((c >= 'A' && c <= 'Z') ? c + 32 : c)) * 0x100000001b3ull;
+        }
+        in_word = alnum;
+    }
+    *words = w;
+    return h;
+}
+
+struct pq_dedup {
+    hashset64 seen;
+    pq_buf kept;
+};
+
+pq_dedup *pq_dedup_new(void) { return pq_calloc(1, sizeof(pq_dedup)); }
+
+void pq_dedup_free(pq_dedup *d) {
+    if (!d) return;
+    free(d->seen.slots);
+    pq_buf_free(&d->kept);
+    free(d);
+}
+
+const char *pq_dedup_kept(pq_dedup *d, size_t *n) {
+    *n = d->kept.len;
+    return pq_buf_cstr(&d->kept);
+}
+
+int pq_dedup_doc(pq_dedup *d, const char *text, size_t n, pq_dedup_counts *c) {
+    int total = 0, dup = 0;
+    for (size_t i = 0; i < n;) {
+        const char *e = memchr(text + i, '\n', n - i);
+        size_t len = e ? (size_t)(e - text) - i : n - i;
+        int w;
+        uint64_t h = para_hash(text + i, len, &w);
+        total += w;
+        if (w >= DEDUP_MIN_WORDS && hs_has(&d->seen, h)) dup += w;
+        i += len + 1;
+    }
+    if (dup && 2 * dup >= total) {
+        c->docs++, c->words += total;
+        return 0;
+    }
+    pq_buf_clear(&d->kept);
+    for (size_t i = 0; i < n;) {
+        const char *e = memchr(text + i, '\n', n - i);
+        size_t len = e ? (size_t)(e - text) - i : n - i;
+        int w;
+        uint64_t h = para_hash(text + i, len, &w);
+        if (w < DEDUP_MIN_WORDS || hs_add(&d->seen, h)) {
+            if (d->kept.len) pq_buf_putc(&d->kept, '\n');
+            pq_buf_put(&d->kept, text + i, len);
+        } else {
+            c->paragraphs++, c->words += w;
+        }
+        i += len + 1;
+    }
+    return 1;
+}
+
 typedef struct {
     const char *source;
     pq_atomic_file train, heldout;
     part_counts c[2]; /* 0 train, 1 held-out */
+    pq_dedup *dedup;
+    pq_dedup_counts dropped;
 } source_out;
 
 static int write_doc(void *vctx, const char *id, const char *text, size_t n, int heldout) {
     source_out *o = vctx;
+    if (!pq_dedup_doc(o->dedup, text, n, &o->dropped)) return 0;
+    text = pq_dedup_kept(o->dedup, &n);
+    if (!n) return 0;
     json_t *t = json_stringn(text, n);
     if (!t) return pq_fail("%s: document %s is not valid UTF-8 (decoder bug)", o->source, id);
     json_t *d = json_object();
@@ -414,6 +584,7 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
     size_t nsrc = json_array_size(order);
     source_out *outs = pq_calloc(nsrc, sizeof *outs);
     pq_source_state state = {.synsets_path = synpath};
+    pq_dedup *dedup = pq_dedup_new();
     json_t *sources = json_object(), *man = json_object();
     json_t *config = json_pack("{s:O, s:s}", "order", order, "recipes_dir", recipes_dir);
     json_t *pqman = pq_manifest_new("corpus", config);
@@ -428,7 +599,7 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
         double ts = pq_now();
         /* fetch, verify, extract */
         int nfiles = 0;
-        char **files = NULL;
+        char **files = NULL, **paths = NULL;
         json_t *jpk = json_array();
         for (size_t i = 0; i < json_array_size(pkgs) && !rc; i++) {
             json_t *p = json_array_get(pkgs, i), *pf = json_object_get(p, "files");
@@ -439,6 +610,8 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
             for (size_t k = 0; k < json_array_size(pf); k++) {
                 json_t *f = json_array_get(pf, k);
                 files = pq_realloc(files, (size_t)(nfiles + 1) * sizeof *files);
+                paths = pq_realloc(paths, (size_t)(nfiles + 1) * sizeof *paths);
+                paths[nfiles] = pq_strdup(json_string_value(json_object_get(f, "path")));
                 files[nfiles++] = pq_path_join(dir, json_string_value(json_object_get(f, "path")));
                 json_object_set(fh, json_string_value(json_object_get(f, "path")), json_object_get(f, "sha256"));
             }
@@ -451,6 +624,7 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
         /* decode into the two temporary outputs */
         source_out *o = &outs[s];
         o->source = name;
+        o->dedup = dedup;
         char tn[300], hn[300];
         snprintf(tn, sizeof tn, "%s.train.jsonl", name);
         snprintf(hn, sizeof hn, "%s.heldout.jsonl", name);
@@ -465,23 +639,27 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
         free(tp), free(hp);
         if (!rc) {
             pq_sink sink = {write_doc, o};
-            pq_decode_ctx ctx = {.name = name, .files = files, .nfiles = nfiles, .sink = &sink, .state = &state};
+            pq_decode_ctx ctx = {.name = name, .files = files, .nfiles = nfiles, .sink = &sink, .state = &state, .paths = paths};
             pq_decoder_fn fn = pq_decoder_find(json_string_value(json_object_get(r, "decoder")));
             rc = fn(&ctx);
             if (!rc && (o->c[0].docs == 0))
                 rc = pq_fail("%s: source '%s' decoded to no training documents", name, name);
         }
-        for (int k = 0; k < nfiles; k++) free(files[k]);
-        free(files);
+        for (int k = 0; k < nfiles; k++) free(files[k]), free(paths[k]);
+        free(files), free(paths);
         if (rc) { json_decref(jpk); break; }
         json_object_set_new(sources, name,
-                            json_pack("{s:O, s:o, s:o, s:o, s:f}", "decoder", json_object_get(r, "decoder"), "packages", jpk,
-                                      "train", counts_json(&o->c[0]), "heldout", counts_json(&o->c[1]), "seconds",
+                            json_pack("{s:O, s:o, s:o, s:o, s:{s:I, s:I, s:I}, s:f}", "decoder", json_object_get(r, "decoder"),
+                                      "packages", jpk, "train", counts_json(&o->c[0]), "heldout", counts_json(&o->c[1]),
+                                      "duplicates_dropped", "documents", (json_int_t)o->dropped.docs, "paragraphs",
+                                      (json_int_t)o->dropped.paragraphs, "words", (json_int_t)o->dropped.words, "seconds",
                                       pq_now() - ts));
         if (verbose)
-            fprintf(stderr, "corpus: %-10s train %7lld docs %9lld words | held-out %6lld docs %8lld words  (%.1fs)\n", name,
-                    (long long)o->c[0].docs, (long long)o->c[0].words, (long long)o->c[1].docs, (long long)o->c[1].words,
-                    pq_now() - ts);
+            fprintf(stderr,
+                    "corpus: %-10s train %7lld docs %9lld words | held-out %6lld docs %8lld words | duplicates %lld docs, "
+                    "%lld paragraphs, %lld words  (%.1fs)\n",
+                    name, (long long)o->c[0].docs, (long long)o->c[0].words, (long long)o->c[1].docs, (long long)o->c[1].words,
+                    (long long)o->dropped.docs, (long long)o->dropped.paragraphs, (long long)o->dropped.words, pq_now() - ts);
     }
     if (!rc && !pq_file_exists(synpath) && !json_object_get(recipes, "wordnet"))
         rc = pq_fail("%s/corpus.json: the corpus needs the \"wordnet\" source (it writes wordnet_synsets.jsonl)", recipes_dir);
@@ -540,6 +718,7 @@ done:
         }
     }
     pq_strset_free(&state.heldout_lemmas);
+    pq_dedup_free(dedup);
     json_decref(sources), json_decref(man), json_decref(pqman), json_decref(order), json_decref(recipes);
     free(outs), free(debs), free(extract), free(mpath), free(synpath);
     return rc;

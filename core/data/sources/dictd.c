@@ -270,6 +270,17 @@ void pq_devil_clean(const char *entry, size_t n, pq_buf *out) {
     pq_buf_free(&t);
 }
 
+/* FOLDOC, VERA, the elements: the first line names the headword again (kept:
+ * it starts the definition), {cross references} and <URLs> lose their
+ * brackets, and the text is reflowed. */
+void pq_dictd_generic_clean(const char *entry, size_t n, pq_buf *out) {
+    pq_buf t = {0};
+    for (size_t i = 0; i < n; i++)
+        if (entry[i] != '{' && entry[i] != '}') pq_buf_putc(&t, entry[i]);
+    pq_text_reflow(out, t.data ? t.data : "", t.len);
+    pq_buf_free(&t);
+}
+
 /* ---- the decoders -------------------------------------------------------------- */
 
 typedef struct {
@@ -283,19 +294,21 @@ static int dict_entry(void *vctx, const char *headword, const char *text, size_t
     pq_buf_clear(&r->raw);
     pq_text_append_clean(&r->raw, text, n);
     pq_buf_clear(&r->clean);
-    if (r->gcide) pq_gcide_clean(r->raw.data ? r->raw.data : "", r->raw.len, &r->clean);
+    if (r->gcide == 1) pq_gcide_clean(r->raw.data ? r->raw.data : "", r->raw.len, &r->clean);
+    else if (r->gcide == 2) pq_dictd_generic_clean(r->raw.data ? r->raw.data : "", r->raw.len, &r->clean);
     else pq_devil_clean(r->raw.data ? r->raw.data : "", r->raw.len, &r->clean);
     if (!r->clean.len) return 0;
     int heldout = 0;
-    if (r->gcide) {
+    char id[64];
+    snprintf(id, sizeof id, "%s/%ld", r->ctx->name, index);
+    if (r->gcide == 2) heldout = pq_split_doc_heldout(id);
+    if (r->gcide == 1) {
         heldout = pq_split_gcide_heldout(r->clean.data, r->clean.len);
         /* entries for a word whose WordNet sense is a task item stay out of training */
         pq_buf_clear(&r->lower);
         for (const char *p = headword; *p; p++) pq_buf_putc(&r->lower, (char)tolower((unsigned char)*p));
         if (pq_strset_has(&r->ctx->state->heldout_lemmas, pq_buf_cstr(&r->lower))) heldout = 1;
     }
-    char id[64];
-    snprintf(id, sizeof id, "%s/%ld", r->ctx->name, index);
     return pq_sink_emit(r->ctx->sink, id, r->clean.data, r->clean.len, heldout);
 }
 
@@ -306,7 +319,7 @@ static int decode_dict(pq_decode_ctx *ctx, int gcide) {
     if (!index) return -1;
     char *dict = pq_gunzip_file(ctx->files[1], &nd);
     if (!dict) { free(index); return -1; }
-    dict_run r = {.ctx = ctx, .gcide = gcide};
+    dict_run r = {.ctx = ctx, .gcide = gcide}; /* 1 GCIDE, 0 Devil, 2 generic */
     int rc = dictd_each(index, ni, ctx->files[0], dict, nd, ctx->files[1], dict_entry, &r);
     pq_buf_free(&r.clean), pq_buf_free(&r.lower), pq_buf_free(&r.raw);
     free(index), free(dict);
@@ -317,3 +330,6 @@ static int decode_dict(pq_decode_ctx *ctx, int gcide) {
 int pq_decode_gcide(pq_decode_ctx *ctx) { return decode_dict(ctx, 1); }
 /* files: devil.index devil.dict.dz */
 int pq_decode_devil(pq_decode_ctx *ctx) { return decode_dict(ctx, 0); }
+/* files: <name>.index <name>.dict.dz (FOLDOC, VERA, elements); one document
+ * per entry, held out by pq_split_doc_heldout(id). */
+int pq_decode_dictd(pq_decode_ctx *ctx) { return decode_dict(ctx, 2); }

@@ -76,6 +76,24 @@ typedef struct {
 /* Emits unless the text is empty after trimming. */
 int pq_sink_emit(pq_sink *sink, const char *id, const char *text, size_t n, int heldout);
 
+/* ---- duplicate removal across the corpus (corpus.c) ----------------------------- */
+
+/* Paragraphs (lines) of at least 8 words are compared after normalisation
+ * (ASCII letters and digits lower-cased, any other run of bytes one separator):
+ * one seen anywhere earlier in the build (sources in corpus.json order) is
+ * dropped; a document that would lose at least half its words is dropped
+ * whole (the same page in another rendering or version). */
+typedef struct pq_dedup pq_dedup;
+typedef struct {
+    int64_t docs, paragraphs, words; /* dropped */
+} pq_dedup_counts;
+pq_dedup *pq_dedup_new(void);
+void pq_dedup_free(pq_dedup *d);
+/* 1 and the text that is kept (pq_dedup_kept, valid until the next call), or
+ * 0 when the whole document is a duplicate; counts what was dropped into c. */
+int pq_dedup_doc(pq_dedup *d, const char *text, size_t n, pq_dedup_counts *c);
+const char *pq_dedup_kept(pq_dedup *d, size_t *n);
+
 /* ---- held-out rules (split.c; documented in README "## Data sources") --------- */
 
 /* Bible books held out in both translations, by their OSIS names. */
@@ -104,6 +122,7 @@ typedef struct {
     int nfiles;
     pq_sink *sink;
     pq_source_state *state;
+    char **paths;               /* the same files' paths inside their package (may be NULL) */
 } pq_decode_ctx;
 
 typedef int (*pq_decoder_fn)(pq_decode_ctx *ctx);
@@ -121,6 +140,58 @@ int pq_decode_wordnet(pq_decode_ctx *ctx);
 int pq_decode_fortunes(pq_decode_ctx *ctx);
 int pq_decode_gutenberg(pq_decode_ctx *ctx);
 int pq_decode_jargon(pq_decode_ctx *ctx);
+/* Documentation trees and other dictionaries (docs.c, html.c, rst.c, pod.c,
+ * man.c, info.c, sword.c, dictd.c): one document per file (Info: per node),
+ * held out by pq_split_doc_heldout(id). */
+int pq_decode_html(pq_decode_ctx *ctx);
+int pq_decode_rst(pq_decode_ctx *ctx);
+int pq_decode_pod(pq_decode_ctx *ctx);
+int pq_decode_man(pq_decode_ctx *ctx);
+int pq_decode_info(pq_decode_ctx *ctx);
+int pq_decode_commentary(pq_decode_ctx *ctx);
+int pq_decode_dictd(pq_decode_ctx *ctx);
+
+/* ---- documentation decoders (docs.c) --------------------------------------------- */
+
+/* Documents with fewer words after cleaning are dropped (index pages, stubs). */
+#define PQ_DOC_MIN_WORDS 20
+
+/* New sources: pq_fnv1a64(id) % 100 < 2, id = "<source>/<local id>". */
+int pq_split_doc_heldout(const char *id);
+/* Reads a file (gunzipped if it ends in .gz) into out, NUL-terminated; -1 +
+ * "<path>: ..." unless it is valid UTF-8 without NUL bytes. */
+int pq_doc_read(const char *path, pq_buf *out);
+/* The same, NUL bytes allowed when allow_nul (Info's index markers). */
+int pq_doc_read_nul(const char *path, pq_buf *out, int allow_nul);
+/* 1 if a block of lines reads as code: over 8% of its visible characters are
+ * {}[]();=<>$#|\&*_@%^~` or a third of its lines end in ; { } \ or start with
+ * $ # // slash-star >>. */
+int pq_text_looks_like_code(const char *s, size_t n);
+/* Appends s with every line's whitespace runs collapsed to one space, lines
+ * trimmed, empty lines dropped: one paragraph per line. */
+void pq_doc_tidy(const char *s, size_t n, pq_buf *out);
+/* A package path without its usr/share/doc/ or usr/share/ prefix. */
+const char *pq_doc_local_id(const char *path);
+/* Appends the character named by an HTML entity name ("amp", "#233", "#xE9");
+ * 0 if unknown (nothing appended). */
+int pq_entity_put(const char *name, size_t n, pq_buf *out);
+
+/* One file's bytes (valid UTF-8) to paragraphs, appended to out; -1 +
+ * "<what>: ..." when the file is malformed. */
+typedef int (*pq_doc_convert_fn)(const char *what, const char *in, size_t n, pq_buf *out);
+/* The loop the one-document-per-file decoders share: read, convert, tidy, drop
+ * under PQ_DOC_MIN_WORDS, emit as "<source>/<local id>". */
+int pq_decode_tree(pq_decode_ctx *ctx, pq_doc_convert_fn convert);
+
+int pq_html_to_text(const char *what, const char *in, size_t n, pq_buf *out);
+int pq_rst_to_text(const char *what, const char *in, size_t n, pq_buf *out);
+int pq_pod_to_text(const char *what, const char *in, size_t n, pq_buf *out);
+int pq_man_to_text(const char *what, const char *in, size_t n, pq_buf *out);
+/* Info: calls emit for each node (name, text) of one file. */
+typedef int (*pq_info_node_fn)(void *ctx, const char *node, const char *text, size_t n);
+int pq_info_nodes(const char *what, const char *in, size_t n, pq_info_node_fn fn, void *ctx);
+/* Generic dictd entry (FOLDOC, VERA, elements): {braces} removed, reflowed. */
+void pq_dictd_generic_clean(const char *entry, size_t n, pq_buf *out);
 
 /* Unix compress (LZW, block mode) without its 3-byte header. Appends the
  * decoded bytes to out; -1 + pq_error() on a corrupt code. */

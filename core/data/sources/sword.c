@@ -160,7 +160,11 @@ static int entry(web_state *st, const char *x, size_t n, pq_sink *sink) {
     return 0;
 }
 
-static int testament(web_state *st, const char *bzs, const char *bzv, const char *bzz, pq_sink *sink) {
+/* Calls fn for every non-empty entry of one testament's block index (bzs),
+ * entry index (bzv: 10-byte entries, or 12 for zCom4's .czv) and blocks (bzz). */
+typedef int (*entry_fn)(void *ctx, const char *x, size_t n);
+
+static int sword_entries(const char *bzs, const char *bzv, const char *bzz, size_t vsize, entry_fn fn, void *ctx) {
     size_t ns, nv, nz;
     char *s = NULL, *v = NULL, *z = NULL;
     int rc = -1;
@@ -168,13 +172,13 @@ static int testament(web_state *st, const char *bzs, const char *bzv, const char
     long cur = -1;
     if (!(s = pq_read_file(bzs, &ns)) || !(v = pq_read_file(bzv, &nv)) || !(z = pq_read_file(bzz, &nz))) goto out;
     if (ns % 12) { pq_fail("%s: size %zu is not a multiple of 12 (truncated?)", bzs, ns); goto out; }
-    if (nv % 10) { pq_fail("%s: size %zu is not a multiple of 10 (truncated?)", bzv, nv); goto out; }
+    if (nv % vsize) { pq_fail("%s: size %zu is not a multiple of %zu (truncated?)", bzv, nv, vsize); goto out; }
     size_t nblocks = ns / 12;
     uLongf have = 0;
-    for (size_t k = 0; k < nv / 10; k++) {
-        const uint8_t *r = (const uint8_t *)v + 10 * k;
+    for (size_t k = 0; k < nv / vsize; k++) {
+        const uint8_t *r = (const uint8_t *)v + vsize * k;
         uint32_t b = le32(r), off = le32(r + 4);
-        uint32_t size = (uint32_t)r[8] | (uint32_t)r[9] << 8;
+        uint32_t size = vsize == 12 ? le32(r + 8) : ((uint32_t)r[8] | (uint32_t)r[9] << 8);
         if (!size) continue;
         if (b >= nblocks) { pq_fail("%s: entry %zu names block %u of %zu", bzv, k, b, nblocks); goto out; }
         if ((long)b != cur) {
@@ -182,19 +186,36 @@ static int testament(web_state *st, const char *bzs, const char *bzv, const char
             uint32_t bo = le32(br), bc = le32(br + 4), bu = le32(br + 8);
             if ((size_t)bo + bc > nz) { pq_fail("%s: block %u extends past the end (truncated?)", bzz, b); goto out; }
             free(block);
-            block = pq_malloc(bu + 1);
+            block = pq_malloc((size_t)bu + 1);
             have = bu;
             int zr = uncompress(block, &have, (const Bytef *)z + bo, bc);
             if (zr != Z_OK || have != bu) { pq_fail("%s: block %u does not inflate to %u bytes (zlib %d)", bzz, b, bu, zr); goto out; }
             cur = b;
         }
         if ((uLongf)off + size > have) { pq_fail("%s: entry %zu reaches past its block", bzv, k); goto out; }
-        if (entry(st, (const char *)block + off, size, sink)) goto out;
+        if (fn(ctx, (const char *)block + off, size)) goto out;
     }
-    rc = flush(st, sink);
-    st->in_chapter = 0;
+    rc = 0;
 out:
     free(s), free(v), free(z), free(block);
+    return rc;
+}
+
+typedef struct {
+    web_state *st;
+    pq_sink *sink;
+} web_run;
+
+static int web_entry(void *vctx, const char *x, size_t n) {
+    web_run *r = vctx;
+    return entry(r->st, x, n, r->sink);
+}
+
+static int testament(web_state *st, const char *bzs, const char *bzv, const char *bzz, pq_sink *sink) {
+    web_run r = {st, sink};
+    if (sword_entries(bzs, bzv, bzz, 10, web_entry, &r)) return -1;
+    int rc = flush(st, sink);
+    st->in_chapter = 0;
     return rc;
 }
 
@@ -208,5 +229,73 @@ int pq_decode_web(pq_decode_ctx *ctx) {
         rc = testament(&st, ctx->files[3], ctx->files[4], ctx->files[5], ctx->sink);
     }
     pq_buf_free(&st.doc), pq_buf_free(&st.verse), pq_buf_free(&st.clean);
+    return rc;
+}
+
+/* ---- commentaries (sword-comm-*: zCom and zCom4 modules, OSIS) -------------------------- */
+
+/* One document per book and chapter as the module marks them
+ * (<div type="book" osisID=..>, <chapter osisID="Book.N">), text before any
+ * chapter mark going to chapter 0 (introductions); notes and titles removed.
+ * Commentary on the Bible books held out of kjv and web is held out too. */
+typedef struct {
+    const char *source;
+    pq_sink *sink;
+    char book[64];
+    int chapter;
+    pq_buf doc, verse;
+} comm_state;
+
+static int comm_flush(comm_state *st) {
+    if (st->doc.len && st->book[0] && pq_text_words(st->doc.data, st->doc.len) >= PQ_DOC_MIN_WORDS) {
+        char id[160];
+        snprintf(id, sizeof id, "%s/%s.%d", st->source, st->book, st->chapter);
+        pq_buf_rtrim(&st->doc);
+        if (pq_sink_emit(st->sink, id, st->doc.data, st->doc.len, pq_split_bible_book_heldout(st->book))) return -1;
+    }
+    pq_buf_clear(&st->doc);
+    return 0;
+}
+
+static int comm_entry(void *vctx, const char *x, size_t n) {
+    comm_state *st = vctx;
+    char val[64];
+    if (find_attr(x, n, "div", "type=\"book\"", "osisID", val, sizeof val)) {
+        if (comm_flush(st)) return -1;
+        snprintf(st->book, sizeof st->book, "%s", val);
+        st->chapter = 0;
+    }
+    if (find_attr(x, n, "chapter", NULL, "osisID", val, sizeof val)) {
+        char *dot = strrchr(val, '.');
+        int ch = dot ? atoi(dot + 1) : 0;
+        if (ch != st->chapter) {
+            if (comm_flush(st)) return -1;
+            st->chapter = ch;
+        }
+    }
+    pq_buf_clear(&st->verse);
+    pq_osis_strip(x, n, &st->verse);
+    if (!st->verse.len) return 0;
+    pq_buf_put(&st->doc, st->verse.data, st->verse.len);
+    pq_buf_putc(&st->doc, '\n');
+    return 0;
+}
+
+/* files: ot.Xzs ot.Xzv ot.Xzz nt.Xzs nt.Xzv nt.Xzz with X = b (zCom) or c (zCom4) */
+int pq_decode_commentary(pq_decode_ctx *ctx) {
+    if (ctx->nfiles != 6)
+        return pq_fail("%s: the commentary decoder wants 6 files (ot/nt .bzs .bzv .bzz or .czs .czv .czz), got %d", ctx->name,
+                       ctx->nfiles);
+    comm_state st = {.source = ctx->name, .sink = ctx->sink};
+    int rc = 0;
+    for (int t = 0; t < 2 && !rc; t++) {
+        const char *v = ctx->files[3 * t + 1];
+        size_t vl = strlen(v);
+        size_t vsize = vl > 4 && !strcmp(v + vl - 4, ".czv") ? 12 : 10;
+        rc = sword_entries(ctx->files[3 * t], v, ctx->files[3 * t + 2], vsize, comm_entry, &st);
+        if (!rc) rc = comm_flush(&st);
+        st.book[0] = 0;
+    }
+    pq_buf_free(&st.doc), pq_buf_free(&st.verse);
     return rc;
 }
