@@ -9,6 +9,11 @@
         as stored (after rounding to the dtype).
     hf_llama.py compare A.f32 DIR/ref_logits.f64   max |a - ref| / max |ref| <= 1e-5
     hf_llama.py same-tensors A.safetensors B.safetensors NAME...   bytes equal per tensor
+    hf_llama.py gguf-check FILE.gguf HFDIR [N_TOKENS]
+        an independent GGUF v3 reader: checks the llama.* metadata against HFDIR/config.json,
+        dequantizes every tensor (F32, F16, Q4_0, Q8_0), undoes llama.cpp's q/k row order and
+        requires each to equal HFDIR/model.safetensors (pq's export of the same checkpoint)
+        bit for bit; prints the tensor types.
 
 The reference follows Hugging Face's LlamaForCausalLM (modeling_llama.py): RMSNorm
 x * rsqrt(mean(x^2) + eps) * w, RoPE with rotate_half (pairs i, i + hd/2) and inv_freq =
@@ -100,7 +105,7 @@ def make(argv):
     d, opt = argv[0], {"--dtype": "f32", "--theta": "10000", "--eps": "1e-5", "--shards": "1", "--arch": "LlamaForCausalLM"}
     flags, i = set(), 1
     while i < len(argv):
-        if argv[i] in ("--untied", "--llama3"):
+        if argv[i] in ("--untied", "--llama3", "--pow2-rows"):
             flags.add(argv[i]); i += 1
         else:
             opt[argv[i]] = argv[i + 1]; i += 2
@@ -127,6 +132,9 @@ def make(argv):
     tensors, w = [], {}
     for name, shape in shapes.items():
         a = 1 + 0.2 * rng.standard_normal(shape) if len(shape) == 1 else rng.standard_normal(shape) / math.sqrt(shape[-1])
+        if "--pow2-rows" in flags and len(shape) == 2:  # every row's max |w| = 0.5: power-of-two PTQ scales
+            a = np.clip(a, -0.45, 0.45)
+            a[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = 0.5 * rng.choice([-1, 1], shape[0])
         b, back, dt = encode(a, opt["--dtype"])
         w[name] = back.reshape(shape)
         if name != opt.get("--drop"):
@@ -162,8 +170,97 @@ def same_tensors(a, b, names):
         if ta.get(n) is None or ta.get(n) != tb.get(n):
             sys.exit("tensor %s differs" % n)
 
+def read_gguf(path):
+    data = open(path, "rb").read()
+    pos = 0
+    def take(fmt):
+        nonlocal pos
+        v = struct.unpack_from("<" + fmt, data, pos)
+        pos += struct.calcsize("<" + fmt)
+        return v[0]
+    def string():
+        nonlocal pos
+        n = take("Q"); s = data[pos:pos + n].decode("utf-8"); pos += n
+        return s
+    scalar = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+    def value(t):
+        if t == 8: return string()
+        if t == 9:
+            et, n = take("I"), take("Q")
+            return [value(et) for _ in range(n)]
+        return take(scalar[t])
+    assert data[:4] == b"GGUF" and struct.unpack_from("<I", data, 4)[0] == 3, "not GGUF v3"
+    pos = 8
+    nt, nkv = take("Q"), take("Q")
+    meta = {}
+    for _ in range(nkv):
+        k = string(); meta[k] = value(take("I"))
+    infos = []
+    for _ in range(nt):
+        name = string(); nd = take("I"); dims = [take("Q") for _ in range(nd)]
+        infos.append((name, dims, take("I"), take("Q")))
+    align = meta.get("general.alignment", 32)
+    start = (pos + align - 1) // align * align
+    tensors = {}
+    for name, dims, t, off in infos:
+        n = int(np.prod(dims)); b = data[start + off:]
+        if t == 0: a = np.frombuffer(b, "<f4", n)
+        elif t == 1: a = np.frombuffer(b, "<f2", n).astype(np.float32)
+        elif t in (2, 8):
+            bs = 18 if t == 2 else 34
+            blk = np.frombuffer(b, np.uint8, n // 32 * bs).reshape(-1, bs)
+            d = blk[:, :2].copy().view("<f2").astype(np.float32)
+            if t == 2:
+                q = np.concatenate([blk[:, 2:] & 15, blk[:, 2:] >> 4], 1).astype(np.float32) - 8
+            else:
+                q = blk[:, 2:].view(np.int8).astype(np.float32)
+            a = (q * d).reshape(-1)  # float32 products, as llama.cpp's dequantize_row_q4_0/q8_0
+        else: raise SystemExit("tensor %s: type %d not read by this checker" % (name, t))
+        tensors[name] = (a.reshape(list(reversed(dims))), t)
+    return meta, tensors
+
+def gguf_check(path, hfdir, n_tokens=None):
+    meta, tensors = read_gguf(path)
+    cfg = json.load(open(os.path.join(hfdir, "config.json")))
+    want = {"general.architecture": "llama", "llama.embedding_length": cfg["hidden_size"],
+            "llama.block_count": cfg["num_hidden_layers"], "llama.attention.head_count": cfg["num_attention_heads"],
+            "llama.attention.head_count_kv": cfg["num_key_value_heads"], "llama.feed_forward_length": cfg["intermediate_size"],
+            "llama.context_length": cfg["max_position_embeddings"]}
+    for k, v in want.items():
+        assert meta.get(k) == v, "%s: %r, expected %r" % (k, meta.get(k), v)
+    assert abs(meta["llama.rope.freq_base"] - cfg["rope_theta"]) <= 1e-6 * cfg["rope_theta"]
+    assert np.float32(meta["llama.attention.layer_norm_rms_epsilon"]) == np.float32(cfg["rms_norm_eps"])
+    if n_tokens:
+        assert len(meta["tokenizer.ggml.tokens"]) == cfg["vocab_size"] == int(n_tokens)
+        assert len(meta["tokenizer.ggml.merges"]) == len(meta["tokenizer.ggml.tokens"]) - 258 or cfg["vocab_size"] > 258
+        assert meta["tokenizer.ggml.tokens"][32] == "Ġ" and meta["tokenizer.ggml.tokens"][65] == "A"
+    ref = {k: np.frombuffer(v, "<f4") for k, v in read_safetensors(os.path.join(hfdir, "model.safetensors")).items()
+           if not k.endswith((".qcodes", ".qscale"))}
+    H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd = cfg["hidden_size"] // H
+    mapn = {"input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+            "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
+            "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"}
+    types = {}
+    for k, r in ref.items():
+        if k == "model.embed_tokens.weight": g = "token_embd.weight"
+        elif k == "model.norm.weight": g = "output_norm.weight"
+        elif k == "lm_head.weight": g = "output.weight"
+        else:
+            l, rest = k[len("model.layers."):].split(".", 1)
+            g = "blk.%s.%s.weight" % (l, mapn[rest[: -len(".weight")]])
+        a, t = tensors[g]
+        if g.endswith(("attn_q.weight", "attn_k.weight")):  # llama.cpp's pairs back to halves
+            n = a.shape[0] // hd
+            a = a.reshape(n, hd // 2, 2, -1).swapaxes(1, 2).reshape(a.shape)
+        if a.reshape(-1).tobytes() != r.tobytes():
+            raise SystemExit("tensor %s (%s, type %d) differs from the model's weights" % (g, k, t))
+        types[t] = types.get(t, 0) + 1
+    print("gguf: %d tensors equal the model bit for bit; types %s" % (len(ref), types))
+
 if __name__ == "__main__":
     cmd, rest = sys.argv[1], sys.argv[2:]
     if cmd == "make": make(rest)
     elif cmd == "compare": compare(*rest)
     elif cmd == "same-tensors": same_tensors(rest[0], rest[1], rest[2:])
+    elif cmd == "gguf-check": gguf_check(*rest)

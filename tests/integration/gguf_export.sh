@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# pq export --format gguf (issue 19): an imported tiny LLaMA (tests/integration/hf_llama.py,
+# every row's max |w| = 0.5 so that lsq_wide's PTQ scales are powers of two) quantized at
+# 1.58, 2, 3, 4 and 8 bits is written as GGUF v3; an independent Python reader checks the
+# llama.* metadata and that every tensor, dequantized as llama.cpp does (Q4_0, Q8_0, F32)
+# and with llama.cpp's q/k row order undone, equals the model's weights bit for bit; the
+# block types are used where exact (Q4_0 at <= 4 bits, Q8_0 at 8) and F32 with a reason
+# where not (rtn's half-integer 4-bit levels, a QAT model's scales that are not fp16, a row
+# of 48); the tokenizer metadata (GPT-2 byte alphabet, merges); and, where npm can install
+# @huggingface/gguf, that reader parses the file too (metadata and tensor infos).
+set -euo pipefail
+PQ=${PQ:-./pq}
+PY=/usr/bin/python3
+HF="$PY $(dirname "$0")/hf_llama.py"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+export PQ_PROGRESS=0
+
+$HF make "$tmp/hf" --pow2-rows --untied --theta 500000 --llama3 --tokens 1
+"$PQ" import hf "$tmp/hf" --out "$tmp/m.ckpt" >/dev/null
+# a tiny pq tokenizer: 42 merges of letter pairs -> vocab 300
+{ printf 'pq-bpe 1\nvocab 300\nbos 256\neos 257\nmerges 42\n'
+  for i in $(seq 0 41); do echo "$((97 + i % 26)) $((98 + i % 24))"; done; } > "$tmp/tok.bpe"
+
+export_check() { # ckpt, expected type on attn_q, [tokenizer]
+    local ck=$1 want=$2 tok=${3:-}
+    "$PQ" export --format gguf --from "$ck" --out "$tmp/x.gguf" ${tok:+--tokenizer "$tok"} >"$tmp/rep" 2>"$tmp/err" ||
+        fail "$ck: gguf export: $(cat "$tmp/err")"
+    grep -q "blk.0.attn_q.weight *$want" "$tmp/rep" || fail "$ck: attn_q is not $want: $(grep attn_q "$tmp/rep" | head -1)"
+    rm -rf "$tmp/st"
+    "$PQ" export --format safetensors --from "$ck" --out "$tmp/st" >/dev/null
+    $HF gguf-check "$tmp/x.gguf" "$tmp/st" ${tok:+300} >"$tmp/chk" || fail "$ck: $(cat "$tmp/chk")"
+    echo "  $(basename "$ck" .ckpt | sed "s/^model$/$(basename "$(dirname "$ck")")/") $want: $(cat "$tmp/chk")"
+}
+export_check "$tmp/m.ckpt" F32 "$tmp/tok.bpe"
+for b in 1.58 2 3 4 8; do
+    "$PQ" ptq --from "$tmp/m.ckpt" --method rtn --quantizer lsq_wide --bits $b --out "$tmp/p$b" >/dev/null 2>&1
+    export_check "$tmp/p$b/model.ckpt" $([ $b = 8 ] && echo Q8_0 || echo Q4_0)
+done
+grep -q "blk.0.ffn_down.weight *F32 .*row length 48 is not a multiple of 32" "$tmp/rep" || fail "ffn_down: no reason given"
+"$PQ" ptq --from "$tmp/m.ckpt" --method rtn --bits 4 --out "$tmp/rtn4" >/dev/null 2>&1
+export_check "$tmp/rtn4/model.ckpt" F32
+grep -q "attn_q.weight *F32 .*levels are not integer multiples" "$tmp/rep" || fail "rtn 4-bit: no reason given"
+"$PQ" qat --from "$tmp/m.ckpt" --data synthetic:20000 --bits 4 --quantizer lsq_wide --tokens 1024 --batch 4 \
+    --seq-len 32 --eval-interval 0 --eval-tokens 256 --ckpt-interval 0 --out "$tmp/qat" >/dev/null 2>&1
+export_check "$tmp/qat/model.ckpt" F32
+grep -q "attn_q.weight *F32 .*is not an fp16 number" "$tmp/rep" || fail "QAT scales: no reason given"
+
+# The reference reader of the Hugging Face ecosystem, where npm can fetch it.
+if command -v npm >/dev/null && [ "${PQ_NO_NPM:-0}" != 1 ] &&
+    (cd "$tmp" && timeout 120 npm install --silent --no-audit --no-fund @huggingface/gguf@0.4.6 >/dev/null 2>&1); then
+    "$PQ" export --format gguf --from "$tmp/p4/model.ckpt" --out "$tmp/p4.gguf" --tokenizer "$tmp/tok.bpe" >/dev/null
+    cat > "$tmp/read.mjs" <<'JS'
+import { gguf } from "@huggingface/gguf";
+const { metadata, tensorInfos } = await gguf(process.argv[2], { allowLocalFile: true });
+const t = Object.fromEntries(tensorInfos.map(x => [x.name, [x.shape.map(Number), x.dtype]]));
+const ok = metadata["general.architecture"] === "llama" && Number(metadata["llama.block_count"]) === 2 &&
+  metadata["tokenizer.ggml.tokens"].length === 300 && metadata["tokenizer.ggml.merges"].length === 42 &&
+  tensorInfos.length === 22 && t["blk.1.attn_k.weight"][0].join() === "32,16" && t["blk.1.attn_k.weight"][1] === 2 &&
+  t["output.weight"][0].join() === "32,300" && t["rope_freqs.weight"][0].join() === "4";
+console.log(ok ? "ok" : "mismatch " + JSON.stringify(t));
+JS
+    r=$(cd "$tmp" && node read.mjs "$tmp/p4.gguf") || fail "@huggingface/gguf could not read the file"
+    [ "$r" = ok ] || fail "@huggingface/gguf: $r"
+    echo "  @huggingface/gguf 0.4.6 reads metadata and tensor infos"
+else
+    echo "  SKIP: @huggingface/gguf (npm not available or PQ_NO_NPM=1); the Python reader above still ran"
+fi
+echo "gguf_export: ok"
