@@ -28,6 +28,16 @@ check f16_tied_eps --dtype f16 --eps 1e-6
 check bf16_sharded_llama3 --dtype bf16 --untied --shards 3 --llama3 --theta 20000
 check f32_tied_default --dtype f32
 
+# pq generate's packed decoder (untied head, theta, eps and llama3 scaling from the config)
+# picks the reference's argmax after 59 tokens.
+for name in f32_untied_theta bf16_sharded_llama3; do
+    prompt=$(cut -d, -f1-59 <<<"$TOK")
+    got=$("$PQ" generate --model "$tmp/$name.ckpt" --tokens "$prompt" --max-tokens 1 --temperature 0 2>/dev/null | awk -F, '{print $NF}')
+    want=$($PY -c 'import numpy as np, sys; print(np.fromfile(sys.argv[1], "<f8").reshape(-1, 300)[58].argmax())' \
+        "$tmp/$name/ref_logits.f64")
+    [ "$got" = "$want" ] || fail "$name: pq generate chose $got after 59 tokens, the reference $want"
+done
+
 # The comparison has teeth: the same weights read with theta 10000 do not match.
 $HF make "$tmp/wrong" --dtype f32 --untied --theta 500000 --tokens "$TOK"
 sed -i 's/"rope_theta": 500000.0/"rope_theta": 10000.0/' "$tmp/wrong/config.json"
