@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -566,6 +567,34 @@ int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir) {
     return ok;
 }
 
+/* Deletes the .train/.heldout.jsonl of sources no longer in corpus.json: the
+ * mixture reads every such file in the folder, so a source dropped from the
+ * recipes (or left out of a smaller build) must not linger there. */
+static int remove_other_sources(const char *data_dir, const json_t *order) {
+    char *dir = pq_path_join(data_dir, "corpus");
+    DIR *d = opendir(dir);
+    int rc = 0;
+    struct dirent *e;
+    while (d && !rc && (e = readdir(d))) {
+        const char *suffixes[] = {".train.jsonl", ".heldout.jsonl"};
+        for (size_t k = 0; k < PQ_COUNT(suffixes); k++) {
+            size_t nl = strlen(e->d_name), sl = strlen(suffixes[k]);
+            if (nl <= sl || strcmp(e->d_name + nl - sl, suffixes[k])) continue;
+            int known = 0;
+            for (size_t i = 0; i < json_array_size(order); i++) {
+                const char *n = json_string_value(json_array_get(order, i));
+                if (strlen(n) == nl - sl && !strncmp(n, e->d_name, nl - sl)) known = 1;
+            }
+            char *p = pq_path_join(dir, e->d_name);
+            if (!known && unlink(p)) rc = pq_fail("%s: cannot remove (a source no longer in corpus.json): %s", p, strerror(errno));
+            free(p);
+        }
+    }
+    if (d) closedir(d);
+    free(dir);
+    return rc;
+}
+
 int pq_corpus_build(const char *data_dir, int verbose) { return pq_corpus_build_from(pq_corpus_recipes_dir(), data_dir, 0, verbose); }
 
 int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int force, int verbose) {
@@ -672,6 +701,7 @@ done:
             rc = -1;
         }
     }
+    if (!rc) rc = remove_other_sources(data_dir, order);
     if (!rc) {
         json_t *files = json_object(), *totals = json_object();
         part_counts tot[2] = {{0}};

@@ -139,6 +139,7 @@ int pq_html_to_text(const char *what, const char *s, size_t n, pq_buf *out) {
             int is_void = in_list(name, nl, VOID_TAGS, PQ_COUNT(VOID_TAGS)) || self_closing;
             if (skip_depth) {
                 if (!strcmp(name, skip_name) && !is_void) skip_depth += closing ? -1 : 1;
+                if (!strcmp(skip_name, "head") && !strcmp(name, "body")) skip_depth = 0; /* </head> may be omitted */
                 if (!skip_depth) paragraph_break(out);
                 continue;
             }
