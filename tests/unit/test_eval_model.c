@@ -40,7 +40,7 @@ static void reference(pq_model *m, const int32_t *seq, int n, double *logp) {
     pq_acts_free(a);
 }
 
-Test(eval_model, kv_shared_groups_match_full_forward) {
+static void groups_match_full_forward(void) {
     pq_model *m = make_model();
     pq_lm lm;
     pq_model_lm_init(&lm, m);
@@ -75,6 +75,16 @@ Test(eval_model, kv_shared_groups_match_full_forward) {
     cr_assert(spread_hi - spread_lo > 3.0, "log-probs span only %.3f", spread_hi - spread_lo);
     lm.free(lm.impl);
     pq_model_free(m);
+}
+
+Test(eval_model, kv_shared_groups_match_full_forward) { groups_match_full_forward(); }
+
+/* An imported model's optional fields (issue 19): the evaluator reads theta, eps and the
+ * untied head from the config as the training forward does. */
+Test(eval_model, imported_fields_match_full_forward) {
+    cfg.rope_theta = 500, cfg.norm_eps = 1e-3, cfg.untied_head = 1;
+    cfg.rope_llama3_factor = 4, cfg.rope_llama3_low = 1, cfg.rope_llama3_high = 4, cfg.rope_llama3_orig_ctx = 8;
+    groups_match_full_forward();
 }
 
 Test(eval_model, rejects_out_of_range_input) {
