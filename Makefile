@@ -102,7 +102,7 @@ FORCE:
 # Exactly the Debian packages the suite needs; only the missing ones are installed.
 DEB_PKGS := build-essential pkg-config git ca-certificates libopenblas-dev libcriterion-dev \
             libzstd-dev zstd libjansson-dev zlib1g-dev libbz2-dev libssl-dev \
-            python3-matplotlib python3-numpy chromium
+            python3-matplotlib python3-numpy chromium clang-14 libclang-rt-14-dev libomp-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
@@ -114,7 +114,7 @@ deps:
 
 # --- tests ------------------------------------------------------------------
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory test-unit test-integration fuzz
 
 test-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --jobs $(JOBS)
@@ -136,6 +136,44 @@ test-asan: deps
 	    OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" PQ_SANITIZED=1 test-unit test-integration
 	@ln -sf $(BUILD)/pq pq
+
+# --- fuzzing ------------------------------------------------------------------
+# One libFuzzer target per parser of untrusted input (tests/fuzz/fuzz_<name>.c),
+# built with Debian's clang against a copy of the library instrumented for
+# coverage, ASan and UBSan in $(FUZZ_BUILD). `make fuzz` replays each target's
+# regression inputs, then fuzzes it FUZZ_SECONDS from its seeds (tests/fuzz/run.sh).
+FUZZ_CC      ?= clang-14
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS ?= ckpt shard suite tasks config bpe
+FUZZ_OPT     := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -Wno-pass-failed -Wno-psabi
+# The instrumented build is most of what fuzzing costs CI, so the parts no parser reaches
+# (the corpus decoders, the kernels, the command layer) are left out.
+FUZZ_LIB_SRC := $(filter-out core/data/sources/% core/kernels/% core/cli/%,$(LIB_SRC))
+.PHONY: fuzz fuzz-build fuzz-seeds
+
+fuzz: fuzz-build
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" \
+	    $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(BUILD)/libpq-fuzz.a: $(FUZZ_LIB_SRC:%.c=$(BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/libpq-fuzz.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libpq-fuzz.a $(LDFLAGS) $(LDLIBS)
+
+# Rewrites the seed corpus from the library's own writers and suites/ (after a format change).
+fuzz-seeds:
+	@$(MAKE) --no-print-directory -j$(JOBS) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" $(FUZZ_BUILD)/make-fuzz-seeds
+	$(FUZZ_BUILD)/make-fuzz-seeds tests/fuzz/corpus suites
+
+$(BUILD)/make-fuzz-seeds: tests/fuzz/make_seeds.c $(BUILD)/libpq-fuzz.a
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # --- benchmarks, the study, figures -------------------------------------------
 bench: pq
@@ -166,3 +204,4 @@ docker-reproduce:
 
 clean:
 	rm -rf build build-asan build-cuda pq
+	rm -rf $(FUZZ_BUILD)
