@@ -110,7 +110,7 @@ int pq_st_read_header(pq_st_set *s, const char *path) {
     fclose(f);
     text[got] = 0;
     json_error_t err;
-    json_t *h = got == n ? json_loadb(text, n, 0, &err) : NULL;
+    json_t *h = got == n ? json_loadb(text, n, JSON_REJECT_DUPLICATES, &err) : NULL;
     free(text);
     if (!json_is_object(h)) {
         json_decref(h);

@@ -73,3 +73,53 @@ Test(interop, safetensors_round_trip_and_truncation, .init = mk, .fini = rm) {
     pq_st_free(&s);
     free(bytes), free(p);
 }
+
+/* Writes an 8-byte length, the header text and `data` zero bytes; returns the path. */
+static char *with_header(const char *header, size_t data) {
+    char *p = pq_path_join(dir, "h.safetensors");
+    size_t n = strlen(header);
+    uint8_t *b = pq_calloc(8 + n + data + 1, 1);
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(n >> (8 * i));
+    memcpy(b + 8, header, n);
+    cr_assert_eq(pq_write_file_atomic(p, b, 8 + n + data), 0);
+    free(b);
+    return p;
+}
+
+/* Malformed headers: one error naming the file (and the tensor where there is one). */
+Test(interop, malformed_headers, .init = mk, .fini = rm) {
+    const struct {
+        const char *header, *expect;
+    } cases[] = {
+        {"[1, 2]", "not a JSON object"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 4]}}", "tensor a: 4 bytes"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [8, 0]}}", "tensor a: bad data_offsets"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [-1], \"data_offsets\": [0, 4]}}", "tensor a: bad shape"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [1099511627776, 1099511627776], \"data_offsets\": [0, 4]}}",
+         "tensor a: bad shape"},
+        {"{\"a\": {\"dtype\": \"Q4\", \"shape\": [1], \"data_offsets\": [0, 4]}}", "tensor a: unsupported dtype Q4"},
+        {"{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", "tensor a: header entry needs"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [64], \"data_offsets\": [0, 256]}}", "past the end of the file"},
+        {"{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}, "
+         "\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}",
+         "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *p = with_header(cases[i].header, 16);
+        pq_st_set s = {0};
+        cr_expect_neq(pq_st_read_header(&s, p), 0, "case %zu accepted", i);
+        cr_expect(strstr(pq_error(), cases[i].expect) && strstr(pq_error(), p), "case %zu: %s", i, pq_error());
+        cr_expect_eq(s.n, 0);
+        pq_st_free(&s);
+        free(p);
+    }
+    /* a header length larger than the file */
+    char *p = pq_path_join(dir, "h.safetensors");
+    uint8_t big[12] = {0xff, 0xff, 0xff, 0, 0, 0, 0, 0, '{', '}', ' ', ' '};
+    cr_assert_eq(pq_write_file_atomic(p, big, sizeof big), 0);
+    pq_st_set s = {0};
+    cr_expect_neq(pq_st_read_header(&s, p), 0);
+    cr_expect(strstr(pq_error(), "does not fit"), "%s", pq_error());
+    pq_st_free(&s);
+    free(p);
+}
