@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     json_decref(raw);
     FUZZ_CHECK(pq_model_config_check(&m) == 0 && pq_train_config_check(&t) == 0);
     pq_param_counts pc = pq_model_param_counts(&m);
-    FUZZ_CHECK(pc.embedding > 0 && pc.block_linear > 0 && pc.total == pc.embedding + pc.non_embedding);
+    FUZZ_CHECK(pc.embedding > 0 && pc.block_linear > 0 && pc.total == pc.embedding + pc.non_embedding + pc.head);
     FUZZ_CHECK(pq_model_train_flops_per_token(&m, m.ctx) > 0);
 
     pq_model_config m2;

@@ -18,7 +18,7 @@ rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 status=0
 for t in "$@"; do
     bin=$build/fuzz_$t log=$build/fuzz_$t.log
-    [ -x "$bin" ] || { echo "fuzz $t: no target $bin (FUZZ_TARGETS: ckpt shard suite tasks config bpe)"; status=1; continue; }
+    [ -x "$bin" ] || { echo "fuzz $t: no target $bin (FUZZ_TARGETS: ckpt shard suite tasks config bpe safetensors)"; status=1; continue; }
     mkdir -p "$build/corpus/$t"
     regressions=()
     for f in "$here/regressions/$t"/*; do [ -f "$f" ] && regressions+=("$f"); done
