@@ -30,6 +30,7 @@ struct pq_gpu_model {
     float *params, *grads, *m, *v, *rope_cos, *rope_sin;
     std::vector<dev_layer> w, g;
     float *tok_emb, *final_norm, *g_tok_emb, *g_final_norm;
+    float *head, *g_head; /* output head: == tok_emb, g_tok_emb unless cfg.untied_head */
     struct segment {
         int64_t off, n;
         int decay;
@@ -163,6 +164,7 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
     }
     g->tok_emb = g->params + (m->tok_emb - m->params), g->final_norm = g->params + (m->final_norm - m->params);
     g->g_tok_emb = g->grads + (m->g_tok_emb - m->grads), g->g_final_norm = g->grads + (m->g_final_norm - m->grads);
+    g->head = g->params + (m->head - m->params), g->g_head = g->grads + (m->g_head - m->grads);
     for (int i = 0; i < m->n_tensors; i++)
         g->segs.push_back({m->tensors[i].param - m->params, m->tensors[i].numel, m->tensors[i].is_matrix});
     plan_acts(g);
@@ -219,25 +221,26 @@ extern "C" double pq_gpu_forward(pq_gpu_model *g, const uint16_t *tokens, const 
     dev_acts &a = g->a;
     int N = B * T, V = g->cfg.vocab, D = g->D, F = g->F;
     size_t ND = (size_t)N * D;
+    const float eps = pq_model_norm_eps(&g->cfg); /* an imported model's, else 1e-5 */
     upload_tokens(a.tok, tokens, N, V, "token");
     gk_embed_forward(a.res[0], g->tok_emb, a.tok, N, D);
     for (int l = 0; l < g->L; l++) {
         const dev_layer &w = g->w[l];
-        gk_rmsnorm_forward(a.xn1[l], a.rstd1[l], a.res[l], w.attn_norm, N, D, PQ_RMS_EPS);
+        gk_rmsnorm_forward(a.xn1[l], a.rstd1[l], a.res[l], w.attn_norm, N, D, eps);
         gk_linear_forward(g->blas, a.qkv[l], a.xn1[l], w.wqkv, N, D, g->C, 0);
         gk_rope(a.qkv[l], g->C, B, T, g->H, g->hd, g->rope_cos, g->rope_sin, 0);
         gk_rope(a.qkv[l] + D, g->C, B, T, g->KV, g->hd, g->rope_cos, g->rope_sin, 0);
         gk_attention_forward(a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
         CUDA_OK(cudaMemcpy(a.res_mid[l], a.res[l], sizeof(float) * ND, cudaMemcpyDeviceToDevice));
         gk_linear_forward(g->blas, a.res_mid[l], a.atty[l], w.wo, N, D, D, 1);
-        gk_rmsnorm_forward(a.xn2[l], a.rstd2[l], a.res_mid[l], w.mlp_norm, N, D, PQ_RMS_EPS);
+        gk_rmsnorm_forward(a.xn2[l], a.rstd2[l], a.res_mid[l], w.mlp_norm, N, D, eps);
         gk_linear_forward(g->blas, a.gu[l], a.xn2[l], w.wgu, N, D, 2 * F, 0);
         gk_swiglu_forward(a.h[l], a.gu[l], N, F);
         CUDA_OK(cudaMemcpy(a.res[l + 1], a.res_mid[l], sizeof(float) * ND, cudaMemcpyDeviceToDevice));
         gk_linear_forward(g->blas, a.res[l + 1], a.h[l], w.wdown, N, F, D, 1);
     }
-    gk_rmsnorm_forward(a.xf, a.rstdf, a.res[g->L], g->final_norm, N, D, PQ_RMS_EPS);
-    gk_linear_forward(g->blas, a.logits, a.xf, g->tok_emb, N, D, V, 0);
+    gk_rmsnorm_forward(a.xf, a.rstdf, a.res[g->L], g->final_norm, N, D, eps);
+    gk_linear_forward(g->blas, a.logits, a.xf, g->head, N, D, V, 0);
     g->last_B = B, g->last_T = T, g->has_grad = 0;
     if (!targets) return 0.0;
     upload_tokens(a.tgt, targets, N, V, "target");
@@ -273,7 +276,7 @@ extern "C" void pq_gpu_backward(pq_gpu_model *g, const uint16_t *tokens) {
     if (!g->has_grad) pq_die("pq_gpu_backward: the last forward did not prepare gradients");
     dev_acts &a = g->a;
     int B = g->last_B, T = g->last_T, N = B * T, V = g->cfg.vocab, D = g->D, F = g->F;
-    gk_linear_backward(g->blas, a.dxn, g->g_tok_emb, a.logits, a.xf, g->tok_emb, N, D, V, 0);
+    gk_linear_backward(g->blas, a.dxn, g->g_head, a.logits, a.xf, g->head, N, D, V, 0);
     CUDA_OK(cudaMemset(a.dres, 0, sizeof(float) * (size_t)N * D));
     gk_rmsnorm_backward(a.dres, g->g_final_norm, a.dxn, a.res[g->L], g->final_norm, a.rstdf, N, D, a.partial);
     for (int l = g->L - 1; l >= 0; l--) {
