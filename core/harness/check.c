@@ -6,6 +6,7 @@
 
 #include "base/hash.h"
 #include "base/util.h"
+#include "harness/results_io.h"
 
 int pq_check_within(const json_t *rule, double ref, double fresh, double se_ref, double se_fresh) {
     return pq_check_within_noise(rule, ref, fresh, se_ref, se_fresh, NAN);
@@ -31,25 +32,11 @@ int pq_check_within_noise(const json_t *rule, double ref, double fresh, double s
     return 0;
 }
 
-/* The identity of a row: its key fields, canonically serialized. */
-static char *row_key(const json_t *row, const json_t *key_fields) {
-    json_t *k = json_object();
-    size_t i;
-    json_t *f;
-    json_array_foreach(key_fields, i, f) {
-        json_t *v = json_object_get(row, json_string_value(f));
-        json_object_set(k, json_string_value(f), v ? v : json_null());
-    }
-    char *s = pq_json_canonical(k);
-    json_decref(k);
-    return s;
-}
-
 static const json_t *find_row(const json_t *rows, const json_t *key_fields, const char *key) {
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row) {
-        char *k = row_key(row, key_fields);
+        char *k = pq_results_row_key(row, key_fields);
         int same = !strcmp(k, key);
         free(k);
         if (same) return row;
@@ -124,7 +111,7 @@ void pq_check_suite(const json_t *reference, const json_t *fresh, FILE *out, pq_
     size_t i;
     json_t *row;
     json_array_foreach(ref_rows, i, row) {
-        char *key = row_key(row, keys);
+        char *key = pq_results_row_key(row, keys);
         const json_t *match = find_row(new_rows, keys, key);
         if (!match && json_is_true(json_object_get(fresh, "missing_rows_ok"))) {
             fprintf(out, "%-10s %-48.48s %-22s not measured on this machine\n", suite, key, "(row)");
@@ -140,7 +127,7 @@ void pq_check_suite(const json_t *reference, const json_t *fresh, FILE *out, pq_
         free(key);
     }
     json_array_foreach(new_rows, i, row) {
-        char *key = row_key(row, keys);
+        char *key = pq_results_row_key(row, keys);
         if (!find_row(ref_rows, keys, key)) {
             fprintf(out, "%-10s %-48.48s %-22s new row (not in the reference)\n", suite, key, "(row)");
             sum->added++;

@@ -9,6 +9,7 @@
 #include "base/hash.h"
 #include "base/manifest.h"
 #include "base/util.h"
+#include "harness/results_io.h"
 #include "harness/stats.h"
 
 /* ---- an eval run's units ---------------------------------------------------------- */
@@ -332,19 +333,6 @@ static void add_seed_stats(json_t *row, pq_row_group *g) {
     json_object_set_new(row, "ci95", ci);
 }
 
-static char *key_of(const json_t *row, const json_t *key_fields) {
-    json_t *k = json_object();
-    size_t i;
-    json_t *f;
-    json_array_foreach(key_fields, i, f) {
-        json_t *v = json_object_get(row, json_string_value(f));
-        json_object_set(k, json_string_value(f), v ? v : json_null());
-    }
-    char *s = pq_json_canonical(k);
-    json_decref(k);
-    return s;
-}
-
 /* Whether group g already holds a row of this seed among rows[0..i): two rows of one
  * seed with the same key are different configurations (a key that misses a field),
  * kept apart rather than averaged. */
@@ -360,7 +348,7 @@ json_t *pq_merge_seeds(pq_seed_row *rows, int n, const json_t *key_fields, pq_ro
     int *group_of = pq_calloc((size_t)(n ? n : 1), sizeof *group_of), ng = 0;
     char **group_key = pq_calloc((size_t)(n ? n : 1), sizeof *group_key);
     for (int i = 0; i < n; i++) {
-        keys[i] = key_of(rows[i].row, key_fields);
+        keys[i] = pq_results_row_key(rows[i].row, key_fields);
         int g = 0;
         while (g < ng && (strcmp(group_key[g], keys[i]) || has_seed(rows, group_of, i, g, rows[i].seed))) g++;
         if (g == ng) group_key[ng++] = keys[i];

@@ -4,8 +4,22 @@
 #include <string.h>
 
 #include "base/fsio.h"
+#include "base/hash.h"
 #include "base/util.h"
 #include "harness/results_io.h"
+
+char *pq_results_row_key(const json_t *row, const json_t *key_fields) {
+    json_t *k = json_object();
+    size_t i;
+    json_t *f;
+    json_array_foreach(key_fields, i, f) {
+        json_t *v = json_object_get(row, json_string_value(f));
+        json_object_set(k, json_string_value(f), v ? v : json_null());
+    }
+    char *s = pq_json_canonical(k);
+    json_decref(k);
+    return s;
+}
 
 /* Flattens {"acc": {"cloze": 0.5}} to {"acc.cloze": 0.5}; arrays become "a;b;c". */
 static void flatten(json_t *out, const char *prefix, json_t *v) {

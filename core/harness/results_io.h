@@ -4,6 +4,10 @@
 
 #include <jansson.h>
 
+/* The identity of a row: its key fields (null where absent), canonically
+ * serialized; free() it. Rows of one configuration share it. */
+char *pq_results_row_key(const json_t *row, const json_t *key_fields);
+
 /* One CSV line per row; nested metrics flattened as "acc.<task>", columns sorted. */
 int pq_results_write_csv(const json_t *results, const char *path);
 
