@@ -38,7 +38,9 @@ def render(s, figdir, tabdir):
         if not here:
             P.no_data(ax)
     return P.save_figure(fig, s, "Fig. 6: quantization functions per bit width (learned: sign, seq, lsq; statistics: "
-                         "minmax, clip); each panel on its own scale; %s" % P.INTERVAL_NOTE, figdir, "fig6_quantfn")
+                         "minmax, clip; controls: sign_max = sign with scale init max|W| instead of mean|W|, "
+                         "lsq_wide = LSQ initialised so its extra negative level is in use); each panel on its "
+                         "own scale; %s" % P.INTERVAL_NOTE, figdir, "fig6_quantfn")
 
 
 if __name__ == "__main__":

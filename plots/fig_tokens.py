@@ -6,7 +6,8 @@ import pqplot as P
 SUITE = "tokens"
 ARTIFACT = "Fig. 3"
 
-STYLE = {"finetune": ("-", "o", "fine-tune from FP"), "scratch": ("--", "s", "QAT from scratch")}
+STYLE = {"finetune": ("-", "o", "fine-tune from FP"), "scratch": ("--", "s", "QAT from scratch"),
+         "fp_control": (":", "D", "FP control (no quant.)")}
 
 
 def curves(s, model, init):
@@ -30,7 +31,9 @@ def render(s, figdir, tabdir):
     # axis (the gap between them); right: fine-tuning alone on its own scale, where the saturation of
     # 3-4-bit against ≤2-bit is visible (on the shared axis those curves lie flat under the scratch ones).
     models = s.models()
-    inits = sorted({s.text(i, "init") for i in range(len(s.rows))})
+    # The control (init "fp_control": the fine-tune without quantization, at that bit width's LR) is a
+    # reference on the shared axis, thin and grey-edged; the zoomed panel keeps to the sweep itself.
+    inits = sorted({s.text(i, "init") for i in range(len(s.rows))}, key=lambda x: (x == "fp_control", x))
     fig, axes = P.subplots(len(models) * 2, 2, height_per_row=2.7)
     for m_idx, model in enumerate(models):
         for k, only in enumerate([None, "finetune"]):
@@ -44,7 +47,9 @@ def render(s, figdir, tabdir):
                 for b, pts in sorted(cur.items()):
                     xs += [p[0] for p in pts]
                     P.errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], P.bit_color(b),
-                                ls=ls, marker=mk, ms=3.5, mfc="white" if init == "scratch" else P.bit_color(b))
+                                ls=ls, marker=mk, ms=2.5 if init == "fp_control" else 3.5,
+                                lw=0.9 if init == "fp_control" else 1.5,
+                                mfc="white" if init == "scratch" else P.bit_color(b))
                 for b, v in zero.items():
                     # 0 QAT tokens (the FP checkpoint quantized, untrained) has no place on a log axis:
                     # a dotted level line shows it instead (fine-tune panel: only if it stays in view).
@@ -66,9 +71,12 @@ def render(s, figdir, tabdir):
                                       "fine-tune only (zoomed: saturation)"))
     handles = P.bit_handles(s.bit_widths())
     handles += [Line2D([], [], color="black", ls=ls, marker=mk, mfc="white" if k == "scratch" else "black", label=lab)
-                for k, (ls, mk, lab) in STYLE.items()]
+                for k, (ls, mk, lab) in STYLE.items()
+                if k != "fp_control" or any(P.is_control(r) for r in s.rows)]
     return P.save_figure(fig, s, "Fig. 3: QAT token sweep, fine-tuned from the FP checkpoint vs from scratch "
-                         "(dotted: 0 QAT tokens, the FP checkpoint quantized untrained); %s" % P.INTERVAL_NOTE,
+                         "(dotted level lines: 0 QAT tokens, the FP checkpoint quantized untrained%s); %s" % (
+                             "; dotted with ◆: the full-precision control, not part of the sweep"
+                             if any(P.is_control(r) for r in s.rows) else "", P.INTERVAL_NOTE),
                          figdir, "fig3_tokens", legend=handles)
 
 

@@ -142,7 +142,8 @@ def _points_budget(s):
     better = min if key == "val_loss" else max
     bests, near, extreme = [], 0, 0
     for model in s.models():
-        for b in sorted({s.bits(i) for i in range(n) if s.text(i, "model") == model}):
+        # bits ≥ 16: the full-precision control for the whole budget, not a split of the sweep.
+        for b in sorted({s.bits(i) for i in range(n) if s.text(i, "model") == model and s.bits(i) < 16}):
             pts = [(s.num(i, "fp_fraction"), s.num(i, key)) for i in range(n)
                    if s.text(i, "model") == model and s.bits(i) == b and s.num(i, key) is not None]
             if len(pts) < 3:
@@ -217,7 +218,8 @@ def _points_transition(s):
         med = {}
         for b in sorted({s.bits(i) for i in range(n) if s.text(i, "model") == model}):
             vals = [s.num(i, "rel_l1") for i in range(n) if s.text(i, "model") == model and s.bits(i) == b
-                    and s.num(i, "rel_l1") is not None]
+                    and s.num(i, "rel_l1") is not None and P.lr_rule(s.rows[i]) == "recipe"
+                    and not P.is_control(s.rows[i])]
             if vals:
                 med[b] = statistics.median(vals)
         lo = [v for b, v in med.items() if b <= 2]
@@ -243,7 +245,7 @@ def _points_transition(s):
 # --- Fig. 6 ------------------------------------------------------------------------------
 
 PAPER_CHOICE = {1.0: "sign", 1.58: "seq", 2.0: "seq", 3.0: "lsq", 4.0: "lsq", 8.0: "lsq"}
-LEARNED = {"sign", "seq", "lsq", "paretoq"}
+LEARNED = {"sign", "seq", "lsq", "paretoq", "sign_max", "lsq_wide"}
 STATISTIC = {"minmax", "clip", "absmean", "rtn", "int8"}
 
 
@@ -819,7 +821,7 @@ def transition(s, ctx=None):
         return legacy(_points_transition(s), ["transition"])
     cases = []
     for c in cs:
-        if c["metric"] != "rel_l1" or not varies(c, "bits", ("model",)):
+        if c["metric"] != "rel_l1" or not varies(c, "bits", ("model",)) or not recipe_qat(c):
             continue
         ba, bb = float(c["a"].get("bits")), float(c["b"].get("bits"))
         if not ((ba <= 2 < 3 <= bb) or (bb <= 2 < 3 <= ba)):
@@ -834,8 +836,55 @@ def transition(s, ctx=None):
     if not cases:
         return [Finding(claim, "No contrast compares the relative L1 change at ≤2 and ≥3 bits.", INSUFFICIENT,
                         "transition")]
-    return [summarize("transition", claim, "Relative L1 change at ≤2 bits minus at ≥3 bits", cases,
-                      "agreement: ≤2-bit changes the weights significantly more")]
+    return [summarize("transition", claim, "Relative L1 change at ≤2 bits minus at ≥3 bits, QAT at the "
+                      "recipe's LR (≤2-bit at twice the 3-4-bit LR)", cases,
+                      "agreement: ≤2-bit changes the weights significantly more", extra=transition_controls(cs, combine(cases)))]
+
+
+def recipe_qat(c):
+    """Both sides are QAT at the recipe's LR (rows from before the controls carry neither field)."""
+    return all(c[k].get("lr_rule", "recipe") == "recipe" and c[k].get("method", "qat") == "qat" for k in "ab")
+
+
+def _span(cases):
+    """'+0.01 [−0.002, +0.03]' for one case; the range of effects and the widest interval for several."""
+    if len(cases) == 1:
+        return cases[0].text().strip()
+    if g(min(c.adv for c in cases)) == g(max(c.adv for c in cases)):
+        return "%s in each of %d (intervals from %s to %s)" % (sg(cases[0].adv), len(cases), sg(min(c.lo for c in cases)),
+                                                            sg(max(c.hi for c in cases)))
+    return "%s to %s (intervals from %s to %s)" % (sg(min(c.adv for c in cases)), sg(max(c.adv for c in cases)),
+                                                   sg(min(c.lo for c in cases)), sg(max(c.hi for c in cases)))
+
+
+def transition_controls(cs, recipe_verdict=None):
+    """The controls' part of the sentence: does the ≤2-bit vs ≥3-bit gap survive at one equal LR, and
+    how far does QAT move the weights beyond the same fine-tune in full precision?"""
+    parts = []
+    equal = [orient(c, float(c["a"]["bits"]) <= 2, "", better="higher") for c in cs
+             if c["metric"] == "rel_l1" and varies(c, "bits", ("model",))
+             and all(c[k].get("lr_rule") == "equal" and c[k].get("method", "qat") == "qat" for k in "ab")
+             and (float(c["a"]["bits"]) <= 2) != (float(c["b"]["bits"]) <= 2)]
+    if equal:
+        k = {v: sum(c.verdict == v for c in equal) for v in (AGREES, DISAGREES, NOISE)}
+        parts.append("At equal LR (the LR confound removed) the ≤2-bit minus ≥3-bit gap is %s: %s in %d, %s in "
+                     "%d, %s in %d of %d (%s)" % (_span(equal), "larger", k[AGREES], "smaller", k[DISAGREES],
+                                                  "within noise", k[NOISE], len(equal), "verdict on its own: " + combine(equal)))
+        if recipe_verdict in (AGREES, PARTLY) and combine(equal) != AGREES:
+            parts[-1] += (", so at this tier the recipe's gap is not shown to outlast its doubled LR: it may come "
+                          "from the LR rather than the bit width")
+    for lo_b in (True, False):
+        fp = [orient(c, c["a"].get("method") == "qat", "", better="higher") for c in cs
+              if c["metric"] == "rel_l1" and varies(c, "method", ("model", "bits"))
+              and {c["a"].get("method"), c["b"].get("method")} == {"qat", "fp_control"}
+              and (float(c["a"]["bits"]) <= 2) == lo_b]
+        if fp:
+            bits = sorted({float(c["a"]["bits"]) for c in cs if c["metric"] == "rel_l1"
+                           and varies(c, "method", ("model", "bits")) and (float(c["a"]["bits"]) <= 2) == lo_b})
+            k = sum(c.verdict == AGREES for c in fp)
+            parts.append("%s QAT minus the same fine-tune in full precision: %s (above it in %d of %d)" % (
+                "/".join(bl(b) for b in bits), _span(fp), k, len(fp)))
+    return (" Controls: " + "; ".join(parts) + ".") if parts else ""
 
 
 def quantfn(s, ctx=None):
@@ -859,7 +908,8 @@ def quantfn(s, ctx=None):
     c1 = cell_cases(choice, "quantizer", ("model", "bits"))
     c2 = cell_cases(learned, "quantizer", ("model", "bits"))
     return [summarize("quantfn_choice", claim1, "Per (model, bits), the paper's quantizer against its closest "
-                      "rival, loss advantage", c1, "agreement: better than every rival, significantly")
+                      "rival, loss advantage", c1, "agreement: better than every rival, significantly",
+                      extra=quantfn_controls(s, cs))
             if c1 else Finding(claim1, "No contrast compares the paper's quantizer with another.", INSUFFICIENT,
                                "quantfn_choice"),
             summarize("quantfn_learned", claim2, "Per (model, bits), a learned range against its closest "
@@ -867,6 +917,31 @@ def quantfn(s, ctx=None):
                       "range, significantly")
             if c2 else Finding(claim2, "No contrast compares a learned with a statistics-based range.",
                                INSUFFICIENT, "quantfn_learned")]
+
+
+def quantfn_controls(s, cs):
+    """The two controls of issue 15 named in the sentence: sign against sign_max (the 1-bit scale init,
+    mean|W| vs max|W|) and lsq_wide (LSQ 2-bit with its −2 level in use) against seq and lsq."""
+    parts = []
+    for q, what in (("sign_max", "1-bit scale init, sign (mean|W|) vs sign_max (max|W|)"),
+                    ("lsq_wide", "LSQ with its −2 level in use, seq/lsq vs lsq_wide")):
+        # Oriented from the paper's side: positive = the other quantizer (not the control q) better.
+        mine = [orient(c, str(c["a"].get("quantizer")).lower() != q, where_label(c) or "all") for c in cs
+                if q in (str(c["a"].get("quantizer")).lower(), str(c["b"].get("quantizer")).lower())]
+        if mine:
+            parts.append("%s: %s (positive: the paper's quantizer better than the control)" % (what, "; ".join(c.text() for c in mine)))
+            continue
+        rows = [i for i in range(len(s.rows)) if str(s.text(i, "quantizer")).lower() == q
+                and s.num(i, "val_loss") is not None]
+        for i in rows:
+            b = s.bits(i)
+            others = ["%s %s" % (s.text(j, "quantizer"), g(s.num(j, "val_loss")))
+                      for j in range(len(s.rows)) if s.text(j, "model") == s.text(i, "model") and s.bits(j) == b
+                      and str(s.text(j, "quantizer")).lower() in ("seq", "lsq", "sign")
+                      and s.num(j, "val_loss") is not None]
+            parts.append("%s: %s %s %s val. loss %s vs %s (no contrast: point estimates, nothing called)" % (
+                what, s.text(i, "model"), bl(b), q, g(s.num(i, "val_loss")), ", ".join(others) or "no rival"))
+    return (" Controls: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _size(s, key):

@@ -281,6 +281,20 @@ def load(path, name):
 
 # --- labels and styles ----------------------------------------------------------------------
 
+def is_control(row):
+    """A control run (issue 15), not a point of the sweep: the full-precision fine-tune beside QAT
+    (transition: method "fp_control"; tokens: init "fp_control"). Budget's control, full precision for the
+    whole budget, is its 16-bit row (see fig_budget). Figures draw controls as references and leave them
+    out of optima and averages."""
+    return "fp_control" in (row.get("method"), row.get("init"))
+
+
+def lr_rule(row):
+    """The transition suite's learning-rate rule: "recipe" (the paper's, per bit width) or "equal";
+    rows from before the controls carry none and ran the recipe."""
+    return row.get("lr_rule") or "recipe"
+
+
 def bit_label(b):
     if b >= 16:
         return "%g-bit (FP)" % b

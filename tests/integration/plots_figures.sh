@@ -42,6 +42,18 @@ grep -q "| m1 | 2 | paretoq | 1.50 | 31.5 ± 1.2 |" "$T/a/tables/table_pareto_ta
 # left out and counted in the caption.
 grep -q "1 row from unfinished runs" "$T/a/tables/table_kernels.md" || fail "unfinished rows not reported"
 
+# Control rows (issue 15) are references, not points of the sweep: fig4's violins take QAT rows of one
+# LR rule only; fig2's optimum and points ignore the 16-bit full-budget control; fig3 draws fp_control
+# as its own style; the legends name the controls.
+PYTHONPATH=$ROOT/plots $PY - "$FIX" <<'PY' || fail "control rows mixed into a sweep"
+import sys, pqplot as P, fig_transition as F
+s = P.load(sys.argv[1] + "/transition.json", "transition")
+rec, eq = F.values(s, "m1", 2, "recipe", False), F.values(s, "m1", 2, "equal", False)
+ctl = F.values(s, "m1", 2, "recipe", True)
+assert len(rec) == len(eq) == len(ctl) == 21, (len(rec), len(eq), len(ctl))
+assert min(v for v, _ in rec) > 0.3 and max(v for v, _ in eq) < 0.2 and max(v for v, _ in ctl) < 0.1
+PY
+
 # Determinism: a second run gives byte-identical files.
 make_all --results "$FIX" --out "$T/b" 2>/dev/null || fail "second run failed"
 diff -r "$T/a" "$T/b" >/dev/null || fail "two runs differ: $(diff -rq "$T/a" "$T/b" | head -3)"

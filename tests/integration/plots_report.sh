@@ -27,6 +27,16 @@ grep -q "3 seeds; smallest detectable effect 0.028 nats/token" "$R" || fail "bud
 grep -q "Paper: optimum near 90% FP" "$R" || fail "budget finding lacks the paper's effect"
 grep -q "m1 2-bit vs 3-bit (0.4 vs 0.1, ×4) +0.3 \[+0.281, +0.319\]" "$R" || fail "transition finding not computed"
 grep -q "Agrees in 25, disagrees in 0, within noise in 0 of 25" "$R" || fail "tokens finding not computed"
+# Controls (issue 15): the transition verdict rests on the recipe-LR QAT rows alone (2 contrasts, not the
+# equal-LR or fp-control ones as well) and its sentence reports the controls; quantfn names sign_max/lsq_wide.
+grep -q "recipe's LR (≤2-bit at twice the 3-4-bit LR) .*: m1 2-bit vs 3-bit (0.4 vs 0.1, ×4) +0.3 \[+0.281, +0.319\]; m2 2-bit vs 3-bit (0.4 vs 0.1, ×4) +0.3 \[+0.281, +0.319\]. Agrees in 2, disagrees in 0, within noise in 0 of 2" "$R" \
+    || fail "transition verdict mixes the control rows"
+grep -q "At equal LR (the LR confound removed) the ≤2-bit minus ≥3-bit gap is +0.05 in each of 2" "$R" \
+    || fail "transition sentence lacks the equal-LR control"
+grep -q "2-bit QAT minus the same fine-tune in full precision: +0.32 in each of 2" "$R" \
+    || fail "transition sentence lacks the fp control"
+grep -q "sign (mean|W|) vs sign_max (max|W|): m1 +0.1 \[+0.0806, +0.119\]" "$R" || fail "quantfn lacks sign_max"
+grep -q "seq/lsq vs lsq_wide: m1 +0.2 \[+0.181, +0.219\]" "$R" || fail "quantfn lacks lsq_wide"
 grep -q "^| Fig. 2 | .* | ✅ agrees |" "$R" || fail "summary lacks the budget verdict"
 # A task the FP models do not pass above chance is named and left out of the accuracy verdict.
 grep -q "^| order | 50.0 | .* | \*\*no: left out of verdicts\*\* |" "$R" || fail "task at chance not reported"
