@@ -281,11 +281,7 @@ static int read_qinfo(const pq_ckpt *c, const char *what, qinfo *qi) {
 
 int pq_gguf_export(const pq_ckpt *c, const char *what, const char *tokenizer, const char *path, json_t **report) {
     pq_model_config cfg;
-    char err[1100];
-    snprintf(err, sizeof err, "%s: metadata \"model\"", what);
-    json_t *mo = json_object_get(c->meta, "model");
-    if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", what);
-    if (pq_model_config_from_json(&cfg, mo, err)) return -1;
+    if (pq_model_config_from_ckpt(&cfg, c, what)) return -1;
     qinfo qi;
     int quantized = read_qinfo(c, what, &qi);
     if (quantized < 0) return -1;

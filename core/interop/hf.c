@@ -214,11 +214,7 @@ static json_t *hf_config(const pq_model_config *c, const json_t *quant) {
 
 int pq_hf_export(const pq_ckpt *c, const char *what, const char *dir) {
     pq_model_config cfg;
-    char err[1100];
-    snprintf(err, sizeof err, "%s: metadata \"model\"", what);
-    json_t *mo = json_object_get(c->meta, "model");
-    if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", what);
-    if (pq_model_config_from_json(&cfg, mo, err)) return -1;
+    if (pq_model_config_from_ckpt(&cfg, c, what)) return -1;
     pq_model *m = pq_model_new(&cfg); /* for the tensor list and shapes */
     pq_st_out *out = pq_calloc((size_t)c->count + 1, sizeof *out);
     char(*names)[160] = pq_calloc((size_t)c->count + 1, sizeof *names);

@@ -307,11 +307,7 @@ static int load_layer_linears(pq_infer *m, const pq_ckpt *c, const char *path, c
 
 pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_options *opt) {
     pq_model_config cfg;
-    json_t *mo = json_object_get(c->meta, "model");
-    char what[1100];
-    snprintf(what, sizeof what, "%s: metadata \"model\"", path);
-    if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", path), NULL;
-    if (pq_model_config_from_json(&cfg, mo, what)) return NULL;
+    if (pq_model_config_from_ckpt(&cfg, c, path)) return NULL;
     /* The evaluator's check: finite weights, and codes that give the stored weights (the
      * packed linears run on the codes alone, so tampered codes would run unnoticed). */
     if (pq_check_ckpt_weights(c, path)) return NULL;

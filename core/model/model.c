@@ -479,15 +479,19 @@ int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta)
     return rc;
 }
 
+int pq_model_config_from_ckpt(pq_model_config *cfg, const pq_ckpt *c, const char *what) {
+    json_t *mo = json_object_get(c->meta, "model");
+    if (!mo) return pq_fail("%s: no model config in the checkpoint metadata", what);
+    char field[1100];
+    snprintf(field, sizeof field, "%s: metadata \"model\"", what);
+    return pq_model_config_from_json(cfg, mo, field);
+}
+
 pq_model *pq_model_load(const char *path) {
     pq_ckpt *c = pq_ckpt_load(path);
     if (!c) return NULL;
     pq_model_config cfg;
-    json_t *mo = json_object_get(c->meta, "model");
-    char what[1100];
-    snprintf(what, sizeof what, "%s: metadata \"model\"", path);
-    if (!mo || pq_model_config_from_json(&cfg, mo, what)) {
-        if (!mo) pq_fail("%s: no model config in the checkpoint metadata", path);
+    if (pq_model_config_from_ckpt(&cfg, c, path)) {
         pq_ckpt_free(c);
         return NULL;
     }

@@ -156,6 +156,8 @@ void pq_model_logits(pq_model *m, pq_acts *a, const uint16_t *tokens, int T, flo
 
 /* Adds every parameter tensor (by name) and meta.model = config to a checkpoint. */
 void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c);
+/* Reads the model config a checkpoint records in its metadata ("model"); errors name `what`. */
+int pq_model_config_from_ckpt(pq_model_config *cfg, const pq_ckpt *c, const char *what);
 /* Copies the parameters from a checkpoint whose tensors match this model. */
 int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what);
 /* Writes path (model.ckpt format: meta {"kind": "model", "model": config, ...extra_meta}). */
