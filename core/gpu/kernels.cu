@@ -237,6 +237,18 @@ void gk_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int
 #define ATT_WARPS 4
 #define ATT_TILE 32
 
+/* Stages keys and values j0 .. j0 + ATT_TILE - 1 of one KV head in shared memory (zeros past T);
+ * the forward and the dq backward walk the same tiles. The caller synchronizes around it. */
+template <int HD>
+__device__ __forceinline__ void load_kv_tile(float (*Ks)[HD + 1], float (*Vs)[HD + 1], const float *base, int j0,
+                                             int T, int C, int koff, int voff) {
+    for (int idx = threadIdx.x; idx < ATT_TILE * HD; idx += blockDim.x) {
+        int r = idx / HD, d = idx % HD, j = j0 + r;
+        Ks[r][d] = j < T ? base[(int64_t)j * C + koff + d] : 0.0f;
+        Vs[r][d] = j < T ? base[(int64_t)j * C + voff + d] : 0.0f;
+    }
+}
+
 template <int HD>
 __global__ void __launch_bounds__(ATT_WARPS * 32) attn_fwd_k(float *out, float *lse, const float *qkv, int T, int H, int KV,
                                                              float scale) {
@@ -255,11 +267,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) attn_fwd_k(float *out, float *
     const int tmax = min(T - 1, t0 + ATT_WARPS - 1);
     for (int j0 = 0; j0 <= tmax; j0 += ATT_TILE) {
         __syncthreads();
-        for (int idx = threadIdx.x; idx < ATT_TILE * HD; idx += blockDim.x) {
-            int r = idx / HD, d = idx % HD, j = j0 + r;
-            Ks[r][d] = j < T ? base[(int64_t)j * C + koff + d] : 0.0f;
-            Vs[r][d] = j < T ? base[(int64_t)j * C + voff + d] : 0.0f;
-        }
+        load_kv_tile<HD>(Ks, Vs, base, j0, T, C, koff, voff);
         __syncthreads();
         if (t >= T || j0 > t) continue; /* warp-uniform */
         const int j = j0 + lane;
@@ -322,11 +330,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) attn_bwd_dq_k(float *dqkv, flo
     const int tmax = min(T - 1, t0 + ATT_WARPS - 1);
     for (int j0 = 0; j0 <= tmax; j0 += ATT_TILE) {
         __syncthreads();
-        for (int idx = threadIdx.x; idx < ATT_TILE * HD; idx += blockDim.x) {
-            int r = idx / HD, d = idx % HD, j = j0 + r;
-            Ks[r][d] = j < T ? base[(int64_t)j * C + koff + d] : 0.0f;
-            Vs[r][d] = j < T ? base[(int64_t)j * C + voff + d] : 0.0f;
-        }
+        load_kv_tile<HD>(Ks, Vs, base, j0, T, C, koff, voff);
         __syncthreads();
         if (t >= T || j0 > t) continue;
         const int j = j0 + lane;
