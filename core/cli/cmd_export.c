@@ -4,9 +4,10 @@
  *        a Hugging Face directory (interop/hf.h): config.json, model.safetensors with the
  *        (dequantized) weights in F32 and, for a quantized checkpoint, each linear's codes
  *        and scales as extra tensors and meta.quant as config.json's quantization_config.
- *   pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE]
+ *   pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE] [--ternary TQ1_0|TQ2_0]
  *        GGUF v3 for llama.cpp (interop/gguf.h); prints each tensor's type and, where a
- *        quantized linear could not be stored exactly in a llama.cpp block type, why. */
+ *        quantized linear could not be stored exactly in a more compact llama.cpp block
+ *        type, why. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,11 +20,13 @@
 
 static void usage(void) {
     printf("usage: pq export --format safetensors --from MODEL.ckpt --out DIR\n"
-           "       pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE]\n\n"
+           "       pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE] [--ternary T]\n\n"
            "  --format F   safetensors: a Hugging Face LLaMA directory (config.json, model.safetensors)\n"
-           "               gguf: a GGUF v3 file for llama.cpp; quantized linears as Q4_0/Q8_0 where\n"
-           "               that holds our levels exactly, else F32 (the reason is printed)\n"
+           "               gguf: a GGUF v3 file for llama.cpp; quantized linears as TQ2_0/TQ1_0,\n"
+           "               Q2_K, Q4_0 or Q8_0 where that holds our levels exactly, else F32 (the\n"
+           "               reasons are printed)\n"
            "  --tokenizer FILE  gguf: the pq tokenizer (work/data/tokenizer.bpe) as GPT-2 BPE metadata\n"
+           "  --ternary T  gguf: ternary linears as TQ2_0 (default, 2.06 bits/weight) or TQ1_0 (1.69)\n"
            "  --from FILE  a model checkpoint (pq pretrain, qat, ptq or import)\n"
            "  --out DIR    the directory to write\n");
 }
@@ -33,22 +36,27 @@ int cmd_export(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *format = NULL, *from = NULL, *out = NULL, *tokenizer = NULL;
+    const char *format = NULL, *from = NULL, *out = NULL, *ternary = NULL;
+    pq_gguf_options opt = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--format") && i + 1 < argc) format = argv[++i];
         else if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) tokenizer = argv[++i];
+        else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) opt.tokenizer = argv[++i];
+        else if (!strcmp(argv[i], "--ternary") && i + 1 < argc) ternary = argv[++i];
         else pq_usage_error("export", "unknown argument '%s'", argv[i]);
     }
     if (!format || !from || !out) pq_usage_error("export", "needs --format, --from and --out");
     int gguf = !strcmp(format, "gguf");
     if (!gguf && strcmp(format, "safetensors")) pq_usage_error("export", "unknown --format '%s' (safetensors, gguf)", format);
-    if (tokenizer && !gguf) pq_usage_error("export", "--tokenizer is for --format gguf");
+    if ((opt.tokenizer || ternary) && !gguf) pq_usage_error("export", "--tokenizer and --ternary are for --format gguf");
+    if (ternary && strcmp(ternary, "TQ1_0") && strcmp(ternary, "TQ2_0"))
+        pq_usage_error("export", "unknown --ternary '%s' (TQ1_0, TQ2_0)", ternary);
+    opt.ternary_tq1 = ternary && !strcmp(ternary, "TQ1_0");
     pq_ckpt *c = pq_ckpt_load(from);
     json_t *report = NULL;
     int rc = !c || pq_check_ckpt_weights(c, from) ||
-             (gguf ? pq_gguf_export(c, from, tokenizer, out, &report) : pq_hf_export(c, from, out));
+             (gguf ? pq_gguf_export(c, from, &opt, out, &report) : pq_hf_export(c, from, out));
     if (rc) fprintf(stderr, "pq export: %s\n", pq_error());
     else printf("exported %s -> %s%s\n", from, out, gguf ? "" : " (config.json, model.safetensors)");
     size_t i;
@@ -56,7 +64,7 @@ int cmd_export(int argc, char **argv) {
     json_array_foreach(json_object_get(report, "tensors"), i, row) {
         const char *reason = json_string_value(json_object_get(row, "reason"));
         printf("  %-28s %-5s%s%s\n", json_string_value(json_object_get(row, "name")),
-               json_string_value(json_object_get(row, "type")), reason ? "  not exact in Q4_0/Q8_0: " : "",
+               json_string_value(json_object_get(row, "type")), reason ? "  not exact in " : "",
                reason ? reason : "");
     }
     json_decref(report);

@@ -13,7 +13,7 @@
 #include "quant/qexport.h"
 
 enum { T_U32 = 4, T_I32 = 5, T_F32 = 6, T_BOOL = 7, T_STR = 8, T_ARR = 9 };       /* gguf value types */
-enum { G_F32 = 0, G_Q4_0 = 2, G_Q8_0 = 8 };                                       /* ggml tensor types */
+enum { G_F32 = 0, G_Q4_0 = 2, G_Q8_0 = 8, G_Q2_K = 10, G_TQ1_0 = 34, G_TQ2_0 = 35 }; /* ggml tensor types */
 #define ALIGN 32
 
 /* ---- a growable byte buffer ---------------------------------------------------------- */
@@ -77,19 +77,35 @@ typedef struct {
     int storage_bits;
 } qinfo;
 
+/* One quantized linear as pq's forward holds it: W[r][i] = alpha[r]·(level0 + codes[r][i]·step). */
+typedef struct {
+    const float *W, *alpha;
+    const uint8_t *codes;
+    const qinfo *qi;
+    int rows, cols;
+} qlinear;
+
+/* The value of code c in row r, computed as the forward computes it. */
+static float level_value(const qlinear *q, int r, int c) { return q->alpha[r] * (q->qi->level0 + (float)c * q->qi->step); }
+static int same_bits(float a, float b) { return !memcmp(&a, &b, sizeof a); }
+
 /* The rows of a q or k projection, per head, from halves (i, i + hd/2) to pairs (2i, 2i + 1). */
 static int permuted_row(int r, int hd) {
     int h = r / hd, j = r % hd, half = hd / 2;
     return h * hd + (j < half ? 2 * j : 2 * (j - half) + 1);
 }
 
-/* Q4_0 / Q8_0 of one linear if its levels are d·k exactly; 0 and a reason otherwise. */
-static int try_blocks(gtensor *g, const float *W, const uint8_t *codes, const float *alpha, const qinfo *qi,
-                      int (*perm)(int, int), int hd, char *reason, size_t rn) {
-    int kmax = qi->storage_bits <= 4 ? 7 : 127, type = qi->storage_bits <= 4 ? G_Q4_0 : G_Q8_0;
-    size_t block = type == G_Q4_0 ? 18 : 34;
-    int m = 0; /* levels·m integers */
-    for (int mm = 1; mm <= 2 && !m; mm++) {
+/* A row packer writes row r's blocks to out (zeroed) if what llama.cpp's dequantize_row_<type>
+ * computes from them is W's row bit for bit; else returns 0 and says why. */
+typedef int (*row_packer)(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn);
+
+/* Q4_0 (block 32: fp16 d, 16 bytes of nibbles q, w = (q − 8)·d) and Q8_0 (block 32: fp16 d,
+ * 32 int8 k, w = k·d): every level an integer multiple k of d = α/m, m a power of two (SEQ's
+ * half-step levels: m = 2^b, k odd). */
+static int pack_q4_q8(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn, int is_q8) {
+    const qinfo *qi = q->qi;
+    int kmax = is_q8 ? 127 : 7, m = 0; /* levels·m integers */
+    for (int mm = 1; mm <= 256 && !m; mm *= 2) {
         int ok = 1;
         for (int c = 0; c < qi->levels && ok; c++) {
             float v = (qi->level0 + (float)c * qi->step) * (float)mm;
@@ -98,39 +114,185 @@ static int try_blocks(gtensor *g, const float *W, const uint8_t *codes, const fl
         if (ok) m = mm;
     }
     if (!m) return snprintf(reason, rn, "levels are not integer multiples of one step in [%d, %d]", -kmax - 1, kmax), 0;
-    if (g->cols % 32) return snprintf(reason, rn, "row length %d is not a multiple of 32", g->cols), 0;
-    size_t nb = (size_t)g->cols / 32;
-    uint8_t *out = pq_calloc((size_t)g->rows * nb, block);
-    for (int r = 0; r < g->rows; r++) {
-        int dst = perm ? perm(r, hd) : r;
-        uint16_t dbits;
-        float d = alpha[r] / (float)m; /* w = α·v = (α/m)·(v·m) */
-        if (!f16_exact(d, &dbits)) {
-            free(out);
-            return snprintf(reason, rn, "row %d's scale %.9g is not an fp16 number", r, d), 0;
-        }
-        const float df = pq_f16_to_f32(dbits);
-        for (size_t b = 0; b < nb; b++) {
-            uint8_t *blk = out + ((size_t)dst * nb + b) * block;
-            memcpy(blk, &dbits, 2);
-            for (int i = 0; i < 32; i++) {
-                size_t at = (size_t)r * g->cols + b * 32 + i;
-                int k = (int)lrintf((qi->level0 + (float)codes[at] * qi->step) * (float)m);
-                if ((float)k * df != W[at]) { /* what llama.cpp computes must be our weight, bit for bit */
-                    free(out);
-                    return snprintf(reason, rn, "weight %zu is not d*k exactly", at), 0;
-                }
-                if (type == G_Q8_0) {
-                    blk[2 + i] = (uint8_t)(int8_t)k;
-                } else {
-                    uint8_t q = (uint8_t)(k + 8);
-                    blk[2 + (i & 15)] |= (uint8_t)(i < 16 ? q : q << 4);
-                }
-            }
+    uint16_t dbits;
+    float d = q->alpha[r] / (float)m; /* w = α·v = (α/m)·(v·m) */
+    if (!f16_exact(d, &dbits)) return snprintf(reason, rn, "row %d's scale %.9g is not an fp16 number", r, d), 0;
+    const float df = pq_f16_to_f32(dbits);
+    size_t block = is_q8 ? 34 : 18;
+    for (int b = 0; b < q->cols / 32; b++) {
+        uint8_t *blk = out + (size_t)b * block;
+        memcpy(blk, &dbits, 2);
+        for (int i = 0; i < 32; i++) {
+            size_t at = (size_t)r * q->cols + (size_t)b * 32 + i;
+            int k = (int)lrintf((qi->level0 + (float)q->codes[at] * qi->step) * (float)m);
+            if (!same_bits((float)k * df, q->W[at])) return snprintf(reason, rn, "weight %zu is not d*k exactly", at), 0;
+            if (is_q8) blk[2 + i] = (uint8_t)(int8_t)k;
+            else blk[2 + (i & 15)] |= (uint8_t)(i < 16 ? k + 8 : (k + 8) << 4);
         }
     }
-    g->type = type, g->data = out, g->bytes = (size_t)g->rows * nb * block;
     return 1;
+}
+static int pack_q4_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) { return pack_q4_q8(q, r, out, reason, rn, 0); }
+static int pack_q8_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) { return pack_q4_q8(q, r, out, reason, rn, 1); }
+
+/* The ternary types: w = (t − 1)·d with a trit t in {0, 1, 2} and one fp16 d per 256 weights,
+ * so the row's three levels must be exactly −d, +0 and d (ternary LSQ, SEQ, absmean, minmax
+ * at 1.58 bits all are, times α), d = the value of code 2, an fp16 number. */
+static int ternary_d(const qlinear *q, int r, uint16_t *dbits, char *reason, size_t rn) {
+    if (q->qi->levels != 3) return snprintf(reason, rn, "%d levels, not 3", q->qi->levels), 0;
+    float d = level_value(q, r, 2);
+    if (!same_bits(level_value(q, r, 0), -d) || !same_bits(level_value(q, r, 1), 0.0f))
+        return snprintf(reason, rn, "row %d's levels are not -d, 0, d", r), 0;
+    if (!f16_exact(d, dbits)) return snprintf(reason, rn, "row %d's scale %.9g is not an fp16 number", r, d), 0;
+    return 1;
+}
+
+/* The trit of each weight of a row, checked against W: (t − 1)·d must be the weight. */
+static int row_trits(const qlinear *q, int r, uint16_t dbits, uint8_t *t, char *reason, size_t rn) {
+    const float df = pq_f16_to_f32(dbits);
+    for (int i = 0; i < q->cols; i++) {
+        size_t at = (size_t)r * q->cols + i;
+        t[i] = q->codes[at];
+        if (!same_bits((float)((int)t[i] - 1) * df, q->W[at])) return snprintf(reason, rn, "weight %zu is not (t-1)*d exactly", at), 0;
+    }
+    return 1;
+}
+
+/* TQ2_0 (block 256: qs[64], fp16 d): weight 128j + 32n + m is bits 2n..2n+1 of qs[32j + m]. */
+static int pack_tq2_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
+    uint16_t dbits;
+    if (!ternary_d(q, r, &dbits, reason, rn)) return 0;
+    uint8_t *t = pq_malloc((size_t)q->cols);
+    int ok = row_trits(q, r, dbits, t, reason, rn);
+    for (int b = 0; ok && b < q->cols / 256; b++) {
+        uint8_t *blk = out + (size_t)b * 66;
+        for (int e = 0; e < 256; e++) blk[(e / 128) * 32 + e % 32] |= (uint8_t)(t[b * 256 + e] << (2 * ((e % 128) / 32)));
+        memcpy(blk + 64, &dbits, 2);
+    }
+    free(t);
+    return ok;
+}
+
+/* Five trits t0..t4 (t0 most significant) as llama.cpp's TQ1_0 byte: the base-3 number scaled
+ * to 256/243, rounded up, so that trit n is ((byte·3^n mod 256)·3) >> 8. */
+static uint8_t trit_byte(const uint8_t *t, int stride, int n) {
+    unsigned v = 0;
+    for (int i = 0; i < 5; i++) v = v * 3 + (i < n ? t[i * stride] : 0);
+    return (uint8_t)((v * 256 + 242) / 243);
+}
+
+/* TQ1_0 (block 256: qs[48], qh[4], fp16 d): qs[m] (m < 32) holds weights m + 32n, n = 0..4;
+ * qs[32 + m] (m < 16) weights 160 + m + 16n; qh[j] weights 240 + j + 4n, n = 0..3. */
+static int pack_tq1_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
+    uint16_t dbits;
+    if (!ternary_d(q, r, &dbits, reason, rn)) return 0;
+    uint8_t *t = pq_malloc((size_t)q->cols);
+    int ok = row_trits(q, r, dbits, t, reason, rn);
+    for (int b = 0; ok && b < q->cols / 256; b++) {
+        uint8_t *blk = out + (size_t)b * 54;
+        const uint8_t *x = t + (size_t)b * 256;
+        for (int m = 0; m < 32; m++) blk[m] = trit_byte(x + m, 32, 5);
+        for (int m = 0; m < 16; m++) blk[32 + m] = trit_byte(x + 160 + m, 16, 5);
+        for (int j = 0; j < 4; j++) blk[48 + j] = trit_byte(x + 240 + j, 4, 4);
+        memcpy(blk + 52, &dbits, 2);
+    }
+    free(t);
+    return ok;
+}
+
+/* fp16 d and 4-bit s with d·s == v exactly (s = 0 for v = 0); 0 if there is none. */
+static int f16_times_nibble(float v, uint16_t *dbits, int *s) {
+    if (v == 0.0f) return *dbits = 0, *s = 0, 1;
+    for (int k = 1; k <= 15; k++)
+        if (f16_exact(v / (float)k, dbits) && pq_f16_to_f32(*dbits) * (float)k == v) return *s = k, 1;
+    return 0;
+}
+
+/* Q2_K (block 256: scales[16], qs[64], fp16 d, fp16 dmin): weight e is
+ * d·sc·q − dmin·mn with q = bits 2j..2j+1 of qs[32·(e/128) + e%32], j = (e%128)/32, and
+ * (sc, mn) the low and high nibble of scales[e/16]. Up to 4 levels, equally spaced, the
+ * lowest ≤ 0: the row's step v1 − v0 must be d·sc and −v0 be dmin·mn exactly (SEQ 2-bit:
+ * {±0.25, ±0.75}·α = (α/2)·q − (α/4)·3, exact when α is an fp16 number). */
+static int pack_q2_k(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
+    if (q->qi->levels > 4) return snprintf(reason, rn, "%d levels, more than 4", q->qi->levels), 0;
+    float v0 = level_value(q, r, 0), step = level_value(q, r, 1) - v0, ml = -v0;
+    uint16_t db, mb;
+    int sc, mn;
+    if (!(ml >= 0.0f)) return snprintf(reason, rn, "row %d's lowest level %.9g is positive", r, v0), 0;
+    if (!f16_times_nibble(step, &db, &sc) || sc == 0)
+        return snprintf(reason, rn, "row %d's step %.9g is not an fp16 number times 1..15", r, step), 0;
+    if (!f16_times_nibble(ml, &mb, &mn)) return snprintf(reason, rn, "row %d's offset %.9g is not an fp16 number times 0..15", r, ml), 0;
+    const float dl = pq_f16_to_f32(db) * (float)sc, mlf = pq_f16_to_f32(mb) * (float)mn;
+    for (int b = 0; b < q->cols / 256; b++) {
+        uint8_t *blk = out + (size_t)b * 84;
+        memset(blk, sc | mn << 4, 16);
+        for (int e = 0; e < 256; e++) {
+            size_t at = (size_t)r * q->cols + (size_t)b * 256 + e;
+            int c = q->codes[at];
+            if (!same_bits(dl * (float)c - mlf, q->W[at])) return snprintf(reason, rn, "weight %zu is not d*q - m exactly", at), 0;
+            blk[16 + (e / 128) * 32 + e % 32] |= (uint8_t)(c << (2 * ((e % 128) / 32)));
+        }
+        memcpy(blk + 80, &db, 2), memcpy(blk + 82, &mb, 2);
+    }
+    return 1;
+}
+
+static const struct {
+    int type;
+    const char *name;
+    int block;        /* weights per block */
+    size_t bytes;     /* bytes per block */
+    row_packer pack;
+} gtypes[] = {
+    {G_TQ1_0, "TQ1_0", 256, 54, pack_tq1_0}, {G_TQ2_0, "TQ2_0", 256, 66, pack_tq2_0}, {G_Q2_K, "Q2_K", 256, 84, pack_q2_k},
+    {G_Q4_0, "Q4_0", 32, 18, pack_q4_0},     {G_Q8_0, "Q8_0", 32, 34, pack_q8_0},
+};
+
+static const char *type_name(int type) {
+    for (size_t i = 0; i < PQ_COUNT(gtypes); i++)
+        if (gtypes[i].type == type) return gtypes[i].name;
+    return "F32";
+}
+
+/* The linear in block type gtypes[k] if every row packs exactly; else 0 and the reason. */
+static int try_type(gtensor *g, const qlinear *q, size_t k, int (*perm)(int, int), int hd, char *reason, size_t rn) {
+    if (q->cols % gtypes[k].block) return snprintf(reason, rn, "row length %d is not a multiple of %d", q->cols, gtypes[k].block), 0;
+    size_t row_bytes = (size_t)(q->cols / gtypes[k].block) * gtypes[k].bytes;
+    uint8_t *out = pq_calloc((size_t)q->rows, row_bytes);
+    for (int r = 0; r < q->rows; r++)
+        if (!gtypes[k].pack(q, r, out + (size_t)(perm ? perm(r, hd) : r) * row_bytes, reason, rn)) {
+            free(out);
+            return 0;
+        }
+    g->type = gtypes[k].type, g->data = out, g->bytes = (size_t)q->rows * row_bytes;
+    return 1;
+}
+
+/* The block types to try, most compact first: ternary in TQ1_0/TQ2_0 (as asked), up to 4
+ * levels in Q2_K, up to 16 in Q4_0, then Q8_0. */
+static int candidates(const qinfo *qi, int ternary_type, int *out) {
+    int n = 0;
+    if (qi->levels == 3) out[n++] = ternary_type;
+    if (qi->levels <= 4) out[n++] = G_Q2_K;
+    if (qi->levels <= 16) out[n++] = G_Q4_0;
+    out[n++] = G_Q8_0;
+    return n;
+}
+
+/* The first candidate that holds the linear exactly; the reasons of those that do not, in
+ * `reason` ("TQ2_0: ...; Q2_K: ..."). 0 when none does. */
+static int try_blocks(gtensor *g, const qlinear *q, int ternary_type, int (*perm)(int, int), int hd, char *reason, size_t rn) {
+    int cand[4], n = candidates(q->qi, ternary_type, cand);
+    size_t used = 0;
+    reason[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = 0;
+        while (gtypes[k].type != cand[i]) k++;
+        char why[200];
+        if (try_type(g, q, k, perm, hd, why, sizeof why)) return 1;
+        if (used < rn) used += (size_t)snprintf(reason + used, rn - used, "%s%s: %s", used ? "; " : "", gtypes[k].name, why);
+    }
+    return 0;
 }
 
 static void f32_tensor(gtensor *g, const float *W, int (*perm)(int, int), int hd) {
@@ -160,7 +322,7 @@ static int gguf_name(const char *pq, char *out, size_t n) {
 
 /* One model tensor: quantized linears in blocks when exact, everything else F32. */
 static int build_tensor(gtensor *g, const pq_ckpt *c, const char *what, const pq_model_tensor *t, const qinfo *qi,
-                        int hd, json_t *rep) {
+                        int ternary_type, int hd, json_t *rep) {
     gguf_name(t->name, g->name, sizeof g->name);
     g->rows = t->ndim == 2 ? (int)t->dims[0] : 0, g->cols = (int)(t->ndim == 2 ? t->dims[1] : t->dims[0]);
     const float *W = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
@@ -168,7 +330,7 @@ static int build_tensor(gtensor *g, const pq_ckpt *c, const char *what, const pq
     size_t len = strlen(t->name);
     int is_qk = len > 3 && (!strcmp(t->name + len - 3, ".wq") || !strcmp(t->name + len - 3, ".wk"));
     int (*perm)(int, int) = is_qk ? permuted_row : NULL;
-    char qn[96], reason[160] = "";
+    char qn[96], reason[640] = "";
     snprintf(qn, sizeof qn, "%s.qcodes", t->name);
     const pq_tensor *pc = pq_ckpt_find(c, qn);
     json_t *row = json_pack("{s:s}", "name", g->name);
@@ -178,12 +340,13 @@ static int build_tensor(gtensor *g, const pq_ckpt *c, const char *what, const pq
         if (!alpha) return json_decref(row), pq_fail_prefix("%s", what);
         uint8_t *codes = pq_malloc((size_t)g->rows * g->cols);
         pq_qunpack(pc->data, g->rows, g->cols, qi->storage_bits, codes);
-        int ok = try_blocks(g, W, codes, alpha, qi, perm, hd, reason, sizeof reason);
+        qlinear q = {.W = W, .alpha = alpha, .codes = codes, .qi = qi, .rows = g->rows, .cols = g->cols};
+        try_blocks(g, &q, ternary_type, perm, hd, reason, sizeof reason);
         free(codes);
-        if (!ok) json_object_set_new(row, "reason", json_string(reason));
+        if (reason[0]) json_object_set_new(row, "reason", json_string(reason));
     }
     if (!g->data) f32_tensor(g, W, perm, hd);
-    json_object_set_new(row, "type", json_string(g->type == G_Q4_0 ? "Q4_0" : g->type == G_Q8_0 ? "Q8_0" : "F32"));
+    json_object_set_new(row, "type", json_string(type_name(g->type)));
     json_array_append_new(rep, row);
     return 0;
 }
@@ -279,7 +442,9 @@ static int read_qinfo(const pq_ckpt *c, const char *what, qinfo *qi) {
     return 1;
 }
 
-int pq_gguf_export(const pq_ckpt *c, const char *what, const char *tokenizer, const char *path, json_t **report) {
+int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *opt, const char *path, json_t **report) {
+    const char *tokenizer = opt ? opt->tokenizer : NULL;
+    int ternary_type = opt && opt->ternary_tq1 ? G_TQ1_0 : G_TQ2_0;
     pq_model_config cfg;
     if (pq_model_config_from_ckpt(&cfg, c, what)) return -1;
     qinfo qi;
@@ -290,7 +455,7 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const char *tokenizer, co
     gtensor *g = pq_calloc((size_t)nt, sizeof *g);
     json_t *rep = json_array();
     for (int i = 0; i < m->n_tensors && !rc; i++)
-        rc = build_tensor(&g[i], c, what, &m->tensors[i], quantized ? &qi : NULL, pq_head_dim(&cfg), rep);
+        rc = build_tensor(&g[i], c, what, &m->tensors[i], quantized ? &qi : NULL, ternary_type, pq_head_dim(&cfg), rep);
     if (cfg.rope_llama3_factor > 0) {
         gtensor *r = &g[nt - 1];
         snprintf(r->name, sizeof r->name, "rope_freqs.weight");

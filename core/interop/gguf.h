@@ -9,12 +9,17 @@
  * Tensors under llama.cpp's names (token_embd, blk.N.attn_q, ..., output_norm, output).
  * llama.cpp rotates interleaved pairs (2i, 2i+1), pq and Hugging Face rotate halves
  * (i, i + hd/2), so the rows of attn_q and attn_k are permuted per head as llama.cpp's
- * converter does. Each quantized linear is stored in the llama.cpp type that holds its
- * levels EXACTLY, checked weight by weight: Q4_0 (d·(q−8), q in 0..15, one fp16 d per 32
- * weights) when every level is d·k with integer k in [−8, 7] and d = α/m (m = 1 or 2)
- * is an fp16 number (1, 1.58, 2, 3 and 4 bits), Q8_0 likewise for k in [−128, 127]
- * (8 bits); otherwise F32, the dequantized weights themselves, with the reason recorded
- * in the report (typically: the row scale α is not an fp16 number). Norms, the embedding
+ * converter does. Each quantized linear is stored in the most compact llama.cpp type that
+ * holds its levels EXACTLY, checked weight by weight against what llama.cpp's
+ * dequantize_row_<type> computes: ternary in TQ2_0 (or TQ1_0 on request; w = (t−1)·d, one
+ * fp16 d per 256 weights: the row's levels must be −d, 0, d with d an fp16 number); up to 4
+ * levels in Q2_K (w = d·sc·q − dmin·m per 16 weights: the row's step and lowest level must be
+ * fp16 numbers times 4-bit integers: SEQ 2-bit {±¼, ±¾}·α is (α/2)·q − (α/4)·3); up to 16 levels
+ * in Q4_0 (d·(q−8), q in 0..15, one fp16 d per 32 weights: every level d·k with integer k in
+ * [−8, 7] and d = α/m, m a power of two, an fp16 number); then Q8_0 likewise for k in
+ * [−128, 127]; otherwise F32, the dequantized weights themselves. Why a more compact type
+ * was not used (typically: the row scale α is not an fp16 number, or the row length is not a
+ * multiple of the block) is recorded in the report. Norms, the embedding
  * and the head are F32. */
 #ifndef PQ_GGUF_H
 #define PQ_GGUF_H
@@ -23,9 +28,14 @@
 
 #include "base/ckpt.h"
 
-/* Writes path (temp + rename). tokenizer: a pq-bpe file or NULL (then no tokenizer
- * metadata: llama.cpp needs one to run the file). *report (may be NULL) receives
- * {"tensors": [{"name", "type", "reason"?}], ...}. -1 + pq_error() naming the file. */
-int pq_gguf_export(const pq_ckpt *c, const char *what, const char *tokenizer, const char *path, json_t **report);
+typedef struct {
+    const char *tokenizer; /* a pq-bpe file or NULL (then no tokenizer metadata: llama.cpp needs one) */
+    int ternary_tq1;       /* ternary linears as TQ1_0 (1.69 bits/weight) rather than TQ2_0 (2.06, faster) */
+} pq_gguf_options;
+
+/* Writes path (temp + rename). opt may be NULL (no tokenizer, TQ2_0). *report (may be NULL)
+ * receives {"tensors": [{"name", "type", "reason"?}], ...}: reason says why each more compact
+ * type was not used. -1 + pq_error() naming the file. */
+int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *opt, const char *path, json_t **report);
 
 #endif

@@ -47,6 +47,32 @@ grep -q "attn_q.weight *F32 .*levels are not integer multiples" "$tmp/rep" || fa
 export_check "$tmp/qat/model.ckpt" F32
 grep -q "attn_q.weight *F32 .*is not an fp16 number" "$tmp/rep" || fail "QAT scales: no reason given"
 
+# llama.cpp's 256-weight types need rows of 256: a wider model (dim 256, ffn 384, so ffn_down's
+# rows of 384 fall back to Q4_0). Ternary -> TQ2_0 (TQ1_0 on request), 2 bits (lsq_wide's
+# {-2,-1,0,1} and SEQ's {±1/4, ±3/4}, times α = 0.5) -> Q2_K; SEQ ternary's d = α·2/3 is not
+# an fp16 number -> F32 with the reason. The reader dequantizes each as ggml-quants.c does.
+$HF make "$tmp/hfw" --pow2-rows --dim 256 --ffn 384 --tokens 1
+"$PQ" import hf "$tmp/hfw" --out "$tmp/w.ckpt" >/dev/null
+wide_check() { # quantizer, bits, expected type on attn_q, [--ternary T]
+    local out="$tmp/w-$1-$2${4:-}"
+    "$PQ" ptq --from "$tmp/w.ckpt" --method rtn --quantizer "$1" --bits "$2" --out "$out" >/dev/null 2>&1 || fail "ptq $1 $2"
+    "$PQ" export --format gguf --from "$out/model.ckpt" --out "$tmp/x.gguf" ${4:+--ternary "$4"} >"$tmp/rep" 2>"$tmp/err" ||
+        fail "$1 $2: gguf export: $(cat "$tmp/err")"
+    grep -q "blk.0.attn_q.weight *$3" "$tmp/rep" || fail "$1 $2: attn_q is not $3: $(grep attn_q "$tmp/rep" | head -1)"
+    rm -rf "$tmp/st"
+    "$PQ" export --format safetensors --from "$out/model.ckpt" --out "$tmp/st" >/dev/null
+    $HF gguf-check "$tmp/x.gguf" "$tmp/st" >"$tmp/chk" || fail "$1 $2: $(cat "$tmp/chk")"
+    echo "  wide $1 $2 ${4:-} -> $3: $(cat "$tmp/chk")"
+}
+wide_check lsq_wide 1.58 TQ2_0
+grep -q "blk.0.ffn_down.weight *Q4_0 .*TQ2_0: row length 384 is not a multiple of 256" "$tmp/rep" || fail "ffn_down: no TQ2_0 reason"
+wide_check lsq_wide 1.58 TQ1_0 TQ1_0
+wide_check lsq_wide 2 Q2_K
+wide_check seq 2 Q2_K
+wide_check seq 1.58 F32
+grep -q "attn_q.weight *F32 .*TQ2_0: row 0's scale 0.333333343 is not an fp16 number" "$tmp/rep" || fail "SEQ ternary: no reason given"
+wide_check lsq_wide 4 Q4_0
+
 # The reference reader of the Hugging Face ecosystem, where npm can fetch it.
 if command -v npm >/dev/null && [ "${PQ_NO_NPM:-0}" != 1 ] &&
     (cd "$tmp" && timeout 120 npm install --silent --no-audit --no-fund @huggingface/gguf@0.4.6 >/dev/null 2>&1); then

@@ -2,7 +2,8 @@
 """A tiny LLaMA-shaped Hugging Face directory and an independent numpy forward of it.
 
     hf_llama.py make DIR --dtype f32|f16|bf16 [--untied] [--theta X] [--eps E] [--shards N]
-                         [--llama3] [--drop NAME] [--arch A] [--ffn-in-config N] --tokens 1,2,3
+                         [--llama3] [--drop NAME] [--arch A] [--ffn-in-config N] [--dim D --ffn F]
+                         --tokens 1,2,3
         writes DIR/config.json, DIR/model.safetensors (or N shards + index) with the
         safetensors bytes written by hand, and DIR/ref_logits.f64: the logits [T, vocab]
         of the tokens by the float64 reference forward below, computed from the weights
@@ -11,7 +12,8 @@
     hf_llama.py same-tensors A.safetensors B.safetensors NAME...   bytes equal per tensor
     hf_llama.py gguf-check FILE.gguf HFDIR [N_TOKENS]
         an independent GGUF v3 reader: checks the llama.* metadata against HFDIR/config.json,
-        dequantizes every tensor (F32, F16, Q4_0, Q8_0), undoes llama.cpp's q/k row order and
+        dequantizes every tensor (F32, F16, Q4_0, Q8_0, Q2_K, TQ1_0, TQ2_0, each as llama.cpp's
+        dequantize_row_<type> in ggml-quants.c computes it), undoes llama.cpp's q/k row order and
         requires each to equal HFDIR/model.safetensors (pq's export of the same checkpoint)
         bit for bit; prints the tensor types.
 
@@ -109,7 +111,7 @@ def make(argv):
             flags.add(argv[i]); i += 1
         else:
             opt[argv[i]] = argv[i + 1]; i += 2
-    D, L, H, KV, F, V, C = 32, 2, 4, 2, 48, 300, 64
+    D, L, H, KV, F, V, C = int(opt.get("--dim", 32)), 2, 4, 2, int(opt.get("--ffn", 48)), 300, 64
     cfg = {"architectures": [opt["--arch"]], "model_type": "llama", "hidden_size": D, "num_hidden_layers": L,
            "num_attention_heads": H, "num_key_value_heads": KV, "intermediate_size": int(opt.get("--ffn-in-config", F)),
            "vocab_size": V, "max_position_embeddings": C, "rope_theta": float(opt["--theta"]),
@@ -170,6 +172,35 @@ def same_tensors(a, b, names):
         if ta.get(n) is None or ta.get(n) != tb.get(n):
             sys.exit("tensor %s differs" % n)
 
+# The 256-weight block types, as ggml-quants.c's dequantize_row_<type> computes them (float32
+# products and differences, element order as there). Each takes blocks [nb, bytes] -> [nb*256].
+def f16(u8):
+    return u8.copy().view("<f2").astype(np.float32).reshape(-1, 1)
+
+def deq_tq2_0(blk):  # qs[64], d: weight 128j + 32l + m = bits 2l of qs[32j + m]
+    qs, d = blk[:, :64].reshape(-1, 2, 1, 32), f16(blk[:, 64:66])
+    q = (qs >> (2 * np.arange(4)).reshape(1, 1, 4, 1)) & 3          # [nb, j, l, m]
+    return ((q.astype(np.int16) - 1).astype(np.float32).reshape(-1, 256) * d).reshape(-1)
+
+def deq_tq1_0(blk):  # qs[48], qh[4], d: trit n of byte q is ((q * 3^n mod 256) * 3) >> 8
+    pow3 = np.array([1, 3, 9, 27, 81, 243], np.uint16)
+    trit = lambda q, n: (((q.astype(np.uint16)[..., None] * pow3[:n]) & 255) * 3) >> 8
+    a = trit(blk[:, :32], 5).transpose(0, 2, 1).reshape(-1, 160)    # n-major: weight 32n + m
+    b = trit(blk[:, 32:48], 5).transpose(0, 2, 1).reshape(-1, 80)
+    c = trit(blk[:, 48:52], 4).transpose(0, 2, 1).reshape(-1, 16)
+    t = np.concatenate([a, b, c], 1).astype(np.int16) - 1
+    return (t.astype(np.float32) * f16(blk[:, 52:54])).reshape(-1)
+
+def deq_q2_k(blk):  # scales[16], qs[64], d, dmin: weight 128n + 32j + 16h + l uses scales[8n + 2j + h]
+    sc, qs, d, dmin = blk[:, :16], blk[:, 16:80].reshape(-1, 2, 1, 2, 16), f16(blk[:, 80:82]), f16(blk[:, 82:84])
+    q = ((qs >> (2 * np.arange(4)).reshape(1, 1, 4, 1, 1)) & 3).reshape(-1, 16, 16).astype(np.float32)
+    dl = (d * (sc & 15).astype(np.float32))[:, :, None]
+    ml = (dmin * (sc >> 4).astype(np.float32))[:, :, None]
+    return (dl * q - ml).reshape(-1)
+
+K_QUANTS = {10: deq_q2_k, 34: deq_tq1_0, 35: deq_tq2_0}
+K_BYTES = {10: 84, 34: 54, 35: 66}
+
 def read_gguf(path):
     data = open(path, "rb").read()
     pos = 0
@@ -215,6 +246,8 @@ def read_gguf(path):
             else:
                 q = blk[:, 2:].view(np.int8).astype(np.float32)
             a = (q * d).reshape(-1)  # float32 products, as llama.cpp's dequantize_row_q4_0/q8_0
+        elif t in K_QUANTS:
+            a = K_QUANTS[t](np.frombuffer(b, np.uint8, n // 256 * K_BYTES[t]).reshape(-1, K_BYTES[t]))
         else: raise SystemExit("tensor %s: type %d not read by this checker" % (name, t))
         tensors[name] = (a.reshape(list(reversed(dims))), t)
     return meta, tensors
