@@ -10,7 +10,8 @@
 #include "harness/suite.h"
 
 static void usage(void) {
-    printf("usage: pq suite run NAME...|all [--tier T] [-j N] [--dry-run] [--out DIR]\n"
+    printf("usage: pq suite run NAME...|all [--tier T] [-j N] [--dry-run] [--out DIR] [--executor slurm ...]\n"
+           "       pq suite status|cancel NAME...|all [--tier T] [--runs-dir DIR]\n"
            "       pq suite list\n\n"
            "Expands suites into runs (data -> pretrain -> QAT/PTQ -> eval), runs what is not\n"
            "done yet (finished runs are reused across suites and invocations; interrupted\n"
@@ -22,7 +23,15 @@ static void usage(void) {
            "                  committed reference: --out results updates it)\n"
            "  --suites DIR    suite definitions (default suites)\n"
            "  --data-dir DIR  built data (default $PQ_WORK/data)\n"
-           "  --runs-dir DIR  run directories (default $PQ_WORK/runs)\n");
+           "  --runs-dir DIR  run directories (default $PQ_WORK/runs)\n"
+           "\nOn a Slurm cluster (--executor slurm), each run not yet done is one sbatch job that\n"
+           "waits for its parents' jobs; runs dir, data and pq must be on a shared filesystem:\n"
+           "  --executor E        local (default) or slurm\n"
+           "  --partition P, --account A, --time HH:MM:SS, --gres G   sbatch options of every job\n"
+           "  --cpus-per-run N    CPUs of each job (default 1), and its runs' PQ_THREADS unless set\n"
+           "  --sbatch-arg ARG    one more sbatch argument (repeatable), e.g. --sbatch-arg=--qos=low\n"
+           "  --detach            submit and return; 'pq suite status' / 'pq suite cancel' follow or\n"
+           "                      stop the jobs, rerunning the command aggregates once they are done\n");
 }
 
 /* Fills the options shared by `pq suite run` and `pq check`; returns the index of the first positional. */
@@ -35,7 +44,8 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
     snprintf(work_results, sizeof work_results, "%s/results", work);
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[n > 0 ? n : 0] = '\0';
-    *opt = (pq_harness_options){"small", 1, 0, 1, exe, "suites", work_data, work_runs, work_results};
+    *opt = (pq_harness_options){.tier = "small", .jobs = 1, .execute = 1, .pq = exe, .suites_dir = "suites",
+                                .data_dir = work_data, .runs_dir = work_runs, .out_dir = work_results};
     *npositional = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -72,6 +82,52 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
     return 0;
 }
 
+/* Takes the Slurm executor's flags out of argv (the rest goes to pq_harness_parse);
+ * returns argc left. s->cpus_per_run == 0 afterwards: no --executor slurm. */
+static int take_slurm_flags(int argc, char **argv, pq_slurm_options *s) {
+    static const char *sbatch_args[64];
+    int kept = 0, slurm = 0, given = 0;
+    *s = (pq_slurm_options){.cpus_per_run = 1, .sbatch_args = sbatch_args, .poll_seconds = 5};
+    const char *poll = getenv("PQ_SLURM_POLL"); /* seconds between squeue calls; tests poll faster */
+    if (poll && atof(poll) > 0) s->poll_seconds = atof(poll);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        size_t len = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
+        const char *value = eq && len < strlen(a) ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
+#define IS(flag) (strlen(flag) == len && !strncmp(a, flag, len))
+#define VALUE() (value ? (i += !eq || len == strlen(a), given++, value) : (pq_usage_error("suite", "%.*s needs a value", (int)len, a), ""))
+        if (IS("--executor")) {
+            const char *e = value ? (i += !eq || len == strlen(a), value) : (pq_usage_error("suite", "--executor needs a value"), "");
+            if (strcmp(e, "local") && strcmp(e, "slurm")) pq_usage_error("suite", "--executor: unknown executor '%s' (local, slurm)", e);
+            slurm = !strcmp(e, "slurm");
+        } else if (IS("--partition")) {
+            s->partition = VALUE();
+        } else if (IS("--account")) {
+            s->account = VALUE();
+        } else if (IS("--gres")) {
+            s->gres = VALUE();
+        } else if (IS("--time")) {
+            s->time = VALUE();
+            if (!*s->time || strspn(s->time, "0123456789:-") != strlen(s->time))
+                pq_usage_error("suite", "--time: '%s' is not a Slurm time (HH:MM:SS, MM, D-HH:MM:SS)", s->time);
+        } else if (IS("--cpus-per-run")) {
+            s->cpus_per_run = (int)pq_parse_int_in("suite", "--cpus-per-run", VALUE(), PQ_POSITIVE, 4096);
+        } else if (IS("--sbatch-arg")) {
+            if (s->nsbatch_args == (int)PQ_COUNT(sbatch_args)) pq_usage_error("suite", "too many --sbatch-arg");
+            sbatch_args[s->nsbatch_args++] = VALUE();
+        } else if (IS("--detach")) {
+            s->detach = 1, given++;
+        } else {
+            argv[kept++] = argv[i];
+        }
+#undef VALUE
+#undef IS
+    }
+    if (given && !slurm) pq_usage_error("suite", "--partition, --account, --time, --cpus-per-run, --gres, --sbatch-arg and --detach need --executor slurm");
+    if (!slurm) s->cpus_per_run = 0;
+    return kept;
+}
+
 int cmd_suite(int argc, char **argv) {
     if (pq_wants_help(argc, argv) || argc < 2) {
         usage();
@@ -81,12 +137,18 @@ int cmd_suite(int argc, char **argv) {
         for (int i = 0; i < pq_suite_count; i++) printf("%s\n", pq_suite_names[i]);
         return 0;
     }
-    if (strcmp(argv[1], "run") != 0) pq_usage_error("suite", "unknown action '%s' (run, list)", argv[1]);
+    int status = !strcmp(argv[1], "status") ? 1 : !strcmp(argv[1], "cancel") ? 2 : 0;
+    if (strcmp(argv[1], "run") != 0 && !status)
+        pq_usage_error("suite", "unknown action '%s' (run, status, cancel, list)", argv[1]);
     pq_harness_options opt;
+    pq_slurm_options slurm;
     const char **names = pq_calloc((size_t)argc, sizeof *names);
     int count;
+    argc = 1 + take_slurm_flags(argc - 1, argv + 1, &slurm);
     pq_harness_parse("suite", argc - 1, argv + 1, &opt, names, &count, NULL);
     if (count == 0) pq_usage_error("suite", "name a suite or 'all'");
+    if (slurm.cpus_per_run) opt.slurm = &slurm;
+    if (status) opt.status = status, opt.execute = 0;
     json_t *results;
     int rc = pq_harness_run(names, count, &opt, &results);
     if (rc < 0) fprintf(stderr, "pq suite: %s\n", pq_error());

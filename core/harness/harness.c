@@ -161,8 +161,14 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
     for (int i = 0; i < n && rc == 0; i++) rc = pq_suite_expand(&suites[i], &plan);
     if (rc == 0) {
         pq_schedule_options sched = {opt->jobs, opt->dry_run || !opt->execute, opt->pq};
-        int failed = 0;
-        if (opt->execute || opt->dry_run) {
+        int failed = 0, detached = opt->slurm && opt->slurm->detach && !opt->dry_run;
+        if (opt->status) {
+            failed = pq_slurm_status(&plan, opt->status == 2);
+            if (failed < 0) rc = -1;
+        } else if (opt->slurm && opt->execute && !opt->dry_run) {
+            failed = pq_slurm_schedule(&plan, opt->slurm, opt->pq);
+            if (failed < 0) rc = -1;
+        } else if (opt->execute || opt->dry_run) {
             failed = pq_schedule(&plan, &sched);
         } else {
             /* Aggregate only: mark what is already done. */
@@ -173,7 +179,7 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
                 free(done);
             }
         }
-        if (!opt->dry_run) {
+        if (rc == 0 && !opt->dry_run && !opt->status && !detached) {
             *results = json_object();
             for (int i = 0; i < n && rc == 0; i++) {
                 json_t *agg = pq_suite_aggregate(&suites[i], &plan);

@@ -155,7 +155,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
 
 /* ---- state on disk ----------------------------------------------------------------- */
 
-static int is_done(const pq_run *r) {
+int pq_run_is_done(const pq_run *r) {
     char *done = pq_run_file(r, "DONE");
     int yes = pq_file_exists(done);
     free(done);
@@ -163,7 +163,7 @@ static int is_done(const pq_run *r) {
 }
 
 /* What the run was asked to do, written before it starts (and its config, for training kinds). */
-static int prepare_dir(const pq_plan *plan, const pq_run *r) {
+int pq_run_prepare(const pq_plan *plan, const pq_run *r) {
     if (pq_mkdirs(r->dir) != 0) return -1;
     json_t *deps = json_object();
     for (int d = 0; d < r->ndeps; d++) json_object_set_new(deps, r->dep_roles[d], json_string(plan->runs[r->deps[d]].id));
@@ -190,7 +190,7 @@ static int prepare_dir(const pq_plan *plan, const pq_run *r) {
 
 static pid_t start(const pq_plan *plan, int i, const char *pq) {
     const pq_run *r = &plan->runs[i];
-    if (prepare_dir(plan, r) != 0) return -1;
+    if (pq_run_prepare(plan, r) != 0) return -1;
     char **argv = pq_run_command(plan, i, pq);
     char *log = pq_run_file(r, "log.txt");
     fflush(NULL);
@@ -224,7 +224,7 @@ static void mark_done(const pq_run *r, double seconds) {
 }
 
 /* The last non-empty line of a run's log: its one-line error, by pq's convention. */
-static void last_line(const char *path, char *out, size_t n) {
+void pq_log_last_line(const char *path, char *out, size_t n) {
     snprintf(out, n, "(no log)");
     FILE *f = fopen(path, "r");
     if (!f) return;
@@ -265,7 +265,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
     int n = plan->count, left = 0, failed = 0, running = 0;
     double cost_total = 0, cost_done = 0;
     for (int i = 0; i < n; i++) {
-        plan->runs[i].state = is_done(&plan->runs[i]) ? RUN_DONE : RUN_PENDING;
+        plan->runs[i].state = pq_run_is_done(&plan->runs[i]) ? RUN_DONE : RUN_PENDING;
         if (plan->runs[i].state == RUN_PENDING) left++, cost_total += plan->runs[i].cost;
     }
     fprintf(stderr, "pq suite: %d runs, %d already done, %d to run\n", n, n - left, left);
@@ -344,7 +344,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
             } else {
                 r->state = RUN_FAILED, failed++;
                 char *log = pq_run_file(r, "log.txt"), last[512];
-                last_line(log, last, sizeof last);
+                pq_log_last_line(log, last, sizeof last);
                 fprintf(stderr,
                         "%spq suite: %s run failed (%s %d): %s\n"
                         "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",

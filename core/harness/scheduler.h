@@ -19,4 +19,11 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt);
 char **pq_run_command(const pq_plan *plan, int i, const char *pq);
 void pq_free_argv(char **argv);
 
+/* Shared with the Slurm executor (slurm.h): the run's DONE marker exists; writes the
+ * run directory's run.json (and config.json) before the run starts; the last
+ * non-empty line of a log (its one-line error, by pq's convention). */
+int pq_run_is_done(const pq_run *r);
+int pq_run_prepare(const pq_plan *plan, const pq_run *r);
+void pq_log_last_line(const char *path, char *out, size_t n);
+
 #endif
