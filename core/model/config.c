@@ -105,7 +105,7 @@ int pq_model_config_check(const pq_model_config *c) {
     } bounds[] = {
         {"dim", c->dim, PQ_MAX_WIDTH, ""},          {"ffn_dim", c->ffn_dim, PQ_MAX_WIDTH, ""},
         {"ctx", c->ctx, PQ_MAX_WIDTH, ""},          {"n_layers", c->n_layers, PQ_MAX_LAYERS, ""},
-        {"vocab", c->vocab, PQ_MAX_VOCAB, " (tokens are uint16)"},
+        {"vocab", c->vocab, PQ_MAX_VOCAB, ""},
     };
     for (size_t i = 0; i < PQ_COUNT(bounds); i++)
         if (bounds[i].value > bounds[i].max)

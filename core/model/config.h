@@ -75,7 +75,8 @@ pq_train_config pq_train_config_default(void);
  * overflowing: a config outside them is refused, never allocated. */
 #define PQ_MAX_WIDTH (1 << 20)                /* dim, ffn_dim, ctx */
 #define PQ_MAX_LAYERS 4096                    /* n_layers */
-#define PQ_MAX_VOCAB 65536                    /* tokens are uint16 */
+#define PQ_MAX_VOCAB (1 << 24)                /* eval and generate hold token ids as int32 */
+#define PQ_MAX_TRAIN_VOCAB 65536              /* the training forward reads tokens as uint16 */
 #define PQ_MAX_MATRIX ((int64_t)INT32_MAX)    /* elements of one weight matrix or of the RoPE table */
 #define PQ_MAX_PARAMS ((int64_t)1 << 34)      /* parameters in all (64 GiB of fp32, as much again for gradients) */
 #define PQ_MAX_ACT_BYTES ((int64_t)1 << 36)   /* activation memory of one micro-batch (64 GiB) */

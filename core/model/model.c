@@ -337,6 +337,8 @@ static void acts_alloc_lists(pq_acts *a, int L) {
 int pq_acts_check(const pq_model_config *cfg, int B, int T) {
     if (B <= 0 || T <= 0) return pq_fail("batch %d x %d tokens: both must be positive", B, T);
     if ((int64_t)B * T > INT32_MAX) return pq_fail("batch %d x %d tokens: more than 2^31 - 1 positions", B, T);
+    if (cfg->vocab > PQ_MAX_TRAIN_VOCAB) /* an imported LLaMA-3: pq eval and pq generate score it, training cannot */
+        return pq_fail("vocab %d: the training forward reads tokens as uint16 (at most %d)", cfg->vocab, PQ_MAX_TRAIN_VOCAB);
     pq_acts a = {0};
     acts_alloc_lists(&a, cfg->n_layers);
     size_t floats = plan_acts(&a, cfg, B, T, NULL);

@@ -58,12 +58,23 @@ Test(model_config, every_field_has_an_upper_bound) {
         {"ffn_dim", {.dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = INT_MAX, .vocab = 8, .ctx = 8}},
         {"ctx", {.dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 8, .vocab = 8, .ctx = PQ_MAX_WIDTH + 1}},
         {"n_layers", {.dim = 8, .n_layers = PQ_MAX_LAYERS + 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 8, .vocab = 8, .ctx = 8}},
-        {"vocab", {.dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 8, .vocab = 65537, .ctx = 8}},
+        {"vocab", {.dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 8, .vocab = PQ_MAX_VOCAB + 1, .ctx = 8}},
     };
     for (size_t i = 0; i < PQ_COUNT(cases); i++) {
         cr_expect_eq(pq_model_config_check(&cases[i].c), -1, "%s passed", cases[i].field);
         expect_error(cases[i].field, "exceeds the limit");
     }
+}
+
+/* An imported LLaMA-3 (vocab 128256) is a valid model that pq eval and pq generate
+ * score with int32 ids; the training forward, which reads uint16 tokens, refuses it. */
+Test(model_config, vocab_above_uint16_is_a_model_but_not_trainable) {
+    pq_model_config c = {.dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 1, .ffn_dim = 8, .vocab = 128256, .ctx = 8};
+    cr_expect_eq(pq_model_config_check(&c), 0, "%s", pq_error());
+    cr_expect_eq(pq_acts_check(&c, 1, 8), -1);
+    expect_error("uint16", NULL);
+    c.vocab = PQ_MAX_TRAIN_VOCAB;
+    cr_expect_eq(pq_acts_check(&c, 1, 8), 0, "%s", pq_error());
 }
 
 Test(model_config, matrices_and_total_parameters_are_bounded) {
