@@ -12,6 +12,7 @@
 #include "eval/bpe_tok.h"
 #include "eval/eval.h"
 #include "eval/model_lm.h"
+#include "eval/tokenizer.h"
 #include "eval/units.h"
 #include "model/config.h"
 #include "train/data.h"
@@ -29,7 +30,12 @@ static void usage(void) {
            "  --out FILE        results JSON\n"
            "  --data-dir DIR    built data (default $PQ_WORK/data): tasks in DIR/tasks,\n"
            "                    tokenizer DIR/tokenizer.bpe\n"
-           "  --tokenizer FILE  BPE tokenizer (default DIR/tokenizer.bpe)\n"
+           "  --tokenizer FILE  pq's BPE (.bpe), a Hugging Face tokenizer.json (byte-level BPE) or\n"
+           "                    a SentencePiece tokenizer.model (default: the one pq import hf\n"
+           "                    recorded for an imported model, else DIR/tokenizer.bpe)\n"
+           "  --bos ID          the id that starts every scored sequence (default: pq's BOS;\n"
+           "                    for a model's own tokenizer, config.json's bos_token_id beside\n"
+           "                    it, else the tokenizer's own)\n"
            "  --limit N         score only the first N items / documents of each task\n"
            "  --samples FILE    per-item log-likelihoods and predictions as JSONL\n"
            "  --units FILE      per-unit arrays for confidence intervals (JSON): per task\n"
@@ -165,7 +171,7 @@ int cmd_eval(int argc, char **argv) {
     }
     const char *model_path = NULL, *tasks = NULL, *out = NULL, *data_dir = NULL, *tok_path = NULL, *samples = NULL;
     const char *units_path = NULL;
-    long long limit = 0, val_tokens = 0;
+    long long limit = 0, val_tokens = 0, bos = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -175,6 +181,7 @@ int cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = VALUE();
         else if (!strcmp(a, "--data-dir")) data_dir = VALUE();
         else if (!strcmp(a, "--tokenizer")) tok_path = VALUE();
+        else if (!strcmp(a, "--bos")) bos = pq_parse_int_in(cmd, a, VALUE(), PQ_NONNEG, (1 << 24) - 1);
         else if (!strcmp(a, "--samples")) samples = VALUE();
         else if (!strcmp(a, "--units")) units_path = VALUE();
         else if (!strcmp(a, "--val-tokens")) {
@@ -199,6 +206,7 @@ int cmd_eval(int argc, char **argv) {
     }
     char *tasks_dir = pq_path_join(data_dir, "tasks");
     char *default_tok = pq_path_join(data_dir, "tokenizer.bpe");
+    int tok_given = tok_path != NULL;
     if (!tok_path) tok_path = default_tok;
 
     /* Task names first: a typo should not wait for a model to load. */
@@ -223,15 +231,22 @@ int cmd_eval(int argc, char **argv) {
     int rc = 1;
     json_t *meta = NULL, *results = NULL, *task_results = NULL, *units = NULL, *val = NULL;
     pq_model *model = NULL;
-    pq_bpe *bpe = NULL;
+    pq_eval_tokenizer tok = {0};
+    pq_tokenizer_info tinfo;
     pq_lm lm = {0};
     if (!(model = pq_eval_load_model(model_path, &meta))) goto done;
-    if (!(bpe = pq_bpe_load(tok_path))) goto done;
-    pq_eval_tokenizer tok;
-    pq_bpe_eval_tokenizer(&tok, bpe);
+    if (!tok_given && pq_imported_tokenizer(meta, &tok_path, &bos)) /* the model's own, recorded by pq import hf */
+        json_object_set_new(json_object_get(manifest, "config"), "tokenizer", json_string(tok_path));
+    if (pq_eval_tokenizer_open(tok_path, (int32_t)bos, &tok, &tinfo)) goto done;
+    if (strcmp(tinfo.kind, "pq-bpe") && tok.vocab_size < model->cfg.vocab)
+        tok.vocab_size = model->cfg.vocab; /* an embedding padded past the tokenizer's ids (Qwen-style) */
+    if (tok.bos < 0) {
+        pq_fail("%s: no BOS id (no bos_token_id in a config.json beside it, none in the tokenizer); give --bos ID", tok_path);
+        goto done;
+    }
     pq_model_lm_init(&lm, model);
     if (pq_lm_check_tokenizer(&lm, &tok, model_path, tok_path) != 0) goto done;
-    if (pq_check_ckpt_tokenizer(model_path, pq_ckpt_tokenizer_hash(meta), tok_path, pq_bpe_hash(bpe)) != 0) goto done;
+    if (pq_check_ckpt_tokenizer(model_path, pq_ckpt_tokenizer_hash(meta), tok_path, tinfo.hash) != 0) goto done;
     if (pq_manifest_add_input(manifest, "model", model_path) != 0) goto done;
     if (pq_manifest_add_input(manifest, "tokenizer", tok_path) != 0) goto done;
 
@@ -245,9 +260,11 @@ int cmd_eval(int argc, char **argv) {
     json_object_set_new(results, "model", model_info(model_path, model, meta));
     json_t *ti = json_object();
     json_object_set_new(ti, "path", json_string(tok_path));
-    json_object_set_new(ti, "hash", json_string(pq_bpe_hash(bpe)));
+    json_object_set_new(ti, "kind", json_string(tinfo.kind));
+    json_object_set_new(ti, "hash", json_string(tinfo.hash));
     json_object_set_new(ti, "vocab", json_integer(tok.vocab_size));
     json_object_set_new(ti, "bos", json_integer(tok.bos));
+    json_object_set_new(ti, "bos_from", json_string(tinfo.bos_from));
     json_object_set_new(results, "tokenizer", ti);
     json_object_set_new(results, "conventions", pq_eval_conventions());
     json_t *pooled = pq_eval_pool_perplexity(task_results);
@@ -279,7 +296,7 @@ int cmd_eval(int argc, char **argv) {
 done:
     if (rc != 0) fprintf(stderr, "pq eval: %s\n", pq_error());
     if (lm.free) lm.free(lm.impl);
-    pq_bpe_free(bpe);
+    if (tok.free) tok.free(tok.impl);
     pq_model_free(model);
     json_decref(meta);
     json_decref(results);

@@ -13,6 +13,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "eval/tokenizer.h"
 #include "interop/hf.h"
 #include "model/model.h"
 #include "quant/qexport.h"
@@ -46,16 +47,23 @@ static int import_hf(int argc, char **argv) {
         return 1;
     }
     json_t *meta = json_pack("{s:{s:s, s:s}}", "source", "format", "huggingface", "dir", dir);
+    char *why = NULL, *tok = pq_record_tokenizer(meta, dir, m->cfg.vocab, &why);
+    if (why) fprintf(stderr, "pq import: note: no tokenizer recorded (%s)\n", why);
     int rc = pq_model_save(m, out, meta);
     json_decref(meta);
     if (rc) {
         fprintf(stderr, "pq import: %s\n", pq_error());
         pq_model_free(m);
+        free(tok);
+        free(why);
         return 1;
     }
     printf("imported %s: %d layers, dim %d, %d heads (%d kv), vocab %d, %s head, %lld parameters -> %s (%.1f s)\n", dir,
            m->cfg.n_layers, m->cfg.dim, m->cfg.n_heads, m->cfg.n_kv_heads, m->cfg.vocab,
            m->cfg.untied_head ? "untied" : "tied", (long long)m->n_params, out, pq_now() - t0);
+    if (tok) printf("tokenizer %s recorded: pq eval uses it unless given --tokenizer\n", tok);
+    free(tok);
+    free(why);
     pq_model_free(m);
     return 0;
 }

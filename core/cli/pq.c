@@ -17,6 +17,7 @@ static const pq_command commands[] = {
     {"generate", "generate text with packed low-bit weights", cmd_generate},
     {"import", "import a Hugging Face LLaMA-family model into a pq checkpoint", cmd_import},
     {"export", "export a checkpoint as a Hugging Face directory or a GGUF file", cmd_export},
+    {"tokenize", "token ids of text with pq's, a tokenizer.json or a SentencePiece tokenizer", cmd_tokenize},
     {"bench", "training and low-bit kernel benchmarks", cmd_bench},
     {"suite", "run the fixed experiment suites (one per paper figure/table)", cmd_suite},
     {"check", "compare a tier's results with the stored reference", cmd_check},

@@ -50,6 +50,8 @@ typedef struct pq_eval_tokenizer {
     /* Encodes len bytes of UTF-8 text into a new array (*ids, freed by the
      * caller) of *n tokens; 0, or -1 after pq_fail(). */
     int (*encode)(void *impl, const char *text, size_t len, int32_t **ids, int *n);
+    /* The bytes token id decodes to (NULL if id is not a token); optional. */
+    const uint8_t *(*token_bytes)(void *impl, int32_t id, size_t *len);
     void (*free)(void *impl);
 } pq_eval_tokenizer;
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The models' own tokenizers (issue 19): pq tokenize against reference encoders.
+#   tokenizer.json: golden ids of HF tokenizers.js (tests/fixtures/tokenizers, made by
+#     make_golden.py) for a GPT-2, a LLaMA-3 and a SmolLM-style byte-level BPE on ~2,000
+#     corpus lines and edge cases; no npm needed here.
+#   SentencePiece: four models trained now by Debian's python3-sentencepiece on a slice
+#     of the corpus (BPE, unigram, LLaMA-2-like, unigram with unknowns), compared with its
+#     own ids on ~2,000 held-out lines: identical.
+#   Errors: one line naming the file and what is wrong, exit 1.
+set -euo pipefail
+PQ=${PQ:-./pq}
+PY=/usr/bin/python3 # Debian's, with python3-sentencepiece
+here=$(cd "$(dirname "$0")" && pwd)
+fix=$here/../fixtures/tokenizers
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+for f in "$fix"/*.zst; do zstd -q -d "$f" -o "$tmp/$(basename "${f%.zst}")"; done
+for name in gpt2 llama3 smollm; do
+    "$PQ" tokenize --tokenizer "$tmp/$name.tokenizer.json" --in "$tmp/lines.txt" >"$tmp/$name.pq" || fail "$name: pq tokenize"
+    # tokenizers.js splits Digits on ASCII \d; Hugging Face's Rust tokenizers (and pq) on
+    # char::is_numeric, so for the SmolLM-style Digits the numerals line differs by design.
+    skip=$([ $name = smollm ] && echo "other numerals" || echo "")
+    $PY - "$tmp/$name.pq" "$tmp/$name.golden" "$tmp/lines.txt" "$skip" <<'PYEOF' || fail "$name: ids differ from tokenizers.js"
+import hashlib, sys
+pq, golden, lines, skip = sys.argv[1:5]
+pq = open(pq).read().split("\n")[:-1]
+golden = open(golden).read().split("\n")[:-1]
+lines = open(lines, encoding="utf-8").read().split("\n")[:-1]
+assert len(pq) == len(golden) == len(lines), (len(pq), len(golden), len(lines))
+bad = [i for i, (a, g) in enumerate(zip(pq, golden))
+       if f"{len(a.split())} {hashlib.sha256(a.encode()).hexdigest()[:16]}" != g and not (skip and lines[i].startswith(skip))]
+for i in bad[:5]:
+    print(f"  line {i + 1} {lines[i][:60]!r}: pq {len(pq[i].split())} tokens, reference {golden[i].split()[0]}", file=sys.stderr)
+print(f"  {sys.argv[1].split('/')[-1]}: {len(pq) - len(bad)}/{len(pq)} lines identical")
+sys.exit(1 if bad else 0)
+PYEOF
+done
+
+# BOS: the LLaMA-3 template's <|begin_of_text|>, unless config.json beside it says otherwise.
+bos=$(echo hi | "$PQ" tokenize --tokenizer "$tmp/llama3.tokenizer.json" --bos | cut -d' ' -f1)
+want=$($PY -c 'import json,sys; print([a["id"] for a in json.load(open(sys.argv[1]))["added_tokens"] if a["content"] == "<|begin_of_text|>"][0])' "$tmp/llama3.tokenizer.json")
+[ "$bos" = "$want" ] || fail "llama3 BOS $bos, want $want"
+mkdir "$tmp/hf" && cp "$tmp/llama3.tokenizer.json" "$tmp/hf/tokenizer.json" && echo '{"bos_token_id": 7}' >"$tmp/hf/config.json"
+[ "$(echo hi | "$PQ" tokenize --tokenizer "$tmp/hf/tokenizer.json" --bos | cut -d' ' -f1)" = 7 ] || fail "config.json bos_token_id not used"
+
+if $PY -c 'import sentencepiece' 2>/dev/null; then
+    corpus=${PQ_WORK:-work}/data/corpus
+    [ -d "$corpus" ] || corpus=$tmp # the fixture's corpus lines when the data is not built
+    mkdir "$tmp/spm"
+    $PY "$here/spm_reference.py" "$corpus" "$tmp/spm" | sed 's/^/  sentencepiece: /'
+    for m in bpe unigram llama2 unigram_unk; do
+        "$PQ" tokenize --tokenizer "$tmp/spm/$m.model" --in "$tmp/spm/test.txt" >"$tmp/spm/$m.pq" || fail "$m: pq tokenize"
+        if ! cmp -s "$tmp/spm/$m.pq" "$tmp/spm/$m.ref"; then
+            diff "$tmp/spm/$m.pq" "$tmp/spm/$m.ref" | head -6 >&2
+            fail "sentencepiece $m: ids differ"
+        fi
+        echo "  sentencepiece $m: $(wc -l <"$tmp/spm/$m.ref") lines identical"
+    done
+else
+    echo "  SKIP sentencepiece: python3-sentencepiece is not installed (make deps installs it)"
+fi
+
+# Errors: one line, naming the file.
+expect_error() { # file, pattern
+    local out rc=0
+    out=$("$PQ" tokenize --tokenizer "$1" </dev/null 2>&1) || rc=$?
+    [ $rc = 1 ] || fail "$1: exit $rc, want 1 ($out)"
+    [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "$1: more than one line: $out"
+    case "$out" in *"$1"*"$2"*) ;; *) fail "$1: '$out' does not say '$2'" ;; esac
+}
+echo '{"model": {"type": "BPE", "vocab": {}, "merges": []}' >"$tmp/trunc.json"
+expect_error "$tmp/trunc.json" "end of file"
+sed 's/"Regex": "(?i:/"Regex": "(?x:/' "$tmp/llama3.tokenizer.json" >"$tmp/regex.json"
+expect_error "$tmp/regex.json" "Split pattern"
+sed 's/"type": "BPE"/"type": "WordPiece"/' "$tmp/gpt2.tokenizer.json" >"$tmp/wordpiece.json"
+expect_error "$tmp/wordpiece.json" "WordPiece is not supported"
+sed 's/"normalizer": null/"normalizer": {"type": "NFC"}/' "$tmp/gpt2.tokenizer.json" >"$tmp/nfc.json"
+expect_error "$tmp/nfc.json" "normalizer NFC"
+if [ -f "$tmp/spm/bpe.model" ]; then
+    head -c 3000 "$tmp/spm/bpe.model" >"$tmp/trunc.model"
+    expect_error "$tmp/trunc.model" "malformed"
+fi
+printf 'not a tokenizer\n' >"$tmp/junk.bin"
+expect_error "$tmp/junk.bin" "not a SentencePiece model"
+# End to end, with a vocab past uint16: a LLaMA-3-style tokenizer whose <|begin_of_text|> is
+# id 69999 inside a Hugging Face directory of vocab 70000; pq import hf records it, pq eval
+# uses it unprompted, and the document's NLL equals the numpy reference forward's over the
+# ids pq tokenize gives (BOS first).
+$PY - "$tmp/llama3.tokenizer.json" "$tmp/big.json" <<'PYEOF'
+import json, sys
+t = json.load(open(sys.argv[1]))
+for a in t["added_tokens"]:
+    if a["content"] == "<|begin_of_text|>": a["id"] = 69999
+t["post_processor"]["processors"][1]["special_tokens"]["<|begin_of_text|>"]["ids"] = [69999]
+json.dump(t, open(sys.argv[2], "w"))
+PYEOF
+text="It's a truth universally acknowledged, that 12345 tokens need a tokenizer."
+ids=$(printf '%s\n' "$text" | "$PQ" tokenize --tokenizer "$tmp/big.json" --bos)
+[ "${ids%% *}" = 69999 ] || fail "big vocab: BOS ${ids%% *}, want 69999"
+$PY "$here/hf_llama.py" make "$tmp/big" --dtype f32 --vocab 70000 --tokens "${ids// /,}"
+cp "$tmp/big.json" "$tmp/big/tokenizer.json"
+"$PQ" import hf "$tmp/big" --out "$tmp/big.ckpt" | grep -q "tokenizer $tmp/big/tokenizer.json recorded" ||
+    fail "pq import hf did not record the tokenizer"
+$PY -c 'import json,sys; print(json.dumps({"text": sys.argv[1]}))' "$text" >"$tmp/doc.jsonl"
+"$PQ" eval --model "$tmp/big.ckpt" --tasks "$tmp/doc.jsonl" --out "$tmp/big.eval.json" --units "$tmp/big.units.json" \
+    --data-dir "$tmp/nodata" >/dev/null || fail "pq eval with the recorded tokenizer"
+$PY - "$tmp/big.units.json" "$tmp/big/ref_logits.f64" "$ids" "$tmp/big.eval.json" <<'PYEOF' || fail "big vocab: NLL differs"
+import json, sys
+import numpy as np
+units, ref, ids, res = sys.argv[1], sys.argv[2], list(map(int, sys.argv[3].split())), json.load(open(sys.argv[4]))
+nll = json.load(open(units))["tasks"]["doc"]["nll"][0]
+logits = np.fromfile(ref, "<f8").reshape(len(ids), -1)
+lse = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+want = float(sum(lse[t] - logits[t, ids[t + 1]] for t in range(len(ids) - 1)))
+tok = res["tokenizer"]
+assert tok["kind"] == "tokenizer.json" and tok["bos"] == 69999 and tok["vocab"] == 70000, tok
+print(f"  vocab 70000, BOS 69999: pq eval NLL {nll:.6f}, numpy reference {want:.6f} over {len(ids) - 1} tokens")
+sys.exit(0 if abs(nll - want) <= 1e-4 * abs(want) else 1)
+PYEOF
+echo "tokenizers: OK"
