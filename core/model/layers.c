@@ -10,6 +10,7 @@
 
 #include <cblas.h>
 
+#include "base/bf16.h"
 #include "base/manifest.h"
 #include "base/util.h"
 
@@ -18,12 +19,24 @@
 
 static int threads_for(long work) { return work >= PAR_MIN_WORK ? pq_threads() : 1; }
 
+/* --precision bf16 (base/bf16.h): the same products with bf16-rounded inputs and FP32 sums. */
+static int bf16_matmuls(void) { return pq_matmul_precision_now() == PQ_MATMUL_BF16; }
+
 void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate) {
+    if (bf16_matmuls()) {
+        pq_gemm_bf16(0, 1, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out_dim, in_dim, 1.0f, in, in_dim, W, in_dim, accumulate ? 1.0f : 0.0f, out, out_dim);
 }
 
 void pq_linear_backward(float *din, float *dW, const float *dout, const float *in, const float *W, int N, int in_dim, int out_dim,
                         int accumulate_din) {
+    if (bf16_matmuls()) {
+        if (din) pq_gemm_bf16(0, 0, N, in_dim, out_dim, 1.0f, dout, out_dim, W, in_dim, accumulate_din ? 1.0f : 0.0f, din, in_dim);
+        pq_gemm_bf16(1, 0, out_dim, in_dim, N, 1.0f, dout, out_dim, in, in_dim, 1.0f, dW, in_dim);
+        return;
+    }
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in_dim, out_dim, 1.0f, dout, out_dim, W, in_dim,
                     accumulate_din ? 1.0f : 0.0f, din, in_dim);

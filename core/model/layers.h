@@ -14,7 +14,9 @@
 
 #include <stdint.h>
 
-/* out[N, O] = in[N, I] W[O, I]^T (+ out if accumulate). */
+/* The linears run through OpenBLAS's sgemm, or under pq_set_matmul_precision(PQ_MATMUL_BF16)
+ * through pq_gemm_bf16 (bf16-rounded inputs, FP32 sums; base/bf16.h). Attention's matmuls stay FP32.
+ * out[N, O] = in[N, I] W[O, I]^T (+ out if accumulate). */
 void pq_linear_forward(float *out, const float *in, const float *W, int N, int in_dim, int out_dim, int accumulate);
 /* din[N, I] (= or += if accumulate_din) dout W; dW[O, I] += dout^T in. din may be NULL. */
 void pq_linear_backward(float *din, float *dW, const float *dout, const float *in, const float *W, int N, int in_dim, int out_dim,
