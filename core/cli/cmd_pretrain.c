@@ -22,7 +22,7 @@
 
 static void usage(void) {
     printf("usage: pq pretrain --config FILE --data SHARDS --out DIR [--tokens N] [--device cpu|cuda]\n"
-           "                   [--precision fp32|tf32]\n\n"
+           "                   [--precision fp32|bf16|tf32]\n\n"
            "Trains the model of FILE (JSON: \"model\" and \"train\" objects, see README) from\n"
            "scratch in full precision, evaluating the validation loss every eval_interval steps.\n"
            "  --config FILE  model + training config (e.g. suites/models/s.json)\n"
@@ -37,7 +37,8 @@ static void usage(void) {
            "  --tokens N     override the config's token budget\n"
            "  --device D     cpu (default) or cuda (a build with make CUDA=1 and an NVIDIA GPU);\n"
            "                 PQ_DEVICE sets the default\n"
-           "  --precision P  cuda matmuls: fp32 (default) or tf32 tensor cores\n\n"
+           "  --precision P  fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
+           "                 fp32 master weights (AVX-512 BF16); tf32: cuda tensor-core matmuls\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
            "same PQ_THREADS. A finished run is not recomputed.\n");
@@ -93,12 +94,13 @@ int cmd_pretrain(int argc, char **argv) {
     if (!out) pq_usage_error("pretrain", "--out is required");
     pq_device device;
     pq_gpu_precision precision;
-    if (pq_gpu_precision_parse(precision_text, &precision)) pq_usage_error("pretrain", "--precision: %s", pq_error());
+    const int bf16 = pq_parse_precision("pretrain", precision_text, &precision);
     if (pq_device_parse(device_text, &device)) {
         /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         return strstr(pq_error(), "built without CUDA") ? 1 : 2;
     }
+    pq_apply_precision("pretrain", bf16, device);
 
     /* Branching (README: Training): the branch point's file enters the identity by hash. */
     int64_t keep[64];
@@ -156,6 +158,7 @@ int cmd_pretrain(int argc, char **argv) {
     if (device == PQ_DEVICE_CUDA)
         json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
                                                           pq_gpu_precision_name(precision)));
+    if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding, likewise */
 
     /* A finished directory is trusted only if it was made from this config and data,
      * checked as a state to resume is (train/trainer.h). */
@@ -185,6 +188,7 @@ int cmd_pretrain(int argc, char **argv) {
         }
         json_object_set_new(manifest, "gpu", gpu_info);
     }
+    if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
 
     pq_model *m = pq_model_new(&mc);
     pq_model_init(m, tc.seed);

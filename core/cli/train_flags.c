@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "base/bf16.h"
 #include "cli/cli.h"
 
 void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags, size_t n) {
@@ -44,4 +45,27 @@ void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc) {
     if (f->eval_tokens >= 0) tc->eval_tokens = f->eval_tokens;
     if (f->ckpt_interval >= 0) tc->ckpt_interval = f->ckpt_interval;
     if (f->lr > 0) tc->lr = f->lr;
+}
+
+int pq_parse_precision(const char *cmd, const char *text, pq_gpu_precision *gpu) {
+    *gpu = PQ_GPU_FP32;
+    if (!text || !strcmp(text, "bf16")) return text != NULL;
+    if (pq_gpu_precision_parse(text, gpu))
+        pq_usage_error(cmd, "--precision: unknown precision '%s' (known: fp32, bf16 on the CPU, tf32 on cuda)", text);
+    return 0;
+}
+
+void pq_apply_precision(const char *cmd, int bf16, pq_device device) {
+    if (!bf16) return;
+    if (device == PQ_DEVICE_CUDA) pq_usage_error(cmd, "--precision bf16 is the CPU's; with --device cuda use fp32 or tf32");
+    pq_set_matmul_precision(PQ_MATMUL_BF16);
+}
+
+json_t *pq_matmul_info(void) {
+    int bf16 = pq_matmul_precision_now() == PQ_MATMUL_BF16;
+    if (!bf16) return json_pack("{s:s}", "precision", "fp32");
+    return json_pack("{s:s, s:s, s:s, s:s}", "precision", "bf16", "linears",
+                     "inputs rounded to bf16 (nearest even), products summed in fp32, fp32 master weights",
+                     "attention", "fp32", "kernel",
+                     pq_bf16_native() ? "pq avx512_bf16 (vdpbf16ps)" : "portable (bf16-rounded copies, OpenBLAS sgemm)");
 }

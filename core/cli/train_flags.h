@@ -18,7 +18,10 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
+#include "gpu/gpu.h"
 #include "model/config.h"
 
 /* One flag: its name and exactly one destination. A switch (.on) takes no
@@ -52,5 +55,17 @@ void pq_train_flags_init(pq_train_flags *f);
  * eval_tokens, ckpt_interval and min_lr_ratio when >= 0; batch, grad_accum and
  * lr when > 0. seq_len is not a pq_train_config field: the caller uses it. */
 void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc);
+
+/* --precision of pretrain and qat: "bf16" (the CPU's bf16 matmuls) returns 1 with *gpu = FP32;
+ * "fp32" (default) and "tf32" (cuda's TF32 tensor cores) set *gpu and return 0; anything else
+ * is a usage error naming the three. */
+int pq_parse_precision(const char *cmd, const char *text, pq_gpu_precision *gpu);
+/* After the device is known: bf16 on cuda is a usage error (the GPU offers fp32 and tf32);
+ * bf16 on the CPU switches this process's linears to pq_gemm_bf16 (base/bf16.h). The command
+ * then records "precision": "bf16" in its identity (a bf16 run never resumes or reuses an FP32
+ * state; FP32 identities are unchanged) and pq_matmul_info() as the manifest's "matmul". */
+void pq_apply_precision(const char *cmd, int bf16, pq_device device);
+/* {"precision": "bf16", "kernel": ..., ...} of this process (or {"precision": "fp32"}). */
+json_t *pq_matmul_info(void);
 
 #endif
