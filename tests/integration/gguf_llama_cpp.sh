@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# pq's GGUF run by llama.cpp itself (issue 19): node-llama-cpp 3.22.1's prebuilt linux-x64
+# llama.cpp (CPU) loads the exports of a dim-256 imported LLaMA (hf_llama.py, every row's max
+# |w| = 0.5, so PTQ scales are fp16 numbers) as F32, TQ2_0, TQ1_0, Q2_K (lsq_wide and SEQ
+# 2-bit), Q4_0 and Q8_0, and its logits over a 40-token sequence are compared with pq's
+# forward of the same checkpoint (pq import logits). F32 must agree to 5e-3 of the largest
+# logit (llama.cpp keeps K/V in fp16); the block types to 0.25 and the same argmax at 34 of 40
+# positions (llama.cpp multiplies them with activations quantized to 8 bits, Q8_K/Q8_0: the
+# weights themselves are bit-exact, which gguf_export.sh checks); logits of another model miss
+# both bounds by far (measured: 0.95-1.75, argmax 0-4 of 40). The tokenizer metadata: llama.cpp
+# detokenizes every token of a pq-bpe vocab to its bytes and tokenizes a text as pq's BPE does.
+# Needs node >= 20 and npm; the package (85 MB) is installed once into $PQ_NODE_LLAMA_CPP
+# (default ~/.cache/paretoq/node-llama-cpp-3.22.1, about 20 s); without them the test SKIPs.
+set -euo pipefail
+PQ=${PQ:-./pq}
+PY=/usr/bin/python3
+HF="$PY $(dirname "$0")/hf_llama.py"
+NLC=${PQ_NODE_LLAMA_CPP:-${XDG_CACHE_HOME:-$HOME/.cache}/paretoq/node-llama-cpp-3.22.1}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "  SKIP: $*"; echo "gguf_llama_cpp: ok (skipped)"; exit 0; }
+export PQ_PROGRESS=0
+
+[ "$(uname -sm)" = "Linux x86_64" ] || skip "node-llama-cpp's prebuilt binaries here are for Linux x86_64"
+command -v node >/dev/null && command -v npm >/dev/null || skip "node/npm not installed"
+[ "$(node -p 'process.versions.node.split(".")[0]')" -ge 20 ] || skip "node $(node --version) < 20 (node-llama-cpp 3 needs 20)"
+if [ ! -f "$NLC/node_modules/@node-llama-cpp/linux-x64/package.json" ]; then
+    # Into a fresh directory, renamed into place when complete (a killed install leaves nothing
+    # half-written there). Only the CPU binaries: --omit=optional skips the CUDA/Vulkan builds.
+    mkdir -p "$(dirname "$NLC")"
+    new=$(mktemp -d "$NLC.new.XXXXXX")
+    (cd "$new" && echo '{"private":true}' >package.json &&
+        NODE_LLAMA_CPP_SKIP_DOWNLOAD=true timeout 300 npm install --silent --no-audit --no-fund --omit=optional \
+            node-llama-cpp@3.22.1 @node-llama-cpp/linux-x64@3.22.1 >/dev/null 2>&1) ||
+        { rm -rf "$new"; skip "npm could not install node-llama-cpp 3.22.1 (offline?)"; }
+    mv -T "$new" "$NLC" 2>/dev/null || rm -rf "$new" # another run may have finished first
+fi
+ln -s "$NLC/node_modules" "$tmp/node_modules"
+
+# logits.mjs IDS NAME...: for each NAME.gguf, llama.cpp's logits after each token as float32
+# [T, vocab] in NAME.llama, every token's bytes (detokenized alone) in hex in NAME.llama.vocab,
+# and the tokens of $TEXT in NAME.llama.text. One process for all (node starts in seconds).
+cat >"$tmp/logits.mjs" <<'JS'
+import { getLlama } from "node-llama-cpp";
+import { writeFileSync } from "node:fs";
+const [ids, ...names] = process.argv.slice(2);
+const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+const tokens = ids.split(",").map(Number);
+for (const name of names) {
+  const model = await llama.loadModel({ modelPath: name + ".gguf" });
+  const ctx = await model.createContext({ contextSize: 64, batchSize: 64 });
+  const res = await ctx.getSequence().controlledEvaluate(tokens.map(t => [t, { generateNext: { logits: true } }]));
+  const vocab = Number(model.fileInfo.metadata.llama.vocab_size);
+  const a = new Float32Array(tokens.length * vocab).fill(NaN);
+  res.forEach((r, i) => { for (const [t, l] of r.next.logits) a[i * vocab + t] = l; });
+  writeFileSync(name + ".llama", Buffer.from(a.buffer));
+  const hex = [];
+  for (let t = 0; t < vocab; t++) hex.push(Buffer.from(model.detokenize([t], false)).toString("hex"));
+  writeFileSync(name + ".llama.vocab", hex.join("\n") + "\n");
+  writeFileSync(name + ".llama.text", model.tokenize(process.env.TEXT, false).join(",") + "\n");
+  await ctx.dispose(); await model.dispose();
+}
+JS
+cat >"$tmp/compare.py" <<'PY'
+import sys, numpy as np
+llama, pq, tol, min_argmax = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+a = np.fromfile(llama, "<f4").reshape(40, -1).astype(np.float64)
+b = np.fromfile(pq, "<f4").reshape(40, -1).astype(np.float64)
+assert not np.isnan(a).any(), "llama.cpp returned no logit for some token"
+rel, agree = np.abs(a - b).max() / np.abs(b).max(), int((a.argmax(1) == b.argmax(1)).sum())
+print("max |llama.cpp - pq| / max |pq| = %.2e, same argmax at %d of 40" % (rel, agree))
+sys.exit(0 if rel <= tol and agree >= min_argmax else 1)
+PY
+
+# a tiny pq tokenizer: 42 merges of letter pairs (ids 258..299), the model's vocab of 300
+{ printf 'pq-bpe 1\nvocab 300\nbos 256\neos 257\nmerges 42\n'
+  for i in $(seq 0 41); do echo "$((97 + i % 26)) $((98 + i % 24))"; done; } >"$tmp/tok.bpe"
+$HF make "$tmp/hf" --pow2-rows --dim 256 --ffn 384 --tokens 1
+"$PQ" import hf "$tmp/hf" --out "$tmp/m.ckpt" >/dev/null
+ids=256,$($PY -c "import random; r = random.Random(3); print(','.join(str(r.choice([i for i in range(300) if i not in (256, 257)])) for _ in range(39)))")
+export TEXT="abcd the cab bad jklm nopq"
+
+export_as() { # name, checkpoint, expected type on attn_q, [export args]
+    local name=$1 ck=$2 want=$3
+    shift 3
+    "$PQ" export --format gguf --from "$ck" --out "$tmp/$name.gguf" --tokenizer "$tmp/tok.bpe" "$@" >"$tmp/rep" ||
+        fail "$name: export"
+    grep -q "blk.0.attn_q.weight *$want" "$tmp/rep" || fail "$name: attn_q is not $want"
+    "$PQ" import logits "$ck" --tokens "$ids" --out "$tmp/$name.pq"
+}
+check() { # name, type, tolerance, min argmax agreement
+    r=$($PY "$tmp/compare.py" "$tmp/$1.llama" "$tmp/$1.pq" "$3" "$4") || fail "$1 ($2): $r"
+    echo "  $2 ($1): $r"
+}
+export_as fp "$tmp/m.ckpt" F32
+for q in "lsq_wide 1.58" "lsq_wide 2" "seq 2" "lsq_wide 4" "lsq_wide 8"; do
+    set -- $q
+    "$PQ" ptq --from "$tmp/m.ckpt" --method rtn --quantizer "$1" --bits "$2" --out "$tmp/$1-$2" >/dev/null 2>&1 || fail "ptq $q"
+done
+export_as tq2 "$tmp/lsq_wide-1.58/model.ckpt" TQ2_0
+export_as tq1 "$tmp/lsq_wide-1.58/model.ckpt" TQ1_0 --ternary TQ1_0
+export_as q2k "$tmp/lsq_wide-2/model.ckpt" Q2_K
+export_as seq2 "$tmp/seq-2/model.ckpt" Q2_K
+export_as q4 "$tmp/lsq_wide-4/model.ckpt" Q4_0
+export_as q8 "$tmp/lsq_wide-8/model.ckpt" Q8_0
+(cd "$tmp" && timeout 300 node logits.mjs "$ids" fp tq2 tq1 q2k seq2 q4 q8) >"$tmp/err" 2>&1 ||
+    fail "llama.cpp could not run the files: $(tail -3 "$tmp/err")"
+check fp F32 5e-3 40
+# the vocab: byte tokens as GPT-2's alphabet, merges as concatenations, BOS/EOS as control (empty);
+# bytes >= 0x80 alone are not UTF-8 and come back from node as U+FFFD
+$PY - "$tmp/tok.bpe" "$tmp/fp.llama.vocab" <<'PY' || fail "llama.cpp's vocab differs from pq's tokens"
+import sys
+lines = open(sys.argv[1]).read().split("\n")[5:47]
+tok = [bytes([i]) for i in range(256)] + [b"", b""]
+for l in lines:
+    a, b = map(int, l.split()); tok.append(tok[a] + tok[b])
+got = [bytes.fromhex(h) for h in open(sys.argv[2]).read().split("\n")[:300]]
+def utf8(b):  # node-llama-cpp returns a JS string: a lone byte >= 0x80 comes back as U+FFFD
+    try: return b.decode("utf-8").encode()
+    except UnicodeDecodeError: return "\ufffd".encode()
+bad = [i for i in range(300) if got[i] != utf8(tok[i])]
+sys.exit("tokens %s differ" % bad[:5] if bad else 0)
+PY
+# the text through pq's rule (GPT-2 chunks " word", then merges by rank) and through llama.cpp
+want=$($PY - "$tmp/tok.bpe" <<'PY'
+import sys, os
+m = [tuple(map(int, l.split())) for l in open(sys.argv[1]).read().split("\n")[5:47]]
+rank = {p: 258 + i for i, p in enumerate(m)}
+out = []
+for w, word in enumerate(os.environ["TEXT"].split(" ")):
+    s = list((" " if w else "").encode() + word.encode())
+    while True:
+        pairs = [(rank[p], i) for i, p in enumerate(zip(s, s[1:])) if p in rank]
+        if not pairs: break
+        r, i = min(pairs); s[i:i + 2] = [r]
+    out += s
+print(",".join(map(str, out)))
+PY
+)
+[ "$(cat "$tmp/fp.llama.text")" = "$want" ] || fail "llama.cpp tokenizes '$TEXT' as $(cat "$tmp/fp.llama.text"), pq's BPE as $want"
+echo "  tokenizer: 300 tokens detokenize to pq's bytes; '$TEXT' -> $want in both"
+
+check tq2 TQ2_0 0.25 34
+check tq1 TQ1_0 0.25 34
+cmp -s "$tmp/tq1.llama" "$tmp/tq2.llama" || fail "TQ1_0 and TQ2_0 of the same weights give different logits"
+check q2k Q2_K 0.25 34
+check seq2 "Q2_K SEQ" 0.25 34
+check q4 Q4_0 0.25 34
+check q8 Q8_0 0.25 34
+# a negative control: llama.cpp's Q2_K logits are far from another model's
+! $PY "$tmp/compare.py" "$tmp/q2k.llama" "$tmp/q4.pq" 0.25 34 >/dev/null || fail "the comparison does not tell models apart"
+echo "gguf_llama_cpp: ok"
