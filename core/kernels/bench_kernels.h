@@ -2,7 +2,19 @@
 #ifndef PQ_BENCH_KERNELS_H
 #define PQ_BENCH_KERNELS_H
 
+#include <jansson.h>
+
 /* Writes out_dir/kernels.json; returns 0 on success, -1 + pq_error() on failure. */
 int pq_bench_kernels(const char *out_dir, int quick);
+
+/* The cold/hot check: a streamed (cold) single-token row must read its weights
+ * no faster than PQ_COLD_MAX_OVER_READ x read_limit_gbs[threads] (the best
+ * read-only bandwidth pass: a streamed set the caches partly hold beats it),
+ * and take at least PQ_COLD_MIN_OVER_HOT x the time of the same configuration
+ * resident (hot). Returns {passed, checked, failed, rule, failures: [...], ...}
+ * for the rows of a kernels array; pure. */
+#define PQ_COLD_MAX_OVER_READ 1.25
+#define PQ_COLD_MIN_OVER_HOT 0.9
+json_t *pq_bench_cold_hot_check(const json_t *kernels, const double read_limit_gbs[3]);
 
 #endif
