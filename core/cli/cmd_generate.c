@@ -8,18 +8,9 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "eval/tokenizer.h"
 #include "kernels/infer.h"
 #include "train/data.h"
-
-#if __has_include("data/bpe.h")
-#include "data/bpe.h"
-#define HAVE_BPE 1
-#else
-#define HAVE_BPE 0
-#endif
-
-#define BOS_ID 256 /* data/bpe.h: PQ_BPE_BOS (ids 0..255 are bytes) */
-#define EOS_ID 257
 
 static void usage(void) {
     printf("usage: pq generate --model CKPT (--prompt TEXT | --tokens ID,ID,...) [options]\n\n"
@@ -29,14 +20,18 @@ static void usage(void) {
            "  --model CKPT        model or quantized checkpoint\n"
            "  --prompt TEXT       text prompt (BOS is prepended)\n"
            "  --tokens LIST       token ids instead of text (output as ids; needs no tokenizer)\n"
-           "  --tokenizer FILE    BPE file (default $PQ_WORK/data/tokenizer.bpe, or tokenizer-<V>.bpe)\n"
+           "  --tokenizer FILE    pq's BPE, a tokenizer.json or a SentencePiece tokenizer.model (default:\n"
+           "                      the one pq import hf recorded, else $PQ_WORK/data/tokenizer.bpe or\n"
+           "                      tokenizer-<V>.bpe)\n"
            "  --max-tokens N      tokens to generate (default 64; stops early at EOS or a full context)\n"
            "  --temperature T     0 = greedy (default 0.8)\n"
            "  --top-k K           sample among the K most likely tokens (default 40; 0 = all)\n"
            "  --seed S            sampling seed (default 1)\n"
            "  --act q8|f32        activations of the packed linears (default q8)\n"
            "  --ternary-1.6       pack ternary weights at 1.6 bits/weight instead of 2\n"
-           "  --head-b8           int8 output head (default fp32)\n");
+           "  --head-f32          fp32 output head (default: int8 with --act q8 on a quantized\n"
+           "                      checkpoint, fp32 otherwise; README, Low-bit kernels, gives its cost)\n"
+           "  --head-b8           int8 output head, also with --act f32 or an fp32 checkpoint\n");
 }
 
 /* Samples from logits with temperature and top-k; u uniform in [0, 1). */
@@ -85,7 +80,7 @@ static int parse_tokens(const char *text, int **out) {
     while (*p) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 65535) return -1;
+        if (end == p || v < 0 || v >= (1 << 24)) return -1;
         if (n == cap) *out = pq_realloc(*out, (size_t)(cap *= 2) * sizeof(int));
         (*out)[n++] = (int)v;
         p = end;
@@ -117,6 +112,7 @@ int cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) seed = pq_parse_int_in("generate", a, VALUE(), PQ_NONNEG, 0);
         else if (!strcmp(a, "--ternary-1.6")) opt.ternary_1_6 = 1;
         else if (!strcmp(a, "--head-b8")) opt.head_b8 = 1;
+        else if (!strcmp(a, "--head-f32")) opt.head_b8 = 0;
         else if (!strcmp(a, "--act")) {
             const char *v = VALUE();
             if (!strcmp(v, "q8")) opt.act = PQ_ACT_Q8;
@@ -144,13 +140,15 @@ int cmd_generate(int argc, char **argv) {
     char trained_with[128] = ""; /* a SHA-256 in hex, or empty when the checkpoint records none */
     if (pq_ckpt_tokenizer_hash(ckpt->meta))
         snprintf(trained_with, sizeof trained_with, "%s", pq_ckpt_tokenizer_hash(ckpt->meta));
+    const char *imported = NULL;
+    long long imported_bos = -1;
+    char *imported_copy = NULL;
+    if (!tokenizer && pq_imported_tokenizer(ckpt->meta, &imported, &imported_bos)) tokenizer = imported_copy = pq_strdup(imported);
     pq_ckpt_free(ckpt);
     int V = pq_infer_config(m)->vocab;
-#if HAVE_BPE
-    pq_bpe *bpe = NULL;
-#endif
+    pq_eval_tokenizer tok = {0};
+    pq_tokenizer_info tinfo = {.eos = imported ? -1 : 257}; /* pq's EOS (data/bpe.h) when no tokenizer is opened */
     if (prompt) {
-#if HAVE_BPE
         char fallback[64];
         const char *work = getenv("PQ_WORK") && *getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
         char *path = NULL;
@@ -162,36 +160,39 @@ int cmd_generate(int argc, char **argv) {
             snprintf(path, len, "%s/data/%s", work, fallback);
             tokenizer = path;
         }
-        bpe = pq_bpe_load(tokenizer);
-        int wrong_vocab = bpe && pq_bpe_vocab_size(bpe) != V;
-        int wrong_tokenizer = bpe && !wrong_vocab &&
-                              pq_check_ckpt_tokenizer(model, trained_with[0] ? trained_with : NULL, tokenizer, pq_bpe_hash(bpe));
-        if (!bpe || wrong_vocab || wrong_tokenizer) {
+        int opened = pq_eval_tokenizer_open(tokenizer, (int32_t)imported_bos, &tok, &tinfo) == 0;
+        int wrong_vocab = opened && (tok.vocab_size > V || (!strcmp(tinfo.kind, "pq-bpe") && tok.vocab_size != V));
+        int wrong_tokenizer = opened && !wrong_vocab &&
+                              pq_check_ckpt_tokenizer(model, trained_with[0] ? trained_with : NULL, tokenizer, tinfo.hash);
+        if (opened && !wrong_vocab && !wrong_tokenizer && tok.bos < 0)
+            wrong_tokenizer = 1, pq_fail("%s: no BOS id (no bos_token_id in a config.json beside it, none in the tokenizer)", tokenizer);
+        if (!opened || wrong_vocab || wrong_tokenizer) {
             if (wrong_vocab)
-                fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, pq_bpe_vocab_size(bpe), V);
+                fprintf(stderr, "pq generate: %s: vocab %d, but the model has %d\n", tokenizer, tok.vocab_size, V);
             else
                 fprintf(stderr, "pq generate: %s\n", pq_error()); /* the file, or the tokenizer mismatch */
-            pq_bpe_free(bpe);
+            if (tok.free) tok.free(tok.impl);
             free(path);
+            free(imported_copy);
             pq_infer_free(m);
             return 1;
         }
         free(path);
-        int32_t *tok = NULL;
-        size_t n = 0, cap = 0;
-        pq_bpe_encode(bpe, prompt, strlen(prompt), &tok, &n, &cap);
-        ids = pq_malloc((n + 1) * sizeof(int));
-        ids[0] = BOS_ID;
-        for (size_t i = 0; i < n; i++) ids[i + 1] = tok[i];
-        n_ids = (int)n + 1;
-        free(tok);
+        int32_t *enc = NULL;
+        int n = 0;
+        if (tok.encode(tok.impl, prompt, strlen(prompt), &enc, &n)) {
+            fprintf(stderr, "pq generate: %s\n", pq_error());
+            tok.free(tok.impl);
+            free(imported_copy);
+            pq_infer_free(m);
+            return 1;
+        }
+        ids = pq_malloc(((size_t)n + 1) * sizeof(int));
+        ids[0] = tok.bos;
+        for (int i = 0; i < n; i++) ids[i + 1] = enc[i];
+        n_ids = n + 1;
+        free(enc);
         fputs(prompt, stdout);
-#else
-        (void)tokenizer;
-        fprintf(stderr, "pq generate: this build has no tokenizer (core/data/bpe.h); use --tokens\n");
-        pq_infer_free(m);
-        return 1;
-#endif
     } else {
         for (int i = 0; i < n_ids; i++)
             if (ids[i] >= V) {
@@ -226,15 +227,11 @@ int cmd_generate(int argc, char **argv) {
         }
         int next = sample(logits, V, temperature, (int)top_k, pq_rng_uniform((uint64_t)seed, stream, (uint64_t)generated));
         generated++;
-        if (next == EOS_ID) break;
-#if HAVE_BPE
-        if (bpe) {
-            size_t len;
-            const uint8_t *bytes = pq_bpe_token_bytes(bpe, next, &len);
-            fwrite(bytes, 1, len, stdout);
-        } else
-#endif
-            printf(",%d", next);
+        if (next == tinfo.eos) break;
+        size_t len;
+        const uint8_t *bytes = tok.token_bytes ? tok.token_bytes(tok.impl, next, &len) : NULL;
+        if (bytes) fwrite(bytes, 1, len, stdout);
+        else printf(",%d", next);
         fflush(stdout);
         if (pq_infer_pos(m) >= ctx) break;
         logits = pq_infer_step(m, next);
@@ -242,11 +239,10 @@ int cmd_generate(int argc, char **argv) {
     double t2 = pq_now();
     printf("\n");
     if (rc == 0)
-        fprintf(stderr, "pq generate: %s weights, %d prompt tokens in %.3f s, %d generated at %.1f tokens/s\n",
-                pq_infer_format(m), n_ids, t1 - t0, generated, generated > 0 ? generated / (t2 - t1) : 0.0);
-#if HAVE_BPE
-    pq_bpe_free(bpe);
-#endif
+        fprintf(stderr, "pq generate: %s weights, %s head, %d prompt tokens in %.3f s, %d generated at %.1f tokens/s\n",
+                pq_infer_format(m), pq_infer_head_b8(m) ? "int8" : "fp32", n_ids, t1 - t0, generated, generated > 0 ? generated / (t2 - t1) : 0.0);
+    if (tok.free) tok.free(tok.impl);
+    free(imported_copy);
     pq_infer_free(m);
     free(ids);
     return rc;

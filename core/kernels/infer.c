@@ -75,7 +75,7 @@ struct pq_infer {
 };
 
 pq_infer_options pq_infer_defaults(void) {
-    pq_infer_options o = {PQ_ACT_Q8, 0, 0, -1, 0};
+    pq_infer_options o = {PQ_ACT_Q8, 0, -1, -1, 0}; /* head_b8 -1: int8 where the activations are */
     return o;
 }
 
@@ -184,6 +184,13 @@ static void build_head_b8(pq_infer *m) {
     }
     m->head = pq_pack(PQ_FMT_B8, m->V, m->D, codes, scale, offset);
     free(codes), free(scale), free(offset);
+}
+
+/* The default head (-1): int8 where the decode already runs int8 activations
+ * through packed linears, whose rounding error is of the same order as the
+ * head's; fp32 where the decode is exact (fp32 activations, fp32 linears). */
+static void resolve_head(pq_infer *m) {
+    if (m->opt.head_b8 < 0) m->opt.head_b8 = m->format >= 0 && m->opt.act == PQ_ACT_Q8;
 }
 
 /* Copies a tensor of the checkpoint (F32, n values) or fails naming it. */
@@ -331,6 +338,7 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
         pq_infer_free(m);
         return NULL;
     }
+    resolve_head(m);
     if (m->opt.head_b8) build_head_b8(m);
     coalesce_codes(m);
     return m;
@@ -397,6 +405,7 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
             for (int i = 0; i < groups[g].n; i++) staged_free(&parts[i]);
         }
     }
+    resolve_head(m);
     if (m->opt.head_b8) build_head_b8(m);
     coalesce_codes(m);
     return m;
@@ -414,6 +423,7 @@ void pq_infer_set_head_b8(pq_infer *m, int on) {
     if (on) build_head_b8(m);
     coalesce_codes(m);
 }
+int pq_infer_head_b8(const pq_infer *m) { return m->head != NULL; }
 const char *pq_infer_format(const pq_infer *m) { return m->format < 0 ? "f32" : pq_format_name((pq_format)m->format); }
 void pq_infer_reset(pq_infer *m) { m->pos = 0; }
 int pq_infer_pos(const pq_infer *m) { return m->pos; }
@@ -662,6 +672,72 @@ json_t *pq_infer_measure(pq_infer *m, int prefill, int tokens) {
     return r;
 }
 
+/* log of the softmax's denominator, computed stably. */
+static double log_sum_exp(const float *z, int n) {
+    float mx = z[0];
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, z[i]);
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += exp((double)z[i] - mx);
+    return mx + log(s);
+}
+
+static int argmax(const float *z, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (z[i] > z[best]) best = i;
+    return best;
+}
+
+json_t *pq_infer_head_accuracy(pq_infer *m, const int32_t *tokens, int n) {
+    int was_b8 = m->head != NULL, V = m->V, ctx = m->cfg.ctx;
+    pq_infer_set_head_b8(m, 1);
+    float *ref = pq_malloc((size_t)V * sizeof(float));
+    long positions = 0, agree = 0, scored = 0;
+    double max_abs = 0.0, sum_abs = 0.0, max_rel = 0.0, nll_f32 = 0.0, nll_b8 = 0.0;
+    int ok = 1;
+    for (int start = 0; ok && start < n; start += ctx) {
+        int len = PQ_MIN(ctx, n - start);
+        pq_infer_reset(m);
+        for (int i = 0; i < len; i++) {
+            const float *z = pq_infer_step(m, tokens[start + i]);
+            if (!z) {
+                ok = 0;
+                break;
+            }
+            /* the fp32 head on the same final hidden state */
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, V, m->D, 1.0f, m->out_w, m->D, m->xn, 1, 0.0f, ref, 1);
+            double pos_max = 0.0, pos_ref = 0.0, pos_sum = 0.0;
+            for (int v = 0; v < V; v++) {
+                double d = fabs((double)z[v] - ref[v]);
+                pos_max = fmax(pos_max, d), pos_sum += d, pos_ref = fmax(pos_ref, fabs(ref[v]));
+            }
+            max_abs = fmax(max_abs, pos_max), sum_abs += pos_sum / V;
+            if (pos_ref > 0.0) max_rel = fmax(max_rel, pos_max / pos_ref);
+            agree += argmax(z, V) == argmax(ref, V);
+            positions++;
+            if (i + 1 < len) { /* the next token of the text */
+                int next = tokens[start + i + 1];
+                if (next >= 0 && next < V) {
+                    nll_f32 += log_sum_exp(ref, V) - ref[next];
+                    nll_b8 += log_sum_exp(z, V) - z[next];
+                    scored++;
+                }
+            }
+        }
+    }
+    free(ref);
+    pq_infer_set_head_b8(m, was_b8);
+    pq_infer_reset(m);
+    if (!ok) return NULL;
+    double p = positions ? (double)positions : 1.0, sc = scored ? (double)scored : 1.0;
+    return json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:I, s:f, s:f, s:f}", "format", pq_infer_format(m), "act",
+                     m->opt.act == PQ_ACT_Q8 ? "q8" : "f32", "positions", (json_int_t)positions, "top1_agreement",
+                     agree / p, "max_abs_logit_diff", max_abs, "mean_abs_logit_diff", sum_abs / p,
+                     "max_logit_diff_over_max_logit", max_rel, "next_tokens_scored", (json_int_t)scored,
+                     "nll_fp32_head", nll_f32 / sc, "nll_int8_head", nll_b8 / sc, "nll_int8_minus_fp32",
+                     (nll_b8 - nll_f32) / sc);
+}
+
 /* MobileLLM's published shapes (deep and thin, head dim 64, GQA 3:1), at our 8k vocab. */
 static const struct {
     const char *name;
@@ -680,8 +756,12 @@ static const struct {
  * turn, and each configuration reports its median round. On this shared VM
  * the host's state drifts over seconds (the 2-thread bandwidth is bimodal), so
  * measuring one format after the other once had put 4-bit and 2-bit in
- * different states: the same build gave 1.2x and 1.7x. */
-#define DECODE_ROUNDS 3
+ * different states: the same build gave 1.2x and 1.7x. With three rounds the
+ * 2-bit/4-bit ratio still moved over 1.33-1.58x between runs; five rounds,
+ * and the summary's ratio taken round by round (both formats within seconds of
+ * each other), then the median. --quick: three rounds of a small model. */
+#define DECODE_ROUNDS 5
+#define DECODE_ROUNDS_QUICK 3
 
 static int cmp_round(const void *a, const void *b) {
     double x = json_real_value(json_object_get(*(json_t *const *)a, "ms_per_token"));
@@ -689,11 +769,11 @@ static int cmp_round(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* The median of one configuration's rounds, with every round's ms/token. */
+/* The median of one configuration's rounds, with every round's ms/token in round order. */
 static json_t *median_round(json_t **rounds, int n) {
-    qsort(rounds, (size_t)n, sizeof *rounds, cmp_round);
     json_t *all = json_array();
     for (int r = 0; r < n; r++) json_array_append(all, json_object_get(rounds[r], "ms_per_token"));
+    qsort(rounds, (size_t)n, sizeof *rounds, cmp_round);
     json_t *med = json_incref(rounds[n / 2]);
     json_object_set_new(med, "rounds_ms_per_token", all);
     for (int r = 0; r < n; r++) json_decref(rounds[r]);
@@ -705,7 +785,7 @@ int pq_bench_decode(int quick, json_t **out) {
     const int fmts_full[] = {-1, PQ_FMT_B8, PQ_FMT_B4, PQ_FMT_B3, PQ_FMT_B2, PQ_FMT_T2, PQ_FMT_T1_6, PQ_FMT_B1};
     const int fmts_quick[] = {-1, PQ_FMT_B4, PQ_FMT_B2};
     const int *fmts = quick ? fmts_quick : fmts_full;
-    const int nf = quick ? (int)PQ_COUNT(fmts_quick) : (int)PQ_COUNT(fmts_full), nrounds = quick ? 1 : DECODE_ROUNDS;
+    const int nf = quick ? (int)PQ_COUNT(fmts_quick) : (int)PQ_COUNT(fmts_full), nrounds = quick ? DECODE_ROUNDS_QUICK : DECODE_ROUNDS;
     int nmodels = quick ? 1 : (int)PQ_COUNT(decode_models);
     for (int mi = 0; mi < nmodels; mi++) {
         const char *mname = quick ? quick_model.name : decode_models[mi].name;
@@ -753,7 +833,8 @@ int pq_bench_decode(int quick, json_t **out) {
     return 0;
 }
 
-int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_options *opt) {
+int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_options *opt, const int32_t *text,
+                          int n_text) {
     pq_infer *m = pq_infer_load(ckpt, opt);
     if (!m) return -1;
     json_t *config = json_object();
@@ -769,6 +850,18 @@ int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_
     json_t *out = json_object();
     json_object_set(out, "tokens_per_s", json_object_get(r, "tokens_per_s"));
     json_object_set_new(out, "decode", r);
+    if (n_text > 0) {
+        json_t *acc = pq_infer_head_accuracy(m, text, n_text);
+        if (!acc) {
+            json_decref(out), json_decref(manifest);
+            pq_infer_free(m);
+            return -1;
+        }
+        char *dump = json_dumps(acc, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("int8 head vs fp32 head: %s\n", dump);
+        free(dump);
+        json_object_set_new(out, "head_int8_vs_fp32", acc);
+    }
     char *path = pq_write_result(out, manifest, out_dir, "results.json");
     int rc = path ? 0 : -1;
     free(path);

@@ -10,8 +10,11 @@
  * it (ternary: T2, or T1_6 when asked), with scale = α·level_step and
  * offset = α·level0, exactly the weights the fake-quant forward used. A
  * full-precision checkpoint keeps its linears in fp32 (OpenBLAS sgemv): the
- * 16/32-bit point of the speed comparison. Embedding, norms and head stay fp32
- * unless head_b8 asks for an int8 head (per-row absmax, round to nearest).
+ * 16/32-bit point of the speed comparison. Embedding and norms stay fp32; the
+ * output head is int8 (per-row absmax, round to nearest) by default where the
+ * decode already runs int8 activations through packed linears, whose rounding
+ * error is of the same order (pq_infer_head_accuracy measures its cost), and
+ * fp32 with fp32 activations or an fp32 checkpoint, whose decode is exact.
  *
  * Logits agree with pq_model_logits on the fake-quant model (tested in
  * tests/unit/test_kernels_infer.c): within 1e-4 of (1 + max|logit|) with fp32
@@ -21,6 +24,7 @@
 #define PQ_INFER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -31,7 +35,7 @@
 typedef struct {
     pq_act_kind act; /* activations of the packed linears (default PQ_ACT_Q8) */
     int ternary_1_6; /* 3-level grids at 1.6 bits/weight instead of 2 */
-    int head_b8;     /* int8 output head instead of fp32 */
+    int head_b8;     /* 1: int8 output head, 0: fp32, -1 (default): int8 when act is q8 and the linears are packed */
     int isa;         /* a pq_isa, or -1: the best this CPU runs */
     int threads;     /* 0: pq_threads() */
 } pq_infer_options;
@@ -55,6 +59,8 @@ const pq_model_config *pq_infer_config(const pq_infer *m);
 void pq_infer_set_threads(pq_infer *m, int threads);
 /* Switches the output head to int8 rows (on) or back to the fp32 embedding. */
 void pq_infer_set_head_b8(pq_infer *m, int on);
+/* Whether the output head is int8. */
+int pq_infer_head_b8(const pq_infer *m);
 /* "b2", "t1.6", ..., or "f32": the format of the block linears. */
 const char *pq_infer_format(const pq_infer *m);
 /* Bytes of weights read per decoded token (block linears + head). */
@@ -69,6 +75,16 @@ int pq_infer_pos(const pq_infer *m);
  * full or the token is outside the vocabulary. */
 const float *pq_infer_step(pq_infer *m, int token);
 
+/* The int8 head's cost on a token sequence (real text), teacher-forced: the
+ * sequence is decoded in windows of up to ctx tokens from an empty cache, and
+ * at every position the int8 head's logits are compared with the fp32 head's
+ * on the same hidden state: top-1 agreement, max and mean |logit difference|,
+ * the largest difference relative to the position's max |logit|, and the mean
+ * negative log-likelihood of the next token under each head (what perplexity
+ * would see). Leaves the head as it was. Returns a JSON object, or NULL +
+ * pq_error() on a token outside the vocabulary. */
+json_t *pq_infer_head_accuracy(pq_infer *m, const int32_t *tokens, int n);
+
 /* Decode speed of one model: tokens/s of single-token steps (after a prompt of
  * prefill tokens), median over repeats. Returns a JSON object
  * {format, weight_bytes, tokens_per_s, ms_per_token, effective_gbs, ...}. */
@@ -77,7 +93,9 @@ json_t *pq_infer_measure(pq_infer *m, int prefill, int tokens);
 /* `pq bench kernels` part: decode tokens/s per model size and bit width on
  * random weights; *out receives a JSON array. */
 int pq_bench_decode(int quick, json_t **out);
-/* `pq bench decode --model CKPT`: decode speed of one checkpoint into out_dir/results.json. */
-int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_options *opt);
+/* `pq bench decode --model CKPT`: decode speed of one checkpoint into out_dir/results.json;
+ * with n_text > 0 tokens of text, also pq_infer_head_accuracy on them. */
+int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_options *opt, const int32_t *text,
+                          int n_text);
 
 #endif

@@ -185,3 +185,46 @@ Test(kernels_infer, threads_do_not_change_logits) {
     pq_infer_free(a);
     pq_infer_free(b);
 }
+
+/* The int8 head is the default where the decode already runs int8 activations
+ * through packed linears; fp32 activations keep the exact fp32 head. */
+Test(kernels_infer, head_default_follows_the_activations) {
+    pq_infer_options o = pq_infer_defaults();
+    cr_assert_eq(o.head_b8, -1);
+    pq_infer *q8 = pq_infer_random(&tiny, PQ_FMT_B2, &o, 3);
+    o.act = PQ_ACT_F32;
+    pq_infer *f32 = pq_infer_random(&tiny, PQ_FMT_B2, &o, 3);
+    pq_infer *fp = pq_infer_random(&tiny, -1, NULL, 3);
+    o.act = PQ_ACT_Q8, o.head_b8 = 0;
+    pq_infer *asked = pq_infer_random(&tiny, PQ_FMT_B2, &o, 3);
+    cr_assert(q8 && f32 && fp && asked);
+    cr_assert_eq(pq_infer_head_b8(q8), 1);
+    cr_assert_eq(pq_infer_head_b8(f32), 0);
+    cr_assert_eq(pq_infer_head_b8(fp), 0, "an fp32 checkpoint decodes exactly");
+    cr_assert_eq(pq_infer_head_b8(asked), 0);
+    pq_infer_free(q8), pq_infer_free(f32), pq_infer_free(fp), pq_infer_free(asked);
+}
+
+/* The head check compares the two heads on the same hidden states and leaves the head as it was. */
+Test(kernels_infer, head_accuracy_reports_and_restores) {
+    pq_infer_options o = pq_infer_defaults();
+    o.head_b8 = 0;
+    pq_infer *m = pq_infer_random(&tiny, PQ_FMT_B4, &o, 9);
+    cr_assert_not_null(m);
+    int32_t text[150]; /* longer than the context of 96: two windows */
+    for (int i = 0; i < 150; i++) text[i] = (i * 53 + 7) % tiny.vocab;
+    json_t *a = pq_infer_head_accuracy(m, text, 150);
+    cr_assert_not_null(a, "%s", pq_error());
+    cr_assert_eq(json_integer_value(json_object_get(a, "positions")), 150);
+    cr_assert_eq(json_integer_value(json_object_get(a, "next_tokens_scored")), 148);
+    double agree = json_real_value(json_object_get(a, "top1_agreement"));
+    double rel = json_real_value(json_object_get(a, "max_logit_diff_over_max_logit"));
+    cr_assert(agree >= 0.5 && agree <= 1.0, "agreement %g", agree);
+    cr_assert(rel > 0.0 && rel < 0.05, "int8 head: max difference %g of the largest logit", rel);
+    cr_assert_eq(pq_infer_head_b8(m), 0);
+    json_decref(a);
+    text[3] = tiny.vocab; /* outside the vocabulary */
+    cr_assert_null(pq_infer_head_accuracy(m, text, 10));
+    cr_assert_eq(pq_infer_head_b8(m), 0);
+    pq_infer_free(m);
+}
