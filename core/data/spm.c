@@ -28,7 +28,7 @@ struct pq_spm {
     piece *pieces;
     int n;
     int model_type, byte_fallback, ws_suffix;
-    int32_t unk_id, bos_id;
+    int32_t unk_id, bos_id, eos_id;
     int add_dummy_prefix, remove_extra_ws, escape_ws;
     uint32_t *trie; /* the charsmap's double array (host order) */
     size_t trie_units;
@@ -135,6 +135,7 @@ static int parse_trainer_spec(pq_spm *s, const uint8_t *data, size_t n, const ch
         else if (f.field == 35) s->byte_fallback = f.v != 0;
         else if (f.field == 24) s->ws_suffix = f.v != 0;
         else if (f.field == 41) s->bos_id = (int32_t)f.v;
+        else if (f.field == 42) s->eos_id = (int32_t)f.v;
     }
     return r < 0 ? pq_fail("%s: trainer_spec is malformed", name) : 0;
 }
@@ -230,7 +231,7 @@ static int index_pieces(pq_spm *s, const char *name) {
 
 pq_spm *pq_spm_parse(const uint8_t *data, size_t n, const char *name) {
     pq_spm *s = pq_calloc(1, sizeof *s);
-    s->model_type = UNIGRAM, s->bos_id = 1;
+    s->model_type = UNIGRAM, s->bos_id = 1, s->eos_id = 2;
     s->add_dummy_prefix = s->remove_extra_ws = s->escape_ws = 1;
     s->normal = pq_strmap_new(), s->reserved = pq_strmap_new(), s->user = pq_strmap_new();
     size_t cap = 0;
@@ -250,7 +251,7 @@ pq_spm *pq_spm_parse(const uint8_t *data, size_t n, const char *name) {
                    (f.field == 3 && parse_normalizer(s, f.data, f.len, name)))
             break;
     }
-    if (r < 0) pq_fail("%s: not a SentencePiece model (malformed protobuf)", name);
+    if (r < 0) pq_fail("%s: not a SentencePiece model (malformed or truncated protobuf)", name);
     else if (r == 0 && s->n == 0) pq_fail("%s: no pieces (not a SentencePiece model?)", name);
     else if (r == 0 && s->model_type != UNIGRAM && s->model_type != BPE)
         pq_fail("%s: model_type %d is not supported (UNIGRAM, BPE)", name, s->model_type);
@@ -282,6 +283,7 @@ void pq_spm_free(pq_spm *s) {
 
 int pq_spm_vocab_size(const pq_spm *s) { return s->n; }
 int32_t pq_spm_bos(const pq_spm *s) { return s->bos_id >= 0 && s->bos_id < s->n ? s->bos_id : -1; }
+int32_t pq_spm_eos(const pq_spm *s) { return s->eos_id >= 0 && s->eos_id < s->n ? s->eos_id : -1; }
 const char *pq_spm_model_type(const pq_spm *s) { return s->model_type == BPE ? "bpe" : "unigram"; }
 
 const uint8_t *pq_spm_token_bytes(const pq_spm *s, int32_t id, size_t *len) {

@@ -37,6 +37,8 @@ void pq_spm_free(pq_spm *s);
 int pq_spm_vocab_size(const pq_spm *s);
 /* trainer_spec's bos_id (-1: none). */
 int32_t pq_spm_bos(const pq_spm *s);
+/* trainer_spec's eos_id (-1: none). */
+int32_t pq_spm_eos(const pq_spm *s);
 /* "bpe" or "unigram". */
 const char *pq_spm_model_type(const pq_spm *s);
 

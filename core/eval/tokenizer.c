@@ -44,23 +44,25 @@ static void hf_free(void *impl) { pq_hf_bpe_free(impl); }
 static void spm_free(void *impl) { pq_spm_free(impl); }
 static void bpe_free(void *impl) { pq_bpe_free(impl); }
 
-/* bos_token_id of the config.json beside path (a Hugging Face model directory), or -1. */
-static int32_t config_bos(const char *path) {
+/* key ("bos_token_id", "eos_token_id": an id, or a list whose first is taken) of the
+ * config.json beside path (a Hugging Face model directory), or -1. */
+static int32_t config_id(const char *path, const char *key) {
     const char *slash = strrchr(path, '/');
     char *cfg = pq_malloc(strlen(path) + 16);
     sprintf(cfg, "%.*sconfig.json", slash ? (int)(slash - path + 1) : 0, path);
-    int32_t bos = -1;
+    int32_t id = -1;
     FILE *f = fopen(cfg, "rb");
     if (f) {
         fclose(f);
         json_t *j = pq_json_read(cfg);
-        json_t *b = json_object_get(j, "bos_token_id");
+        json_t *b = json_object_get(j, key);
+        if (json_is_array(b)) b = json_array_get(b, 0);
         if (json_is_integer(b) && json_integer_value(b) >= 0 && json_integer_value(b) < (1 << 24))
-            bos = (int32_t)json_integer_value(b);
+            id = (int32_t)json_integer_value(b);
         json_decref(j);
     }
     free(cfg);
-    return bos;
+    return id;
 }
 
 static int first_bytes(const char *path, char *buf, size_t n) {
@@ -86,6 +88,7 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
         info->kind = "pq-bpe";
         snprintf(info->hash, sizeof info->hash, "%s", pq_bpe_hash(b));
         info->bos_from = "pq-bpe";
+        info->eos = PQ_BPE_EOS;
         if (bos >= 0) tok->bos = bos, info->bos_from = "--bos";
         return 0;
     }
@@ -97,6 +100,7 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
                                    .token_bytes = hf_bytes, .free = hf_free};
         info->kind = "tokenizer.json";
         own = pq_hf_bpe_template_bos(t);
+        info->eos = -1;
     } else {
         pq_spm *s = pq_spm_load(path);
         if (!s) return -1;
@@ -104,12 +108,14 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
                                    .token_bytes = spm_bytes, .free = spm_free};
         info->kind = strcmp(pq_spm_model_type(s), "bpe") ? "sentencepiece-unigram" : "sentencepiece-bpe";
         own = pq_spm_bos(s);
+        info->eos = pq_spm_eos(s);
     }
     if (pq_sha256_file(path, info->hash)) {
         tok->free(tok->impl);
         return -1;
     }
-    int32_t cfg = bos >= 0 ? -1 : config_bos(path);
+    int32_t cfg = bos >= 0 ? -1 : config_id(path, "bos_token_id"), cfg_eos = config_id(path, "eos_token_id");
+    if (cfg_eos >= 0) info->eos = cfg_eos;
     tok->bos = bos >= 0 ? bos : cfg >= 0 ? cfg : own;
     info->bos_from = bos >= 0 ? "--bos" : cfg >= 0 ? "config.json bos_token_id" : own >= 0 ? "the tokenizer" : "none";
     return 0;

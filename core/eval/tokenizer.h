@@ -18,6 +18,7 @@ typedef struct {
     const char *kind;         /* "pq-bpe", "tokenizer.json" or "sentencepiece-bpe" / "sentencepiece-unigram" */
     char hash[PQ_SHA256_HEX]; /* pq-bpe: its vocab hash (data/bpe.h); the others: SHA-256 of the file */
     const char *bos_from;     /* where tok->bos came from, for results and messages */
+    int32_t eos;              /* where generation stops: pq's 257, config.json's eos_token_id, the tokenizer's; -1 */
 } pq_tokenizer_info;
 
 /* Opens path into *tok (release with tok->free(tok->impl)). The BOS id: bos if

@@ -80,7 +80,7 @@ sed 's/"normalizer": null/"normalizer": {"type": "NFC"}/' "$tmp/gpt2.tokenizer.j
 expect_error "$tmp/nfc.json" "normalizer NFC"
 if [ -f "$tmp/spm/bpe.model" ]; then
     head -c 3000 "$tmp/spm/bpe.model" >"$tmp/trunc.model"
-    expect_error "$tmp/trunc.model" "malformed"
+    expect_error "$tmp/trunc.model" "truncated"
 fi
 printf 'not a tokenizer\n' >"$tmp/junk.bin"
 expect_error "$tmp/junk.bin" "not a SentencePiece model"
@@ -119,4 +119,14 @@ assert tok["kind"] == "tokenizer.json" and tok["bos"] == 69999 and tok["vocab"] 
 print(f"  vocab 70000, BOS 69999: pq eval NLL {nll:.6f}, numpy reference {want:.6f} over {len(ids) - 1} tokens")
 sys.exit(0 if abs(nll - want) <= 1e-4 * abs(want) else 1)
 PYEOF
+# pq generate with the recorded tokenizer: the prompt encodes to the same ids (BOS 69999
+# first, so no uint16 anywhere), and its greedy next token is the reference's argmax.
+next=$("$PQ" generate --model "$tmp/big.ckpt" --tokens "${ids// /,}" --max-tokens 1 --temperature 0 2>/dev/null)
+want=$($PY -c 'import numpy as np,sys; print(int(np.fromfile(sys.argv[1], "<f8").reshape(int(sys.argv[2]), -1)[-1].argmax()))' \
+    "$tmp/big/ref_logits.f64" "$(wc -w <<<"$ids")")
+[ "${next##*,}" = "$want" ] || fail "pq generate: next token ${next##*,}, reference $want"
+"$PQ" generate --model "$tmp/big.ckpt" --prompt "$text" --max-tokens 3 --temperature 0 >"$tmp/gen.out" 2>"$tmp/gen.err" ||
+    fail "pq generate --prompt with the recorded tokenizer: $(cat "$tmp/gen.err")"
+grep -q "^$text" "$tmp/gen.out" && grep -q "$(wc -w <<<"$ids") prompt tokens" "$tmp/gen.err" || fail "pq generate --prompt: $(cat "$tmp/gen.err")"
+echo "  pq generate: the recorded tokenizer's $(wc -w <<<"$ids") prompt ids, next token $want as the reference"
 echo "tokenizers: OK"
