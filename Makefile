@@ -145,7 +145,7 @@ test-asan: deps
 FUZZ_CC      ?= clang-14
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 20
-FUZZ_TARGETS ?= ckpt shard suite tasks config bpe safetensors
+FUZZ_TARGETS ?= ckpt shard suite tasks config bpe safetensors hf_tokenizer spm
 FUZZ_OPT     := -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
                 -Wno-pass-failed -Wno-psabi
 # The instrumented build is most of what fuzzing costs CI, so the parts no parser reaches
