@@ -31,7 +31,8 @@ typedef struct {
     int ndim;
     int64_t dims[PQ_CKPT_MAX_DIMS];
     int64_t numel;
-    void *data; /* owned by the checkpoint */
+    void *data;   /* owned by the checkpoint unless borrowed */
+    int borrowed; /* pq_ckpt_add_ref: data belongs to the caller */
 } pq_tensor;
 
 typedef struct {
@@ -45,6 +46,9 @@ void pq_ckpt_free(pq_ckpt *c);
 
 /* Copies data in. Names must be unique (pq_die on duplicates: a programming error). */
 pq_tensor *pq_ckpt_add(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims, const void *data);
+/* Refers to data without copying it (a checkpoint about to be saved need not hold a
+ * second copy of a model): data must stay valid and unchanged while c is in use. */
+pq_tensor *pq_ckpt_add_ref(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims, const void *data);
 pq_tensor *pq_ckpt_add_f32(pq_ckpt *c, const char *name, const float *data, int64_t n);
 
 /* NULL if absent. */

@@ -1,12 +1,14 @@
 #include "base/util.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PQ_ERROR_MAX 1024
 static _Thread_local char last_error[PQ_ERROR_MAX];
@@ -71,6 +73,20 @@ void *pq_huge_alloc(size_t n) {
     madvise(p, rounded, MADV_HUGEPAGE); /* advice only: without it the memory is still there */
 #endif
     return p;
+}
+
+void *pq_pages_alloc(size_t n) {
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return check_alloc(p == MAP_FAILED ? NULL : p, n ? n : 1);
+}
+
+void pq_pages_free(void *p, size_t n) {
+    if (p) munmap(p, n ? n : 1);
+}
+
+void pq_pages_release(void *p, size_t n) {
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + n) & ~(page - 1);
+    if (p && hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 double pq_now(void) {

@@ -38,6 +38,16 @@ void *pq_aligned_alloc(size_t n);
  * "madvise" mode, Debian's default): a decoder streams tens of megabytes of
  * weights per token, and 4 KiB pages cost a TLB miss every 4 KiB. free() it. */
 void *pq_huge_alloc(size_t n);
+/* Zeroed, page-aligned memory straight from the kernel (mmap): pages cost
+ * nothing until first written, so a buffer that is never touched (a model's
+ * gradients in eval) never counts in the resident set. Release with
+ * pq_pages_free(p, n) with the same n. */
+void *pq_pages_alloc(size_t n);
+void pq_pages_free(void *p, size_t n);
+/* Gives the whole pages inside [p, p + n) back to the kernel: they read as zero
+ * afterwards and count in the resident set again only once written. For
+ * scratch whose contents are dead (gradients between steps). */
+void pq_pages_release(void *p, size_t n);
 
 /* Seconds on a monotonic clock. */
 double pq_now(void);

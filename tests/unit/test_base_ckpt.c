@@ -3,6 +3,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "base/ckpt.h"
 #include "base/fsio.h"
 #include "base/util.h"
@@ -144,4 +146,44 @@ Test(ckpt, claimed_payload_size_is_not_allocated_up_front) {
 Test(ckpt, missing_file) {
     cr_expect_null(pq_ckpt_load("/nonexistent/x.ckpt"));
     cr_expect(strstr(pq_error(), "/nonexistent/x.ckpt") != NULL, "%s", pq_error());
+}
+
+/* The streaming writer (compressing as it lays the payload out, handing back the pages
+ * behind zstd's window) must write the bytes one ZSTD_compress call over the whole
+ * payload writes: run identities hash checkpoint files. 24 MiB of weights-like floats
+ * (mostly incompressible, some runs) span several windows, so pages are released. */
+Test(ckpt, streamed_save_equals_one_shot_frame) {
+    const int64_t n = 6 << 20;
+    float *w = pq_malloc(sizeof(float) * (size_t)n);
+    uint32_t x = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        w[i] = (i / 4096) % 7 == 0 ? 0.25f : (float)(int32_t)x * 1e-10f;
+    }
+    for (int level = 0; level <= 1; level++) {
+        pq_ckpt *c = pq_ckpt_new();
+        json_object_set_new(c->meta, "kind", json_string("test"));
+        pq_ckpt_add_ref(c, "w", PQ_F32, 1, &n, w); /* borrowed: saved from w itself */
+        cr_expect_eq(pq_ckpt_find(c, "w")->data, (void *)w);
+        char *path = path_in_dir("big.ckpt");
+        cr_assert_eq(pq_ckpt_save(c, path, level), 0, "%s", pq_error());
+        pq_ckpt_free(c); /* does not free w */
+        size_t file_n;
+        unsigned char *file = (unsigned char *)pq_read_file(path, &file_n);
+        uint64_t raw_n;
+        memcpy(&raw_n, file + 16, 8);
+        unsigned char *raw = pq_malloc(raw_n);
+        cr_assert_eq(ZSTD_decompress(raw, raw_n, file + 64, file_n - 64), raw_n);
+        size_t bound = ZSTD_compressBound(raw_n);
+        unsigned char *ref = pq_malloc(bound);
+        size_t ref_n = ZSTD_compress(ref, bound, raw, raw_n, level ? level : 3);
+        cr_expect_eq(ref_n, file_n - 64, "level %d", level);
+        cr_expect(ref_n == file_n - 64 && !memcmp(ref, file + 64, ref_n), "level %d: other bytes", level);
+        pq_ckpt *back = pq_ckpt_load(path);
+        cr_assert(back, "%s", pq_error());
+        cr_expect_eq(memcmp(pq_ckpt_expect(back, "w", PQ_F32, n), w, sizeof(float) * (size_t)n), 0);
+        pq_ckpt_free(back);
+        free(raw), free(ref), free(file), free(path);
+    }
+    free(w);
 }
