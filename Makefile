@@ -11,6 +11,14 @@ JOBS       ?= 2
 PYTHON     ?= /usr/bin/python3
 
 PKGS       := openblas libzstd jansson zlib libcrypto
+# MPI=1 links Debian's OpenMPI (libopenmpi-dev) so that `mpirun -np K pq pretrain|qat` splits
+# every optimizer step over K ranks (core/base/dist.h); on by default where its pkg-config
+# file exists. Without mpirun such a pq never initializes MPI: runs are exactly MPI=0's.
+MPI        ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+PKGS       += mpi-c
+CPPFLAGS   += -DPQ_MPI
+endif
 VERSION    := $(shell git describe --always --dirty --tags 2>/dev/null || echo unknown)
 OPT        ?= -O2 -march=native
 WARN       := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wstrict-prototypes -Werror=implicit-function-declaration -Werror=int-conversion -Werror=incompatible-pointer-types
@@ -102,7 +110,8 @@ FORCE:
 # Exactly the Debian packages the suite needs; only the missing ones are installed.
 DEB_PKGS := build-essential pkg-config git ca-certificates libopenblas-dev libcriterion-dev \
             libzstd-dev zstd libjansson-dev zlib1g-dev libbz2-dev libssl-dev \
-            python3-matplotlib python3-numpy python3-sentencepiece chromium clang-14 libclang-rt-14-dev libomp-14-dev
+            python3-matplotlib python3-numpy python3-sentencepiece chromium clang-14 libclang-rt-14-dev libomp-14-dev \
+            libopenmpi-dev openmpi-bin
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \
