@@ -63,10 +63,10 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
     int L = cfg->n_layers;
     int64_t per_layer = layer_linear_floats(s) + 2 * s.D;
     m->n_params = (int64_t)cfg->vocab * s.D * (cfg->untied_head ? 2 : 1) + per_layer * L + s.D;
-    m->params = pq_aligned_alloc(sizeof(float) * m->n_params);
-    m->grads = pq_aligned_alloc(sizeof(float) * m->n_params);
-    memset(m->params, 0, sizeof(float) * m->n_params);
-    memset(m->grads, 0, sizeof(float) * m->n_params);
+    /* Zero pages from the kernel: gradients that are never written (eval, PTQ) never
+     * become resident. */
+    m->params = pq_pages_alloc(sizeof(float) * m->n_params);
+    m->grads = pq_pages_alloc(sizeof(float) * m->n_params);
     m->w = pq_calloc(L, sizeof *m->w);
     m->g = pq_calloc(L, sizeof *m->g);
     m->we = pq_calloc(L, sizeof *m->we);
@@ -148,7 +148,9 @@ void pq_model_rope_tables(const pq_model_config *c, float *cos_t, float *sin_t) 
 
 void pq_model_free(pq_model *m) {
     if (!m) return;
-    free(m->params), free(m->grads), free(m->eff), free(m->geff);
+    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
+    pq_pages_free(m->params, sizeof(float) * m->n_params), pq_pages_free(m->grads, sizeof(float) * m->n_params);
+    pq_pages_free(m->eff, eff_bytes), pq_pages_free(m->geff, eff_bytes);
     free(m->w), free(m->g), free(m->we), free(m->ge), free(m->tensors);
     free(m->rope_cos), free(m->rope_sin);
     free(m);
@@ -212,18 +214,16 @@ void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook) {
     layer_shape s = shape_of(&m->cfg);
     int L = m->cfg.n_layers;
     m->hook = hook;
+    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(s) * L;
     if (!hook) {
-        free(m->eff), free(m->geff);
+        pq_pages_free(m->eff, eff_bytes), pq_pages_free(m->geff, eff_bytes);
         m->eff = m->geff = NULL;
         for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
         return;
     }
     if (!m->eff) {
-        int64_t n = layer_linear_floats(s) * L;
-        m->eff = pq_aligned_alloc(sizeof(float) * n);
-        m->geff = pq_aligned_alloc(sizeof(float) * n);
-        memset(m->eff, 0, sizeof(float) * n);
-        memset(m->geff, 0, sizeof(float) * n);
+        m->eff = pq_pages_alloc(eff_bytes);
+        m->geff = pq_pages_alloc(eff_bytes);
     }
     float *e = m->eff, *ge = m->geff;
     for (int l = 0; l < L; l++) {
@@ -261,6 +261,12 @@ void pq_model_finish_grads(pq_model *m) {
             m->hook->backward(m->hook->ctx, l, k, W, rows, cols, dWe, dW);
         }
     memset(m->geff, 0, sizeof(float) * layer_linear_floats(s) * m->cfg.n_layers);
+}
+
+void pq_model_release_scratch(pq_model *m) {
+    pq_pages_release(m->grads, sizeof(float) * m->n_params);
+    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
+    if (m->eff) pq_pages_release(m->eff, eff_bytes), pq_pages_release(m->geff, eff_bytes);
 }
 
 void pq_model_zero_grads(pq_model *m) {
@@ -453,13 +459,17 @@ void pq_model_logits(pq_model *m, pq_acts *a, const uint16_t *tokens, int T, flo
 
 /* ---- checkpoints -------------------------------------------------------------- */
 
-void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c) {
+static void model_to_ckpt(const pq_model *m, pq_ckpt *c, int by_reference) {
     for (int i = 0; i < m->n_tensors; i++) {
         const pq_model_tensor *t = &m->tensors[i];
-        pq_ckpt_add(c, t->name, PQ_F32, t->ndim, t->dims, t->param);
+        if (by_reference) pq_ckpt_add_ref(c, t->name, PQ_F32, t->ndim, t->dims, t->param);
+        else pq_ckpt_add(c, t->name, PQ_F32, t->ndim, t->dims, t->param);
     }
     json_object_set_new(c->meta, "model", pq_model_config_to_json(&m->cfg));
 }
+
+void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c) { model_to_ckpt(m, c, 0); }
+void pq_model_to_ckpt_ref(const pq_model *m, pq_ckpt *c) { model_to_ckpt(m, c, 1); }
 
 int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) {
     for (int i = 0; i < m->n_tensors; i++) {
@@ -475,7 +485,7 @@ int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta)
     pq_ckpt *c = pq_ckpt_new();
     if (extra_meta) json_object_update(c->meta, (json_t *)extra_meta);
     json_object_set_new(c->meta, "kind", json_string("model"));
-    pq_model_to_ckpt(m, c);
+    pq_model_to_ckpt_ref(m, c);
     int rc = pq_ckpt_save(c, path, 0);
     pq_ckpt_free(c);
     return rc;

@@ -116,6 +116,11 @@ float *pq_model_linear(pq_model *m, int layer, pq_linear_id which, int *rows, in
 void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook);
 void pq_model_refresh_weights(pq_model *m);
 void pq_model_finish_grads(pq_model *m);
+/* Gives the pages of the gradients and the effective weights and their gradients
+ * back to the kernel (they read as zero after): their contents are dead between
+ * optimizer steps (zeroed and refreshed at the next one), so a checkpoint written
+ * there need not find them resident. */
+void pq_model_release_scratch(pq_model *m);
 /* Zeroes the model's gradients (and the effective-weight gradients). */
 void pq_model_zero_grads(pq_model *m);
 
@@ -156,6 +161,8 @@ void pq_model_logits(pq_model *m, pq_acts *a, const uint16_t *tokens, int T, flo
 
 /* Adds every parameter tensor (by name) and meta.model = config to a checkpoint. */
 void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c);
+/* The same by reference (pq_ckpt_add_ref): no copy; save c before m changes or goes. */
+void pq_model_to_ckpt_ref(const pq_model *m, pq_ckpt *c);
 /* Reads the model config a checkpoint records in its metadata ("model"); errors name `what`. */
 int pq_model_config_from_ckpt(pq_model_config *cfg, const pq_ckpt *c, const char *what);
 /* Copies the parameters from a checkpoint whose tensors match this model. */

@@ -74,7 +74,8 @@ void pq_adamw_step(pq_adamw *o, double lr, float grad_mul);
 /* Clip factor for a global norm: min(1, clip / norm) (1 when clip == 0). */
 float pq_clip_factor(double norm, double clip);
 
-/* Checkpoint: "opt.m.<group>", "opt.v.<group>" tensors and meta "opt_t". */
+/* Checkpoint: "opt.m.<group>", "opt.v.<group>" tensors and meta "opt_t"; the tensors
+ * refer to the moments (pq_ckpt_add_ref): save before the next step. */
 void pq_adamw_to_ckpt(const pq_adamw *o, pq_ckpt *c);
 int pq_adamw_from_ckpt(pq_adamw *o, const pq_ckpt *c, const char *what);
 

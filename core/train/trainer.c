@@ -184,7 +184,11 @@ static int save_state(run_state *rs) {
         free(canon);
     }
     pq_ckpt_set_tokenizer_hash(c->meta, pq_tokens_tokenizer_hash(sp->train_data));
-    pq_model_to_ckpt(sp->model, c);
+    /* The state is written from the live buffers (by reference, streamed: ckpt.h), and
+     * the gradients, dead until the next step zeroes them, leave the resident set
+     * meanwhile: saving costs no memory beyond training. */
+    if (!rs->gpu) pq_model_release_scratch(sp->model);
+    pq_model_to_ckpt_ref(sp->model, c);
     char name[96];
     for (int i = 0; i < sp->n_extra; i++) {
         snprintf(name, sizeof name, "extra.%s", sp->extra[i].name);
