@@ -161,6 +161,7 @@ int cmd_qat(int argc, char **argv) {
     float *fp = NULL;
     char from_hash[PQ_SHA256_HEX] = "";
     char *from_tokenizer = NULL; /* the tokenizer --from was trained with (NULL: not recorded) */
+    json_t *from_source = NULL;  /* an imported model's source (its own tokenizer: eval/tokenizer.h) */
     if (a.from) {
         pq_ckpt *c = pq_ckpt_load(a.from);
         if (!c) goto fail;
@@ -178,6 +179,7 @@ int cmd_qat(int argc, char **argv) {
         }
         const char *th = pq_ckpt_tokenizer_hash(c->meta);
         if (th && !a.from_scratch) from_tokenizer = pq_strdup(th);
+        if (!a.from_scratch) from_source = json_incref(json_object_get(c->meta, "source"));
         m = pq_model_new(&mc);
         if (!a.from_scratch && pq_model_from_ckpt(m, c, a.from)) {
             pq_ckpt_free(c);
@@ -266,6 +268,7 @@ int cmd_qat(int argc, char **argv) {
                                                    (json_int_t)(log.steps_done * log.tokens_per_step)));
     /* Equal to the data's when both are known (checked above). */
     pq_ckpt_set_tokenizer_hash(qc->meta, from_tokenizer ? from_tokenizer : pq_tokens_tokenizer_hash(&train));
+    if (from_source) json_object_set(qc->meta, "source", from_source); /* pq eval/generate find the tokenizer */
     json_t *quant_meta = json_deep_copy(json_object_get(qc->meta, "quant"));
     if (pq_ckpt_save(qc, model_path, 0)) {
         pq_ckpt_free(qc), json_decref(quant_meta), pq_train_log_free(&log);
@@ -317,6 +320,7 @@ done:
     pq_qat_free(qa);
     pq_model_free(m);
     free(fp), free(from_tokenizer);
+    json_decref(from_source);
     if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
     json_decref(raw), json_decref(identity), json_decref(manifest);
     free(results_path), free(model_path);

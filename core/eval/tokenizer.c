@@ -89,7 +89,7 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
         snprintf(info->hash, sizeof info->hash, "%s", pq_bpe_hash(b));
         info->bos_from = "pq-bpe";
         info->eos = PQ_BPE_EOS;
-        if (bos >= 0) tok->bos = bos, info->bos_from = "--bos";
+        if (bos >= 0) tok->bos = bos, info->bos_from = "given (--bos or the import record)";
         return 0;
     }
     int32_t own;
@@ -117,7 +117,7 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
     int32_t cfg = bos >= 0 ? -1 : config_id(path, "bos_token_id"), cfg_eos = config_id(path, "eos_token_id");
     if (cfg_eos >= 0) info->eos = cfg_eos;
     tok->bos = bos >= 0 ? bos : cfg >= 0 ? cfg : own;
-    info->bos_from = bos >= 0 ? "--bos" : cfg >= 0 ? "config.json bos_token_id" : own >= 0 ? "the tokenizer" : "none";
+    info->bos_from = bos >= 0 ? "given (--bos or the import record)" : cfg >= 0 ? "config.json bos_token_id" : own >= 0 ? "the tokenizer" : "none";
     return 0;
 }
 

@@ -129,4 +129,19 @@ want=$($PY -c 'import numpy as np,sys; print(int(np.fromfile(sys.argv[1], "<f8")
     fail "pq generate --prompt with the recorded tokenizer: $(cat "$tmp/gen.err")"
 grep -q "^$text" "$tmp/gen.out" && grep -q "$(wc -w <<<"$ids") prompt tokens" "$tmp/gen.err" || fail "pq generate --prompt: $(cat "$tmp/gen.err")"
 echo "  pq generate: the recorded tokenizer's $(wc -w <<<"$ids") prompt ids, next token $want as the reference"
+# QAT keeps an imported model's tokenizer: pq eval of the QAT checkpoint finds it unprompted
+# (GPT-2 style, BOS = config.json's bos_token_id).
+V=$($PY -c 'import json,sys; t=json.load(open(sys.argv[1])); print(1 + max(list(t["model"]["vocab"].values()) + [a["id"] for a in t["added_tokens"]]))' "$tmp/gpt2.tokenizer.json")
+$PY "$here/hf_llama.py" make "$tmp/small" --dtype f32 --vocab "$V" --tokens 1,2,3
+cp "$tmp/gpt2.tokenizer.json" "$tmp/small/tokenizer.json"
+$PY -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["bos_token_id"]=int(sys.argv[2]); json.dump(c,open(p,"w"))' "$tmp/small/config.json" $((V - 1))
+"$PQ" import hf "$tmp/small" --out "$tmp/small.ckpt" >/dev/null
+"$PQ" qat --from "$tmp/small.ckpt" --data synthetic:20000 --bits 2 --quantizer paretoq --tokens 1024 --batch 4 --seq-len 32 \
+    --lr 1e-3 --eval-interval 0 --eval-tokens 256 --ckpt-interval 0 --out "$tmp/smallq" >/dev/null 2>"$tmp/err" ||
+    fail "qat on an imported model with a tokenizer: $(tail -1 "$tmp/err")"
+"$PQ" eval --model "$tmp/smallq/model.ckpt" --tasks "$tmp/doc.jsonl" --out "$tmp/smallq.eval.json" --data-dir "$tmp/nodata" \
+    >/dev/null 2>"$tmp/err" || fail "pq eval of the QAT checkpoint: $(cat "$tmp/err")"
+$PY -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokenizer"]; assert t["kind"] == "tokenizer.json" and t["bos"] == int(sys.argv[2]), t' \
+    "$tmp/smallq.eval.json" $((V - 1)) || fail "the QAT checkpoint lost its tokenizer"
+echo "  QAT of an imported model: pq eval still uses its tokenizer.json (BOS $((V - 1)))"
 echo "tokenizers: OK"
