@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/blas.h"
 #include "base/ckpt.h"
@@ -14,6 +15,7 @@
 #include "base/pool.h"
 #include "base/rng.h"
 #include "base/util.h"
+#include "kernels/bench_quiet.h"
 #include "model/layers.h"
 #include "model/model.h"
 #include "quant/qexport.h"
@@ -846,10 +848,25 @@ int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_
         pq_infer_free(m);
         return -1;
     }
-    json_t *r = pq_infer_measure(m, 32, 64);
+    /* rounds and their median, with the machine sampled around them (bench_quiet.h) */
+    pq_machine_sample before, after;
+    pq_machine_sample_take(&before);
+    json_t *rounds[DECODE_ROUNDS];
+    for (int k = 0; k < DECODE_ROUNDS; k++) rounds[k] = pq_infer_measure(m, 32, 64);
+    json_t *r = median_round(rounds, DECODE_ROUNDS);
+    pq_machine_sample_take(&after);
+    pq_quiet_verdict quiet = pq_quiet_judge(&before, &after, (int)sysconf(_SC_NPROCESSORS_ONLN));
     json_t *out = json_object();
     json_object_set(out, "tokens_per_s", json_object_get(r, "tokens_per_s"));
     json_object_set_new(out, "decode", r);
+    json_object_set_new(out, "machine", pq_quiet_json(&before, &after, &quiet));
+    if (!quiet.quiet) {
+        char line[512];
+        snprintf(line, sizeof line, "MACHINE BUSY during the decode measurement (%s): its tokens/s are not to be quoted",
+                 quiet.why);
+        fprintf(stderr, "WARNING: %s\n", line);
+        json_object_set_new(out, "warnings", json_pack("[s]", line));
+    }
     if (n_text > 0) {
         json_t *acc = pq_infer_head_accuracy(m, text, n_text);
         if (!acc) {

@@ -24,5 +24,19 @@ assert "speedup_2bit_over_4bit" in r["summary"]
 d = r["decode"]
 assert {e["format"] for e in d} >= {"f32", "b2", "b4"} and all(e["tokens_per_s"] > 0 for e in d)
 assert r["manifest"]["kind"] == "bench_kernels"
+# issue 20: a streamed set of at least 512 MiB, the cold/hot and quiet checks, warnings that say when either failed
+assert r["manifest"]["config"]["stream_buffer_bytes"] >= 512 << 20
+ch, mach, s = r["checks"]["cold_hot"], r["checks"]["machine"], r["summary"]
+assert ch["checked"] > 0 and isinstance(ch["passed"], bool) and "rule" in ch, ch
+assert isinstance(mach["quiet"], bool) and len(mach["before"]["spin_ms"]) == 5, mach
+assert s["cold_hot_check_passed"] == ch["passed"] and s["machine_quiet"] == mach["quiet"]
+assert (len(s["warnings"]) == 0) == (ch["passed"] and mach["quiet"]), s["warnings"]
+assert all(w.startswith(("MACHINE BUSY", "COLD/HOT CHECK FAILED")) for w in s["warnings"])
+peers = s["vs_peers_8192x2048_1T"]
+assert {p["type"] for p in peers} == {"TQ2_0", "Q4_0", "F32"}
+assert all(p["variant"] and p["source"] and p["measured_in_this_run"] is False for p in peers), peers
+assert any("q4_0_8x8" in p["variant"] for p in peers)
+for key, rounds in s["decode_speedup_2bit_over_4bit_each_round"].items():
+    assert len(rounds) == 3 and sorted(rounds)[1] == s["decode_speedup_2bit_over_4bit"][key], (key, rounds)
 PY
 echo "kernels_bench: ok"

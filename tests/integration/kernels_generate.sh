@@ -54,7 +54,16 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["tokens_per_s"] > 0 and r["decode"]["format"] == "b2", r
 assert r["manifest"]["inputs"]["model"]["sha256"]
+assert len(r["decode"]["rounds_ms_per_token"]) == 5 and r["decode"]["head"] == "b8", r["decode"]
+assert isinstance(r["machine"]["quiet"], bool) and ("warnings" in r) == (not r["machine"]["quiet"])
 PY
+# the int8 head is the default with int8 activations; --head-f32 and --act f32 keep the fp32 head
+"$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256,1 --max-tokens 2 2>&1 >/dev/null | grep -q "int8 head" ||
+    fail "the default head with --act q8 is not int8"
+"$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256,1 --max-tokens 2 --head-f32 2>&1 >/dev/null | grep -q "fp32 head" ||
+    fail "--head-f32 did not give the fp32 head"
+"$PQ" generate --model "$tmp/q2/model.ckpt" --tokens 256,1 --max-tokens 2 --act f32 2>&1 >/dev/null | grep -q "fp32 head" ||
+    fail "--act f32 did not keep the fp32 head"
 
 set +e
 "$PQ" generate --tokens 1 2>"$tmp/err"; rc=$?
