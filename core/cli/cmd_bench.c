@@ -25,10 +25,11 @@ static void usage(void) {
            "  --out DIR   where results go (default results/bench)\n"
            "  --quick     fewer repetitions and sizes (for smoke tests; numbers are noisier)\n"
            "pq bench decode writes DIR/results.json: tokens/s of one checkpoint decoded with the\n"
-           "packed-weight kernels (int8 activations, PQ_THREADS threads; the head as pq generate's).\n"
+           "packed-weight kernels (int8 activations, PQ_THREADS threads; the head as pq generate's),\n"
+           "the median of 5 rounds, and whether the machine was quiet (a WARNING when it was not).\n"
            "  --head-check N  also compare the int8 head with the fp32 head over the first N tokens of\n"
            "                  the validation text (DIR/shards val.bin of the model's vocab; --data DIR,\n"
-           "                  default $PQ_WORK/data): top-1 agreement, logit differences, NLL of each\n");
+           "                  default $PQ_WORK/data): top-1 agreement, logit differences, NLL of each head.\n");
 }
 
 /* The first n tokens of the validation text of the model's vocab, made by the
