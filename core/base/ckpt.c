@@ -340,7 +340,8 @@ static int read_tensor(reader *r, pq_ckpt *c) {
     return take_data(r, t, bytes, name);
 }
 
-static pq_ckpt *read_payload(reader *r, uint32_t count) {
+/* count < 0: the metadata only (pq_ckpt_peek). */
+static pq_ckpt *read_payload(reader *r, int64_t count) {
     uint32_t meta_len = 0;
     if (take(r, &meta_len, 4, "the metadata")) return NULL;
     if (meta_len > r->raw_n - r->raw_at) {
@@ -363,7 +364,8 @@ static pq_ckpt *read_payload(reader *r, uint32_t count) {
     pq_ckpt *c = pq_ckpt_new();
     json_decref(c->meta);
     c->meta = meta;
-    for (uint32_t i = 0; i < count; i++) {
+    if (count < 0) return c;
+    for (int64_t i = 0; i < count; i++) {
         if (read_tensor(r, c) != 0) {
             pq_ckpt_free(c);
             return NULL;
@@ -390,7 +392,7 @@ static int check_frame_end(reader *r) {
     return 0;
 }
 
-pq_ckpt *pq_ckpt_load(const char *path) {
+static pq_ckpt *load(const char *path, int meta_only, uint64_t *raw_n_out) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         pq_fail("%s: %s", path, strerror(errno));
@@ -438,11 +440,12 @@ pq_ckpt *pq_ckpt_load(const char *path) {
     if (!r.z) pq_die("out of memory (zstd context)");
     r.in_buf = pq_malloc(CHUNK);
     r.sha = pq_sha256_begin();
-    c = read_payload(&r, count);
+    if (raw_n_out) *raw_n_out = r.raw_n;
+    c = read_payload(&r, meta_only ? -1 : (int64_t)count);
     uint8_t digest[32];
     pq_sha256_end(r.sha, digest, NULL);
-    if (c && check_frame_end(&r)) pq_ckpt_free(c), c = NULL;
-    if (c && memcmp(digest, header + 32, 32) != 0) {
+    if (c && !meta_only && check_frame_end(&r)) pq_ckpt_free(c), c = NULL;
+    if (c && !meta_only && memcmp(digest, header + 32, 32) != 0) {
         pq_fail("%s: corrupt checkpoint (checksum mismatch)", path);
         pq_ckpt_free(c), c = NULL;
     }
@@ -452,3 +455,7 @@ done:
     fclose(f);
     return c;
 }
+
+pq_ckpt *pq_ckpt_load(const char *path) { return load(path, 0, NULL); }
+
+pq_ckpt *pq_ckpt_peek(const char *path, uint64_t *payload_bytes) { return load(path, 1, payload_bytes); }

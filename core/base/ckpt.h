@@ -61,5 +61,8 @@ const void *pq_ckpt_expect(const pq_ckpt *c, const char *name, pq_dtype dtype, i
 int pq_ckpt_save(const pq_ckpt *c, const char *path, int level);
 /* NULL + pq_error() ("<path>: truncated ...", "<path>: checksum mismatch", ...). */
 pq_ckpt *pq_ckpt_load(const char *path);
+/* The metadata alone (no tensors, nothing verified past it) and the payload's size in
+ * bytes, about what loading the whole checkpoint costs: for planning memory. */
+pq_ckpt *pq_ckpt_peek(const char *path, uint64_t *payload_bytes);
 
 #endif

@@ -7,6 +7,7 @@
 #include "base/fsio.h"
 #include "base/manifest.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 #include "data/bpe.h"
 #include "data/databuild.h"
 #include "eval/bpe_tok.h"
@@ -197,6 +198,7 @@ int cmd_eval(int argc, char **argv) {
     if (!tasks) pq_usage_error(cmd, "--tasks is required");
     if (!out) pq_usage_error(cmd, "--out is required");
     if (val_tokens && !units_path) pq_usage_error(cmd, "--val-tokens needs --units FILE");
+    if (pq_mem_guard_ckpt("eval", model_path, 0, 1)) return 1;
 
     char work_data[1024];
     if (!data_dir) {

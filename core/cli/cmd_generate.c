@@ -8,6 +8,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 #include "eval/tokenizer.h"
 #include "kernels/infer.h"
 #include "train/data.h"
@@ -128,6 +129,10 @@ int cmd_generate(int argc, char **argv) {
     if (token_list && (n_ids = parse_tokens(token_list, &ids)) <= 0)
         pq_usage_error("generate", "--tokens wants comma-separated token ids, got '%s'", token_list);
 
+    if (pq_mem_guard_ckpt("generate", model, 0, 0)) {
+        free(ids);
+        return 1;
+    }
     pq_ckpt *ckpt = pq_ckpt_load(model);
     pq_infer *m = ckpt ? pq_infer_from_ckpt(ckpt, model, &opt) : NULL;
     if (!m) {

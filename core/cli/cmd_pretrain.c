@@ -13,6 +13,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 #include "cli/train_flags.h"
 #include "gpu/gpu.h"
 #include "model/config.h"
@@ -127,6 +128,10 @@ int cmd_pretrain(int argc, char **argv) {
         return 1;
     }
     pq_train_flags_apply(&tf, &tc);
+    if (pq_mem_guard_train("pretrain", &mc, &tc, mc.ctx, 0, data, out)) {
+        json_decref(raw);
+        return 1;
+    }
 
     /* One process per run directory: a second one would write the same files. */
     if (pq_lock_dir_until_exit(out)) {

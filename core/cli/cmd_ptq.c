@@ -15,6 +15,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 #include "cli/train_flags.h"
 #include "model/config.h"
 #include "model/model.h"
@@ -86,6 +87,8 @@ int cmd_ptq(int argc, char **argv) {
     pq_quantizer q;
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
     if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
+
+    if (pq_mem_guard_ckpt("ptq", from, gptq, data ? 8 : 0)) return 1; /* gptq and the val loss: batches of 8 */
 
     /* One process per run directory: a second one would write the same files. */
     if (pq_lock_dir_until_exit(out)) {

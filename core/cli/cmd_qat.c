@@ -19,6 +19,7 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 #include "cli/train_flags.h"
 #include "model/config.h"
 #include "model/model.h"
@@ -141,6 +142,7 @@ int cmd_qat(int argc, char **argv) {
     const int fp_control = !strcmp(a.quantizer, "none");
     if (fp_control) memset(&q, 0, sizeof q), snprintf(q.name, sizeof q.name, "none");
     else pq_quantizer_init(&q, a.quantizer, bits);
+    if (pq_mem_guard_qat(a.from, a.config, &a.train, a.data, a.out)) return 1;
 
     /* One process per run directory: a second one would write the same files. */
     if (pq_lock_dir_until_exit(a.out)) {

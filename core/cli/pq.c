@@ -7,6 +7,7 @@
 #include "base/blas.h"
 #include "base/manifest.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 
 static const pq_command commands[] = {
     {"data", "build the corpora, tokenizer, token shards and zero-shot tasks", cmd_data},
@@ -51,6 +52,14 @@ int main(int argc, char **argv) {
         printf("pq %s\n", pq_code_version());
         return 0;
     }
+    /* --max-memory SIZE: the commands that allocate a model plan their peak (cli/mem_plan.h). */
+    static const char *const planned[] = {"pretrain", "qat", "ptq", "eval", "generate"};
+    for (size_t i = 0; i < PQ_COUNT(planned); i++)
+        if (!strcmp(argv[1], planned[i])) {
+            int n = argc - 1;
+            pq_mem_take_flag(argv[1], &n, argv + 1);
+            argc = n + 1;
+        }
     for (size_t i = 0; i < PQ_COUNT(commands); i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "pq: unknown command '%s' (see 'pq --help')\n", argv[1]);

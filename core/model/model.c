@@ -359,6 +359,15 @@ int pq_acts_check(const pq_model_config *cfg, int B, int T) {
     return 0;
 }
 
+size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T) {
+    if (B <= 0 || T <= 0) return 0;
+    pq_acts a = {0};
+    acts_alloc_lists(&a, cfg->n_layers);
+    size_t floats = plan_acts(&a, cfg, B, T, NULL);
+    acts_free_lists(&a);
+    return floats == SIZE_MAX ? SIZE_MAX : sat_mul(floats, sizeof(float));
+}
+
 pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
     if (pq_acts_check(cfg, B, T)) pq_die("pq_acts_new: %s", pq_error());
     pq_acts *a = pq_calloc(1, sizeof *a);

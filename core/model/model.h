@@ -140,6 +140,8 @@ typedef struct {
 /* 0 if the activations of (B, T) micro-batches fit PQ_MAX_ACT_BYTES (sized with
  * overflow-checked arithmetic), else -1 + pq_error() "batch B x T tokens: ...". */
 int pq_acts_check(const pq_model_config *cfg, int B, int T);
+/* Bytes of that plan (SIZE_MAX if it overflows): for planning a run's memory. */
+size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T);
 /* Dies on a plan pq_acts_check refuses: check first where B and T come from input. */
 pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T);
 void pq_acts_free(pq_acts *a);
