@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "base/blas.h"
+#include "base/dist.h"
 #include "base/fsio.h"
 #include "base/hash.h"
 #include "base/util.h"
@@ -140,6 +141,9 @@ json_t *pq_manifest_new(const char *kind, const json_t *config) {
     json_object_set_new(m, "machine", pq_machine_info());
     json_object_set_new(m, "libraries", pq_library_info());
     json_object_set_new(m, "threads", json_integer(pq_threads()));
+    /* processes of this run (MPI ranks, base/dist.h), each with `threads` threads */
+    json_object_set_new(m, "world_size", json_integer(pq_dist_size()));
+    if (pq_dist_size() > 1) json_object_set_new(m, "mpi", json_string(pq_dist_library()));
     json_object_set_new(m, "started_utc", json_string(started));
     json_object_set_new(m, "start_monotonic", json_real(pq_now()));
     return m;

@@ -5,7 +5,8 @@
  *     "machine": {hostname, cpu, cores, os, compiler, cpu_flags},
  *     "libraries": {openblas, openblas_core, openblas_core_choice: {detected, chosen, why},
  *                   zstd, jansson, openssl},
- *     "threads", "started_utc", "wall_seconds" }
+ *     "threads", "world_size" (MPI ranks; "mpi": the library, when over 1), "started_utc",
+ *     "wall_seconds" }
  * Results files embed it under "manifest"; run ids hash config + inputs + code. */
 #ifndef PQ_MANIFEST_H
 #define PQ_MANIFEST_H

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dist.h"
 #include "base/fsio.h"
 #include "base/hash.h"
 #include "base/lock.h"
@@ -42,7 +43,10 @@ static void usage(void) {
            "                 fp32 master weights (AVX-512 BF16); tf32: cuda tensor-core matmuls\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
-           "same PQ_THREADS. A finished run is not recomputed.\n");
+           "same PQ_THREADS. A finished run is not recomputed.\n\n"
+           "mpirun -np K pq pretrain ... splits every step's micro-batches (grad_accum) over K\n"
+           "processes and sums their gradients in a fixed order: bitwise reproducible for a given K\n"
+           "(README: Running on a cluster).\n");
 }
 
 /* SHA-256 of the token array: identifies the data for resume checks. */
@@ -133,8 +137,9 @@ int cmd_pretrain(int argc, char **argv) {
         return 1;
     }
 
-    /* One process per run directory: a second one would write the same files. */
-    if (pq_lock_dir_until_exit(out)) {
+    /* One process per run directory: a second one would write the same files. Over MPI
+     * rank 0 holds the lock and writes; the other ranks only read (base/dist.h). */
+    if (pq_dist_rank() == 0 && pq_lock_dir_until_exit(out)) {
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         json_decref(raw);
         return 1;
@@ -205,6 +210,10 @@ int cmd_pretrain(int argc, char **argv) {
     if (pq_train(&sp, &log)) {
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         goto out;
+    }
+    if (pq_dist_rank() != 0) { /* rank 0 writes the results */
+        rc = 0;
+        goto out_log;
     }
     json_t *meta = json_pack("{s:O, s:s, s:I}", "train", json_object_get(identity, "train"), "data", train.desc,
                              "tokens_seen", (json_int_t)(log.steps_done * log.tokens_per_step));

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dist.h"
 #include "base/fsio.h"
 #include "base/hash.h"
 #include "base/lock.h"
@@ -51,7 +52,8 @@ static void usage(void) {
            "                    replay the pretraining batches\n"
            "  --batch N  --grad-accum N  --seq-len T  --warmup N  --min-lr-ratio R\n"
            "  --eval-interval N  --eval-tokens N  --ckpt-interval N\n\n"
-           "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n");
+           "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n"
+           "Under mpirun -np K the steps are split over K processes, as for pq pretrain.\n");
 }
 
 typedef struct {
@@ -144,8 +146,9 @@ int cmd_qat(int argc, char **argv) {
     else pq_quantizer_init(&q, a.quantizer, bits);
     if (pq_mem_guard_qat(a.from, a.config, &a.train, a.data, a.out)) return 1;
 
-    /* One process per run directory: a second one would write the same files. */
-    if (pq_lock_dir_until_exit(a.out)) {
+    /* One process per run directory: a second one would write the same files. Over MPI
+     * rank 0 holds the lock and writes; the other ranks only read (base/dist.h). */
+    if (pq_dist_rank() == 0 && pq_lock_dir_until_exit(a.out)) {
         fprintf(stderr, "pq qat: %s\n", pq_error());
         return 1;
     }
@@ -257,6 +260,11 @@ int cmd_qat(int argc, char **argv) {
         goto fail;
     }
     free(extra);
+    if (pq_dist_rank() != 0) { /* rank 0 writes the results */
+        pq_train_log_free(&log);
+        rc = 0;
+        goto done;
+    }
 
     pq_ckpt *qc = qa ? pq_qat_export(qa) : pq_ckpt_new();
     if (!qa) {

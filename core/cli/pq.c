@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/blas.h"
+#include "base/dist.h"
 #include "base/manifest.h"
 #include "cli/cli.h"
 #include "cli/mem_plan.h"
@@ -38,6 +39,24 @@ static void usage(FILE *out) {
                  "  PQ_BLAS_CORE OpenBLAS kernel to force (default: best for this CPU; see README)\n");
 }
 
+/* Under mpirun (or srun) only the training commands split their work over the ranks
+ * (base/dist.h); any other command would run K times over the same files. */
+static int run_command(const pq_command *c, int argc, char **argv) {
+    int launched = pq_dist_launched_size();
+    if (launched == 1) return c->run(argc, argv);
+    if (strcmp(c->name, "pretrain") && strcmp(c->name, "qat")) {
+        fprintf(stderr, "pq %s: started by an MPI launcher; only pq pretrain and pq qat run over MPI ranks\n", c->name);
+        return 2;
+    }
+    if (pq_dist_init()) {
+        fprintf(stderr, "pq %s: %s\n", c->name, pq_error());
+        return 1;
+    }
+    int rc = c->run(argc, argv);
+    pq_dist_end(rc);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     pq_select_blas_core(argc, argv);
     if (argc < 2) {
@@ -61,7 +80,7 @@ int main(int argc, char **argv) {
             argc = n + 1;
         }
     for (size_t i = 0; i < PQ_COUNT(commands); i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) return run_command(&commands[i], argc - 1, argv + 1);
     fprintf(stderr, "pq: unknown command '%s' (see 'pq --help')\n", argv[1]);
     return 2;
 }

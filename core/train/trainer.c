@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dist.h"
 #include "base/fsio.h"
 #include "base/hash.h"
 #include "base/manifest.h"
@@ -134,7 +135,18 @@ static void gpu_adamw_step(pq_gpu_model *g, pq_adamw *o, double lr, float grad_m
     pq_gpu_adamw_step(g, &a);
 }
 
-/* Mean loss of one optimizer step's micro-batches; gradients accumulated (model, or GPU). */
+/* Over MPI ranks (base/dist.h): every rank ends the step holding the fixed-order sum of
+ * all ranks' gradients and losses, so all of them take the same optimizer step. */
+static double sum_over_ranks(const pq_trainer_spec *sp, double loss) {
+    pq_dist_sum_f32(sp->model->grads, sp->model->n_params);
+    for (int i = 0; i < sp->n_extra; i++) pq_dist_sum_f32(sp->extra[i].grad, sp->extra[i].n);
+    return pq_dist_sum_f64(loss);
+}
+
+/* Mean loss of one optimizer step's micro-batches; gradients accumulated (model, or GPU).
+ * Over K ranks, rank r takes its contiguous share of the step's grad_accum x batch
+ * sequences (pq_dist_split), cut into micro-batches where one process cuts them: the step
+ * sees the same sequences as one process, their gradients summed in another grouping. */
 static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, int64_t s, uint16_t *x, uint16_t *y,
                              float grad_scale) {
     const pq_trainer_spec *sp = rs->spec;
@@ -147,17 +159,24 @@ static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, in
         pq_model_zero_grads(m);
         pq_groups_zero_grads(sp->extra, sp->n_extra);
     }
-    for (int mi = 0; mi < accum; mi++) {
-        pq_data_train_batch(order, (s * accum + mi) * (int64_t)B, B, x, y);
+    int64_t per_step = (int64_t)accum * B, q, end;
+    pq_dist_split(per_step, pq_dist_size(), pq_dist_rank(), &q, &end); /* [0, per_step) without MPI */
+    while (q < end) {
+        int nb = (int)PQ_MIN(B - q % B, end - q);
+        pq_data_train_batch(order, s * per_step + q, nb, x, y);
+        double l;
         if (rs->gpu) {
-            loss += pq_gpu_forward(rs->gpu, x, y, B, T, 1, grad_scale);
+            l = pq_gpu_forward(rs->gpu, x, y, nb, T, 1, grad_scale);
             pq_gpu_backward(rs->gpu, x);
         } else {
-            loss += pq_model_forward(m, a, x, y, B, T, 1, grad_scale);
+            l = pq_model_forward(m, a, x, y, nb, T, 1, grad_scale);
             pq_model_backward(m, a, x);
         }
+        loss += nb == B ? l : l * nb / B; /* a micro-batch's share of the step's mean */
+        q += nb;
     }
     if (!rs->gpu) pq_model_finish_grads(m);
+    if (pq_dist_size() > 1) loss = sum_over_ranks(sp, loss);
     return loss / accum;
 }
 
@@ -170,6 +189,7 @@ static double validation_loss(run_state *rs, pq_acts *a, const pq_data_order *va
 }
 
 static int save_state(run_state *rs) {
+    if (pq_dist_rank() != 0) return 0; /* over MPI, rank 0 writes: the ranks hold the same state */
     const pq_trainer_spec *sp = rs->spec;
     pq_train_log *log = rs->log;
     gpu_download_state(rs);
@@ -178,6 +198,7 @@ static int save_state(run_state *rs) {
     json_object_set_new(c->meta, "state", json_string("train"));
     json_object_set_new(c->meta, "step", json_integer(log->steps_done));
     json_object_set_new(c->meta, "total_steps", json_integer(log->total_steps));
+    if (pq_dist_size() > 1) json_object_set_new(c->meta, "world_size", json_integer(pq_dist_size()));
     if (sp->identity) {
         char *canon = pq_json_canonical(sp->identity);
         json_object_set_new(c->meta, "identity", json_string(canon));
@@ -393,6 +414,11 @@ static int load_state_from(run_state *rs, const char *path, int branch) {
         log->n_val = (int)vs->numel;
     }
     if (sp->load_state && sp->load_state(sp->state_ctx, c)) goto out;
+    json_int_t ranks = json_integer_value(json_object_get(c->meta, "world_size"));
+    if ((ranks > 1 ? ranks : 1) != pq_dist_size() && pq_dist_rank() == 0)
+        fprintf(stderr, "%s: note: written by %lld MPI ranks, resumed on %d: the remaining steps sum the same gradients "
+                "in another grouping (equal within float rounding, not bitwise, to an uninterrupted run)\n",
+                path, (long long)(ranks > 1 ? ranks : 1), pq_dist_size());
     log->steps_done = s;
     log->resumed_from = s;
     rc = 0;
@@ -409,6 +435,7 @@ static int is_kept_step(const pq_trainer_spec *sp, int64_t step) {
 }
 
 static int keep_state(run_state *rs, int64_t step) {
+    if (pq_dist_rank() != 0) return 0;
     if (save_state(rs)) return -1;
     char name[64];
     snprintf(name, sizeof name, "state-%lld.ckpt", (long long)step);
@@ -421,6 +448,26 @@ static int keep_state(run_state *rs, int64_t step) {
 }
 
 /* ---- the loop -------------------------------------------------------------------- */
+
+/* Over MPI, every rank must start from the same state: the run directory is read by each
+ * (a filesystem they all see), and a rank that found another state would silently train
+ * another model. One hash of the weights (and the hook's parameters) and the step. */
+static int ranks_agree(run_state *rs) {
+    const pq_trainer_spec *sp = rs->spec;
+    if (sp->device == PQ_DEVICE_CUDA) return pq_fail("%s: --device cuda does not run over MPI ranks yet", sp->kind);
+    pq_sha256 *h = pq_sha256_begin();
+    pq_sha256_update(h, sp->model->params, sizeof(float) * (size_t)sp->model->n_params);
+    for (int i = 0; i < sp->n_extra; i++) pq_sha256_update(h, sp->extra[i].param, sizeof(float) * (size_t)sp->extra[i].n);
+    uint8_t raw[32];
+    pq_sha256_end(h, raw, NULL);
+    uint64_t weights;
+    memcpy(&weights, raw, sizeof weights);
+    if (pq_dist_agree((uint64_t)rs->log->steps_done, "the step to start from") ||
+        pq_dist_agree(weights, "the starting weights"))
+        return pq_fail_prefix("%s: %s must be on a filesystem every rank sees", sp->kind,
+                              sp->out_dir ? sp->out_dir : "the run directory");
+    return 0;
+}
 
 static void record_val(pq_train_log *log, int64_t step, double loss) {
     log->val_step[log->n_val] = step;
@@ -485,12 +532,15 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     int resumed = 0;
     /* A branch starts as this run's own state, written before the first step: from then on
      * it is an ordinary resume (and a kill at any point resumes the same way). */
-    if (rs.path && sp->branch_from && !pq_file_exists(rs.path) && (load_state_from(&rs, sp->branch_from, 1) || save_state(&rs)))
-        goto out;
-    if (rs.path && pq_file_exists(rs.path)) {
+    if (rs.path && sp->branch_from && !pq_file_exists(rs.path)) {
+        if (load_state_from(&rs, sp->branch_from, 1) || save_state(&rs)) goto out;
+        resumed = pq_dist_rank() != 0; /* rank 0 reads back the copy it wrote, below */
+    }
+    if (!resumed && rs.path && pq_file_exists(rs.path)) {
         if (load_state(&rs)) goto out;
         resumed = 1;
     }
+    if (pq_dist_size() > 1 && ranks_agree(&rs)) goto out;
     if (sp->device == PQ_DEVICE_CUDA) {
         if (sp->hook || sp->n_extra) {
             pq_fail("%s: --device cuda trains full precision only (quantization-aware training is not on the GPU yet)",
@@ -504,6 +554,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
 
     pq_progress prog;
     pq_progress_begin(&prog, sp->kind, total, "tok");
+    prog.enabled &= pq_dist_rank() == 0; /* one progress line per run, not one per rank */
     double t0 = pq_now();
     rs.t_start = t0, rs.eval_seconds = 0;
     int64_t start = log->steps_done, done_here = 0;

@@ -14,7 +14,11 @@
  * exists when pq_train() starts (and its identity matches) training continues
  * from it; the result is bitwise identical to an uninterrupted run because
  * nothing else carries state: data order is a pure function of (seed, step).
- * A finished run leaves a state at the last step, so rerunning is a no-op. */
+ * A finished run leaves a state at the last step, so rerunning is a no-op.
+ * Under mpirun (base/dist.h) each of K ranks runs a contiguous share of every step's
+ * grad_accum x batch sequences, the ranks add their gradients in a fixed order and take
+ * the same step; rank 0 writes the state. Bitwise reproducible for a given K; across K
+ * the sums group differently (equal within float rounding). */
 #ifndef PQ_TRAINER_H
 #define PQ_TRAINER_H
 
