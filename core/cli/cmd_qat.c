@@ -51,13 +51,15 @@ static void usage(void) {
            "                    order, a fine-tune reads data in the order of S+1000 so that it does not\n"
            "                    replay the pretraining batches\n"
            "  --batch N  --grad-accum N  --seq-len T  --warmup N  --min-lr-ratio R\n"
-           "  --eval-interval N  --eval-tokens N  --ckpt-interval N\n\n"
+           "  --eval-interval N  --eval-tokens N  --ckpt-interval N\n"
+           "  --precision P     fp32 (default) or bf16: linears on bf16 inputs with fp32 sums and\n"
+           "                    fp32 master weights (AVX-512 BF16; README: Training)\n\n"
            "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n"
            "Under mpirun -np K the steps are split over K processes, as for pq pretrain.\n");
 }
 
 typedef struct {
-    const char *from, *config, *bits, *quantizer, *data, *out;
+    const char *from, *config, *bits, *quantizer, *data, *out, *precision;
     int from_scratch;
     pq_train_flags train; /* --tokens (required here), --lr, --batch, ... */
 } qat_args;
@@ -85,6 +87,7 @@ static void parse(int argc, char **argv, qat_args *a) {
         {"--eval-interval", .integer = &t->eval_interval, .range = PQ_NONNEG},
         {"--eval-tokens", .integer = &t->eval_tokens, .range = PQ_NONNEG},
         {"--ckpt-interval", .integer = &t->ckpt_interval, .range = PQ_NONNEG},
+        {"--precision", .text = &a->precision},
     };
     pq_parse_flags("qat", argc, argv, flags, PQ_COUNT(flags));
     if (!a->from && !(a->from_scratch && a->config)) pq_usage_error("qat", "--from CKPT (or --from-scratch --config FILE) is required");
@@ -137,6 +140,9 @@ int cmd_qat(int argc, char **argv) {
     }
     qat_args a;
     parse(argc, argv, &a);
+    pq_gpu_precision gpu_precision;
+    const int bf16 = pq_parse_precision("qat", a.precision ? a.precision : "fp32", &gpu_precision);
+    pq_apply_precision("qat", bf16, PQ_DEVICE_CPU);
     pq_qbits bits;
     pq_quantizer q;
     pq_qbits_parse(a.bits, &bits);
@@ -229,6 +235,7 @@ int cmd_qat(int argc, char **argv) {
     identity = json_pack("{s:s, s:s, s:b, s:s, s:o, s:o, s:i, s:s, s:s}", "quantizer", q.name, "bits", pq_qbits_name(bits),
                          "from_scratch", a.from_scratch, "from", from_hash, "model", pq_model_config_to_json(&mc), "train",
                          pq_train_config_to_json(&tc), "seq_len", T, "train_tokens", train_hash, "val_tokens", val_hash);
+    if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding: never reuses fp32 */
     /* A finished directory is trusted only if it was made from this model, config and
      * data, checked as a state to resume is (train/trainer.h). */
     int finished = pq_run_finished(a.out, identity);
@@ -244,6 +251,7 @@ int cmd_qat(int argc, char **argv) {
     pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
+    if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
 
     fp = pq_malloc(sizeof(float) * (size_t)m->n_params);
     memcpy(fp, m->params, sizeof(float) * (size_t)m->n_params);

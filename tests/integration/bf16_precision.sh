@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --precision bf16 of pq pretrain (README: Training, bf16): the run trains (loss within 2% of
+# --precision bf16 of pq pretrain and qat (README: Training, bf16): the run trains (loss within 2% of
 # FP32's on the same steps, weights not identical), records "precision": "bf16" in its identity
 # and the matmul kernel in its manifest, never reuses an FP32 run's directory, and --precision
 # fp32 is the default bitwise. An unknown precision is a usage error naming bf16.
@@ -26,6 +26,9 @@ PY
 ! cmp -s "$tmp/fp/model.ckpt" "$tmp/bf/model.ckpt" || fail "bf16 trained the fp32 weights bitwise: not rounded?"
 python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(a - b) > 0.02 * a)" \
     "$(loss "$tmp/fp")" "$(loss "$tmp/bf")" || fail "bf16 loss $(loss "$tmp/bf") vs fp32 $(loss "$tmp/fp")"
+"$PQ" qat --from "$tmp/fp/model.ckpt" --bits 2 --quantizer paretoq --tokens 4096 --data synthetic:40000 \
+    --out "$tmp/qat" --precision bf16 >/dev/null 2>"$tmp/err" || fail "qat --precision bf16: $(cat "$tmp/err")"
+grep -q '"kernel"' "$tmp/qat/results.json" || fail "qat manifest lacks the matmul entry"
 code=$(run --out "$tmp/fp" --precision bf16)
 [ "$code" != 0 ] || fail "bf16 reused the finished fp32 directory"
 [ "$(run --out "$tmp/x" --precision fp8)" = 2 ] || fail "--precision fp8 should be a usage error"
