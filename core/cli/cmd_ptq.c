@@ -123,7 +123,7 @@ int cmd_ptq(int argc, char **argv) {
     const char *th = pq_ckpt_tokenizer_hash(c->meta);
     if (th) from_tokenizer = pq_strdup(th);
     m = pq_model_new(&mc);
-    if (pq_model_from_ckpt(m, c, from)) {
+    if (pq_model_take_ckpt(m, c, from)) {
         pq_ckpt_free(c);
         goto fail;
     }

@@ -296,7 +296,7 @@ pq_model *pq_eval_load_model(const char *path, json_t **meta) {
         return NULL;
     }
     pq_model *m = pq_model_new(&cfg);
-    if (pq_model_from_ckpt(m, c, path) != 0) {
+    if (pq_model_take_ckpt(m, c, path) != 0) {
         pq_model_free(m);
         pq_ckpt_free(c);
         return NULL;

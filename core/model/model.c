@@ -490,6 +490,19 @@ int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) {
     return 0;
 }
 
+int pq_model_take_ckpt(pq_model *m, pq_ckpt *c, const char *what) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        const void *d = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
+        if (!d) return pq_fail_prefix("%s", what);
+        memcpy(t->param, d, sizeof(float) * t->numel);
+        pq_tensor *ct = (pq_tensor *)pq_ckpt_find(c, t->name);
+        if (!ct->borrowed) free(ct->data);
+        ct->data = NULL, ct->numel = 0, ct->ndim = 1, ct->dims[0] = 0;
+    }
+    return 0;
+}
+
 int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta) {
     pq_ckpt *c = pq_ckpt_new();
     if (extra_meta) json_object_update(c->meta, (json_t *)extra_meta);
@@ -517,7 +530,7 @@ pq_model *pq_model_load(const char *path) {
         return NULL;
     }
     pq_model *m = pq_model_new(&cfg);
-    if (pq_model_from_ckpt(m, c, path)) {
+    if (pq_model_take_ckpt(m, c, path)) {
         pq_model_free(m);
         m = NULL;
     }

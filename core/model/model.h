@@ -169,6 +169,10 @@ void pq_model_to_ckpt_ref(const pq_model *m, pq_ckpt *c);
 int pq_model_config_from_ckpt(pq_model_config *cfg, const pq_ckpt *c, const char *what);
 /* Copies the parameters from a checkpoint whose tensors match this model. */
 int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what);
+/* The same, handing each tensor's memory back as soon as it is copied (so loading
+ * costs the model plus one tensor, not twice the model): c's model tensors are left
+ * empty (0 elements); its metadata and other tensors stay. */
+int pq_model_take_ckpt(pq_model *m, pq_ckpt *c, const char *what);
 /* Writes path (model.ckpt format: meta {"kind": "model", "model": config, ...extra_meta}). */
 int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta);
 /* Loads a model.ckpt (config from its metadata); NULL + pq_error(). */

@@ -24,7 +24,10 @@ static void linear_name(char *buf, size_t n, int layer, int which) {
 static pq_ckpt *export_all(pq_model *m, const pq_quantizer *q, quantized_linear *ql) {
     pq_ckpt *c = pq_ckpt_new();
     json_object_set_new(c->meta, "kind", json_string("model"));
-    pq_model_to_ckpt(m, c);
+    /* By reference: the linears' values are already dequant(code), which is what
+     * pq_qexport_codes writes back into them, so the model is unchanged, and the
+     * checkpoint holds no second copy of it (4 bytes a parameter). */
+    pq_model_to_ckpt_ref(m, c);
     const int n = m->cfg.n_layers * PQ_LIN_COUNT;
     char **names = pq_malloc((size_t)n * sizeof *names);
     for (int s = 0; s < n; s++) {
