@@ -111,7 +111,7 @@ FORCE:
 DEB_PKGS := build-essential pkg-config git ca-certificates libopenblas-dev libcriterion-dev \
             libzstd-dev zstd libjansson-dev zlib1g-dev libbz2-dev libssl-dev \
             python3-matplotlib python3-numpy python3-sentencepiece chromium clang-14 libclang-rt-14-dev libomp-14-dev \
-            libopenmpi-dev openmpi-bin
+            libopenmpi-dev openmpi-bin munge slurmctld slurmd slurm-client
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null \
 	    | grep -q 'install ok installed' || echo $$p; done); \

@@ -152,7 +152,8 @@ int cmd_suite(int argc, char **argv) {
     json_t *results;
     int rc = pq_harness_run(names, count, &opt, &results);
     if (rc < 0) fprintf(stderr, "pq suite: %s\n", pq_error());
-    if (rc > 0) fprintf(stderr, "pq suite: some runs failed; their rows are marked incomplete or keep their previous results\n");
+    if (rc > 0 && !status)
+        fprintf(stderr, "pq suite: some runs failed; their rows are marked incomplete or keep their previous results\n");
     json_decref(results);
     free(names);
     return rc ? 1 : 0;

@@ -493,14 +493,23 @@ static void report_failure(const pq_run *r, const run_job *j, int tty) {
 static int follow(pq_plan *plan, run_job *jobs, const pq_slurm_options *opt, int total) {
     pq_progress progress;
     pq_progress_begin(&progress, "suite", total, "run");
-    int finished = 0, failed = 0, busy = 1, query_failed = 0;
+    int finished = 0, failed = 0, busy = 1;
+    double query_failing_since = 0;
     while (busy) {
         usleep((useconds_t)(opt->poll_seconds * 1e6));
-        if (refresh(plan, jobs, 1) != 0) { /* e.g. slurmctld restarting: say so once, keep polling */
-            if (!query_failed++) fprintf(stderr, "%spq suite: %s (retrying)\n", progress.tty ? "\r\033[K" : "", pq_error());
+        if (refresh(plan, jobs, 1) != 0) {
+            /* slurmctld restarting, say: say so once and keep polling, but not forever. */
+            if (!query_failing_since) {
+                query_failing_since = pq_now();
+                fprintf(stderr, "%spq suite: %s (retrying for 10 minutes)\n", progress.tty ? "\r\033[K" : "", pq_error());
+            } else if (pq_now() - query_failing_since > 600) {
+                fprintf(stderr, "pq suite: gave up following the jobs (%s); they stay submitted: see pq suite status\n", pq_error());
+                for (int i = 0; i < plan->count; i++) failed += plan->runs[i].state == RUN_RUNNING;
+                break;
+            }
             continue;
         }
-        query_failed = 0;
+        query_failing_since = 0;
         int running = 0, queued = 0;
         busy = 0;
         for (int i = 0; i < plan->count; i++) {
@@ -591,7 +600,7 @@ int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq
 /* ---- status and cancel ------------------------------------------------------------------------ */
 
 int pq_slurm_status(pq_plan *plan, int cancel) {
-    int n = plan->count, done = 0, running = 0, queued = 0, failed = 0, unsubmitted = 0;
+    int n = plan->count, done = 0, running = 0, queued = 0, failed = 0, cancelled = 0, unsubmitted = 0;
     run_job *jobs = pq_calloc((size_t)n, sizeof *jobs);
     for (int i = 0; i < n; i++) {
         pq_run *r = &plan->runs[i];
@@ -619,10 +628,13 @@ int pq_slurm_status(pq_plan *plan, int cancel) {
                        *j->reason && strcmp(j->reason, "None") ? " (" : "", strcmp(j->reason, "None") ? j->reason : "",
                        *j->reason && strcmp(j->reason, "None") ? ")" : "");
         } else if (j->job[0]) {
-            failed++;
+            int was_cancelled = !strcmp(j->state, "CANCELLED");
+            was_cancelled ? cancelled++ : failed++;
             char *log = pq_run_file(r, "log.txt"), last[512];
             pq_log_last_line(log, last, sizeof last);
-            if (!cancel) printf("  %-9s %s  slurm job %s %s: %s\n            log: %s\n", "failed", name, j->job, j->state, last, log);
+            if (!cancel)
+                printf("  %-9s %s  slurm job %s %s: %s\n            log: %s\n", was_cancelled ? "cancelled" : "failed", name,
+                       j->job, j->state, last, log);
             free(log);
         } else {
             unsubmitted++;
@@ -634,8 +646,8 @@ int pq_slurm_status(pq_plan *plan, int cancel) {
         printf("pq suite cancel: cancelled %d slurm jobs (%d running, %d queued); %d runs done\n", running + queued, running,
                queued, done);
     } else {
-        printf("pq suite status: %d runs: %d done, %d running, %d queued, %d failed, %d not submitted\n", n, done, running,
-               queued, failed, unsubmitted);
+        printf("pq suite status: %d runs: %d done, %d running, %d queued, %d failed, %d cancelled, %d not submitted\n", n,
+               done, running, queued, failed, cancelled, unsubmitted);
     }
     free(ids);
     free(jobs);

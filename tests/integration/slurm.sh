@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The Slurm executor on a real cluster (issue 18): munged, slurmctld and slurmd from
+# Debian's packages, started here as a single-node cluster on localhost. A reduced
+# budget suite (pretrain -> qat -> eval) run through --executor slurm gives exactly
+# the local executor's rows; a job killed together with slurmd is reported with its
+# log, and after slurmd restarts a rerun resubmits only what is not done (twice
+# with --detach: the second submits nothing), resumes and again gives the same rows;
+# pq suite status / cancel follow and stop a detached suite; a runs directory the
+# node does not see is one clear error. Fails, never skips, when the cluster cannot start.
+set -u
+PQ=${PQ:-./pq}
+PQ=$(realpath "$PQ")
+fail() { echo "FAIL: $*" >&2; exit 1; }
+for cmd in munged slurmctld slurmd sbatch squeue sacct scancel scontrol sinfo; do
+    command -v $cmd >/dev/null || fail "$cmd not found: install munge slurmctld slurmd slurm-client (make deps)"
+done
+[ "$(id -u)" = 0 ] || fail "the test cluster's slurmd must run as root"
+
+tmp=$(mktemp -d /tmp/pq_slurm_XXXXXX)
+ctld_pid= slurmd_pid= follower=
+stop_cluster() {
+    [ -n "$follower" ] && pkill -P "$follower" 2>/dev/null # the pq under the background subshell
+    if [ -n "$ctld_pid" ]; then
+        scancel --full --user=root >/dev/null 2>&1
+        for _ in $(seq 50); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
+    fi
+    for pid in $slurmd_pid $ctld_pid $(cat "$tmp/munged.pid" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    for pid in $slurmd_pid $ctld_pid; do wait "$pid" 2>/dev/null; done
+}
+trap 'stop_cluster; rm -rf "$tmp"' EXIT
+show_logs() { tail -n 20 "$tmp"/log/*.log >&2; }
+
+# ---- the cluster --------------------------------------------------------------------
+mkdir -p "$tmp/state" "$tmp/spool" "$tmp/log"
+head -c 1024 /dev/urandom > "$tmp/munge.key" && chmod 600 "$tmp/munge.key"
+munged --force --socket="$tmp/munge.sock" --key-file="$tmp/munge.key" --pid-file="$tmp/munged.pid" \
+    --log-file="$tmp/log/munged.log" --seed-file="$tmp/munge.seed" || fail "munged did not start"
+read -r port1 port2 < <(/usr/bin/python3 -c "
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(('127.0.0.1', 0))
+print(*[x.getsockname()[1] for x in s])")
+cpus=$(nproc)
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
+export SLURM_CONF="$tmp/slurm.conf"
+cat > "$SLURM_CONF" <<EOF
+ClusterName=pqtest
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$port1
+SlurmdPort=$port2
+SlurmUser=root
+AuthType=auth/munge
+AuthInfo=socket=$tmp/munge.sock
+CredType=cred/munge
+StateSaveLocation=$tmp/state
+SlurmdSpoolDir=$tmp/spool
+SlurmctldPidFile=$tmp/slurmctld.pid
+SlurmdPidFile=$tmp/slurmd.pid
+SlurmctldLogFile=$tmp/log/slurmctld.log
+SlurmdLogFile=$tmp/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/filetxt
+JobCompLoc=$tmp/log/jobcomp.txt
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+SlurmdTimeout=300
+MinJobAge=300
+KillWait=5
+NodeName=pqnode NodeHostname=$(hostname) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+PartitionName=pq Nodes=pqnode Default=YES MaxTime=INFINITE State=UP
+EOF
+slurmctld -D -i > "$tmp/log/slurmctld.out" 2>&1 &
+ctld_pid=$!
+# slurmd, optionally inside a mount namespace (a node that does not share a directory).
+start_slurmd() {
+    "$@" slurmd -D -N pqnode > "$tmp/log/slurmd.out" 2>&1 &
+    slurmd_pid=$!
+    for _ in $(seq 100); do
+        sinfo -h -o %T 2>/dev/null | grep -Eq '^(idle|mixed|allocated|completing)$' && return 0
+        sleep 0.2
+    done
+    show_logs
+    fail "the single-node Slurm cluster did not start (slurmd not idle after 20 s)"
+}
+start_slurmd
+
+# ---- the suite ---------------------------------------------------------------------
+$PQ data build --quiet >/dev/null || fail "pq data build failed"
+mkdir -p "$tmp/suites"
+cp -r suites/models "$tmp/suites/models"
+/usr/bin/python3 - "$tmp/suites/budget.json" <<'PY'
+import json, sys
+d = json.load(open("suites/budget.json"))
+d.pop("contrasts", None)
+for t in d["tiers"].values():
+    t.pop("seeds", None)
+    t.update(models=["tiny"], seed=1, total_tokens=16384, bits=[2], fp_fractions=[0.5], eval_limit=10, tasks=["cloze"])
+json.dump(d, open(sys.argv[1], "w"), indent=2)
+PY
+export PQ_PROGRESS=0 PQ_SLURM_POLL=0.5
+suite() { local action=$1 runs=$2; shift 2; $PQ suite $action budget --tier smoke --suites "$tmp/suites" --runs-dir "$tmp/$runs" "$@"; }
+slurm() { local runs=$1; shift; suite run $runs --out "$tmp/out-$runs" --executor slurm "$@"; }
+strip() { /usr/bin/python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d.pop('manifest'); print(json.dumps(d, sort_keys=True))" "$1"; }
+same_rows() { [ "$(strip "$tmp/out-local/smoke/budget.json")" = "$(strip "$tmp/out-$1/smoke/budget.json")" ]; }
+
+suite run local --out "$tmp/out-local" -j 2 2>"$tmp/local.log" || { cat "$tmp/local.log"; fail "local suite run failed"; }
+
+# Through Slurm: the same rows, from three jobs chained by afterok.
+slurm a 2>"$tmp/a.log" || { cat "$tmp/a.log"; show_logs; fail "slurm suite run failed"; }
+grep -q "submitted 3 slurm jobs" "$tmp/a.log" || { cat "$tmp/a.log"; fail "expected 3 jobs"; }
+same_rows a || fail "rows through Slurm differ from the local executor's"
+[ "$(ls "$tmp"/a/*/slurm.json | wc -l)" = 3 ] || fail "job ids not recorded in the run directories"
+suite status a > "$tmp/status.txt" || fail "status of a finished suite failed"
+grep -q "3 runs: 3 done, 0 running, 0 queued, 0 failed, 0 cancelled, 0 not submitted" "$tmp/status.txt" || { cat "$tmp/status.txt"; fail "status of a finished suite"; }
+slurm a 2>"$tmp/a2.log" || fail "rerun of a finished suite failed"
+grep -q "0 to run" "$tmp/a2.log" && ! grep -q "submitted" "$tmp/a2.log" || { cat "$tmp/a2.log"; fail "a finished suite was resubmitted"; }
+
+# A node failure mid-suite: slurmd killed together with the running qat process, then restarted.
+slurm b 2>"$tmp/b.log" &
+follower=$!
+job_pids() { pgrep -f -- "--out $tmp/b/$1-"; }
+for _ in $(seq 1200); do [ -n "$(job_pids qat)" ] && break; sleep 0.05; done
+pids=$(job_pids qat)
+[ -n "$pids" ] || { cat "$tmp/b.log"; fail "the qat job never ran"; }
+kill -KILL "$slurmd_pid" $pids
+wait "$slurmd_pid" 2>/dev/null
+# The node comes back (until then the job stays COMPLETING: only slurmd can confirm it is gone).
+sleep 1
+start_slurmd
+wait $follower; rc=$?
+follower=
+[ $rc = 1 ] || { cat "$tmp/b.log"; fail "the followed suite exited $rc after its job was killed, expected 1"; }
+grep -q "pq suite: qat run failed (slurm job [0-9]* FAILED" "$tmp/b.log" && grep -q "log: $tmp/b/qat-.*/log.txt" "$tmp/b.log" ||
+    { cat "$tmp/b.log"; fail "the failed job is not reported with its log"; }
+# Rerun twice, detached: the first submits the two runs not done, the second nothing.
+slurm b --detach 2>"$tmp/b2.log" || { cat "$tmp/b2.log"; fail "resubmission failed"; }
+grep -q "1 already done, 2 to run" "$tmp/b2.log" && grep -q "submitted 2 slurm jobs" "$tmp/b2.log" ||
+    { cat "$tmp/b2.log"; fail "expected the 2 unfinished runs resubmitted"; }
+slurm b --detach 2>"$tmp/b3.log" || { cat "$tmp/b3.log"; fail "second resubmission failed"; }
+grep -q "submitted 0 slurm jobs; 2 submitted earlier are still queued or running" "$tmp/b3.log" ||
+    { cat "$tmp/b3.log"; fail "jobs still queued or running were submitted twice"; }
+suite status b > "$tmp/status.txt"
+grep -Eq "3 runs: [12] done, [01] running, [01] queued, 0 failed, 0 cancelled, 0 not submitted" "$tmp/status.txt" ||
+    { cat "$tmp/status.txt"; fail "status of a detached suite"; }
+slurm b 2>"$tmp/b4.log" || { cat "$tmp/b4.log"; show_logs; fail "the rerun after the node failure failed"; }
+same_rows b || fail "rows after a node failure and rerun differ from the local executor's"
+
+# pq suite cancel stops a detached suite's jobs.
+slurm c --detach 2>"$tmp/c.log" || { cat "$tmp/c.log"; fail "detached submission failed"; }
+eval_job=$(/usr/bin/python3 -c "import json,glob,sys; print(json.load(open(glob.glob(sys.argv[1])[0]))['job'])" "$tmp/c/eval-*/slurm.json")
+qat_job=$(/usr/bin/python3 -c "import json,glob,sys; print(json.load(open(glob.glob(sys.argv[1])[0]))['job'])" "$tmp/c/qat-*/slurm.json")
+scontrol show job "$eval_job" | grep -q "Dependency=afterok:$qat_job" || { scontrol show job "$eval_job"; fail "the eval job does not wait for the qat job"; }
+suite cancel c > "$tmp/cancel.txt" || { cat "$tmp/cancel.txt"; fail "cancel failed"; }
+grep -q "cancelled 3 slurm jobs" "$tmp/cancel.txt" || { cat "$tmp/cancel.txt"; fail "cancel did not cancel the 3 jobs"; }
+for _ in $(seq 50); do suite status c > "$tmp/status.txt"; grep -q "0 done, 0 running, 0 queued, 0 failed, 3 cancelled" "$tmp/status.txt" && break; sleep 0.2; done
+grep -q "0 done, 0 running, 0 queued, 0 failed, 3 cancelled" "$tmp/status.txt" || { cat "$tmp/status.txt"; fail "jobs still queued or running after cancel"; }
+
+# A node that does not see the runs directory: one clear line, exit 1, nothing submitted.
+kill "$slurmd_pid"; wait "$slurmd_pid" 2>/dev/null
+mkdir -p "$tmp/hidden"
+start_slurmd unshare --mount --propagation private sh -c "mount -t tmpfs tmpfs '$tmp/hidden' && exec \"\$0\" \"\$@\""
+suite run hidden/runs --out "$tmp/out-hidden" --executor slurm 2>"$tmp/h.log"; rc=$?
+[ $rc = 1 ] || { cat "$tmp/h.log"; fail "a runs directory the node does not see: exit $rc, expected 1"; }
+grep -q "pq suite: the runs directory $tmp/hidden/runs is not shared with the Slurm nodes" "$tmp/h.log" ||
+    { cat "$tmp/h.log"; fail "no clear error for an unshared runs directory"; }
+! grep -q "submitted" "$tmp/h.log" || fail "runs were submitted to nodes that cannot see them"
+echo "slurm: ok"
