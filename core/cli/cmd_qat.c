@@ -123,6 +123,24 @@ static json_t *fp_layers_report(pq_model *m, const float *fp_params) {
     return arr;
 }
 
+/* The weights QAT started from, for the report's weight change: --from's read again, or
+ * the same init, after training rather than kept beside it (4 bytes a parameter at the
+ * peak). NULL + pq_error() if --from cannot be read back. */
+static pq_model *start_model(const qat_args *a, const pq_model_config *mc, uint64_t init_seed) {
+    pq_model *s = pq_model_new(mc);
+    if (a->from_scratch) {
+        pq_model_init(s, init_seed);
+        return s;
+    }
+    pq_ckpt *c = pq_ckpt_load(a->from);
+    if (!c || pq_model_take_ckpt(s, c, a->from)) {
+        pq_ckpt_free(c), pq_model_free(s);
+        return NULL;
+    }
+    pq_ckpt_free(c);
+    return s;
+}
+
 /* The QAT learning rate when --lr is not given. The paper fine-tunes at 2e-5 (<=2 bits)
  * and 1e-5 (3-4 bits) after pretraining at 2e-3 (MobileLLM), i.e. 1/100 and 1/200 of the
  * pretraining LR, over 120K/40K steps. Our QAT runs are 100-1000x shorter, so we keep the
@@ -169,7 +187,6 @@ int cmd_qat(int argc, char **argv) {
     pq_token_stream train = {0}, val = {0};
     int have_data = 0;
     pq_qat *qa = NULL;
-    float *fp = NULL;
     char from_hash[PQ_SHA256_HEX] = "";
     char *from_tokenizer = NULL; /* the tokenizer --from was trained with (NULL: not recorded) */
     json_t *from_source = NULL;  /* an imported model's source (its own tokenizer: eval/tokenizer.h) */
@@ -253,8 +270,6 @@ int cmd_qat(int argc, char **argv) {
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
 
-    fp = pq_malloc(sizeof(float) * (size_t)m->n_params);
-    memcpy(fp, m->params, sizeof(float) * (size_t)m->n_params);
     qa = fp_control ? NULL : pq_qat_new(m, &q);
     pq_param_group *extra = NULL;
     int n_extra = 0;
@@ -319,7 +334,13 @@ int cmd_qat(int argc, char **argv) {
         json_object_set_new(res, "final_val_loss", json_real(log.val_loss[log.n_val - 1]));
     }
     json_object_set_new(res, "size", quant_meta ? quant_meta : json_null());
-    json_object_set_new(res, "layers", qa ? pq_qat_report(qa, fp, 1) : fp_layers_report(m, fp));
+    pq_model *start = start_model(&a, &m->cfg, tc.seed);
+    if (!start) {
+        json_decref(res), pq_train_log_free(&log);
+        goto fail;
+    }
+    json_object_set_new(res, "layers", qa ? pq_qat_report(qa, start->params, 1) : fp_layers_report(m, start->params));
+    pq_model_free(start);
     json_object_set_new(res, "model_ckpt", json_string(model_path));
     json_object_set(res, "manifest", manifest);
     if (pq_json_write(res, results_path)) {
@@ -337,7 +358,7 @@ fail:
 done:
     pq_qat_free(qa);
     pq_model_free(m);
-    free(fp), free(from_tokenizer);
+    free(from_tokenizer);
     json_decref(from_source);
     if (have_data) pq_tokens_free(&train), pq_tokens_free(&val);
     json_decref(raw), json_decref(identity), json_decref(manifest);
