@@ -11,17 +11,20 @@
 #include "kernels/bench_kernels.h"
 #include "kernels/infer.h"
 #include "model/model.h"
+#include "train/bench_bf16.h"
 #include "train/bench_train.h"
 #include "train/data.h"
 
 static void usage(void) {
-    printf("usage: pq bench [train|kernels|eval|tokenizer|all] [--out DIR] [--quick]\n"
+    printf("usage: pq bench [train|kernels|eval|tokenizer|bf16|all] [--out DIR] [--quick]\n"
            "       pq bench decode --model CKPT [--out DIR] [--head-f32|--head-b8] [--head-check N [--data DIR]]\n\n"
            "Writes DIR/train.json (training tokens/s and GFLOP/s vs the OpenBLAS sgemm ceiling)\n"
            "DIR/kernels.json (low-bit GEMV/GEMM vs OpenBLAS and DRAM bandwidth)\n"
            "DIR/eval.json (zero-shot scoring items/s and perplexity tokens/s)\n"
            "and DIR/tokenizer.json (BPE training time and encode MB/s on the built corpus; 'all' skips it\n"
            "when there is no corpus yet).\n"
+           "pq bench bf16 writes DIR/bf16.json: training tokens/s with --precision bf16 against fp32,\n"
+           "interleaved rounds and medians (xs4k, s4k, a width-768 model; not part of 'all').\n"
            "  --out DIR   where results go (default results/bench)\n"
            "  --quick     fewer repetitions and sizes (for smoke tests; numbers are noisier)\n"
            "pq bench decode writes DIR/results.json: tokens/s of one checkpoint decoded with the\n"
@@ -89,10 +92,10 @@ int cmd_bench(int argc, char **argv) {
         } else if (argv[i][0] == '-') {
             pq_usage_error("bench", "unknown option '%s'", argv[i]);
         } else if (!strcmp(argv[i], "train") || !strcmp(argv[i], "kernels") || !strcmp(argv[i], "eval") || !strcmp(argv[i], "tokenizer") ||
-                   !strcmp(argv[i], "all") || !strcmp(argv[i], "decode")) {
+                   !strcmp(argv[i], "all") || !strcmp(argv[i], "decode") || !strcmp(argv[i], "bf16")) {
             which = argv[i];
         } else {
-            pq_usage_error("bench", "unknown benchmark '%s' (train, kernels, eval, tokenizer, decode, all)", argv[i]);
+            pq_usage_error("bench", "unknown benchmark '%s' (train, kernels, eval, tokenizer, decode, bf16, all)", argv[i]);
         }
     }
     if (!strcmp(which, "decode")) {
@@ -116,6 +119,10 @@ int cmd_bench(int argc, char **argv) {
     if (model || head >= 0 || head_check || data_dir)
         pq_usage_error("bench", "--model, --head-*, --data only apply to 'decode'");
     int failed = 0;
+    if (!strcmp(which, "bf16") && pq_bench_bf16(out, quick) != 0) {
+        fprintf(stderr, "pq bench: %s\n", pq_error());
+        failed = 1;
+    }
     if ((!strcmp(which, "train") || !strcmp(which, "all")) && pq_bench_train(out, quick) != 0) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         failed = 1;
