@@ -8,7 +8,7 @@ trap 'rm -rf "$tmp"' EXIT
 err=$tmp/err
 
 help=$($PQ --help) || fail "pq --help exited non-zero"
-for cmd in data pretrain qat ptq eval generate bench suite check info; do
+for cmd in data pretrain qat ptq eval generate tokenize bench suite check info; do
     grep -q "^  $cmd " <<<"$help" || fail "pq --help does not list '$cmd'"
     $PQ $cmd --help >/dev/null || fail "pq $cmd --help exited non-zero"
 done
