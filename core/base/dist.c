@@ -96,6 +96,18 @@ void pq_dist_sum_f32(float *buf, int64_t n) {
     free(send_n), free(send_at), free(recv_n), free(recv_at), free(parts);
 }
 
+void pq_dist_gather_f64(double *buf, int64_t n) {
+    if (world_size == 1 || n <= 0) return;
+    int *count = pq_malloc(sizeof(int) * (size_t)world_size), *at = pq_malloc(sizeof(int) * (size_t)world_size);
+    for (int r = 0; r < world_size; r++) {
+        int64_t lo, hi;
+        pq_dist_split(n, world_size, r, &lo, &hi);
+        count[r] = (int)(hi - lo), at[r] = (int)lo;
+    }
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, count, at, MPI_DOUBLE, MPI_COMM_WORLD);
+    free(count), free(at);
+}
+
 double pq_dist_sum_f64(double v) {
     if (world_size == 1) return v;
     double *all = pq_malloc(sizeof(double) * (size_t)world_size);
@@ -134,6 +146,7 @@ int pq_dist_init(void) {
 
 void pq_dist_end(int rc) { (void)rc, (void)joined; }
 void pq_dist_sum_f32(float *buf, int64_t n) { (void)buf, (void)n; }
+void pq_dist_gather_f64(double *buf, int64_t n) { (void)buf, (void)n; }
 double pq_dist_sum_f64(double v) { return v; }
 int pq_dist_agree(uint64_t value, const char *what) { return (void)value, (void)what, 0; }
 

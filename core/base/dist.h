@@ -44,6 +44,9 @@ void pq_dist_sum_ordered(const float *parts, int k, int64_t n, float *out);
 
 /* In place on every rank: the fixed-order sum above of all ranks' buf[0..n). */
 void pq_dist_sum_f32(float *buf, int64_t n);
+/* Every rank has filled its own share buf[lo, hi) (pq_dist_split(n, size, rank)); afterwards
+ * every rank holds all of buf. Data movement only: no arithmetic, so no order to fix. */
+void pq_dist_gather_f64(double *buf, int64_t n);
 /* The fixed-order sum of every rank's v (the same value on every rank). */
 double pq_dist_sum_f64(double v);
 /* 0 if every rank passed the same value, else -1 + pq_error() "ranks disagree on

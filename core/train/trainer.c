@@ -36,13 +36,21 @@ static double eval_loss_with(loss_fn fn, void *ctx, const pq_data_order *val, in
     if (windows < 1) windows = 1;
     if (windows > val->n_chunks) windows = val->n_chunks;
     uint16_t *x = pq_malloc(sizeof(uint16_t) * (size_t)B * T), *y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
-    double sum = 0.0;
-    for (int64_t w = 0; w < windows; w += B) {
+    /* Over MPI each rank evaluates its share of the batches and all gather the per-batch
+     * sums, added in batch order below: the loss one process gets from these weights. */
+    int64_t n_batches = (windows + B - 1) / B, first, end;
+    pq_dist_split(n_batches, pq_dist_size(), pq_dist_rank(), &first, &end);
+    double *batch_sum = pq_calloc((size_t)n_batches, sizeof(double));
+    for (int64_t i = first; i < end; i++) {
+        int64_t w = i * B;
         int nb = (int)PQ_MIN((int64_t)B, windows - w);
         for (int b = 0; b < nb; b++) pq_data_window(val, w + b, x + (size_t)b * T, y + (size_t)b * T);
-        sum += fn(ctx, x, y, nb, T) * nb;
+        batch_sum[i] = fn(ctx, x, y, nb, T) * nb;
     }
-    free(x), free(y);
+    pq_dist_gather_f64(batch_sum, n_batches);
+    double sum = 0.0;
+    for (int64_t i = 0; i < n_batches; i++) sum += batch_sum[i];
+    free(x), free(y), free(batch_sum);
     return sum / (double)windows;
 }
 

@@ -83,6 +83,9 @@ Test(base_dist, one_process_collectives_change_nothing) {
     float g[3] = {1.5f, -2.0f, 3.25f};
     pq_dist_sum_f32(g, 3);
     cr_assert(g[0] == 1.5f && g[1] == -2.0f && g[2] == 3.25f);
+    double d[3] = {0.1, 0.2, 0.3};
+    pq_dist_gather_f64(d, 3);
+    cr_assert(d[0] == 0.1 && d[1] == 0.2 && d[2] == 0.3);
     cr_assert_eq(pq_dist_sum_f64(0.1), 0.1);
     cr_assert_eq(pq_dist_agree(42, "anything"), 0);
 }
