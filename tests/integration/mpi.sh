@@ -17,6 +17,9 @@ missing() {
     if [ "${CI:-}" = true ]; then fail "$1"; fi
     echo "mpi: skipped ($1)"; exit 0
 }
+# Debian's OpenMPI is not built for the sanitizers (it leaks at MPI_Init by design): the
+# sanitized build checks dist.c's arithmetic in the unit tests and the one-process paths.
+if [ -n "${PQ_SANITIZED:-}" ]; then echo "mpi: skipped under the sanitizers (plain make test runs it)"; exit 0; fi
 command -v mpirun > /dev/null || missing "no mpirun (apt-get install openmpi-bin)"
 "$PQ" info | grep -q '"mpi": true' || missing "this pq was built without MPI (make MPI=1 with libopenmpi-dev)"
 
@@ -24,8 +27,6 @@ tmp=$(mktemp -d /tmp/pq-mpi.XXXXXX)
 mp=
 trap '[ -n "$mp" ] && kill -9 $(pgrep -P $mp) $mp 2>/dev/null; rm -rf "$tmp"' EXIT
 export PQ_PROGRESS=0 PQ_THREADS=1
-# OpenMPI leaks at MPI_Init by design: a sanitized pq checks leaks only without MPI.
-[ -n "${PQ_SANITIZED:-}" ] && export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 run2() { mpirun -np 2 --oversubscribe --allow-run-as-root --bind-to none "$PQ" "$@"; }
 
 # grad_accum 3 x batch 4 = 12 sequences a step: 6 per rank, so rank 1 starts inside a
