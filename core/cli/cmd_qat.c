@@ -52,14 +52,16 @@ static void usage(void) {
            "                    replay the pretraining batches\n"
            "  --batch N  --grad-accum N  --seq-len T  --warmup N  --min-lr-ratio R\n"
            "  --eval-interval N  --eval-tokens N  --ckpt-interval N\n"
-           "  --precision P     fp32 (default) or bf16: linears on bf16 inputs with fp32 sums and\n"
-           "                    fp32 master weights (AVX-512 BF16; README: Training)\n\n"
+           "  --device D        cpu (default; or PQ_DEVICE) or cuda: the steps and the quantizer kernels\n"
+           "                    on an NVIDIA GPU (a build with make CUDA=1; README: GPU)\n"
+           "  --precision P     fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
+           "                    fp32 master weights (README: Training); tf32: cuda tensor-core matmuls\n\n"
            "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n"
            "Under mpirun -np K the steps are split over K processes, as for pq pretrain.\n");
 }
 
 typedef struct {
-    const char *from, *config, *bits, *quantizer, *data, *out, *precision;
+    const char *from, *config, *bits, *quantizer, *data, *out, *device, *precision;
     int from_scratch;
     pq_train_flags train; /* --tokens (required here), --lr, --batch, ... */
 } qat_args;
@@ -87,6 +89,7 @@ static void parse(int argc, char **argv, qat_args *a) {
         {"--eval-interval", .integer = &t->eval_interval, .range = PQ_NONNEG},
         {"--eval-tokens", .integer = &t->eval_tokens, .range = PQ_NONNEG},
         {"--ckpt-interval", .integer = &t->ckpt_interval, .range = PQ_NONNEG},
+        {"--device", .text = &a->device},
         {"--precision", .text = &a->precision},
     };
     pq_parse_flags("qat", argc, argv, flags, PQ_COUNT(flags));
@@ -101,6 +104,9 @@ static void parse(int argc, char **argv, qat_args *a) {
     pq_quantizer q;
     if (strcmp(a->quantizer, "none") && pq_quantizer_init(&q, a->quantizer, b))
         pq_usage_error("qat", "--quantizer: %s", pq_error());
+    pq_gpu_precision p;
+    if (!a->precision) a->precision = "fp32";
+    (void)pq_parse_precision("qat", a->precision, &p);
 }
 
 /* --quantizer none: the full-precision control of a QAT run. Per linear, the relative L1
@@ -158,9 +164,15 @@ int cmd_qat(int argc, char **argv) {
     }
     qat_args a;
     parse(argc, argv, &a);
-    pq_gpu_precision gpu_precision;
-    const int bf16 = pq_parse_precision("qat", a.precision ? a.precision : "fp32", &gpu_precision);
-    pq_apply_precision("qat", bf16, PQ_DEVICE_CPU);
+    pq_device device;
+    pq_gpu_precision precision;
+    const int bf16 = pq_parse_precision("qat", a.precision, &precision);
+    if (pq_device_parse(a.device, &device)) {
+        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
+        fprintf(stderr, "pq qat: %s\n", pq_error());
+        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
+    }
+    pq_apply_precision("qat", bf16, device);
     pq_qbits bits;
     pq_quantizer q;
     pq_qbits_parse(a.bits, &bits);
@@ -252,6 +264,11 @@ int cmd_qat(int argc, char **argv) {
     identity = json_pack("{s:s, s:s, s:b, s:s, s:o, s:o, s:i, s:s, s:s}", "quantizer", q.name, "bits", pq_qbits_name(bits),
                          "from_scratch", a.from_scratch, "from", from_hash, "model", pq_model_config_to_json(&mc), "train",
                          pq_train_config_to_json(&tc), "seq_len", T, "train_tokens", train_hash, "val_tokens", val_hash);
+    /* A GPU run is another computation (other rounding): it never resumes a CPU state, nor
+     * the reverse (as pq pretrain). CPU identities are unchanged. */
+    if (device == PQ_DEVICE_CUDA)
+        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
+                                                          pq_gpu_precision_name(precision)));
     if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding: never reuses fp32 */
     /* A finished directory is trusted only if it was made from this model, config and
      * data, checked as a state to resume is (train/trainer.h). */
@@ -269,6 +286,11 @@ int cmd_qat(int argc, char **argv) {
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
+    if (device == PQ_DEVICE_CUDA) {
+        json_t *gpu_info = pq_gpu_info(precision);
+        if (!gpu_info) goto fail;
+        json_object_set_new(manifest, "gpu", gpu_info);
+    }
 
     qa = fp_control ? NULL : pq_qat_new(m, &q);
     pq_param_group *extra = NULL;
@@ -276,7 +298,9 @@ int cmd_qat(int argc, char **argv) {
     if (qa) pq_qat_param_groups(qa, &extra, &n_extra);
     pq_trainer_spec sp = {.kind = "qat", .out_dir = a.out, .model = m, .train = tc, .seq_len = T, .train_data = &train,
                           .val_data = &val, .hook = qa ? &qa->hook : NULL, .extra = extra, .n_extra = n_extra,
-                          .identity = identity};
+                          .identity = identity, .device = device, .precision = precision};
+    pq_gpu_weight_hook gpu_hook;
+    if (qa && device == PQ_DEVICE_CUDA) pq_qat_gpu_hook(qa, &gpu_hook), sp.gpu_hook = &gpu_hook;
     pq_train_log log;
     if (pq_train(&sp, &log)) {
         free(extra);
@@ -312,6 +336,7 @@ int cmd_qat(int argc, char **argv) {
     pq_manifest_finish(manifest);
     json_t *res = json_object();
     json_object_set_new(res, "kind", json_string("qat"));
+    if (device == PQ_DEVICE_CUDA) json_object_set_new(res, "device", json_string("cuda"));
     json_object_set_new(res, "quantizer", json_string(q.name));
     json_object_set_new(res, "quantizer_requested", json_string(a.quantizer));
     json_object_set_new(res, "bits", json_string(pq_qbits_name(bits)));

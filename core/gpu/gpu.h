@@ -49,10 +49,30 @@ json_t *pq_gpu_info(pq_gpu_precision p);
 
 typedef struct pq_gpu_model pq_gpu_model;
 
+/* model.h's weight hook (quantization-aware training) on device pointers. The hook's own
+ * parameters (n_extra floats, e.g. per-row scales) live on the GPU model after the
+ * model's parameters; forward and backward get them (extra, and their gradients dextra)
+ * as device pointers. host_extra is their host copy: uploaded with the parameters and
+ * downloaded with them (pq_gpu_set_extra / pq_gpu_get_extra). When extra_trained, AdamW
+ * updates them (no weight decay) and the gradient norm includes them. The quant layer
+ * fills one (quant/qat.h: pq_qat_gpu_hook); nothing here knows what a quantizer is. */
+typedef struct {
+    void *ctx;
+    int64_t n_extra;
+    float *host_extra;
+    int extra_trained;
+    void (*forward)(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, float *W_eff,
+                    float *extra);
+    void (*backward)(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, const float *dW_eff,
+                     float *dW, const float *extra, float *dextra);
+} pq_gpu_weight_hook;
+
 /* Device copies of m's parameters (uploaded now), zeroed gradients and moments,
- * and activations for micro-batches of up to B sequences of T tokens. The model
- * must not carry a QAT hook (not on the GPU yet). NULL + pq_error(). */
-pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gpu_precision p);
+ * and activations for micro-batches of up to B sequences of T tokens. With a hook
+ * (hook may be NULL), the block linears compute with effective weights as on the CPU:
+ * m must carry its own (CPU) hook, whose effective-weight layout the GPU copies, and
+ * the hook's parameters are uploaded from hook->host_extra. NULL + pq_error(). */
+pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gpu_precision p, const pq_gpu_weight_hook *hook);
 void pq_gpu_model_free(pq_gpu_model *g);
 
 /* Host <-> device copies of whole buffers laid out as m->params (n_params floats). */
@@ -63,7 +83,19 @@ void pq_gpu_get_grads(pq_gpu_model *g, float *grads);
 void pq_gpu_set_moments(pq_gpu_model *g, const float *m, const float *v);
 void pq_gpu_get_moments(pq_gpu_model *g, float *m, float *v);
 
+/* The hook's parameters (host_extra's layout) and, when trained, their AdamW moments
+ * (m, v may be NULL: not copied). No-ops without a hook. */
+void pq_gpu_set_extra(pq_gpu_model *g, const float *extra, const float *m, const float *v);
+void pq_gpu_get_extra(pq_gpu_model *g, float *extra, float *m, float *v);
+void pq_gpu_get_extra_grads(pq_gpu_model *g, float *dextra);
+
+/* Zeroes the gradients (model, effective weights, hook parameters). */
 void pq_gpu_zero_grads(pq_gpu_model *g);
+/* As pq_model_refresh_weights / pq_model_finish_grads (no-ops without a hook): effective
+ * weights from the latent ones (before a forward, after the weights change), and
+ * dL/dW_eff summed over the micro-batches turned into dL/dW and dL/dextra. */
+void pq_gpu_refresh_weights(pq_gpu_model *g);
+void pq_gpu_finish_grads(pq_gpu_model *g);
 /* As pq_model_forward: the mean cross-entropy over B*T positions (0 without
  * targets); with for_backward the logits' gradient of grad_scale * sum is kept. */
 double pq_gpu_forward(pq_gpu_model *g, const uint16_t *tokens, const uint16_t *targets, int B, int T, int for_backward,
@@ -72,10 +104,15 @@ double pq_gpu_forward(pq_gpu_model *g, const uint16_t *tokens, const uint16_t *t
 void pq_gpu_backward(pq_gpu_model *g, const uint16_t *tokens);
 /* Logits [T, vocab] of one sequence, copied to the host. */
 void pq_gpu_logits(pq_gpu_model *g, const uint16_t *tokens, int T, float *out);
-/* L2 norm of all gradients (double partial sums in a fixed order). */
+/* -log P(target) of each of the last forward's B*T positions (it had targets), to the
+ * host: what the evaluator scores. */
+void pq_gpu_row_losses(pq_gpu_model *g, double *out);
+/* L2 norm of all gradients, the hook's trained parameters included (double partial sums
+ * in a fixed order). */
 double pq_gpu_grad_norm(pq_gpu_model *g);
 
-/* One AdamW update of every tensor (weight decay on matrices), as pq_adamw_step:
+/* One AdamW update of every tensor (weight decay on matrices) and of the hook's trained
+ * parameters (no decay), as pq_adamw_step:
  * bc1 = 1 - beta1^t, bc2 = 1 - beta2^t for the update's step t. */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay, bc1, bc2, grad_mul;

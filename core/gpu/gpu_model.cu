@@ -23,12 +23,25 @@ struct dev_acts {
     int32_t *tok, *tgt, *emb_uniq, *emb_offs, *emb_pos;
 };
 
+/* One hooked linear: where its latent weight, gradient and effective weight (and its
+ * gradient) start, in floats from the buffers' bases. */
+struct hooked_linear {
+    int layer, which, rows, cols;
+    int64_t w_off, e_off;
+};
+
 struct pq_gpu_model {
     pq_model_config cfg;
     int B, T, D, F, H, KV, hd, KVD, C, L;
-    int64_t n_params;
+    int64_t n_params, n_extra, n_total; /* n_total = n_params + n_extra: the buffers' length */
     float *params, *grads, *m, *v, *rope_cos, *rope_sin;
-    std::vector<dev_layer> w, g;
+    std::vector<dev_layer> w, g;   /* latent weights and their gradients */
+    std::vector<dev_layer> we, ge; /* what the matmuls use: == w, g without a hook */
+    pq_gpu_weight_hook hook;
+    int hooked;
+    float *eff, *geff, *extra, *dextra; /* with a hook */
+    int64_t n_eff;
+    std::vector<hooked_linear> lins;
     float *tok_emb, *final_norm, *g_tok_emb, *g_final_norm;
     float *head, *g_head; /* output head: == tok_emb, g_tok_emb unless cfg.untied_head */
     struct segment {
@@ -89,7 +102,7 @@ static void plan_acts(pq_gpu_model *g) {
     a.delta = dalloc(g, (size_t)g->B * g->H * g->T);
     a.partial = dalloc(g, gk_rmsnorm_partial_floats((int)N, g->D));
     a.row_loss = dalloc_as<double>(g, N);
-    a.scratch_len = (int)(g->n_params / 16384 + 2);
+    a.scratch_len = (int)(g->n_total / 16384 + 2);
     a.scratch = dalloc_as<double>(g, a.scratch_len);
     a.tok = dalloc_as<int32_t>(g, N);
     a.tgt = dalloc_as<int32_t>(g, N);
@@ -128,10 +141,33 @@ extern "C" json_t *pq_gpu_info(pq_gpu_precision prec) {
                      (json_int_t)p.totalGlobalMem, "precision", pq_gpu_precision_name(prec));
 }
 
-extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gpu_precision prec) {
+/* The hooked linears of m and their offsets, from the host model's own views (the CPU's
+ * effective-weight layout, planned by pq_model_set_hook). */
+static void plan_hook(pq_gpu_model *g, const pq_model *m) {
+    pq_model *mm = (pq_model *)m; /* pq_model_linear only reads */
+    for (int l = 0; l < g->L; l++)
+        for (int k = 0; k < PQ_LIN_COUNT; k++) {
+            hooked_linear h;
+            const float *W = pq_model_linear(mm, l, (pq_linear_id)k, &h.rows, &h.cols, NULL);
+            const pq_layer_ptrs &w = m->w[l], &we = m->we[l];
+            const float *fused = k <= PQ_LIN_V ? w.wqkv : k == PQ_LIN_O ? w.wo : k == PQ_LIN_DOWN ? w.wdown : w.wgu;
+            const float *fused_e = k <= PQ_LIN_V ? we.wqkv : k == PQ_LIN_O ? we.wo : k == PQ_LIN_DOWN ? we.wdown : we.wgu;
+            h.layer = l, h.which = k;
+            h.w_off = W - m->params;
+            h.e_off = (fused_e - m->eff) + (W - fused);
+            g->lins.push_back(h);
+        }
+}
+
+extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gpu_precision prec,
+                                          const pq_gpu_weight_hook *hook) {
     if (first_device_ok()) return NULL;
-    if (m->hook) {
-        pq_fail("cuda: quantization-aware training is not on the GPU yet");
+    if (!hook && m->hook) {
+        pq_fail("cuda: the model has a weight hook but the GPU was given none");
+        return NULL;
+    }
+    if (hook && (!m->hook || !m->eff)) {
+        pq_fail("cuda: a GPU weight hook needs the model's own hook installed (its effective-weight layout)");
         return NULL;
     }
     const pq_model_config *c = &m->cfg;
@@ -149,10 +185,15 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
     g->B = B, g->T = T, g->D = c->dim, g->F = c->ffn_dim, g->H = c->n_heads, g->KV = c->n_kv_heads, g->hd = hd;
     g->KVD = g->KV * hd, g->C = g->D + 2 * g->KVD, g->L = c->n_layers;
     g->n_params = m->n_params;
-    g->params = dalloc(g, m->n_params);
-    g->grads = dalloc(g, m->n_params);
-    g->m = dalloc(g, m->n_params);
-    g->v = dalloc(g, m->n_params);
+    g->hooked = hook != nullptr;
+    if (hook) g->hook = *hook;
+    g->n_extra = hook ? hook->n_extra : 0;
+    g->n_total = g->n_params + g->n_extra;
+    g->params = dalloc(g, g->n_total);
+    g->grads = dalloc(g, g->n_total);
+    g->m = dalloc(g, g->n_total);
+    g->v = dalloc(g, g->n_total);
+    g->extra = g->params + g->n_params, g->dextra = g->grads + g->n_params;
     size_t half = (size_t)c->ctx * (hd / 2);
     g->rope_cos = dalloc(g, half);
     g->rope_sin = dalloc(g, half);
@@ -162,11 +203,26 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
         g->w.push_back(offset_layer(m->w[l], m->params, g->params));
         g->g.push_back(offset_layer(m->g[l], m->grads, g->grads));
     }
+    g->we = g->w, g->ge = g->g;
+    if (hook) {
+        /* the effective weights tile m->eff: its length is the block linears' total */
+        g->n_eff = (int64_t)g->L * ((int64_t)g->C * g->D + (int64_t)g->D * g->D + 3 * (int64_t)g->F * g->D);
+        g->eff = dalloc(g, g->n_eff);
+        g->geff = dalloc(g, g->n_eff);
+        for (int l = 0; l < g->L; l++) {
+            g->we[l] = offset_layer(m->we[l], m->eff, g->eff), g->ge[l] = offset_layer(m->ge[l], m->geff, g->geff);
+            /* norms are never hooked: they stay the latent ones */
+            g->we[l].attn_norm = g->w[l].attn_norm, g->we[l].mlp_norm = g->w[l].mlp_norm;
+            g->ge[l].attn_norm = g->g[l].attn_norm, g->ge[l].mlp_norm = g->g[l].mlp_norm;
+        }
+        plan_hook(g, m);
+    }
     g->tok_emb = g->params + (m->tok_emb - m->params), g->final_norm = g->params + (m->final_norm - m->params);
     g->g_tok_emb = g->grads + (m->g_tok_emb - m->grads), g->g_final_norm = g->grads + (m->g_final_norm - m->grads);
     g->head = g->params + (m->head - m->params), g->g_head = g->grads + (m->g_head - m->grads);
     for (int i = 0; i < m->n_tensors; i++)
         g->segs.push_back({m->tensors[i].param - m->params, m->tensors[i].numel, m->tensors[i].is_matrix});
+    if (hook && hook->extra_trained && g->n_extra) g->segs.push_back({g->n_params, g->n_extra, 0});
     plan_acts(g);
     CUBLAS_OK(cublasCreate(&g->blas));
     /* A fixed workspace: cuBLAS then picks the same algorithms on every run. */
@@ -175,6 +231,7 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
     CUBLAS_OK(cublasSetWorkspace(g->blas, g->blas_ws, ws));
     CUBLAS_OK(cublasSetMathMode(g->blas, prec == PQ_GPU_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
     pq_gpu_set_params(g, m->params);
+    if (hook) pq_gpu_set_extra(g, hook->host_extra, NULL, NULL);
     return g;
 }
 
@@ -202,8 +259,40 @@ extern "C" void pq_gpu_set_moments(pq_gpu_model *g, const float *m, const float 
 extern "C" void pq_gpu_get_moments(pq_gpu_model *g, float *m, float *v) {
     copy_out(m, g->m, g->n_params), copy_out(v, g->v, g->n_params);
 }
+extern "C" void pq_gpu_set_extra(pq_gpu_model *g, const float *extra, const float *m, const float *v) {
+    if (!g->n_extra) return;
+    if (extra) copy_in(g->extra, extra, g->n_extra);
+    if (m) copy_in(g->m + g->n_params, m, g->n_extra);
+    if (v) copy_in(g->v + g->n_params, v, g->n_extra);
+}
+extern "C" void pq_gpu_get_extra(pq_gpu_model *g, float *extra, float *m, float *v) {
+    if (!g->n_extra) return;
+    if (extra) copy_out(extra, g->extra, g->n_extra);
+    if (m) copy_out(m, g->m + g->n_params, g->n_extra);
+    if (v) copy_out(v, g->v + g->n_params, g->n_extra);
+}
+extern "C" void pq_gpu_get_extra_grads(pq_gpu_model *g, float *dextra) {
+    if (g->n_extra) copy_out(dextra, g->dextra, g->n_extra);
+}
+
 extern "C" void pq_gpu_zero_grads(pq_gpu_model *g) {
-    CUDA_OK(cudaMemset(g->grads, 0, sizeof(float) * g->n_params));
+    CUDA_OK(cudaMemset(g->grads, 0, sizeof(float) * g->n_total));
+    if (g->geff) CUDA_OK(cudaMemset(g->geff, 0, sizeof(float) * g->n_eff));
+}
+
+extern "C" void pq_gpu_refresh_weights(pq_gpu_model *g) {
+    if (!g->hooked) return;
+    for (const hooked_linear &h : g->lins)
+        g->hook.forward(g->hook.ctx, h.layer, (pq_linear_id)h.which, g->params + h.w_off, h.rows, h.cols, g->eff + h.e_off,
+                        g->extra);
+}
+
+extern "C" void pq_gpu_finish_grads(pq_gpu_model *g) {
+    if (!g->hooked) return;
+    for (const hooked_linear &h : g->lins)
+        g->hook.backward(g->hook.ctx, h.layer, (pq_linear_id)h.which, g->params + h.w_off, h.rows, h.cols,
+                         g->geff + h.e_off, g->grads + h.w_off, g->extra, g->dextra);
+    CUDA_OK(cudaMemset(g->geff, 0, sizeof(float) * g->n_eff));
 }
 
 static void upload_tokens(int32_t *dst, const uint16_t *src, int n, int V, const char *what) {
@@ -225,7 +314,7 @@ extern "C" double pq_gpu_forward(pq_gpu_model *g, const uint16_t *tokens, const 
     upload_tokens(a.tok, tokens, N, V, "token");
     gk_embed_forward(a.res[0], g->tok_emb, a.tok, N, D);
     for (int l = 0; l < g->L; l++) {
-        const dev_layer &w = g->w[l];
+        const dev_layer &w = g->we[l];
         gk_rmsnorm_forward(a.xn1[l], a.rstd1[l], a.res[l], w.attn_norm, N, D, eps);
         gk_linear_forward(g->blas, a.qkv[l], a.xn1[l], w.wqkv, N, D, g->C, 0);
         gk_rope(a.qkv[l], g->C, B, T, g->H, g->hd, g->rope_cos, g->rope_sin, 0);
@@ -280,7 +369,7 @@ extern "C" void pq_gpu_backward(pq_gpu_model *g, const uint16_t *tokens) {
     CUDA_OK(cudaMemset(a.dres, 0, sizeof(float) * (size_t)N * D));
     gk_rmsnorm_backward(a.dres, g->g_final_norm, a.dxn, a.res[g->L], g->final_norm, a.rstdf, N, D, a.partial);
     for (int l = g->L - 1; l >= 0; l--) {
-        const dev_layer &w = g->w[l], &gr = g->g[l];
+        const dev_layer &w = g->we[l], &gr = g->ge[l];
         gk_linear_backward(g->blas, a.dh, gr.wdown, a.dres, a.h[l], w.wdown, N, F, D, 0);
         gk_swiglu_backward(a.dgu, a.dh, a.gu[l], N, F);
         gk_linear_backward(g->blas, a.dxn, gr.wgu, a.dgu, a.xn2[l], w.wgu, N, D, 2 * F, 0);
@@ -302,9 +391,14 @@ extern "C" void pq_gpu_logits(pq_gpu_model *g, const uint16_t *tokens, int T, fl
     copy_out(out, g->a.logits, (int64_t)T * g->cfg.vocab);
 }
 
+extern "C" void pq_gpu_row_losses(pq_gpu_model *g, double *out) {
+    CUDA_OK(cudaMemcpy(out, g->a.row_loss, sizeof(double) * (size_t)g->last_B * g->last_T, cudaMemcpyDeviceToHost));
+}
+
 extern "C" double pq_gpu_grad_norm(pq_gpu_model *g) {
-    /* One pass over the whole gradient buffer: the model's tensors tile it. */
-    return sqrt(gk_sumsq(g->grads, g->n_params, g->a.scratch, g->a.scratch_len));
+    /* One pass over the whole gradient buffer: the model's tensors tile it, and the hook's
+     * parameters follow (their gradients stay zero when they are not trained). */
+    return sqrt(gk_sumsq(g->grads, g->n_total, g->a.scratch, g->a.scratch_len));
 }
 
 extern "C" void pq_gpu_adamw_step(pq_gpu_model *g, const pq_gpu_adamw_args *a) {

@@ -8,6 +8,7 @@
 
 #include "base/util.h"
 #include "quant/qexport.h"
+#include "quant/quantizer_gpu.h"
 
 static int slot(const pq_qat *qa, int layer, pq_linear_id which) { return layer * PQ_LIN_COUNT + (int)which; }
 
@@ -21,6 +22,24 @@ static void hook_backward(void *ctx, int layer, pq_linear_id which, const float 
     pq_qat *qa = ctx;
     int64_t off = qa->offset[slot(qa, layer, which)];
     pq_quant_backward(&qa->q, W, qa->alpha + off, rows, cols, dW_eff, dW, qa->dalpha + off);
+}
+
+static void gpu_hook_forward(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, float *W_eff,
+                             float *alpha) {
+    pq_qat *qa = ctx;
+    pq_quant_forward_gpu(&qa->q, W, alpha + qa->offset[slot(qa, layer, which)], rows, cols, W_eff);
+}
+
+static void gpu_hook_backward(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols,
+                              const float *dW_eff, float *dW, const float *alpha, float *dalpha) {
+    pq_qat *qa = ctx;
+    int64_t off = qa->offset[slot(qa, layer, which)];
+    pq_quant_backward_gpu(&qa->q, W, alpha + off, rows, cols, dW_eff, dW, dalpha + off);
+}
+
+void pq_qat_gpu_hook(pq_qat *qa, pq_gpu_weight_hook *out) {
+    *out = (pq_gpu_weight_hook){.ctx = qa, .n_extra = qa->n_alpha, .host_extra = qa->alpha, .extra_trained = qa->q.learned,
+                                .forward = gpu_hook_forward, .backward = gpu_hook_backward};
 }
 
 pq_qat *pq_qat_new(pq_model *m, const pq_quantizer *q) {

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "base/ckpt.h"
+#include "gpu/gpu.h"
 #include "model/model.h"
 #include "quant/quantizer.h"
 #include "train/optim.h"
@@ -37,6 +38,11 @@ typedef struct {
 pq_qat *pq_qat_new(pq_model *m, const pq_quantizer *q);
 /* Removes the hook from the model and frees. */
 void pq_qat_free(pq_qat *qa);
+
+/* The same hook for the GPU (gpu/gpu.h): the scales become the GPU model's hook parameters
+ * (host copy qa->alpha, trained when the member learns them), and forward/backward run
+ * quantizer_gpu.h's kernels, bitwise the CPU's. */
+void pq_qat_gpu_hook(pq_qat *qa, pq_gpu_weight_hook *out);
 
 /* Appends the "qat.alpha" group (decay 0) when the member learns its scales. */
 void pq_qat_param_groups(pq_qat *qa, pq_param_group **groups, int *n_groups);

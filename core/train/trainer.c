@@ -59,6 +59,10 @@ double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t e
     return eval_loss_with(cpu_loss, mc, val, eval_tokens, B, T);
 }
 
+double pq_eval_loss_gpu(pq_gpu_model *g, const pq_data_order *val, int64_t eval_tokens, int B, int T) {
+    return eval_loss_with(gpu_loss, g, val, eval_tokens, B, T);
+}
+
 void pq_train_log_free(pq_train_log *log) {
     free(log->train_loss), free(log->grad_norm), free(log->lr), free(log->val_step), free(log->val_loss);
     memset(log, 0, sizeof *log);
@@ -100,6 +104,7 @@ typedef struct {
     char *path;
     double t_start, eval_seconds; /* this process: start, time spent in validation */
     pq_gpu_model *gpu;            /* NULL on the CPU */
+    int n_model_groups;           /* the optimizer's groups before the extra ones */
 } run_state;
 
 /* The AdamW moments of the model's groups (the first n_tensors: one per tensor,
@@ -120,6 +125,9 @@ static void gpu_upload_state(run_state *rs) {
     pq_gpu_set_params(rs->gpu, m->params);
     pq_gpu_set_moments(rs->gpu, fm, fv);
     free(fm), free(fv);
+    const pq_gpu_weight_hook *h = rs->spec->gpu_hook;
+    int k = rs->n_model_groups; /* the hook's parameters are the first extra group when trained */
+    if (h) pq_gpu_set_extra(rs->gpu, h->host_extra, h->extra_trained ? rs->opt->m[k] : NULL, h->extra_trained ? rs->opt->v[k] : NULL);
 }
 
 /* The GPU's parameters and moments back into the host model and optimizer. */
@@ -131,6 +139,9 @@ static void gpu_download_state(run_state *rs) {
     pq_gpu_get_moments(rs->gpu, fm, fv);
     moments_flat(rs->opt, m, fm, fv, 0);
     free(fm), free(fv);
+    const pq_gpu_weight_hook *h = rs->spec->gpu_hook;
+    int k = rs->n_model_groups;
+    if (h) pq_gpu_get_extra(rs->gpu, h->host_extra, h->extra_trained ? rs->opt->m[k] : NULL, h->extra_trained ? rs->opt->v[k] : NULL);
 }
 
 /* pq_adamw_step's update on the GPU (the step count and bias corrections stay here). */
@@ -161,8 +172,10 @@ static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, in
     pq_model *m = sp->model;
     int B = sp->train.batch, accum = sp->train.grad_accum, T = a->T;
     double loss = 0.0;
-    if (rs->gpu) pq_gpu_zero_grads(rs->gpu);
-    else {
+    if (rs->gpu) {
+        pq_gpu_refresh_weights(rs->gpu);
+        pq_gpu_zero_grads(rs->gpu);
+    } else {
         pq_model_refresh_weights(m);
         pq_model_zero_grads(m);
         pq_groups_zero_grads(sp->extra, sp->n_extra);
@@ -183,7 +196,8 @@ static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, in
         loss += nb == B ? l : l * nb / B; /* a micro-batch's share of the step's mean */
         q += nb;
     }
-    if (!rs->gpu) pq_model_finish_grads(m);
+    if (rs->gpu) pq_gpu_finish_grads(rs->gpu);
+    else pq_model_finish_grads(m);
     if (pq_dist_size() > 1) loss = sum_over_ranks(sp, loss);
     return loss / accum;
 }
@@ -191,7 +205,10 @@ static double step_gradients(run_state *rs, pq_acts *a, pq_data_order *order, in
 static double validation_loss(run_state *rs, pq_acts *a, const pq_data_order *val) {
     const pq_trainer_spec *sp = rs->spec;
     int B = sp->train.batch, T = a->T;
-    if (rs->gpu) return eval_loss_with(gpu_loss, rs->gpu, val, sp->train.eval_tokens, B, T);
+    if (rs->gpu) {
+        pq_gpu_refresh_weights(rs->gpu);
+        return pq_eval_loss_gpu(rs->gpu, val, sp->train.eval_tokens, B, T);
+    }
     pq_model_refresh_weights(sp->model);
     return pq_eval_loss(sp->model, a, val, sp->train.eval_tokens, B, T);
 }
@@ -513,6 +530,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     pq_param_group *groups = NULL;
     int n_groups = 0;
     pq_model_param_groups(m, &groups, &n_groups);
+    const int n_model_groups = n_groups;
     groups = pq_realloc(groups, sizeof *groups * (size_t)(n_groups + sp->n_extra));
     for (int i = 0; i < sp->n_extra; i++) groups[n_groups++] = sp->extra[i];
     pq_optim_config oc = {.lr = tc->lr, .min_lr_ratio = tc->min_lr_ratio, .warmup = tc->warmup, .total_steps = total,
@@ -526,7 +544,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     pq_acts *a = NULL;
     uint16_t *x = NULL, *y = NULL;
     run_state rs = {.spec = sp, .opt = opt, .log = log, .path = sp->out_dir ? pq_path_join(sp->out_dir, "state.ckpt") : NULL,
-                    .t_start = pq_now()};
+                    .t_start = pq_now(), .n_model_groups = n_model_groups};
     if (pq_data_order_init(&train_order, sp->train_data, T, tc->seed)) goto out_groups;
     if (sp->val_data) {
         if (pq_data_order_init(&val_order, sp->val_data, T, tc->seed)) goto out_train_order;
@@ -550,12 +568,15 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
     }
     if (pq_dist_size() > 1 && ranks_agree(&rs)) goto out;
     if (sp->device == PQ_DEVICE_CUDA) {
-        if (sp->hook || sp->n_extra) {
-            pq_fail("%s: --device cuda trains full precision only (quantization-aware training is not on the GPU yet)",
-                    sp->kind);
+        /* the GPU trains the model and, with a hook, the hook's parameters: nothing else */
+        const pq_gpu_weight_hook *h = sp->gpu_hook;
+        int trained_extra = h && h->extra_trained && h->n_extra;
+        if ((sp->hook != NULL) != (h != NULL) || sp->n_extra != trained_extra ||
+            (trained_extra && (sp->extra[0].param != h->host_extra || sp->extra[0].n != h->n_extra))) {
+            pq_fail("%s: --device cuda: this run's weight hook or extra parameters have no GPU counterpart", sp->kind);
             goto out;
         }
-        if (!(rs.gpu = pq_gpu_model_new(m, B, T, sp->precision))) goto out;
+        if (!(rs.gpu = pq_gpu_model_new(m, B, T, sp->precision, h))) goto out;
         gpu_upload_state(&rs);
     }
     if (!resumed && have_val) record_val(log, 0, validation_loss(&rs, a, &val_order));

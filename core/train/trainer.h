@@ -65,9 +65,11 @@ typedef struct {
     const char *branch_from;
     /* Where the steps run (gpu/gpu.h). On cuda the model, gradients and AdamW moments
      * live on the GPU and come back to the host for every state checkpoint and at the
-     * end; no hook and no extra groups yet (QAT stays on the CPU). */
+     * end. A hooked run (QAT) on cuda also needs gpu_hook, the same hook on device
+     * pointers; its parameters (host_extra) are then the one extra group, if trained. */
     pq_device device;
     pq_gpu_precision precision;
+    const pq_gpu_weight_hook *gpu_hook;
 } pq_trainer_spec;
 
 typedef struct {
@@ -93,6 +95,8 @@ json_t *pq_train_log_to_json(const pq_train_log *log);
 /* Mean validation loss over the first eval_tokens/T windows of val (at least one),
  * batches of B; uses the model's current effective weights. */
 double pq_eval_loss(pq_model *m, pq_acts *a, const pq_data_order *val, int64_t eval_tokens, int B, int T);
+/* The same on the GPU, with g's current (effective) weights. */
+double pq_eval_loss_gpu(pq_gpu_model *g, const pq_data_order *val, int64_t eval_tokens, int B, int T);
 
 /* Steps a token budget buys: tokens / (batch * grad_accum * T) (at least 1 if tokens > 0). */
 int64_t pq_train_steps(const pq_train_config *t, int T);

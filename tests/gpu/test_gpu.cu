@@ -7,7 +7,10 @@
  *   2. the tiny model: logits (FP32, within 1e-4 relative) and all gradients against the CPU;
  *   3. finite differences of the GPU loss along each tensor's GPU gradient;
  *   4. 200 training steps of the tiny config: loss curve within 1% of the CPU's,
- *      two runs bitwise identical, and a stopped + resumed run bitwise identical. */
+ *      two runs bitwise identical, and a stopped + resumed run bitwise identical;
+ *   5. QAT (the quantizers as the model's GPU weight hook): logits, gradients and per-row
+ *      dL/dα of the hooked tiny model against the CPU's, finite differences of the loss
+ *      along dL/dα (sign, where α·sign(W) is linear in α), and 200 QAT steps as in 4. */
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +27,7 @@ extern "C" {
 #include "gpu/gpu.h"
 #include "model/layers.h"
 #include "model/model.h"
+#include "quant/qat.h"
 #include "quant/quantizer.h"
 #include "quant/quantizer_gpu.h"
 #include "train/data.h"
@@ -175,7 +179,10 @@ static void test_quantizers(void) {
     struct { const char *name, *bits; } cases[] = {{"sign", "1"},   {"sign_max", "1"}, {"seq", "1.58"}, {"seq", "2"},
                                                    {"seq", "3"},    {"lsq", "2"},      {"lsq", "3"},    {"lsq", "4"},
                                                    {"lsq_wide", "2"}, {"minmax", "2"},  {"clip", "3"},   {"rtn", "4"},
-                                                   {"absmean", "1.58"}, {"int8", "8"}};
+                                                   {"absmean", "1.58"}, {"int8", "8"},  {"seq", "4"},   {"seq", "8"},
+                                                   {"lsq", "1.58"},  {"lsq", "8"},     {"lsq_wide", "4"}, {"minmax", "1"},
+                                                   {"minmax", "1.58"}, {"clip", "1.58"}, {"clip", "8"},  {"rtn", "2"},
+                                                   {"paretoq", "3"}};
     const int rows = 37, cols = 301;
     auto W = randn((size_t)rows * cols, 40, 0.02), G = randn((size_t)rows * cols, 41, 1e-3);
     for (int i = 0; i < rows * cols; i += 97) W[i] *= 6.0f; /* outliers beyond the clip */
@@ -230,7 +237,7 @@ static void test_model(void) {
     pq_acts *a = pq_acts_new(&c, B, T);
     std::vector<uint16_t> x(N), y(N);
     for (int i = 0; i < N; i++) x[i] = (uint16_t)(pq_rng_uniform(3, 1, i) * 300), y[i] = (uint16_t)(pq_rng_uniform(3, 2, i) * 8192);
-    pq_gpu_model *g = pq_gpu_model_new(m, B, T, PQ_GPU_FP32);
+    pq_gpu_model *g = pq_gpu_model_new(m, B, T, PQ_GPU_FP32, NULL);
     if (!g) {
         printf("FAIL gpu model: %s\n", pq_error());
         failures++;
@@ -321,6 +328,109 @@ static void test_model(void) {
     pq_model_free(m);
 }
 
+/* ---- 5. the tiny model under QAT ---------------------------------------------------------- */
+
+static void test_qat_model(const char *qname, const char *qbits) {
+    pq_model_config c = tiny_config();
+    int B = 3, T = 64, N = B * T;
+    pq_quantizer q;
+    pq_qbits bits;
+    if (pq_qbits_parse(qbits, &bits) || pq_quantizer_init(&q, qname, bits)) pq_die("%s", pq_error());
+    pq_model *m = pq_model_new(&c);
+    pq_model_init(m, 1);
+    pq_qat *qa = pq_qat_new(m, &q); /* CPU hook installed, effective weights refreshed */
+    if (q.learned)
+        for (int64_t i = 0; i < qa->n_alpha; i++) qa->alpha[i] *= 0.8f + 0.002f * (float)(i % 100); /* some weights clip */
+    pq_model_refresh_weights(m);
+    pq_acts *a = pq_acts_new(&c, B, T);
+    std::vector<uint16_t> x(N), y(N);
+    for (int i = 0; i < N; i++) x[i] = (uint16_t)(pq_rng_uniform(3, 1, i) * 300), y[i] = (uint16_t)(pq_rng_uniform(3, 2, i) * 8192);
+    pq_gpu_weight_hook gh;
+    pq_qat_gpu_hook(qa, &gh);
+    pq_gpu_model *g = pq_gpu_model_new(m, B, T, PQ_GPU_FP32, &gh);
+    char name[128];
+    if (!g) {
+        printf("FAIL gpu qat model %s@%s: %s\n", qname, qbits, pq_error());
+        failures++;
+        return;
+    }
+    pq_gpu_refresh_weights(g);
+    std::vector<float> ga(qa->n_alpha);
+    pq_gpu_get_extra(g, ga.data(), NULL, NULL);
+    snprintf(name, sizeof name, "qat %s@%s scales after refresh bitwise", qname, qbits);
+    check(name, memcmp(ga.data(), qa->alpha, 4 * ga.size()) ? 1 : 0, 0);
+    std::vector<float> lc((size_t)T * c.vocab), lg(lc.size());
+    pq_model_logits(m, a, x.data(), T, lc.data());
+    pq_gpu_logits(g, x.data(), T, lg.data());
+    snprintf(name, sizeof name, "qat %s@%s logits (fp32)", qname, qbits);
+    check(name, rel_err(lg.data(), lc.data(), lc.size()), 1e-4);
+    /* two micro-batches, then the hook's backward: latent gradients and dL/dα */
+    pq_model_zero_grads(m);
+    memset(qa->dalpha, 0, sizeof(float) * qa->n_alpha);
+    pq_gpu_zero_grads(g);
+    for (int r = 0; r < 2; r++) {
+        pq_model_forward(m, a, x.data(), y.data(), B, T, 1, 1.0f / (2 * N));
+        pq_model_backward(m, a, x.data());
+        pq_gpu_forward(g, x.data(), y.data(), B, T, 1, 1.0f / (2 * N));
+        pq_gpu_backward(g, x.data());
+    }
+    pq_model_finish_grads(m);
+    pq_gpu_finish_grads(g);
+    std::vector<float> gg(m->n_params), gda(qa->n_alpha);
+    pq_gpu_get_grads(g, gg.data());
+    pq_gpu_get_extra_grads(g, gda.data());
+    double worst = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i];
+        worst = fmax(worst, rel_err(gg.data() + (t->grad - m->grads), t->grad, t->numel));
+    }
+    snprintf(name, sizeof name, "qat %s@%s latent gradients (worst tensor)", qname, qbits);
+    check(name, worst, 1e-3);
+    if (q.learned) {
+        double wa = 0;
+        for (int l = 0; l < c.n_layers * PQ_LIN_COUNT; l++) {
+            int64_t off = qa->offset[l];
+            wa = fmax(wa, rel_err(gda.data() + off, qa->dalpha + off, qa->rows[l]));
+        }
+        snprintf(name, sizeof name, "qat %s@%s dL/dalpha (worst linear)", qname, qbits);
+        check(name, wa, 1e-3);
+        double gn_cpu = 0;
+        pq_param_group *groups = NULL;
+        int ng = 0;
+        pq_model_param_groups(m, &groups, &ng);
+        pq_qat_param_groups(qa, &groups, &ng);
+        gn_cpu = pq_groups_grad_norm(groups, ng);
+        free(groups);
+        snprintf(name, sizeof name, "qat %s@%s gradient norm with scales", qname, qbits);
+        check(name, fabs(pq_gpu_grad_norm(g) - gn_cpu) / gn_cpu, 1e-3);
+    }
+    /* sign: W_eff = α·sign(W) is linear in α, so dL/dα (= dalpha / grad_scale) is the true
+     * derivative: finite differences of the GPU loss along it, for layer 0's wq */
+    if (q.method == PQ_Q_SIGN) {
+        int rows = qa->rows[0], cols = qa->cols[0];
+        int64_t off = qa->offset[0];
+        double gs = 1.0 / sqrt((double)rows * cols), dot = 0, un = 0;
+        for (int i = 0; i < rows; i++) dot += (double)gda[off + i] / gs * gda[off + i], un += (double)gda[off + i] * gda[off + i];
+        double h = 5e-2 * qa->alpha[off] / sqrt(un);
+        std::vector<float> base(qa->alpha, qa->alpha + qa->n_alpha);
+        double l[2];
+        for (int s2 = 0; s2 < 2; s2++) {
+            std::vector<float> al = base;
+            for (int i = 0; i < rows; i++) al[off + i] = (float)(base[off + i] + (s2 ? -h : h) * gda[off + i]);
+            pq_gpu_set_extra(g, al.data(), NULL, NULL);
+            pq_gpu_refresh_weights(g);
+            l[s2] = pq_gpu_forward(g, x.data(), y.data(), B, T, 0, 0.0f) * 2 * N; /* the summed loss, scaled as above */
+        }
+        double fd = (l[0] - l[1]) / (2 * h) / (2 * N);
+        printf("     dalpha fd %.6e  analytic %.6e\n", fd, dot);
+        check("qat sign@1 finite differences along dL/dalpha (wq 0)", fabs(fd - dot) / fabs(dot), 2e-2);
+    }
+    pq_gpu_model_free(g);
+    pq_acts_free(a);
+    pq_qat_free(qa);
+    pq_model_free(m);
+}
+
 /* ---- 4. training ------------------------------------------------------------------------ */
 
 struct run_out {
@@ -328,7 +438,8 @@ struct run_out {
     double tok_s;
 };
 
-static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int64_t stop_after) {
+/* quant: NULL trains full precision, else "name@bits" QAT from the same random init. */
+static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int64_t stop_after, const char *quant = NULL) {
     pq_model_config c = tiny_config();
     pq_train_config tc = pq_train_config_default();
     tc.batch = 8, tc.grad_accum = 2, tc.lr = 3e-3, tc.warmup = 10, tc.weight_decay = 0.1, tc.clip = 1.0, tc.seed = 1;
@@ -341,6 +452,23 @@ static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int
     pq_trainer_spec sp = {};
     sp.kind = "pretrain", sp.out_dir = out_dir, sp.model = m, sp.train = tc, sp.train_data = &tr, sp.val_data = &va;
     sp.device = dev, sp.precision = PQ_GPU_FP32, sp.stop_after_steps = stop_after;
+    pq_qat *qa = NULL;
+    pq_param_group *extra = NULL;
+    int n_extra = 0;
+    pq_gpu_weight_hook gh;
+    if (quant) {
+        char name[32];
+        snprintf(name, sizeof name, "%s", quant);
+        char *at = strchr(name, '@');
+        *at = 0;
+        pq_quantizer q;
+        pq_qbits bits;
+        if (pq_qbits_parse(at + 1, &bits) || pq_quantizer_init(&q, name, bits)) pq_die("%s", pq_error());
+        qa = pq_qat_new(m, &q);
+        pq_qat_param_groups(qa, &extra, &n_extra);
+        sp.kind = "qat", sp.hook = &qa->hook, sp.extra = extra, sp.n_extra = n_extra;
+        if (dev == PQ_DEVICE_CUDA) pq_qat_gpu_hook(qa, &gh), sp.gpu_hook = &gh;
+    }
     pq_train_log log;
     run_out r;
     if (pq_train(&sp, &log)) {
@@ -353,35 +481,43 @@ static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int
         pq_train_log_free(&log);
     }
     r.params.assign(m->params, m->params + m->n_params);
+    if (qa) r.params.insert(r.params.end(), qa->alpha, qa->alpha + qa->n_alpha);
+    pq_qat_free(qa);
+    free(extra);
     pq_model_free(m);
     pq_tokens_free(&tr), pq_tokens_free(&va);
     return r;
 }
 
-static void test_training(void) {
+static void test_training(const char *quant = NULL) {
     const int64_t steps = 200;
-    run_out cpu = train_tiny(PQ_DEVICE_CPU, steps, NULL, 0);
-    run_out g1 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0);
-    run_out g2 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0);
+    const char *what = quant ? quant : "fp32";
+    run_out cpu = train_tiny(PQ_DEVICE_CPU, steps, NULL, 0, quant);
+    run_out g1 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant);
+    run_out g2 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant);
     if (cpu.loss.size() != g1.loss.size() || g1.loss.empty()) {
         check("training ran", 1, 0);
         return;
     }
     double worst = 0;
     for (size_t i = 0; i < cpu.loss.size(); i++) worst = fmax(worst, fabs((double)g1.loss[i] - cpu.loss[i]) / cpu.loss[i]);
-    printf("     tiny 200 steps: cpu first %.4f last %.4f | gpu first %.4f last %.4f | %.0f vs %.0f tok/s\n", cpu.loss[0],
-           cpu.loss[steps - 1], g1.loss[0], g1.loss[steps - 1], cpu.tok_s, g1.tok_s);
-    check("200-step loss curve vs cpu (worst step, relative)", worst, 1e-2);
+    printf("     tiny 200 steps %s: cpu first %.4f last %.4f | gpu first %.4f last %.4f | %.0f vs %.0f tok/s\n", what,
+           cpu.loss[0], cpu.loss[steps - 1], g1.loss[0], g1.loss[steps - 1], cpu.tok_s, g1.tok_s);
+    char name[128];
+    snprintf(name, sizeof name, "%s 200-step loss curve vs cpu (worst step, rel.)", what);
+    check(name, worst, 1e-2);
     int same = g1.loss.size() == g2.loss.size() && !memcmp(g1.loss.data(), g2.loss.data(), 4 * g1.loss.size()) &&
                !memcmp(g1.params.data(), g2.params.data(), 4 * g1.params.size());
-    check("two gpu runs bitwise identical (curve + weights)", same ? 0 : 1, 0);
+    snprintf(name, sizeof name, "%s two gpu runs bitwise identical (curve + weights)", what);
+    check(name, same ? 0 : 1, 0);
     /* stop at step 70 (state saved at 40), resume: same bits as the uninterrupted run */
     char dir[] = "/tmp/pq-test-gpu-XXXXXX";
     if (!mkdtemp(dir)) pq_die("mkdtemp");
-    train_tiny(PQ_DEVICE_CUDA, steps, dir, 70);
-    run_out res = train_tiny(PQ_DEVICE_CUDA, steps, dir, 0);
-    same = !memcmp(res.params.data(), g1.params.data(), 4 * g1.params.size());
-    check("gpu stop at 70 + resume bitwise identical", same ? 0 : 1, 0);
+    train_tiny(PQ_DEVICE_CUDA, steps, dir, 70, quant);
+    run_out res = train_tiny(PQ_DEVICE_CUDA, steps, dir, 0, quant);
+    same = res.params.size() == g1.params.size() && !memcmp(res.params.data(), g1.params.data(), 4 * g1.params.size());
+    snprintf(name, sizeof name, "%s gpu stop at 70 + resume bitwise identical", what);
+    check(name, same ? 0 : 1, 0);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) printf("     (could not remove %s)\n", dir);
@@ -405,6 +541,11 @@ int main(void) {
     test_quantizers();
     test_model();
     test_training();
+    const char *qat_cases[][2] = {{"sign", "1"}, {"seq", "1.58"}, {"seq", "2"}, {"lsq", "3"}, {"lsq_wide", "2"},
+                                  {"minmax", "2"}, {"clip", "3"}, {"rtn", "4"}, {"absmean", "1.58"}, {"int8", "8"}};
+    for (auto &qc : qat_cases) test_qat_model(qc[0], qc[1]);
+    test_training("seq@2");
+    test_training("sign@1");
     printf("test-gpu: %d failure(s)\n", failures);
     return failures ? 1 : 0;
 }
