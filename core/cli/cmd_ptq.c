@@ -41,15 +41,26 @@ static void usage(void) {
            "  --damp X           gptq dampening, fraction of mean diag(H) (default 0.01)\n"
            "  --block N          gptq lazy-batch block size in columns (default 128)\n"
            "  --seed S           calibration window order (default: the checkpoint's seed + 2000)\n"
-           "  --eval-tokens N    validation tokens (default 16384)\n");
+           "  --eval-tokens N    validation tokens (default 16384)\n"
+           "  --device D         cpu (default; or PQ_DEVICE) or cuda: the validation losses on an NVIDIA\n"
+           "                     GPU (make CUDA=1). The rounding itself stays on the host: rtn's is\n"
+           "                     bitwise the GPU quantizer kernels' (make test-gpu), gptq's is CPU code\n");
 }
 
-static double val_loss(pq_model *m, const pq_token_stream *val, int T, int64_t eval_tokens) {
+/* On the GPU: a fresh upload of m's current weights (before, then after quantization). */
+static double val_loss(pq_model *m, const pq_token_stream *val, int T, int64_t eval_tokens, pq_device device) {
     pq_data_order order;
     if (pq_data_order_init(&order, val, T, 0)) return -1.0;
-    pq_acts *a = pq_acts_new(&m->cfg, 8, T);
-    double l = pq_eval_loss(m, a, &order, eval_tokens, 8, T);
-    pq_acts_free(a);
+    double l = -1.0;
+    if (device == PQ_DEVICE_CUDA) {
+        pq_gpu_model *g = pq_gpu_model_new(m, 8, T, PQ_GPU_FP32, NULL);
+        if (g) l = pq_eval_loss_gpu(g, &order, eval_tokens, 8, T);
+        pq_gpu_model_free(g);
+    } else {
+        pq_acts *a = pq_acts_new(&m->cfg, 8, T);
+        l = pq_eval_loss(m, a, &order, eval_tokens, 8, T);
+        pq_acts_free(a);
+    }
     pq_data_order_free(&order);
     return l;
 }
@@ -59,7 +70,7 @@ int cmd_ptq(int argc, char **argv) {
         usage();
         return 0;
     }
-    const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL;
+    const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL, *device_text = NULL;
     long long calib_tokens = 16384, seq_len = 0, block = PQ_GPTQ_BLOCK, seed = -1, eval_tokens = 16384;
     double damp = PQ_GPTQ_DAMP;
     const pq_flag flags[] = {
@@ -75,6 +86,7 @@ int cmd_ptq(int argc, char **argv) {
         {"--seed", .integer = &seed, .range = PQ_NONNEG},
         {"--eval-tokens", .integer = &eval_tokens, .range = PQ_POSITIVE},
         {"--damp", .number = &damp, .range = PQ_NONNEG},
+        {"--device", .text = &device_text},
     };
     pq_parse_flags("ptq", argc, argv, flags, PQ_COUNT(flags));
     if (!from) pq_usage_error("ptq", "--from is required");
@@ -87,6 +99,12 @@ int cmd_ptq(int argc, char **argv) {
     pq_quantizer q;
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
     if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
+    pq_device device;
+    if (pq_device_parse(device_text, &device)) {
+        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
+        fprintf(stderr, "pq ptq: %s\n", pq_error());
+        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
+    }
 
     if (pq_mem_guard_ckpt("ptq", from, gptq, data ? 8 : 0)) return 1; /* gptq and the val loss: batches of 8 */
 
@@ -144,6 +162,13 @@ int cmd_ptq(int argc, char **argv) {
     /* What a finished directory must agree on: the config, the checkpoint and the data contents. */
     identity = json_pack("{s:O, s:O}", "config", config, "from",
                          json_object_get(json_object_get(json_object_get(manifest, "inputs"), "from"), "sha256"));
+    /* The validation losses of a GPU run are another computation's (as pq pretrain's). */
+    if (device == PQ_DEVICE_CUDA) {
+        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision", "fp32"));
+        json_t *gpu_info = pq_gpu_info(PQ_GPU_FP32);
+        if (!gpu_info) goto fail;
+        json_object_set_new(manifest, "gpu", gpu_info);
+    }
     double fp_val = -1, q_val = -1;
     if (data) {
         if (pq_tokens_load_data(data, mc.vocab, &train, &val)) goto fail;
@@ -164,7 +189,7 @@ int cmd_ptq(int argc, char **argv) {
         rc = 0;
         goto done;
     }
-    if (have_data && (fp_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
+    if (have_data && (fp_val = val_loss(m, &val, T, eval_tokens, device)) < 0) goto fail;
     if (pq_mkdirs(out)) goto fail;
 
     if (gptq) {
@@ -186,7 +211,7 @@ int cmd_ptq(int argc, char **argv) {
     /* The checkpoint's own, else the data's (equal when both are known: checked above). */
     pq_ckpt_set_tokenizer_hash(qc->meta, from_tokenizer ? from_tokenizer : have_data ? pq_tokens_tokenizer_hash(&train) : NULL);
     if (pq_ckpt_save(qc, model_path, 0)) goto fail;
-    if (have_data && (q_val = val_loss(m, &val, T, eval_tokens)) < 0) goto fail;
+    if (have_data && (q_val = val_loss(m, &val, T, eval_tokens, device)) < 0) goto fail;
 
     pq_manifest_finish(manifest);
     json_t *res = json_object();

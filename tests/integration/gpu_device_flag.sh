@@ -29,4 +29,26 @@ grep -q "unknown device 'tpu'" "$tmp/err" || fail "message: $(cat "$tmp/err")"
 [ "$(run --out "$tmp/e" --device cpu)" = 0 ] || fail "--device cpu failed: $(cat "$tmp/err")"
 [ "$(PQ_DEVICE=cpu run --out "$tmp/f")" = 0 ] || fail "PQ_DEVICE=cpu failed: $(cat "$tmp/err")"
 cmp -s "$tmp/e/model.ckpt" "$tmp/f/model.ckpt" || fail "--device cpu and PQ_DEVICE=cpu trained different weights"
+
+# qat, ptq and eval take --device too (issue 17), and pq bench gpu needs the backend
+code() { "$@" >/dev/null 2>"$tmp/err"; echo $?; }
+for c in qat ptq eval; do "$PQ" $c --help | grep -q -- '--device' || fail "$c --help does not document --device"; done
+qat=(qat --from "$tmp/e/model.ckpt" --bits 2 --quantizer paretoq --tokens 1024 --data synthetic:20000)
+ptq=(ptq --from "$tmp/e/model.ckpt" --method rtn --bits 2 --data synthetic:20000)
+[ "$(code "$PQ" "${qat[@]}" --out "$tmp/q1" --device tpu)" = 2 ] || fail "qat --device tpu should be a usage error"
+[ "$(code "$PQ" "${qat[@]}" --out "$tmp/q2" --precision fp8)" = 2 ] || fail "qat --precision fp8 should be a usage error"
+[ "$(code "$PQ" "${ptq[@]}" --out "$tmp/p1" --device tpu)" = 2 ] || fail "ptq --device tpu should be a usage error"
+[ "$(code "$PQ" "${qat[@]}" --out "$tmp/q3" --device cpu)" = 0 ] || fail "qat --device cpu failed: $(cat "$tmp/err")"
+[ "$(code "$PQ" "${ptq[@]}" --out "$tmp/p2" --device cpu)" = 0 ] || fail "ptq --device cpu failed: $(cat "$tmp/err")"
+if grep -q "built without CUDA" <<<"$built"; then
+    [ "$(code "$PQ" "${qat[@]}" --out "$tmp/q4" --device cuda)" = 1 ] || fail "qat --device cuda without CUDA should exit 1"
+    grep -q "built without CUDA" "$tmp/err" || fail "qat message: $(cat "$tmp/err")"
+    [ ! -e "$tmp/q4/state.ckpt" ] || fail "a refused qat run wrote a state"
+    [ "$(code "$PQ" "${ptq[@]}" --out "$tmp/p3" --device cuda)" = 1 ] || fail "ptq --device cuda without CUDA should exit 1"
+    [ "$(code "$PQ" eval --model "$tmp/e/model.ckpt" --tasks all --out "$tmp/ev.json" --device cuda)" = 1 ] ||
+        fail "eval --device cuda without CUDA should exit 1"
+    grep -q "built without CUDA" "$tmp/err" || fail "eval message: $(cat "$tmp/err")"
+    [ "$(code "$PQ" bench gpu --out "$tmp/bench")" = 1 ] || fail "bench gpu without CUDA should exit 1"
+    grep -q "built without CUDA" "$tmp/err" || fail "bench gpu message: $(cat "$tmp/err")"
+fi
 echo "gpu_device_flag: ok"
