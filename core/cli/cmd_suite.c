@@ -31,7 +31,10 @@ static void usage(void) {
            "  --cpus-per-run N    CPUs of each job (default 1), and its runs' PQ_THREADS unless set\n"
            "  --sbatch-arg ARG    one more sbatch argument (repeatable), e.g. --sbatch-arg=--qos=low\n"
            "  --detach            submit and return; 'pq suite status' / 'pq suite cancel' follow or\n"
-           "                      stop the jobs, rerunning the command aggregates once they are done\n");
+           "                      stop the jobs, rerunning the command aggregates once they are done\n"
+           "  --device D      cpu (default; or PQ_DEVICE) or cuda: pretrain, qat, ptq and eval runs use\n"
+           "                  the GPU (make CUDA=1); the device is part of their ids, so GPU runs never\n"
+           "                  reuse CPU runs nor the reverse; with -j N, N runs share the GPU\n");
 }
 
 /* Fills the options shared by `pq suite run` and `pq check`; returns the index of the first positional. */
@@ -70,6 +73,8 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
             opt->data_dir = VALUE();
         } else if (!strcmp(a, "--runs-dir")) {
             opt->runs_dir = VALUE();
+        } else if (!strcmp(a, "--device")) {
+            opt->device = VALUE();
         } else if (reuse && !strcmp(a, "--reuse")) {
             *reuse = 1;
         } else if (a[0] == '-') {
@@ -79,6 +84,12 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
         }
 #undef VALUE
     }
+    /* The plan is a pure function of the name (a dry run works in any build); the runs
+     * themselves fail in a build without CUDA. */
+    if (!opt->device || !*opt->device) opt->device = getenv("PQ_DEVICE");
+    if (opt->device && *opt->device && strcmp(opt->device, "cpu") && strcmp(opt->device, "cuda"))
+        pq_usage_error(cmd, "--device: unknown device '%s' (known: cpu, cuda)", opt->device);
+    if (opt->device && strcmp(opt->device, "cuda")) opt->device = NULL;
     return 0;
 }
 

@@ -158,6 +158,7 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
     }
     if (rc == 0 && needs_data(suites, n)) rc = build_data(opt, suites, n, data_hash);
     pq_plan_init(&plan, opt->runs_dir, opt->data_dir, data_hash);
+    plan.device = opt->device;
     for (int i = 0; i < n && rc == 0; i++) rc = pq_suite_expand(&suites[i], &plan);
     if (rc == 0) {
         pq_schedule_options sched = {opt->jobs, opt->dry_run || !opt->execute, opt->pq};

@@ -15,6 +15,7 @@ typedef struct {
     const char *pq;    /* this executable */
     const char *suites_dir, *data_dir, *runs_dir;
     const char *out_dir; /* aggregated results go to out_dir/<tier>/<suite>.{json,csv}; NULL: nowhere */
+    const char *device;  /* "cuda" (--device, else PQ_DEVICE): training runs on the GPU; NULL: the CPU */
     const pq_slurm_options *slurm; /* NULL: the local scheduler; else runs are sbatch jobs (slurm.h) */
     int status;        /* 1: print the runs' states (pq suite status), 2: scancel their jobs (pq suite cancel) */
 } pq_harness_options;

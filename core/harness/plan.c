@@ -63,8 +63,13 @@ static void compute_id(pq_plan *p, pq_run *r) {
     json_decref(canon);
 }
 
+int pq_plan_device_kind(const char *kind) {
+    return !strcmp(kind, "pretrain") || !strcmp(kind, "qat") || !strcmp(kind, "ptq") || !strcmp(kind, "eval");
+}
+
 int pq_plan_add(pq_plan *p, const char *kind, json_t *args, int ndeps, const char **roles, const int *deps) {
     if (ndeps > PQ_RUN_MAX_DEPS) pq_die("plan: too many dependencies for a %s run", kind);
+    if (p->device && pq_plan_device_kind(kind)) json_object_set_new(args, "device", json_string(p->device));
     pq_run r = {0};
     r.kind = pq_strdup(kind);
     r.args = args;

@@ -33,6 +33,10 @@ typedef struct {
     pq_run *runs;
     int count, cap;
     const char *runs_root; /* work/runs */
+    /* "cuda": the kinds that take --device (pq_plan_device_kind) run on the GPU, and their
+     * args say so, so a GPU run never shares an id (a directory) with a CPU run: its
+     * numbers are another computation's. NULL: the CPU (ids as before devices existed). */
+    const char *device;
     char data_hash[PQ_SHA256_HEX];
     char *data_dir;
 } pq_plan;
@@ -40,6 +44,8 @@ typedef struct {
 void pq_plan_init(pq_plan *p, const char *runs_root, const char *data_dir, const char *data_hash);
 void pq_plan_free(pq_plan *p);
 
+/* 1 if runs of this kind take --device (pretrain, qat, ptq, eval). */
+int pq_plan_device_kind(const char *kind);
 /* Adds a run (args is stolen) or finds the identical one already planned; returns its index. */
 int pq_plan_add(pq_plan *p, const char *kind, json_t *args, int ndeps, const char **roles, const int *deps);
 static inline int pq_plan_add0(pq_plan *p, const char *kind, json_t *args) { return pq_plan_add(p, kind, args, 0, NULL, NULL); }

@@ -140,6 +140,7 @@ char **pq_run_command(const pq_plan *plan, int i, const char *pq) {
     } else {
         pq_die("no command for run kind '%s'", r->kind);
     }
+    if (pq_plan_device_kind(r->kind) && json_object_get(r->args, "device")) arg(&a, "--device"), arg(&a, str(r, "device"));
     /* Every kind writes into its run directory. */
     if (!strcmp(r->kind, "eval")) {
         char *out = pq_run_file(r, "results.json");
