@@ -12,11 +12,13 @@
 #include "kernels/infer.h"
 #include "model/model.h"
 #include "train/bench_bf16.h"
+#include "train/bench_gpu.h"
 #include "train/bench_train.h"
 #include "train/data.h"
 
 static void usage(void) {
     printf("usage: pq bench [train|kernels|eval|tokenizer|bf16|all] [--out DIR] [--quick]\n"
+           "       pq bench gpu [--out DIR] [--quick]   (README: GPU; needs make CUDA=1 and a GPU)\n"
            "       pq bench decode --model CKPT [--out DIR] [--head-f32|--head-b8] [--head-check N [--data DIR]]\n\n"
            "Writes DIR/train.json (training tokens/s and GFLOP/s vs the OpenBLAS sgemm ceiling)\n"
            "DIR/kernels.json (low-bit GEMV/GEMM vs OpenBLAS and DRAM bandwidth)\n"
@@ -64,11 +66,29 @@ static int validation_text(const char *model, const char *data_dir, int n, int32
     return got;
 }
 
+/* pq bench gpu [--out DIR] [--quick]: DIR/gpu.json (train/bench_gpu.h). Not part of
+ * 'all': it needs an NVIDIA GPU, and PyTorch for the comparison. */
+static int bench_gpu_main(int argc, char **argv) {
+    const char *out = "results/bench";
+    int quick = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--quick")) quick = 1;
+        else pq_usage_error("bench", "gpu: unknown option '%s' (--out DIR, --quick)", argv[i]);
+    }
+    if (pq_bench_gpu(out, quick) != 0) {
+        fprintf(stderr, "pq bench: %s\n", pq_error());
+        return 1;
+    }
+    return 0;
+}
+
 int cmd_bench(int argc, char **argv) {
     if (pq_wants_help(argc, argv)) {
         usage();
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "gpu")) return bench_gpu_main(argc - 1, argv + 1);
     const char *which = "all", *out = "results/bench", *model = NULL, *data_dir = NULL;
     int quick = 0, head = -1;
     long long head_check = 0;
