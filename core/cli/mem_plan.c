@@ -152,13 +152,14 @@ int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, int gptq, int act_batch
     double P = (double)pc.total, L = (double)pc.block_linear;
     plan p = {0};
     add(&p, "process", PQ_MEM_FIXED);
-    add(&p, "checkpoint", (double)payload);
     if (!strcmp(cmd, "generate")) {
+        add(&p, "checkpoint", (double)payload);
         /* fp32 embedding/head and norms, the block linears packed (about their codes) or fp32 */
         add(&p, "decoder weights", quantized ? 4 * (P - L) + 0.5 * L : 4 * P);
         add(&p, "KV cache", 2.0 * mc.n_layers * mc.ctx * (double)mc.n_kv_heads * pq_head_dim(&mc) * 4);
     } else {
-        add(&p, "fp32 model", 4 * P);
+        /* the tensors go into the fp32 model one by one, each freed once copied (pq_model_take_ckpt) */
+        add(&p, "fp32 model (loaded tensor by tensor)", 4 * P > (double)payload ? 4 * P : (double)payload);
         if (!strcmp(cmd, "ptq")) add(&p, "codes and scales", 1.0 * L + 4.0 * L / mc.dim);
         size_t acts = pq_acts_bytes(&mc, act_batch, mc.ctx);
         if (act_batch) add(&p, "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
