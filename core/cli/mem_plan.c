@@ -105,7 +105,7 @@ int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_trai
     plan p = {0};
     add(&p, "process", PQ_MEM_FIXED);
     add(&p, "weights+grads+AdamW", 16 * P);
-    if (qat) add(&p, "QAT effective weights+grads, start copy", 8 * L + 4 * P);
+    if (qat) add(&p, "QAT effective weights+grads", 8 * L);
     size_t acts = pq_acts_bytes(mc, tc->batch, T);
     add(&p, "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
     add(&p, "tokens", data_bytes(data));
