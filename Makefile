@@ -55,7 +55,7 @@ TEST_SRC   := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d $(BUILD)/tests/gpu/test_gpu.cu.d
 
-.PHONY: all deps test test-unit test-integration test-asan test-gpu bench reproduce check plots report \
+.PHONY: all deps test test-unit test-integration test-asan test-gpu bench bench-mpi reproduce check plots report \
         clean docker-reproduce data
 
 all: pq
@@ -187,6 +187,10 @@ $(BUILD)/make-fuzz-seeds: tests/fuzz/make_seeds.c $(BUILD)/libpq-fuzz.a
 # --- benchmarks, the study, figures -------------------------------------------
 bench: pq
 	./pq bench --out results/bench
+
+# mpirun -np K pq pretrain against one process (tokens/s at K = 1 .. cores): results/bench/mpi.json
+bench-mpi: pq
+	bash tests/bench/mpi_scaling.sh ./pq results/bench/mpi.json
 	PQ=./pq scripts/bench_memory.sh results/bench
 
 # Peak resident memory per parameter of pretrain, qat, ptq, eval and generate on two model

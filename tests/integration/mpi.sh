@@ -27,6 +27,8 @@ tmp=$(mktemp -d /tmp/pq-mpi.XXXXXX)
 mp=
 trap '[ -n "$mp" ] && kill -9 $(pgrep -P $mp) $mp 2>/dev/null; rm -rf "$tmp"' EXIT
 export PQ_PROGRESS=0 PQ_THREADS=1
+# one machine: the ranks talk over shared memory, mpirun's own channel stays on the loopback
+export OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo
 run2() { mpirun -np 2 --oversubscribe --allow-run-as-root --bind-to none "$PQ" "$@"; }
 
 # grad_accum 3 x batch 4 = 12 sequences a step: 6 per rank, so rank 1 starts inside a
