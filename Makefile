@@ -187,10 +187,6 @@ $(BUILD)/make-fuzz-seeds: tests/fuzz/make_seeds.c $(BUILD)/libpq-fuzz.a
 # --- benchmarks, the study, figures -------------------------------------------
 bench: pq
 	./pq bench --out results/bench
-
-# mpirun -np K pq pretrain against one process (tokens/s at K = 1 .. cores): results/bench/mpi.json
-bench-mpi: pq
-	bash tests/bench/mpi_scaling.sh ./pq results/bench/mpi.json
 	PQ=./pq scripts/bench_memory.sh results/bench
 
 # Peak resident memory per parameter of pretrain, qat, ptq, eval and generate on two model
@@ -198,6 +194,10 @@ bench-mpi: pq
 .PHONY: bench-memory
 bench-memory: pq
 	PQ=./pq scripts/bench_memory.sh results/bench
+
+# mpirun -np K pq pretrain against one process (tokens/s at K = 1 .. cores): results/bench/mpi.json
+bench-mpi: pq
+	bash tests/bench/mpi_scaling.sh ./pq results/bench/mpi.json
 
 data: pq
 	./pq data build
