@@ -179,6 +179,8 @@ static int capture(char *const *argv, char **out, char *err, size_t errn) {
             else if (got == 0 || errno != EINTR) close(fds[k].fd), fds[k].fd = -1, open_fds--;
         }
     }
+    for (int k = 0; k < 2; k++)
+        if (fds[k].fd >= 0) close(fds[k].fd);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (e.s) { /* the last non-empty line: the command's error, by convention */
@@ -305,8 +307,9 @@ static void free_args(args *a) {
     free(a->v);
 }
 
-/* sbatch and the options every job of the suite gets, the probe's included. */
-static void sbatch_options(args *a, const pq_slurm_options *opt, int cpus) {
+/* sbatch and the options every job of the suite gets; the probe's (probe = 1) leave out
+ * --hold (-H): the probe has to run now, whenever the suite's jobs are released. */
+static void sbatch_options(args *a, const pq_slurm_options *opt, int cpus, int probe) {
     char n[16];
     snprintf(n, sizeof n, "%d", cpus);
     push(a, "sbatch"), push(a, "--parsable"), pushf(a, "--cpus-per-task=%s", n);
@@ -314,7 +317,9 @@ static void sbatch_options(args *a, const pq_slurm_options *opt, int cpus) {
     if (opt->account) pushf(a, "--account=%s", opt->account);
     if (opt->time) pushf(a, "--time=%s", opt->time);
     if (opt->gres) pushf(a, "--gres=%s", opt->gres);
-    for (int i = 0; i < opt->nsbatch_args; i++) push(a, opt->sbatch_args[i]);
+    for (int i = 0; i < opt->nsbatch_args; i++)
+        if (!probe || (strcmp(opt->sbatch_args[i], "--hold") && strcmp(opt->sbatch_args[i], "-H")))
+            push(a, opt->sbatch_args[i]);
 }
 
 /* sbatch: writes script to script_path and submits it; id gets the job id. */
@@ -331,6 +336,16 @@ static int submit(args *a, const char *script, const char *script_path, char id[
 
 /* ---- the shared-filesystem probe -------------------------------------------------------- */
 
+/* One line of the probe: `test path [= expected]` or `cd path`, else print
+ * "<host> <what> <path>" and exit code. Every path is quoted for the shell. */
+static void probe_check(text *t, const char *test, const char *path, const char *expected, const char *what,
+                        const char *shown, int code) {
+    adds(t, test), adds(t, " ");
+    if (expected) add_quoted(t, path), adds(t, " 2>/dev/null)\" = "), add_quoted(t, expected), adds(t, " ]");
+    else add_quoted(t, path), adds(t, strcmp(test, "cd") ? " ]" : "");
+    addf(t, " || { printf '%%s %s %%s\\n' \"$(hostname)\" ", what), add_quoted(t, shown), addf(t, "; exit %d; }\n", code);
+}
+
 /* One job, with the suite's options, that reads a file this process wrote into the runs
  * directory and writes one back, after checking it can execute pq and see the data:
  * what every run's job needs. Waits for it (it queues like any job). */
@@ -342,15 +357,15 @@ static int probe(const pq_plan *plan, const pq_slurm_options *opt, const char *p
     addf(&in, "%s.in", base), addf(&out, "%s.out", base), addf(&log, "%s.log", base), addf(&sh, "%s.sh", base);
     char *data = absolute(cwd, plan->data_dir);
     int rc = pq_mkdirs(root) || pq_write_file_atomic(in.s, name, strlen(name));
-    adds(&script, "#!/bin/sh\n# pq suite: can this node see the runs directory, the data and pq?\n[ \"$(cat ");
-    add_quoted(&script, in.s), adds(&script, " 2>/dev/null)\" = "), add_quoted(&script, name);
-    adds(&script, " ] || { echo \"$(hostname) does not see the runs directory\"; exit 3; }\n[ -x "), add_quoted(&script, pq);
-    adds(&script, " ] || { echo \"$(hostname) cannot execute "), adds(&script, pq), adds(&script, "\"; exit 4; }\n[ -d ");
-    add_quoted(&script, data), adds(&script, " ] || { echo \"$(hostname) does not see the data directory "), adds(&script, data);
-    adds(&script, "\"; exit 5; }\necho ok > "), add_quoted(&script, out.s), adds(&script, "\n");
+    adds(&script, "#!/bin/sh\n# pq suite: can this node see the submit directory, the runs directory, pq and the data?\n");
+    probe_check(&script, "cd", cwd, NULL, "cannot cd to", cwd, 3);
+    probe_check(&script, "[ \"$(cat", in.s, name, "does not see the runs directory", root, 4);
+    probe_check(&script, "[ -x", pq, NULL, "cannot execute", pq, 5);
+    probe_check(&script, "[ -d", data, NULL, "does not see the data directory", data, 6);
+    adds(&script, "echo ok > "), add_quoted(&script, out.s), adds(&script, "\n");
     args a = {0};
     char id[32] = "", *escaped = pq_slurm_escape_filename(log.s);
-    sbatch_options(&a, opt, 1);
+    sbatch_options(&a, opt, 1, 1);
     pushf(&a, "--job-name=%s", "pq-probe"), pushf(&a, "--output=%s", escaped);
     if (rc == 0) rc = submit(&a, script.s, sh.s, id);
     char last_reason[64] = "";
@@ -383,8 +398,7 @@ static int probe(const pq_plan *plan, const pq_slurm_options *opt, const char *p
                          "does not see what it wrote there (%s)",
                          root, id, state.state, out.s);
     }
-    if (rc == 0) unlink(log.s);
-    unlink(in.s), unlink(out.s), unlink(sh.s);
+    unlink(in.s), unlink(out.s), unlink(sh.s), unlink(log.s); /* what the probe said is in the error */
     free_args(&a);
     free(escaped), free(root), free(base), free(data), free(in.s), free(out.s), free(log.s), free(sh.s), free(script.s);
     return rc;
@@ -444,7 +458,7 @@ static int submit_run(pq_plan *plan, int i, run_job *jobs, const pq_slurm_option
     char *dependency = pq_slurm_dependency(parents, np), name[64];
     snprintf(name, sizeof name, "pq-%s-%.8s", r->kind, r->id);
     args a = {0};
-    sbatch_options(&a, opt, opt->cpus_per_run);
+    sbatch_options(&a, opt, opt->cpus_per_run, 0);
     pushf(&a, "--job-name=%s", name), pushf(&a, "--output=%s", escaped), push(&a, "--open-mode=append");
     /* A job whose parent failed can never run: Slurm cancels it rather than keep it queued. */
     if (np) pushf(&a, "--dependency=%s", dependency), push(&a, "--kill-on-invalid-dep=yes");
