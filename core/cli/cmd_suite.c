@@ -24,6 +24,9 @@ static void usage(void) {
            "  --suites DIR    suite definitions (default suites)\n"
            "  --data-dir DIR  built data (default $PQ_WORK/data)\n"
            "  --runs-dir DIR  run directories (default $PQ_WORK/runs)\n"
+           "  --device D      cpu (default; or PQ_DEVICE) or cuda: pretrain, qat, ptq and eval runs use\n"
+           "                  the GPU (make CUDA=1); the device is part of their ids, so GPU runs never\n"
+           "                  reuse CPU runs nor the reverse; with -j N, N runs share the GPU\n"
            "\nOn a Slurm cluster (--executor slurm), each run not yet done is one sbatch job that\n"
            "waits for its parents' jobs; runs dir, data and pq must be on a shared filesystem:\n"
            "  --executor E        local (default) or slurm\n"
@@ -31,10 +34,7 @@ static void usage(void) {
            "  --cpus-per-run N    CPUs of each job (default 1), and its runs' PQ_THREADS unless set\n"
            "  --sbatch-arg ARG    one more sbatch argument (repeatable), e.g. --sbatch-arg=--qos=low\n"
            "  --detach            submit and return; 'pq suite status' / 'pq suite cancel' follow or\n"
-           "                      stop the jobs, rerunning the command aggregates once they are done\n"
-           "  --device D      cpu (default; or PQ_DEVICE) or cuda: pretrain, qat, ptq and eval runs use\n"
-           "                  the GPU (make CUDA=1); the device is part of their ids, so GPU runs never\n"
-           "                  reuse CPU runs nor the reverse; with -j N, N runs share the GPU\n");
+           "                      stop the jobs, rerunning the command aggregates once they are done\n");
 }
 
 /* Fills the options shared by `pq suite run` and `pq check`; returns the index of the first positional. */
