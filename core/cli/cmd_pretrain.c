@@ -174,7 +174,7 @@ int cmd_pretrain(int argc, char **argv) {
      * checked as a state to resume is (train/trainer.h). */
     int finished = pq_run_finished(out, identity);
     if (finished) {
-        if (finished > 0) fprintf(stderr, "pq pretrain: %s is finished; nothing to do\n", out);
+        if (finished > 0 && pq_dist_rank() == 0) fprintf(stderr, "pq pretrain: %s is finished; nothing to do\n", out);
         else fprintf(stderr, "pq pretrain: %s\n", pq_error());
         json_decref(identity), json_decref(raw);
         pq_tokens_free(&train), pq_tokens_free(&val);

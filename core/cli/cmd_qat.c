@@ -275,7 +275,7 @@ int cmd_qat(int argc, char **argv) {
     int finished = pq_run_finished(a.out, identity);
     if (finished < 0) goto fail;
     if (finished > 0) {
-        fprintf(stderr, "pq qat: %s is finished; nothing to do\n", a.out);
+        if (pq_dist_rank() == 0) fprintf(stderr, "pq qat: %s is finished; nothing to do\n", a.out);
         rc = 0;
         goto done;
     }

@@ -5,7 +5,7 @@
 #  - its loss curve matches the one-process run with the same global batch within
 #    a relative 1e-4 (pretrain) / 1e-3 (2-bit QAT, where a latent weight can cross a
 #    quantization step) — the same sequences, their gradients summed in another grouping;
-#  - only rank 0 writes and reports; the manifest records the world size; a state written
+#  - only rank 0 writes and reports (also "nothing to do"); the manifest records the world size; a state written
 #    by 2 ranks resumes on 1 with a note; commands other than pretrain/qat refuse mpirun.
 # Needs Debian's openmpi-bin and a pq built with MPI (make deps; MPI=1 is the default
 # where libopenmpi-dev is installed): in CI (CI=true) their absence fails the test.
@@ -85,6 +85,8 @@ cmp "$tmp/pa/model.ckpt" "$tmp/pb/model.ckpt" || fail "two 2-rank pretrains diff
 cmp "$tmp/pa/state.ckpt" "$tmp/pb/state.ckpt" || fail "two 2-rank pretrains differ (state)"
 [ "$(grep -c 'pq pretrain: .* steps' "$tmp/pa.log")" = 1 ] || fail "expected one report line (rank 0's): $(cat "$tmp/pa.log")"
 grep -q '"world_size": 2' "$tmp/pa/results.json" || fail "manifest lacks world_size 2"
+[ "$(run2 pretrain --config "$tmp/cfg.json" --data $DATA --out "$tmp/pa" 2>&1 | grep -c 'nothing to do')" = 1 ] \
+    || fail "a finished run under mpirun: expected one 'nothing to do' line (rank 0's)"
 grep -q '"world_size": 1' "$tmp/p1/results.json" || fail "manifest lacks world_size 1"
 cmp -s "$tmp/p1/model.ckpt" "$tmp/pa/model.ckpt" && echo "  (2 ranks equal 1 process bitwise here)"
 close_curves "$tmp/p1/results.json" "$tmp/pa/results.json" 1e-4 || fail "2-rank pretrain curve is not the 1-process one"
