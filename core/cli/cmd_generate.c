@@ -152,7 +152,7 @@ int cmd_generate(int argc, char **argv) {
     pq_ckpt_free(ckpt);
     int V = pq_infer_config(m)->vocab;
     pq_eval_tokenizer tok = {0};
-    pq_tokenizer_info tinfo = {.eos = imported ? -1 : 257}; /* pq's EOS (data/bpe.h) when no tokenizer is opened */
+    pq_tokenizer_info tinfo = {.eos = imported_copy ? -1 : 257}; /* pq's EOS (data/bpe.h) when no tokenizer is opened */
     if (prompt) {
         char fallback[64];
         const char *work = getenv("PQ_WORK") && *getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
