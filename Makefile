@@ -187,13 +187,13 @@ $(BUILD)/make-fuzz-seeds: tests/fuzz/make_seeds.c $(BUILD)/libpq-fuzz.a
 # --- benchmarks, the study, figures -------------------------------------------
 bench: pq
 	./pq bench --out results/bench
-	PQ=./pq scripts/bench_memory.sh results/bench
+	PQ=./pq tests/bench/memory.sh results/bench
 
 # Peak resident memory per parameter of pretrain, qat, ptq, eval and generate on two model
 # sizes, with what --max-memory planned: results/bench/memory.json (about 5 minutes).
 .PHONY: bench-memory
 bench-memory: pq
-	PQ=./pq scripts/bench_memory.sh results/bench
+	PQ=./pq tests/bench/memory.sh results/bench
 
 # mpirun -np K pq pretrain against one process (tokens/s at K = 1 .. cores): results/bench/mpi.json
 bench-mpi: pq

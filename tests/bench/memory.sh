@@ -7,7 +7,7 @@
 # child's peak resident set) with --max-memory 1T, so that it also prints the peak it
 # planned (cli/mem_plan.h); the JSON keeps both and their ratio. Runs are tiny (2 steps of
 # one 64-token sequence): memory does not depend on run length.
-#   usage: scripts/bench_memory.sh [OUT_DIR]     (PQ=path/to/pq; default ./pq)
+#   usage: tests/bench/memory.sh [OUT_DIR]     (PQ=path/to/pq; default ./pq)
 set -euo pipefail
 PQ=${PQ:-./pq}
 OUT=${1:-results/bench}
@@ -72,7 +72,7 @@ doc = {"benchmark": "memory",
        "commands": commands,
        "machine": {"cpu": cpu, "memory": mem, "nproc": os.cpu_count(), "kernel": platform.release()},
        "git_commit": sh("git", "rev-parse", "HEAD"), "git_dirty": bool(sh("git", "status", "--porcelain", "--untracked-files=no")),
-       "rerun": "make bench-memory (scripts/bench_memory.sh)"}
+       "rerun": "make bench-memory (tests/bench/memory.sh)"}
 tmp_out = out_path + ".tmp"
 json.dump(doc, open(tmp_out, "w"), indent=1)
 os.replace(tmp_out, out_path)
