@@ -25,7 +25,10 @@ command -v mpirun > /dev/null || missing "no mpirun (apt-get install openmpi-bin
 
 tmp=$(mktemp -d /tmp/pq-mpi.XXXXXX)
 mp=
-trap '[ -n "$mp" ] && kill -9 $(pgrep -P $mp) $mp 2>/dev/null; rm -rf "$tmp"' EXIT
+# SIGKILL a process and everything under it, leaves first: killing only mpirun can leave its ranks
+# running as orphans that finish the run after the test has moved on
+kill_tree() { local c; for c in $(pgrep -P "$1"); do kill_tree "$c"; done; kill -9 "$1" 2>/dev/null; }
+trap '[ -n "$mp" ] && kill_tree $mp; rm -rf "$tmp"' EXIT
 export PQ_PROGRESS=0 PQ_THREADS=1
 # one machine: the ranks talk over shared memory, mpirun's own channel stays on the loopback
 export OMPI_MCA_btl=self,vader OMPI_MCA_oob_tcp_if_include=lo
@@ -62,7 +65,7 @@ kill_and_resume() {
     run2 "$@" > "$tmp/killed.log" 2>&1 & mp=$!
     for _ in $(seq 1 6000); do
         if [ -f "$out/state.ckpt" ] && [ "$(stat -c %i "$out/state.ckpt")" != "${first:-}" ]; then
-            if [ -n "$first" ]; then kill -9 $(pgrep -P $mp) 2>/dev/null && killed=1; break; fi
+            if [ -n "$first" ]; then for c in $(pgrep -P $mp); do kill_tree "$c"; done; killed=1; break; fi
             first=$(stat -c %i "$out/state.ckpt")
         fi
         kill -0 $mp 2>/dev/null || break
@@ -70,7 +73,9 @@ kill_and_resume() {
     done
     wait $mp 2>/dev/null || true
     mp=
-    [ $killed = 1 ] && [ ! -f "$out/results.json" ] || echo "  note: the run finished before the kill; resume still checked"
+    if [ $killed = 0 ] || [ -f "$out/results.json" ]; then
+        killed=0; echo "  note: the run finished before the kill; resume still checked"
+    fi
     cp -r "$out" "$tmp/killed-copy"
     run2 "$@" > "$tmp/resume.log" 2>&1 || { cat "$tmp/resume.log"; fail "resume after kill failed"; }
     if [ $killed = 1 ]; then grep -q '"resumed_from": 0' "$out/results.json" && fail "rerun did not resume"; fi
