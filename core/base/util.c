@@ -22,6 +22,10 @@ int pq_fail(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* An error is one line: control characters quoted from an input file
+     * (a JSON string's "\n", say) become '?'. */
+    for (char *c = msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     memcpy(last_error, msg, sizeof msg);
     return -1;
 }
