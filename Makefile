@@ -55,7 +55,7 @@ TEST_SRC   := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d $(BUILD)/tests/gpu/test_gpu.cu.d
 
-.PHONY: all deps test test-unit test-integration test-asan test-gpu bench bench-mpi reproduce check plots report \
+.PHONY: all deps test test-unit test-integration test-asan test-gpu bench bench-memory bench-mpi reproduce check plots report \
         clean docker-reproduce data
 
 all: pq
@@ -191,7 +191,6 @@ bench: pq
 
 # Peak resident memory per parameter of pretrain, qat, ptq, eval and generate on two model
 # sizes, with what --max-memory planned: results/bench/memory.json (about 5 minutes).
-.PHONY: bench-memory
 bench-memory: pq
 	PQ=./pq tests/bench/memory.sh results/bench
 

@@ -37,7 +37,8 @@ static void usage(FILE *out) {
                  "  PQ_THREADS   threads for pq and OpenBLAS (default 1; recorded in every manifest)\n"
                  "  PQ_PROGRESS  0 = no progress lines (default: a redrawn line on a terminal, else a\n"
                  "               line every PQ_PROGRESS_INTERVAL seconds, default 30, of long work)\n"
-                 "  PQ_BLAS_CORE OpenBLAS kernel to force (default: best for this CPU; see README)\n");
+                 "  PQ_BLAS_CORE OpenBLAS kernel to force (default: best for this CPU; see README)\n"
+                 "  PQ_DEVICE    cpu or cuda: the default of --device (pretrain, qat, ptq, eval, suite)\n");
 }
 
 /* Under mpirun (or srun) only the training commands split their work over the ranks
