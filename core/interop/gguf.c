@@ -137,40 +137,37 @@ static int pack_q8_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t
 
 /* The ternary types: w = (t − 1)·d with a trit t in {0, 1, 2} and one fp16 d per 256 weights,
  * so the row's three levels must be exactly −d, +0 and d (ternary LSQ, SEQ, absmean, minmax
- * at 1.58 bits all are, times α), d = the value of code 2, an fp16 number. */
-static int ternary_d(const qlinear *q, int r, uint16_t *dbits, char *reason, size_t rn) {
+ * at 1.58 bits all are, times α), d = the value of code 2, an fp16 number; the trit of each
+ * weight is its code, and (t − 1)·d must be the weight. */
+static int ternary_row(const qlinear *q, int r, uint16_t *dbits, char *reason, size_t rn) {
     if (q->qi->levels != 3) return snprintf(reason, rn, "%d levels, not 3", q->qi->levels), 0;
     float d = level_value(q, r, 2);
     if (!same_bits(level_value(q, r, 0), -d) || !same_bits(level_value(q, r, 1), 0.0f))
         return snprintf(reason, rn, "row %d's levels are not -d, 0, d", r), 0;
     if (!f16_exact(d, dbits)) return snprintf(reason, rn, "row %d's scale %.9g is not an fp16 number", r, d), 0;
-    return 1;
-}
-
-/* The trit of each weight of a row, checked against W: (t − 1)·d must be the weight. */
-static int row_trits(const qlinear *q, int r, uint16_t dbits, uint8_t *t, char *reason, size_t rn) {
-    const float df = pq_f16_to_f32(dbits);
+    const float df = pq_f16_to_f32(*dbits);
     for (int i = 0; i < q->cols; i++) {
         size_t at = (size_t)r * q->cols + i;
-        t[i] = q->codes[at];
-        if (!same_bits((float)((int)t[i] - 1) * df, q->W[at])) return snprintf(reason, rn, "weight %zu is not (t-1)*d exactly", at), 0;
+        if (!same_bits((float)((int)q->codes[at] - 1) * df, q->W[at])) return snprintf(reason, rn, "weight %zu is not (t-1)*d exactly", at), 0;
     }
     return 1;
 }
 
-/* TQ2_0 (block 256: qs[64], fp16 d): weight 128j + 32n + m is bits 2n..2n+1 of qs[32j + m]. */
+/* ggml's 2-bit layout of 256 weights in 64 bytes (TQ2_0's qs, Q2_K's qs): weight
+ * 128j + 32n + m is bits 2n..2n+1 of qs[32j + m]. qs must be zeroed. */
+static void put_2bit(uint8_t *qs, int e, int c) { qs[(e / 128) * 32 + e % 32] |= (uint8_t)(c << (2 * ((e % 128) / 32))); }
+
+/* TQ2_0 (block 256: qs[64], fp16 d): the trits in put_2bit's layout. */
 static int pack_tq2_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
     uint16_t dbits;
-    if (!ternary_d(q, r, &dbits, reason, rn)) return 0;
-    uint8_t *t = pq_malloc((size_t)q->cols);
-    int ok = row_trits(q, r, dbits, t, reason, rn);
-    for (int b = 0; ok && b < q->cols / 256; b++) {
+    if (!ternary_row(q, r, &dbits, reason, rn)) return 0;
+    const uint8_t *t = q->codes + (size_t)r * q->cols;
+    for (int b = 0; b < q->cols / 256; b++) {
         uint8_t *blk = out + (size_t)b * 66;
-        for (int e = 0; e < 256; e++) blk[(e / 128) * 32 + e % 32] |= (uint8_t)(t[b * 256 + e] << (2 * ((e % 128) / 32)));
+        for (int e = 0; e < 256; e++) put_2bit(blk, e, t[b * 256 + e]);
         memcpy(blk + 64, &dbits, 2);
     }
-    free(t);
-    return ok;
+    return 1;
 }
 
 /* Five trits t0..t4 (t0 most significant) as llama.cpp's TQ1_0 byte: the base-3 number scaled
@@ -185,10 +182,9 @@ static uint8_t trit_byte(const uint8_t *t, int stride, int n) {
  * qs[32 + m] (m < 16) weights 160 + m + 16n; qh[j] weights 240 + j + 4n, n = 0..3. */
 static int pack_tq1_0(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
     uint16_t dbits;
-    if (!ternary_d(q, r, &dbits, reason, rn)) return 0;
-    uint8_t *t = pq_malloc((size_t)q->cols);
-    int ok = row_trits(q, r, dbits, t, reason, rn);
-    for (int b = 0; ok && b < q->cols / 256; b++) {
+    if (!ternary_row(q, r, &dbits, reason, rn)) return 0;
+    const uint8_t *t = q->codes + (size_t)r * q->cols;
+    for (int b = 0; b < q->cols / 256; b++) {
         uint8_t *blk = out + (size_t)b * 54;
         const uint8_t *x = t + (size_t)b * 256;
         for (int m = 0; m < 32; m++) blk[m] = trit_byte(x + m, 32, 5);
@@ -196,8 +192,7 @@ static int pack_tq1_0(const qlinear *q, int r, uint8_t *out, char *reason, size_
         for (int j = 0; j < 4; j++) blk[48 + j] = trit_byte(x + 240 + j, 4, 4);
         memcpy(blk + 52, &dbits, 2);
     }
-    free(t);
-    return ok;
+    return 1;
 }
 
 /* fp16 d and 4-bit s with d·s == v exactly (s = 0 for v = 0); 0 if there is none. */
@@ -209,10 +204,10 @@ static int f16_times_nibble(float v, uint16_t *dbits, int *s) {
 }
 
 /* Q2_K (block 256: scales[16], qs[64], fp16 d, fp16 dmin): weight e is
- * d·sc·q − dmin·mn with q = bits 2j..2j+1 of qs[32·(e/128) + e%32], j = (e%128)/32, and
- * (sc, mn) the low and high nibble of scales[e/16]. Up to 4 levels, equally spaced, the
- * lowest ≤ 0: the row's step v1 − v0 must be d·sc and −v0 be dmin·mn exactly (SEQ 2-bit:
- * {±0.25, ±0.75}·α = (α/2)·q − (α/4)·3, exact when α is an fp16 number). */
+ * d·sc·q − dmin·mn with q in put_2bit's layout of qs and (sc, mn) the low and high nibble
+ * of scales[e/16]. Up to 4 levels, equally spaced, the lowest ≤ 0: the row's step v1 − v0
+ * must be d·sc and −v0 be dmin·mn exactly (SEQ 2-bit: {±0.25, ±0.75}·α = (α/2)·q − (α/4)·3,
+ * exact when α is an fp16 number). */
 static int pack_q2_k(const qlinear *q, int r, uint8_t *out, char *reason, size_t rn) {
     if (q->qi->levels > 4) return snprintf(reason, rn, "%d levels, more than 4", q->qi->levels), 0;
     float v0 = level_value(q, r, 0), step = level_value(q, r, 1) - v0, ml = -v0;
@@ -230,7 +225,7 @@ static int pack_q2_k(const qlinear *q, int r, uint8_t *out, char *reason, size_t
             size_t at = (size_t)r * q->cols + (size_t)b * 256 + e;
             int c = q->codes[at];
             if (!same_bits(dl * (float)c - mlf, q->W[at])) return snprintf(reason, rn, "weight %zu is not d*q - m exactly", at), 0;
-            blk[16 + (e / 128) * 32 + e % 32] |= (uint8_t)(c << (2 * ((e % 128) / 32)));
+            put_2bit(blk + 16, e, c);
         }
         memcpy(blk + 80, &db, 2), memcpy(blk + 82, &mb, 2);
     }
