@@ -100,11 +100,8 @@ int cmd_pretrain(int argc, char **argv) {
     pq_device device;
     pq_gpu_precision precision;
     const int bf16 = pq_parse_precision("pretrain", precision_text, &precision);
-    if (pq_device_parse(device_text, &device)) {
-        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
-        fprintf(stderr, "pq pretrain: %s\n", pq_error());
-        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
-    }
+    int device_status = pq_device_flag("pretrain", device_text, &device);
+    if (device_status) return device_status;
     pq_apply_precision("pretrain", bf16, device);
 
     /* Branching (README: Training): the branch point's file enters the identity by hash. */

@@ -100,11 +100,8 @@ int cmd_ptq(int argc, char **argv) {
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
     if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
     pq_device device;
-    if (pq_device_parse(device_text, &device)) {
-        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
-        fprintf(stderr, "pq ptq: %s\n", pq_error());
-        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
-    }
+    int device_status = pq_device_flag("ptq", device_text, &device);
+    if (device_status) return device_status;
 
     if (pq_mem_guard_ckpt("ptq", from, gptq, data ? 8 : 0)) return 1; /* gptq and the val loss: batches of 8 */
 

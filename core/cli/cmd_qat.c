@@ -167,11 +167,8 @@ int cmd_qat(int argc, char **argv) {
     pq_device device;
     pq_gpu_precision precision;
     const int bf16 = pq_parse_precision("qat", a.precision, &precision);
-    if (pq_device_parse(a.device, &device)) {
-        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
-        fprintf(stderr, "pq qat: %s\n", pq_error());
-        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
-    }
+    int device_status = pq_device_flag("qat", a.device, &device);
+    if (device_status) return device_status;
     pq_apply_precision("qat", bf16, device);
     pq_qbits bits;
     pq_quantizer q;

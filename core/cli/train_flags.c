@@ -1,5 +1,6 @@
 #include "cli/train_flags.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/bf16.h"
@@ -45,6 +46,12 @@ void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc) {
     if (f->eval_tokens >= 0) tc->eval_tokens = f->eval_tokens;
     if (f->ckpt_interval >= 0) tc->ckpt_interval = f->ckpt_interval;
     if (f->lr > 0) tc->lr = f->lr;
+}
+
+int pq_device_flag(const char *cmd, const char *text, pq_device *out) {
+    if (!pq_device_parse(text, out)) return 0;
+    fprintf(stderr, "pq %s: %s\n", cmd, pq_error());
+    return strstr(pq_error(), "built without CUDA") ? 1 : 2;
 }
 
 int pq_parse_precision(const char *cmd, const char *text, pq_gpu_precision *gpu) {

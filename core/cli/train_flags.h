@@ -56,6 +56,10 @@ void pq_train_flags_init(pq_train_flags *f);
  * lr when > 0. seq_len is not a pq_train_config field: the caller uses it. */
 void pq_train_flags_apply(const pq_train_flags *f, pq_train_config *tc);
 
+/* --device of pretrain, qat and ptq (NULL: PQ_DEVICE, else cpu) into *out: 0; else the reason
+ * on stderr as "pq CMD: ..." and the exit status: 1 for a device this build lacks (a failure
+ * at work), 2 for an unknown name (a usage error). */
+int pq_device_flag(const char *cmd, const char *text, pq_device *out);
 /* --precision of pretrain and qat: "bf16" (the CPU's bf16 matmuls) returns 1 with *gpu = FP32;
  * "fp32" (default) and "tf32" (cuda's TF32 tensor cores) set *gpu and return 0; anything else
  * is a usage error naming the three. */
