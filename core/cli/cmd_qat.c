@@ -104,9 +104,6 @@ static void parse(int argc, char **argv, qat_args *a) {
     pq_quantizer q;
     if (strcmp(a->quantizer, "none") && pq_quantizer_init(&q, a->quantizer, b))
         pq_usage_error("qat", "--quantizer: %s", pq_error());
-    pq_gpu_precision p;
-    if (!a->precision) a->precision = "fp32";
-    (void)pq_parse_precision("qat", a->precision, &p);
 }
 
 /* --quantizer none: the full-precision control of a QAT run. Per linear, the relative L1
