@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 
@@ -24,14 +23,7 @@
 #include "base/util.h"
 #include "model/config.h"
 #include "model/model.h"
-#include "train/data.h"
-#include "train/optim.h"
-
-static double cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "train/bench_step.h"
 
 static json_t *load_average(void) {
     double l[3] = {0, 0, 0};
@@ -57,94 +49,27 @@ static double median(const double *v, int n) {
     return m;
 }
 
-/* What one training step needs, built once per config. */
-typedef struct {
-    pq_model *m;
-    pq_acts *a;
-    pq_adamw *opt;
-    pq_param_group *groups;
-    int n_groups, batch, T;
-    pq_token_stream ts;
-    pq_data_order order;
-    pq_optim_config oc;
-    uint16_t *x, *y;
-    int64_t step;
-} stepper;
-
-static void stepper_init(stepper *s, const pq_model_config *mc, int batch) {
-    memset(s, 0, sizeof *s);
-    s->m = pq_model_new(mc);
-    pq_model_init(s->m, 1);
-    s->batch = batch, s->T = mc->ctx;
-    pq_tokens_synthetic(&s->ts, 1, 0, (int64_t)batch * s->T * 16 + 1, mc->vocab);
-    pq_data_order_init(&s->order, &s->ts, s->T, 1);
-    pq_model_param_groups(s->m, &s->groups, &s->n_groups);
-    s->oc = (pq_optim_config){.lr = 1e-4, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 1000, .weight_decay = 0.1,
-                              .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
-    s->opt = pq_adamw_new(&s->oc, s->groups, s->n_groups);
-    s->a = pq_acts_new(mc, batch, s->T);
-    s->x = pq_malloc(sizeof(uint16_t) * (size_t)batch * s->T);
-    s->y = pq_malloc(sizeof(uint16_t) * (size_t)batch * s->T);
-}
-
-static void stepper_step(stepper *s) {
-    pq_model_refresh_weights(s->m);
-    pq_model_zero_grads(s->m);
-    pq_data_train_batch(&s->order, s->step * s->batch, s->batch, s->x, s->y);
-    pq_model_forward(s->m, s->a, s->x, s->y, s->batch, s->T, 1, 1.0f / (float)(s->batch * s->T));
-    pq_model_backward(s->m, s->a, s->x);
-    pq_model_finish_grads(s->m);
-    double norm = pq_groups_grad_norm(s->groups, s->n_groups);
-    pq_adamw_step(s->opt, pq_lr_at(&s->oc, (int)(s->step % 1000)), pq_clip_factor(norm, s->oc.clip));
-    s->step++;
-}
-
-static void stepper_free(stepper *s) {
-    free(s->x), free(s->y);
-    pq_acts_free(s->a);
-    pq_adamw_free(s->opt);
-    free(s->groups);
-    pq_data_order_free(&s->order);
-    pq_tokens_free(&s->ts);
-    pq_model_free(s->m);
-}
+/* One step; the learning-rate schedule restarts every 1000 steps. */
+static void stepper_step(pq_bench_stepper *s) { pq_bench_stepper_step(s, s->step % 1000); }
 
 /* Steps of one precision until min_time has passed (at least min_steps): seconds
  * and CPU seconds per step. */
-static void time_block(stepper *s, pq_matmul_precision p, int min_steps, double min_time, double *wall, double *cpu) {
+static void time_block(pq_bench_stepper *s, pq_matmul_precision p, int min_steps, double min_time, double *wall,
+                       double *cpu) {
     pq_set_matmul_precision(p);
-    double t0 = pq_now(), c0 = cpu_now();
+    double t0 = pq_now(), c0 = pq_bench_cpu_now();
     int n = 0;
     while (n < min_steps || pq_now() - t0 < min_time) stepper_step(s), n++;
-    *wall = (pq_now() - t0) / n, *cpu = (cpu_now() - c0) / n;
+    *wall = (pq_now() - t0) / n, *cpu = (pq_bench_cpu_now() - c0) / n;
     pq_set_matmul_precision(PQ_MATMUL_FP32);
 }
 
-/* The linears' products of one step, as (M, N, K, transA, transB). */
-typedef struct {
-    int m, n, k, ta, tb, count;
-} shape;
-
-static int step_shapes(const pq_model_config *mc, int rows, shape *out) {
-    const int hd = mc->dim / mc->n_heads, qkv = mc->dim + 2 * mc->n_kv_heads * hd;
-    const int io[5][3] = {{mc->dim, qkv, mc->n_layers}, {mc->dim, mc->dim, mc->n_layers},
-                          {mc->dim, 2 * mc->ffn_dim, mc->n_layers}, {mc->ffn_dim, mc->dim, mc->n_layers},
-                          {mc->dim, mc->vocab, 1}};
-    int n = 0;
-    for (int i = 0; i < 5; i++) {
-        int in = io[i][0], o = io[i][1], c = io[i][2];
-        out[n++] = (shape){rows, o, in, 0, 1, c}; /* forward: x W^T */
-        out[n++] = (shape){rows, in, o, 0, 0, c}; /* din = dout W */
-        out[n++] = (shape){o, in, rows, 1, 0, c}; /* dW += dout^T x */
-    }
-    return n;
-}
-
 /* Seconds of one step's linear products, per precision. */
-static void time_products(const shape *sh, int n, float *A, float *B, float *C, int reps, double *fp32_s, double *bf16_s) {
+static void time_products(const pq_gemm_shape *sh, int n, float *A, float *B, float *C, int reps, double *fp32_s,
+                          double *bf16_s) {
     double t32 = 0, t16 = 0;
     for (int i = 0; i < n; i++) {
-        const shape *s = &sh[i];
+        const pq_gemm_shape *s = &sh[i];
         int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
         for (int r = 0; r < reps; r++) {
             double t = pq_now();
@@ -160,8 +85,8 @@ static void time_products(const shape *sh, int n, float *A, float *B, float *C, 
 }
 
 static json_t *bench_config(const char *name, const pq_model_config *mc, int batch, int rounds, double min_time) {
-    stepper s;
-    stepper_init(&s, mc, batch);
+    pq_bench_stepper s;
+    pq_bench_stepper_init(&s, mc, batch);
     stepper_step(&s); /* warm-up: pages, caches, the bf16 scratch */
     pq_set_matmul_precision(PQ_MATMUL_BF16);
     stepper_step(&s);
@@ -183,20 +108,12 @@ static json_t *bench_config(const char *name, const pq_model_config *mc, int bat
         fprintf(stderr, "bench bf16: %-5s round %d: fp32 %.0f tok/s, bf16 %.0f tok/s (%.2fx; per CPU-second %.2fx)\n", name,
                 r + 1, tokens / w32[r], tokens / w16[r], w32[r] / w16[r], c32[r] / c16[r]);
     }
-    stepper_free(&s);
+    pq_bench_stepper_free(&s);
 
-    shape sh[15];
-    int n = step_shapes(mc, batch * mc->ctx, sh);
-    size_t maxa = 0, maxb = 0, maxc = 0;
-    for (int i = 0; i < n; i++) {
-        maxa = PQ_MAX(maxa, (size_t)sh[i].m * sh[i].k);
-        maxb = PQ_MAX(maxb, (size_t)sh[i].k * sh[i].n);
-        maxc = PQ_MAX(maxc, (size_t)sh[i].m * sh[i].n);
-    }
-    float *A = pq_aligned_alloc(sizeof(float) * maxa), *B = pq_aligned_alloc(sizeof(float) * maxb),
-          *C = pq_aligned_alloc(sizeof(float) * maxc);
-    for (size_t i = 0; i < maxa; i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-    for (size_t i = 0; i < maxb; i++) B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    pq_gemm_shape sh[PQ_STEP_SHAPES];
+    int n = pq_bench_step_shapes(mc, batch * mc->ctx, sh);
+    float *A, *B, *C;
+    pq_bench_gemm_operands(sh, n, &A, &B, &C);
     double *g32 = pq_malloc(sizeof(double) * 2 * (size_t)rounds), *g16 = g32 + rounds;
     for (int r = 0; r < rounds; r++) time_products(sh, n, A, B, C, 2, &g32[r], &g16[r]);
     free(A), free(B), free(C);

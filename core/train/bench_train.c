@@ -27,66 +27,105 @@
 #include "model/config.h"
 #include "model/model.h"
 #include "quant/qat_bench.h"
+#include "train/bench_step.h"
 #include "train/data.h"
 #include "train/optim.h"
 #include "train/trainer.h"
 
-typedef struct {
-    int m, n, k, ta, tb, count; /* count: times per step */
-} gemm_shape;
-
-/* The sgemms of one training step, as (M, N, K) of C[M,N] = op(A)[M,K] op(B)[K,N]. */
-static int step_shapes(const pq_model_config *c, int rows, gemm_shape *out) {
-    int D = c->dim, F = c->ffn_dim, C = D + 2 * c->n_kv_heads * (c->dim / c->n_heads), V = c->vocab, L = c->n_layers;
-    int outs[5] = {C, D, 2 * F, D, V}, ins[5] = {D, D, D, F, D}, cnt[5] = {L, L, L, L, 1};
-    int n = 0;
-    for (int i = 0; i < 5; i++) {
-        out[n++] = (gemm_shape){rows, outs[i], ins[i], 0, 1, cnt[i]}; /* y = x W^T */
-        out[n++] = (gemm_shape){rows, ins[i], outs[i], 0, 0, cnt[i]}; /* dx = dy W */
-        out[n++] = (gemm_shape){outs[i], ins[i], rows, 1, 0, cnt[i]}; /* dW = dy^T x */
-    }
-    return n;
-}
-
-static double cpu_now(void) {
+double pq_bench_cpu_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Seconds of the fastest call of one shape (repeated until min_time has passed):
- * the best case is the ceiling, and the minimum is robust to a shared machine.
- * *cpu_per_call: process CPU seconds per call (after the warm-up call). */
-static double time_gemm(const gemm_shape *s, float *A, float *B, float *Cm, double min_time, double *cpu_per_call) {
-    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    double best = 1e30, t0 = pq_now(), c0 = 0;
-    int reps;
-    for (reps = 0; reps < 4 || pq_now() - t0 < min_time; reps++) {
-        if (reps == 1) c0 = cpu_now();
-        double t = pq_now();
-        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
-                    1.0f, A, lda, B, ldb, 0.0f, Cm, s->n);
-        t = pq_now() - t;
-        if (reps > 0 && t < best) best = t; /* call 0 warms up */
+int pq_bench_step_shapes(const pq_model_config *c, int rows, pq_gemm_shape out[PQ_STEP_SHAPES]) {
+    int D = c->dim, F = c->ffn_dim, C = D + 2 * c->n_kv_heads * (c->dim / c->n_heads), V = c->vocab, L = c->n_layers;
+    int outs[5] = {C, D, 2 * F, D, V}, ins[5] = {D, D, D, F, D}, cnt[5] = {L, L, L, L, 1};
+    int n = 0;
+    for (int i = 0; i < 5; i++) {
+        out[n++] = (pq_gemm_shape){rows, outs[i], ins[i], 0, 1, cnt[i]}; /* y = x W^T */
+        out[n++] = (pq_gemm_shape){rows, ins[i], outs[i], 0, 0, cnt[i]}; /* dx = dy W */
+        out[n++] = (pq_gemm_shape){outs[i], ins[i], rows, 1, 0, cnt[i]}; /* dW = dy^T x */
     }
-    *cpu_per_call = (cpu_now() - c0) / (reps - 1);
-    return best;
+    return n;
 }
 
-/* GFLOP/s of sgemm over a step's shapes, weighted as a step weights them. */
-static json_t *sgemm_ceiling(const pq_model_config *c, int rows, double min_time, double *gflops_out, double *gflops_cpu_out) {
-    gemm_shape sh[15];
-    int n = step_shapes(c, rows, sh);
+void pq_bench_gemm_operands(const pq_gemm_shape *sh, int n, float **A, float **B, float **C) {
     size_t maxa = 0, maxb = 0, maxc = 0;
     for (int i = 0; i < n; i++) {
         maxa = PQ_MAX(maxa, (size_t)sh[i].m * sh[i].k);
         maxb = PQ_MAX(maxb, (size_t)sh[i].k * sh[i].n);
         maxc = PQ_MAX(maxc, (size_t)sh[i].m * sh[i].n);
     }
-    float *A = pq_aligned_alloc(sizeof(float) * maxa), *B = pq_aligned_alloc(sizeof(float) * maxb),
-          *Cm = pq_aligned_alloc(sizeof(float) * maxc);
-    for (size_t i = 0; i < maxa; i++) A[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
-    for (size_t i = 0; i < maxb; i++) B[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+    *A = pq_aligned_alloc(sizeof(float) * maxa), *B = pq_aligned_alloc(sizeof(float) * maxb),
+    *C = pq_aligned_alloc(sizeof(float) * maxc);
+    for (size_t i = 0; i < maxa; i++) (*A)[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < maxb; i++) (*B)[i] = (float)((i * 104729) % 1000) * 1e-3f - 0.5f;
+}
+
+void pq_bench_stepper_init(pq_bench_stepper *s, const pq_model_config *mc, int batch) {
+    memset(s, 0, sizeof *s);
+    s->m = pq_model_new(mc);
+    pq_model_init(s->m, 1);
+    s->batch = batch, s->T = mc->ctx;
+    pq_tokens_synthetic(&s->ts, 1, 0, (int64_t)batch * s->T * 16 + 1, mc->vocab);
+    pq_data_order_init(&s->order, &s->ts, s->T, 1);
+    pq_model_param_groups(s->m, &s->groups, &s->n_groups);
+    s->oc = (pq_optim_config){.lr = 1e-4, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 1000, .weight_decay = 0.1,
+                              .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
+    s->opt = pq_adamw_new(&s->oc, s->groups, s->n_groups);
+    s->a = pq_acts_new(mc, batch, s->T);
+    s->x = pq_malloc(sizeof(uint16_t) * (size_t)batch * s->T);
+    s->y = pq_malloc(sizeof(uint16_t) * (size_t)batch * s->T);
+}
+
+void pq_bench_stepper_step(pq_bench_stepper *s, int64_t lr_step) {
+    pq_model_refresh_weights(s->m);
+    pq_model_zero_grads(s->m);
+    pq_data_train_batch(&s->order, s->step * s->batch, s->batch, s->x, s->y);
+    pq_model_forward(s->m, s->a, s->x, s->y, s->batch, s->T, 1, 1.0f / (float)(s->batch * s->T));
+    pq_model_backward(s->m, s->a, s->x);
+    pq_model_finish_grads(s->m);
+    double norm = pq_groups_grad_norm(s->groups, s->n_groups);
+    pq_adamw_step(s->opt, pq_lr_at(&s->oc, lr_step), pq_clip_factor(norm, s->oc.clip));
+    s->step++;
+}
+
+void pq_bench_stepper_free(pq_bench_stepper *s) {
+    free(s->x), free(s->y);
+    pq_acts_free(s->a);
+    pq_adamw_free(s->opt);
+    free(s->groups);
+    pq_data_order_free(&s->order);
+    pq_tokens_free(&s->ts);
+    pq_model_free(s->m);
+}
+
+/* Seconds of the fastest call of one shape (repeated until min_time has passed):
+ * the best case is the ceiling, and the minimum is robust to a shared machine.
+ * *cpu_per_call: process CPU seconds per call (after the warm-up call). */
+static double time_gemm(const pq_gemm_shape *s, float *A, float *B, float *Cm, double min_time, double *cpu_per_call) {
+    int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
+    double best = 1e30, t0 = pq_now(), c0 = 0;
+    int reps;
+    for (reps = 0; reps < 4 || pq_now() - t0 < min_time; reps++) {
+        if (reps == 1) c0 = pq_bench_cpu_now();
+        double t = pq_now();
+        cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
+                    1.0f, A, lda, B, ldb, 0.0f, Cm, s->n);
+        t = pq_now() - t;
+        if (reps > 0 && t < best) best = t; /* call 0 warms up */
+    }
+    *cpu_per_call = (pq_bench_cpu_now() - c0) / (reps - 1);
+    return best;
+}
+
+/* GFLOP/s of sgemm over a step's shapes, weighted as a step weights them. */
+static json_t *sgemm_ceiling(const pq_model_config *c, int rows, double min_time, double *gflops_out, double *gflops_cpu_out) {
+    pq_gemm_shape sh[PQ_STEP_SHAPES];
+    int n = pq_bench_step_shapes(c, rows, sh);
+    float *A, *B, *Cm;
+    pq_bench_gemm_operands(sh, n, &A, &B, &Cm);
     double flops = 0, secs = 0, cpu_secs = 0;
     json_t *shapes = json_array();
     for (int i = 0; i < n; i++) {
@@ -109,49 +148,23 @@ static json_t *sgemm_ceiling(const pq_model_config *c, int rows, double min_time
  * waiting for the core; the CPU time does not). */
 static void time_steps(const pq_model_config *mc, int batch, int min_steps, double min_time, int *steps_done,
                        double *mean_s, double *best_s, double *cpu_s) {
-    pq_model *m = pq_model_new(mc);
-    pq_model_init(m, 1);
-    int T = mc->ctx;
-    pq_token_stream ts;
-    pq_tokens_synthetic(&ts, 1, 0, (int64_t)batch * T * 16 + 1, mc->vocab);
-    pq_data_order order;
-    pq_data_order_init(&order, &ts, T, 1);
-    pq_param_group *groups = NULL;
-    int n_groups = 0;
-    pq_model_param_groups(m, &groups, &n_groups);
-    pq_optim_config oc = {.lr = 1e-4, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 1000, .weight_decay = 0.1,
-                          .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
-    pq_adamw *opt = pq_adamw_new(&oc, groups, n_groups);
-    pq_acts *a = pq_acts_new(mc, batch, T);
-    uint16_t *x = pq_malloc(sizeof(uint16_t) * (size_t)batch * T), *y = pq_malloc(sizeof(uint16_t) * (size_t)batch * T);
+    pq_bench_stepper st;
+    pq_bench_stepper_init(&st, mc, batch);
     double t_start = 0, best = 1e30, c_start = 0;
     int s;
     for (s = 0;; s++) {
-        if (s == 1) t_start = pq_now(), c_start = cpu_now(); /* step 0 warms caches and pages */
+        if (s == 1) t_start = pq_now(), c_start = pq_bench_cpu_now(); /* step 0 warms caches and pages */
         if (s > min_steps && pq_now() - t_start >= min_time) break;
         double t = pq_now();
-        pq_model_refresh_weights(m);
-        pq_model_zero_grads(m);
-        pq_data_train_batch(&order, (int64_t)s * batch, batch, x, y);
-        pq_model_forward(m, a, x, y, batch, T, 1, 1.0f / (float)(batch * T));
-        pq_model_backward(m, a, x);
-        pq_model_finish_grads(m);
-        double norm = pq_groups_grad_norm(groups, n_groups);
-        pq_adamw_step(opt, pq_lr_at(&oc, s), pq_clip_factor(norm, oc.clip));
+        pq_bench_stepper_step(&st, s);
         t = pq_now() - t;
         if (s > 0 && t < best) best = t;
     }
     *steps_done = s - 1;
     *mean_s = (pq_now() - t_start) / (s - 1);
-    *cpu_s = (cpu_now() - c_start) / (s - 1);
+    *cpu_s = (pq_bench_cpu_now() - c_start) / (s - 1);
     *best_s = best;
-    free(x), free(y);
-    pq_acts_free(a);
-    pq_adamw_free(opt);
-    free(groups);
-    pq_data_order_free(&order);
-    pq_tokens_free(&ts);
-    pq_model_free(m);
+    pq_bench_stepper_free(&st);
 }
 
 int pq_bench_train(const char *out_dir, int quick) {
