@@ -32,6 +32,11 @@ static int64_t layer_linear_floats(layer_shape s) {
     return (int64_t)s.C * s.D + (int64_t)s.D * s.D + 2 * (int64_t)s.F * s.D + (int64_t)s.D * s.F;
 }
 
+/* Bytes of m->eff (and of m->geff): every layer's hooked linears. */
+static size_t eff_bytes(const pq_model *m) {
+    return sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
+}
+
 /* Points p at the layer's pieces inside a buffer laid out as
  * [attn_norm? | wqkv | wo | mlp_norm? | wgu | wdown]; norms only if with_norms. */
 static float *layout_layer(pq_layer_ptrs *p, float *at, layer_shape s, int with_norms) {
@@ -148,9 +153,8 @@ void pq_model_rope_tables(const pq_model_config *c, float *cos_t, float *sin_t) 
 
 void pq_model_free(pq_model *m) {
     if (!m) return;
-    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
     pq_pages_free(m->params, sizeof(float) * m->n_params), pq_pages_free(m->grads, sizeof(float) * m->n_params);
-    pq_pages_free(m->eff, eff_bytes), pq_pages_free(m->geff, eff_bytes);
+    pq_pages_free(m->eff, eff_bytes(m)), pq_pages_free(m->geff, eff_bytes(m));
     free(m->w), free(m->g), free(m->we), free(m->ge), free(m->tensors);
     free(m->rope_cos), free(m->rope_sin);
     free(m);
@@ -214,16 +218,15 @@ void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook) {
     layer_shape s = shape_of(&m->cfg);
     int L = m->cfg.n_layers;
     m->hook = hook;
-    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(s) * L;
     if (!hook) {
-        pq_pages_free(m->eff, eff_bytes), pq_pages_free(m->geff, eff_bytes);
+        pq_pages_free(m->eff, eff_bytes(m)), pq_pages_free(m->geff, eff_bytes(m));
         m->eff = m->geff = NULL;
         for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
         return;
     }
     if (!m->eff) {
-        m->eff = pq_pages_alloc(eff_bytes);
-        m->geff = pq_pages_alloc(eff_bytes);
+        m->eff = pq_pages_alloc(eff_bytes(m));
+        m->geff = pq_pages_alloc(eff_bytes(m));
     }
     float *e = m->eff, *ge = m->geff;
     for (int l = 0; l < L; l++) {
@@ -260,18 +263,17 @@ void pq_model_finish_grads(pq_model *m) {
             const float *dWe = linear_in(&m->ge[l], s, k, &rows, &cols);
             m->hook->backward(m->hook->ctx, l, k, W, rows, cols, dWe, dW);
         }
-    memset(m->geff, 0, sizeof(float) * layer_linear_floats(s) * m->cfg.n_layers);
+    memset(m->geff, 0, eff_bytes(m));
 }
 
 void pq_model_release_scratch(pq_model *m) {
     pq_pages_release(m->grads, sizeof(float) * m->n_params);
-    size_t eff_bytes = sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
-    if (m->eff) pq_pages_release(m->eff, eff_bytes), pq_pages_release(m->geff, eff_bytes);
+    if (m->eff) pq_pages_release(m->eff, eff_bytes(m)), pq_pages_release(m->geff, eff_bytes(m));
 }
 
 void pq_model_zero_grads(pq_model *m) {
     memset(m->grads, 0, sizeof(float) * m->n_params);
-    if (m->geff) memset(m->geff, 0, sizeof(float) * layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers);
+    if (m->geff) memset(m->geff, 0, eff_bytes(m));
 }
 
 /* ---- activations ---------------------------------------------------------- */
@@ -480,28 +482,24 @@ static void model_to_ckpt(const pq_model *m, pq_ckpt *c, int by_reference) {
 void pq_model_to_ckpt(const pq_model *m, pq_ckpt *c) { model_to_ckpt(m, c, 0); }
 void pq_model_to_ckpt_ref(const pq_model *m, pq_ckpt *c) { model_to_ckpt(m, c, 1); }
 
-int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) {
+/* take (pq_model_take_ckpt, whose c is not const): each of c's tensors is emptied
+ * once copied. */
+static int params_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what, int take) {
     for (int i = 0; i < m->n_tensors; i++) {
         const pq_model_tensor *t = &m->tensors[i];
         const void *d = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
         if (!d) return pq_fail_prefix("%s", what);
         memcpy(t->param, d, sizeof(float) * t->numel);
-    }
-    return 0;
-}
-
-int pq_model_take_ckpt(pq_model *m, pq_ckpt *c, const char *what) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const pq_model_tensor *t = &m->tensors[i];
-        const void *d = pq_ckpt_expect(c, t->name, PQ_F32, t->numel);
-        if (!d) return pq_fail_prefix("%s", what);
-        memcpy(t->param, d, sizeof(float) * t->numel);
+        if (!take) continue;
         pq_tensor *ct = (pq_tensor *)pq_ckpt_find(c, t->name);
         if (!ct->borrowed) free(ct->data);
         ct->data = NULL, ct->numel = 0, ct->ndim = 1, ct->dims[0] = 0;
     }
     return 0;
 }
+
+int pq_model_from_ckpt(pq_model *m, const pq_ckpt *c, const char *what) { return params_from_ckpt(m, c, what, 0); }
+int pq_model_take_ckpt(pq_model *m, pq_ckpt *c, const char *what) { return params_from_ckpt(m, c, what, 1); }
 
 int pq_model_save(const pq_model *m, const char *path, const json_t *extra_meta) {
     pq_ckpt *c = pq_ckpt_new();
