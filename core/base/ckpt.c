@@ -50,8 +50,11 @@ const pq_tensor *pq_ckpt_find(const pq_ckpt *c, const char *name) {
     return NULL;
 }
 
-/* Appends a tensor whose data buffer is allocated but not filled. */
-static pq_tensor *append(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims, int alloc) {
+/* Appends a tensor without data (the caller sets t->data). A bad shape, dtype or
+ * name is a programming error here: the loader checks what it reads first. */
+static pq_tensor *append(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims) {
+    if (ndim < 0 || ndim > PQ_CKPT_MAX_DIMS || !pq_dtype_size(dtype))
+        pq_die("checkpoint: tensor '%s' has an invalid shape or dtype", name);
     if (pq_ckpt_find(c, name)) pq_die("checkpoint: duplicate tensor name '%s'", name);
     if (c->count == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 16;
@@ -64,22 +67,18 @@ static pq_tensor *append(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim,
     t->ndim = ndim;
     t->numel = 1;
     for (int d = 0; d < ndim; d++) t->dims[d] = dims[d], t->numel *= dims[d];
-    if (alloc) t->data = pq_malloc((size_t)t->numel * pq_dtype_size(dtype));
     return t;
 }
 
 pq_tensor *pq_ckpt_add(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims, const void *data) {
-    if (ndim < 0 || ndim > PQ_CKPT_MAX_DIMS || !pq_dtype_size(dtype))
-        pq_die("checkpoint: tensor '%s' has an invalid shape or dtype", name);
-    pq_tensor *t = append(c, name, dtype, ndim, dims, 1);
+    pq_tensor *t = append(c, name, dtype, ndim, dims);
+    t->data = pq_malloc((size_t)t->numel * pq_dtype_size(dtype));
     memcpy(t->data, data, (size_t)t->numel * pq_dtype_size(dtype));
     return t;
 }
 
 pq_tensor *pq_ckpt_add_ref(pq_ckpt *c, const char *name, pq_dtype dtype, int ndim, const int64_t *dims, const void *data) {
-    if (ndim < 0 || ndim > PQ_CKPT_MAX_DIMS || !pq_dtype_size(dtype))
-        pq_die("checkpoint: tensor '%s' has an invalid shape or dtype", name);
-    pq_tensor *t = append(c, name, dtype, ndim, dims, 0);
+    pq_tensor *t = append(c, name, dtype, ndim, dims);
     t->data = (void *)data;
     t->borrowed = 1;
     return t;
@@ -336,7 +335,7 @@ static int read_tensor(reader *r, pq_ckpt *c) {
     size_t bytes = numel * pq_dtype_size((pq_dtype)dtype);
     if (bytes > r->raw_n - r->raw_at) return pq_fail("%s: corrupt checkpoint: tensor '%s' is cut short", r->path, name);
     if (pq_ckpt_find(c, name)) return pq_fail("%s: corrupt checkpoint: tensor '%s' appears twice", r->path, name);
-    pq_tensor *t = append(c, name, (pq_dtype)dtype, ndim, dims, 0);
+    pq_tensor *t = append(c, name, (pq_dtype)dtype, ndim, dims);
     return take_data(r, t, bytes, name);
 }
 
