@@ -397,6 +397,18 @@ typedef struct {
     double gone_since; /* when the job was first seen finished without a DONE marker */
 } run_job;
 
+/* Each run done (DONE marker) or pending, with the job recorded for a pending one. Caller frees. */
+static run_job *recorded_jobs(pq_plan *plan, int *pending) {
+    run_job *jobs = pq_calloc((size_t)plan->count, sizeof *jobs);
+    *pending = 0;
+    for (int i = 0; i < plan->count; i++) {
+        pq_run *r = &plan->runs[i];
+        r->state = pq_run_is_done(r) ? RUN_DONE : RUN_PENDING;
+        if (r->state == RUN_PENDING) (*pending)++, recorded_job(r, jobs[i].job);
+    }
+    return jobs;
+}
+
 /* Which recorded jobs Slurm still holds (active) and what it says of each. */
 static int refresh(const pq_plan *plan, run_job *jobs, int only_running) {
     const char **ids = pq_calloc((size_t)plan->count, sizeof *ids);
@@ -418,9 +430,12 @@ static int refresh(const pq_plan *plan, run_job *jobs, int only_running) {
     return got < 0 ? -1 : 0;
 }
 
-static int dep_state_is(const pq_plan *plan, const pq_run *r, pq_run_state a, pq_run_state b) {
-    for (int d = 0; d < r->ndeps; d++)
-        if (plan->runs[r->deps[d]].state == a || plan->runs[r->deps[d]].state == b) return 1;
+/* A parent failed or was skipped: the run can never run (scheduler.c's blocked()). */
+static int blocked(const pq_plan *plan, const pq_run *r) {
+    for (int d = 0; d < r->ndeps; d++) {
+        pq_run_state s = plan->runs[r->deps[d]].state;
+        if (s == RUN_FAILED || s == RUN_SKIPPED) return 1;
+    }
     return 0;
 }
 
@@ -467,7 +482,7 @@ static int skip_descendants(pq_plan *plan, run_job *jobs, int from) {
     int n = 0, skipped = 0;
     for (int k = from + 1; k < plan->count; k++) {
         pq_run *r = &plan->runs[k];
-        if ((r->state != RUN_RUNNING && r->state != RUN_PENDING) || !dep_state_is(plan, r, RUN_FAILED, RUN_SKIPPED)) continue;
+        if ((r->state != RUN_RUNNING && r->state != RUN_PENDING) || !blocked(plan, r)) continue;
         if (r->state == RUN_RUNNING && jobs[k].active) ids[n++] = jobs[k].job;
         r->state = RUN_SKIPPED, skipped++;
     }
@@ -544,15 +559,10 @@ static int follow(pq_plan *plan, run_job *jobs, const pq_slurm_options *opt, int
 }
 
 int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq) {
-    int n = plan->count, left = 0, failed = 0, submitted = 0, kept = 0;
+    int n = plan->count, left, failed = 0, submitted = 0, kept = 0;
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) return pq_fail("getcwd: %s", strerror(errno));
-    run_job *jobs = pq_calloc((size_t)n, sizeof *jobs);
-    for (int i = 0; i < n; i++) {
-        pq_run *r = &plan->runs[i];
-        r->state = pq_run_is_done(r) ? RUN_DONE : RUN_PENDING;
-        if (r->state == RUN_PENDING) left++, recorded_job(r, jobs[i].job);
-    }
+    run_job *jobs = recorded_jobs(plan, &left);
     fprintf(stderr, "pq suite: %d runs, %d already done, %d to run\n", n, n - left, left);
     int rc = left ? refresh(plan, jobs, 0) : 0, need_submit = 0;
     for (int i = 0; i < n; i++) need_submit |= plan->runs[i].state == RUN_PENDING && !jobs[i].active;
@@ -573,7 +583,7 @@ int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq
             const char *id[] = {jobs[i].job};
             scancel(id, 1);
         }
-        if (dep_state_is(plan, r, RUN_FAILED, RUN_SKIPPED)) {
+        if (blocked(plan, r)) {
             r->state = RUN_SKIPPED, failed++;
             continue;
         }
@@ -597,13 +607,8 @@ int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq
 /* ---- status and cancel ------------------------------------------------------------------------ */
 
 int pq_slurm_status(pq_plan *plan, int cancel) {
-    int n = plan->count, done = 0, running = 0, queued = 0, failed = 0, cancelled = 0, unsubmitted = 0;
-    run_job *jobs = pq_calloc((size_t)n, sizeof *jobs);
-    for (int i = 0; i < n; i++) {
-        pq_run *r = &plan->runs[i];
-        r->state = pq_run_is_done(r) ? RUN_DONE : RUN_PENDING;
-        if (r->state == RUN_PENDING) recorded_job(r, jobs[i].job);
-    }
+    int n = plan->count, done = 0, running = 0, queued = 0, failed = 0, cancelled = 0, unsubmitted = 0, pending;
+    run_job *jobs = recorded_jobs(plan, &pending);
     if (refresh(plan, jobs, 0) != 0) {
         free(jobs);
         return -1;
@@ -617,13 +622,12 @@ int pq_slurm_status(pq_plan *plan, int cancel) {
         if (r->state == RUN_DONE) {
             done++;
         } else if (j->active) {
-            int pending = !strcmp(j->state, "PENDING");
-            pending ? queued++ : running++;
+            int is_queued = !strcmp(j->state, "PENDING"), why = *j->reason && strcmp(j->reason, "None");
+            is_queued ? queued++ : running++;
             ids[nids++] = j->job;
             if (!cancel)
-                printf("  %-9s %s  slurm job %s%s%s%s\n", pending ? "queued" : "running", name, j->job,
-                       *j->reason && strcmp(j->reason, "None") ? " (" : "", strcmp(j->reason, "None") ? j->reason : "",
-                       *j->reason && strcmp(j->reason, "None") ? ")" : "");
+                printf("  %-9s %s  slurm job %s%s%s%s\n", is_queued ? "queued" : "running", name, j->job, why ? " (" : "",
+                       why ? j->reason : "", why ? ")" : "");
         } else if (j->job[0]) {
             int was_cancelled = !strcmp(j->state, "CANCELLED");
             was_cancelled ? cancelled++ : failed++;
