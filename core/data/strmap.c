@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/util.h"
 
 typedef struct {
@@ -17,9 +18,9 @@ struct pq_strmap {
     size_t cap, n; /* cap is a power of two */
 };
 
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+/* FNV-1a with its high bits folded into the low ones that pick the slot. */
+static uint64_t hash_key(const void *p, size_t n) {
+    uint64_t h = pq_fnv1a64(p, n);
     return h ^ (h >> 29);
 }
 
@@ -62,7 +63,7 @@ static void grow(pq_strmap *m) {
 
 int pq_strmap_put(pq_strmap *m, const void *key, size_t len, int64_t value) {
     if (2 * (m->n + 1) > m->cap) grow(m);
-    uint64_t h = fnv1a(key, len);
+    uint64_t h = hash_key(key, len);
     slot *s = find(m, key, len, h);
     if (s->key) {
         s->value = value;
@@ -76,7 +77,7 @@ int pq_strmap_put(pq_strmap *m, const void *key, size_t len, int64_t value) {
 }
 
 int pq_strmap_get(const pq_strmap *m, const void *key, size_t len, int64_t *value) {
-    const slot *s = find(m, key, len, fnv1a(key, len));
+    const slot *s = find(m, key, len, hash_key(key, len));
     if (!s->key) return 0;
     if (value) *value = s->value;
     return 1;
