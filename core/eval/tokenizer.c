@@ -44,25 +44,23 @@ static void hf_free(void *impl) { pq_hf_bpe_free(impl); }
 static void spm_free(void *impl) { pq_spm_free(impl); }
 static void bpe_free(void *impl) { pq_bpe_free(impl); }
 
-/* key ("bos_token_id", "eos_token_id": an id, or a list whose first is taken) of the
- * config.json beside path (a Hugging Face model directory), or -1. */
-static int32_t config_id(const char *path, const char *key) {
+/* key (an id, or a list whose first is taken) of a config.json, or -1. */
+static int32_t config_id(const json_t *config, const char *key) {
+    const json_t *b = json_object_get(config, key);
+    if (json_is_array(b)) b = json_array_get(b, 0);
+    return json_is_integer(b) && json_integer_value(b) >= 0 && json_integer_value(b) < (1 << 24) ? (int32_t)json_integer_value(b) : -1;
+}
+
+/* bos_token_id and eos_token_id of the config.json beside path (a Hugging Face
+ * model directory); -1 where it or they are absent. */
+static void config_ids(const char *path, int32_t *bos, int32_t *eos) {
     const char *slash = strrchr(path, '/');
     char *cfg = pq_malloc(strlen(path) + 16);
     sprintf(cfg, "%.*sconfig.json", slash ? (int)(slash - path + 1) : 0, path);
-    int32_t id = -1;
-    FILE *f = fopen(cfg, "rb");
-    if (f) {
-        fclose(f);
-        json_t *j = pq_json_read(cfg);
-        json_t *b = json_object_get(j, key);
-        if (json_is_array(b)) b = json_array_get(b, 0);
-        if (json_is_integer(b) && json_integer_value(b) >= 0 && json_integer_value(b) < (1 << 24))
-            id = (int32_t)json_integer_value(b);
-        json_decref(j);
-    }
+    json_t *j = pq_file_exists(cfg) ? pq_json_read(cfg) : NULL;
+    *bos = config_id(j, "bos_token_id"), *eos = config_id(j, "eos_token_id");
+    json_decref(j);
     free(cfg);
-    return id;
 }
 
 static int first_bytes(const char *path, char *buf, size_t n) {
@@ -92,29 +90,33 @@ int pq_eval_tokenizer_open(const char *path, int32_t bos, pq_eval_tokenizer *tok
         if (bos >= 0) tok->bos = bos, info->bos_from = "given (--bos or the import record)";
         return 0;
     }
+    /* A foreign tokenizer is read once: parsed and hashed from the same bytes. */
+    size_t n;
+    char *data = pq_read_file(path, &n);
+    if (!data) return -1;
     int32_t own;
     if (head[skip] == '{') {
-        pq_hf_bpe *t = pq_hf_bpe_load(path);
-        if (!t) return -1;
+        pq_hf_bpe *t = pq_hf_bpe_parse(data, n, path);
+        if (!t) return free(data), -1;
         *tok = (pq_eval_tokenizer){.vocab_size = pq_hf_bpe_vocab_size(t), .impl = t, .encode = hf_encode,
                                    .token_bytes = hf_bytes, .free = hf_free};
         info->kind = "tokenizer.json";
         own = pq_hf_bpe_template_bos(t);
         info->eos = -1;
     } else {
-        pq_spm *s = pq_spm_load(path);
-        if (!s) return -1;
+        pq_spm *s = pq_spm_parse((const uint8_t *)data, n, path);
+        if (!s) return free(data), -1;
         *tok = (pq_eval_tokenizer){.vocab_size = pq_spm_vocab_size(s), .impl = s, .encode = spm_encode,
                                    .token_bytes = spm_bytes, .free = spm_free};
         info->kind = strcmp(pq_spm_model_type(s), "bpe") ? "sentencepiece-unigram" : "sentencepiece-bpe";
         own = pq_spm_bos(s);
         info->eos = pq_spm_eos(s);
     }
-    if (pq_sha256_file(path, info->hash)) {
-        tok->free(tok->impl);
-        return -1;
-    }
-    int32_t cfg = bos >= 0 ? -1 : config_id(path, "bos_token_id"), cfg_eos = config_id(path, "eos_token_id");
+    pq_sha256_hex(data, n, info->hash);
+    free(data);
+    int32_t cfg, cfg_eos;
+    config_ids(path, &cfg, &cfg_eos);
+    if (bos >= 0) cfg = -1;
     if (cfg_eos >= 0) info->eos = cfg_eos;
     tok->bos = bos >= 0 ? bos : cfg >= 0 ? cfg : own;
     info->bos_from = bos >= 0 ? "given (--bos or the import record)" : cfg >= 0 ? "config.json bos_token_id" : own >= 0 ? "the tokenizer" : "none";
