@@ -9,6 +9,7 @@
 #include "base/util.h"
 #include "cli/cli.h"
 #include "cli/mem_plan.h"
+#include "data/bpe.h"
 #include "eval/tokenizer.h"
 #include "kernels/infer.h"
 #include "train/data.h"
@@ -152,7 +153,7 @@ int cmd_generate(int argc, char **argv) {
     pq_ckpt_free(ckpt);
     int V = pq_infer_config(m)->vocab;
     pq_eval_tokenizer tok = {0};
-    pq_tokenizer_info tinfo = {.eos = imported_copy ? -1 : 257}; /* pq's EOS (data/bpe.h) when no tokenizer is opened */
+    pq_tokenizer_info tinfo = {.eos = imported_copy ? -1 : PQ_BPE_EOS}; /* when no tokenizer is opened */
     if (prompt) {
         char fallback[64];
         const char *work = getenv("PQ_WORK") && *getenv("PQ_WORK") ? getenv("PQ_WORK") : "work";
