@@ -38,9 +38,10 @@ static void usage(void) {
 }
 
 /* The first n tokens of the validation text of the model's vocab, made by the
- * tokenizer the checkpoint records; the count read, or -1 + pq_error(). */
+ * tokenizer the checkpoint records (its metadata alone: the decode loads the
+ * tensors); the count read, or -1 + pq_error(). */
 static int validation_text(const char *model, const char *data_dir, int n, int32_t **out) {
-    pq_ckpt *c = pq_ckpt_load(model);
+    pq_ckpt *c = pq_ckpt_peek(model, NULL);
     if (!c) return -1;
     pq_model_config cfg;
     char hash[128] = "";
