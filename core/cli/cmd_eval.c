@@ -8,6 +8,7 @@
 #include "base/manifest.h"
 #include "cli/cli.h"
 #include "cli/mem_plan.h"
+#include "cli/train_flags.h"
 #include "data/bpe.h"
 #include "data/databuild.h"
 #include "eval/bpe_tok.h"
@@ -205,11 +206,8 @@ int cmd_eval(int argc, char **argv) {
     if (val_tokens && !units_path) pq_usage_error(cmd, "--val-tokens needs --units FILE");
     if (pq_mem_guard_ckpt("eval", model_path, 0, 1)) return 1;
     pq_device device;
-    if (pq_device_parse(device_text, &device)) {
-        /* a device this build lacks fails at work (1); an unknown name is a usage error (2) */
-        fprintf(stderr, "pq eval: %s\n", pq_error());
-        return strstr(pq_error(), "built without CUDA") ? 1 : 2;
-    }
+    int device_status = pq_device_flag("eval", device_text, &device);
+    if (device_status) return device_status;
 
     char work_data[1024];
     if (!data_dir) {
