@@ -45,15 +45,19 @@ int pq_bf16_native(void) {
 
 #define AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-/* The scalar reference's arithmetic on 16 lanes. */
-AVX512_BF16 static void round16(uint16_t *out, const float *in) {
-    const __m512i u = _mm512_loadu_si512(in);
+/* The scalar reference's arithmetic (pq_bf16_from_f32) on 16 lanes; each result in
+ * the low half of its 32-bit lane. */
+AVX512_BF16 static inline __m512i bf16_lanes(__m512 x) {
+    const __m512i u = _mm512_castps_si512(x);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
     __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
     const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
                                                   _mm512_set1_epi32(0x7f800000));
-    r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
-    _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi32_epi16(r));
+    return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+}
+
+AVX512_BF16 static void round16(uint16_t *out, const float *in) {
+    _mm256_storeu_si256((__m256i *)out, _mm512_cvtepi32_epi16(bf16_lanes(_mm512_loadu_ps(in))));
 }
 
 AVX512_BF16 static void round_array_avx512(uint16_t *out, const float *in, size_t n) {
@@ -120,16 +124,6 @@ void pq_gemm_bf16_portable(int transA, int transB, int M, int N, int K, float al
  * K is padded with a zero. */
 
 enum { MR = 12, NR = 32, KC = 384, KCP = KC / 2, MC_MAX = 96 };
-
-/* The reference rounding on 16 lanes; each result in the low half of its 32-bit lane. */
-AVX512_BF16 static inline __m512i bf16_lanes(__m512 x) {
-    const __m512i u = _mm512_castps_si512(x);
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
-                                                  _mm512_set1_epi32(0x7f800000));
-    return _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
-}
 
 static __mmask16 first_lanes(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
