@@ -342,15 +342,21 @@ static void acts_alloc_lists(pq_acts *a, int L) {
     for (size_t i = 0; i < PQ_COUNT(lists); i++) *lists[i] = pq_calloc((size_t)L, sizeof(float *));
 }
 
+/* Floats of the activations of B sequences of T tokens; SIZE_MAX if that overflows. */
+static size_t acts_floats(const pq_model_config *cfg, int B, int T) {
+    pq_acts a = {0};
+    acts_alloc_lists(&a, cfg->n_layers);
+    size_t floats = plan_acts(&a, cfg, B, T, NULL);
+    acts_free_lists(&a);
+    return floats;
+}
+
 int pq_acts_check(const pq_model_config *cfg, int B, int T) {
     if (B <= 0 || T <= 0) return pq_fail("batch %d x %d tokens: both must be positive", B, T);
     if ((int64_t)B * T > INT32_MAX) return pq_fail("batch %d x %d tokens: more than 2^31 - 1 positions", B, T);
     if (cfg->vocab > PQ_MAX_TRAIN_VOCAB) /* an imported LLaMA-3: pq eval and pq generate score it, training cannot */
         return pq_fail("vocab %d: the training forward reads tokens as uint16 (at most %d)", cfg->vocab, PQ_MAX_TRAIN_VOCAB);
-    pq_acts a = {0};
-    acts_alloc_lists(&a, cfg->n_layers);
-    size_t floats = plan_acts(&a, cfg, B, T, NULL);
-    acts_free_lists(&a);
+    size_t floats = acts_floats(cfg, B, T);
     const size_t limit = (size_t)(PQ_MAX_ACT_BYTES / (int64_t)sizeof(float));
     if (floats == SIZE_MAX)
         return pq_fail("batch %d x %d tokens: the activations' size overflows (limit %lld GiB)", B, T,
@@ -363,10 +369,7 @@ int pq_acts_check(const pq_model_config *cfg, int B, int T) {
 
 size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T) {
     if (B <= 0 || T <= 0) return 0;
-    pq_acts a = {0};
-    acts_alloc_lists(&a, cfg->n_layers);
-    size_t floats = plan_acts(&a, cfg, B, T, NULL);
-    acts_free_lists(&a);
+    size_t floats = acts_floats(cfg, B, T);
     return floats == SIZE_MAX ? SIZE_MAX : sat_mul(floats, sizeof(float));
 }
 
