@@ -47,8 +47,6 @@ struct pq_hf_bpe {
 
 /* ---- UTF-8 and the byte-level alphabet ---------------------------------------- */
 
-static uint32_t utf8_at(const uint8_t *p, size_t n, size_t *len) { return pq_utf8_decode(p, n, len); }
-
 /* GPT-2's bytes_to_unicode: printable Latin-1 bytes stand for themselves, the
  * others for 256 + their rank among the non-printable ones. */
 static uint32_t byte_char(int b) {
@@ -65,7 +63,7 @@ static int byte_level_decode(const char *s, uint8_t *out, size_t *n_out, const i
     size_t n = strlen(s), k = 0;
     for (size_t i = 0; i < n;) {
         size_t l;
-        uint32_t cp = utf8_at((const uint8_t *)s + i, n - i, &l);
+        uint32_t cp = pq_utf8_decode((const uint8_t *)s + i, n - i, &l);
         if (cp >= 512 || char_byte[cp] < 0) return 0;
         out[k++] = (uint8_t)char_byte[cp];
         i += l;
@@ -81,7 +79,7 @@ typedef struct {
     size_t n;
 } text;
 
-static uint32_t cp_at(text t, size_t i, size_t *len) { return utf8_at(t.p + i, t.n - i, len); }
+static uint32_t cp_at(text t, size_t i, size_t *len) { return pq_utf8_decode(t.p + i, t.n - i, len); }
 static int is_l(uint32_t c) { return pq_uni_is_letter(c); }
 static int is_n(uint32_t c) { return pq_uni_is_number(c); }
 static int is_s(uint32_t c) { return pq_uni_is_space(c); }
@@ -303,7 +301,7 @@ static void encode_plain(pq_hf_bpe *t, const uint8_t *p, size_t n, int32_t **out
     free(w.next);
 }
 
-static int is_space_at(const uint8_t *p, size_t n, size_t *len) { return pq_uni_is_space(utf8_at(p, n, len)); }
+static int is_space_at(const uint8_t *p, size_t n, size_t *len) { return pq_uni_is_space(pq_utf8_decode(p, n, len)); }
 
 /* The leftmost added token in p[from..n), the longest there: index, or -1. */
 static int find_added(const pq_hf_bpe *t, const uint8_t *p, size_t n, size_t from, size_t *at) {
