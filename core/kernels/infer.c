@@ -188,11 +188,14 @@ static void build_head_b8(pq_infer *m) {
     free(codes), free(scale), free(offset);
 }
 
-/* The default head (-1): int8 where the decode already runs int8 activations
+/* The last step of building a decoder: the head, then the coalesced layout. The
+ * default head (-1): int8 where the decode already runs int8 activations
  * through packed linears, whose rounding error is of the same order as the
  * head's; fp32 where the decode is exact (fp32 activations, fp32 linears). */
-static void resolve_head(pq_infer *m) {
+static void finish_build(pq_infer *m) {
     if (m->opt.head_b8 < 0) m->opt.head_b8 = m->format >= 0 && m->opt.act == PQ_ACT_Q8;
+    if (m->opt.head_b8) build_head_b8(m);
+    coalesce_codes(m);
 }
 
 /* Copies a tensor of the checkpoint (F32, n values) or fails naming it. */
@@ -340,9 +343,7 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
         pq_infer_free(m);
         return NULL;
     }
-    resolve_head(m);
-    if (m->opt.head_b8) build_head_b8(m);
-    coalesce_codes(m);
+    finish_build(m);
     return m;
 }
 
@@ -407,9 +408,7 @@ pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer
             for (int i = 0; i < groups[g].n; i++) staged_free(&parts[i]);
         }
     }
-    resolve_head(m);
-    if (m->opt.head_b8) build_head_b8(m);
-    coalesce_codes(m);
+    finish_build(m);
     return m;
 }
 
