@@ -61,12 +61,17 @@ int cmd_export(int argc, char **argv) {
     else printf("exported %s -> %s%s\n", from, out, gguf ? "" : " (config.json, model.safetensors)");
     size_t i;
     json_t *row;
+    int fp32_scales = 0;
     json_array_foreach(json_object_get(report, "tensors"), i, row) {
         const char *reason = json_string_value(json_object_get(row, "reason"));
         printf("  %-28s %-5s%s%s\n", json_string_value(json_object_get(row, "name")),
                json_string_value(json_object_get(row, "type")), reason ? "  not exact in " : "",
                reason ? reason : "");
+        fp32_scales |= reason && strstr(reason, "is not an fp16 number");
     }
+    if (fp32_scales)
+        printf("  (scales that are not fp16 numbers: pq qat/ptq --scale-fp16 trains or quantizes a model that these "
+               "types hold exactly)\n");
     json_decref(report);
     pq_ckpt_free(c);
     return rc ? 1 : 0;

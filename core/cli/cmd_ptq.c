@@ -34,6 +34,7 @@ static void usage(void) {
            "  --out DIR          writes DIR/model.ckpt and DIR/results.json\n"
            "  --quantizer NAME   the grid (default rtn: 2^b levels, or 3 at 1.58, spread over [-max|W|, max|W|]\n"
            "                     per row); any pq qat quantizer name works, with its initial scales\n"
+           "  --scale-fp16       scales rounded as pq qat --scale-fp16 does (exact GGUF block types)\n"
            "  --data SHARDS      shard directory or synthetic:N: calibration (gptq, required) and the\n"
            "                     validation loss before/after (both methods, optional for rtn)\n"
            "  --calib-tokens N   calibration tokens for gptq (default 16384), in --seq-len windows\n"
@@ -71,6 +72,7 @@ int cmd_ptq(int argc, char **argv) {
         return 0;
     }
     const char *from = NULL, *method = NULL, *bits_s = NULL, *out = NULL, *qname = "rtn", *data = NULL, *device_text = NULL;
+    int scale_fp16 = 0;
     long long calib_tokens = 16384, seq_len = 0, block = PQ_GPTQ_BLOCK, seed = -1, eval_tokens = 16384;
     double damp = PQ_GPTQ_DAMP;
     const pq_flag flags[] = {
@@ -87,6 +89,7 @@ int cmd_ptq(int argc, char **argv) {
         {"--eval-tokens", .integer = &eval_tokens, .range = PQ_POSITIVE},
         {"--damp", .number = &damp, .range = PQ_NONNEG},
         {"--device", .text = &device_text},
+        {"--scale-fp16", .on = &scale_fp16},
     };
     pq_parse_flags("ptq", argc, argv, flags, PQ_COUNT(flags));
     if (!from) pq_usage_error("ptq", "--from is required");
@@ -99,6 +102,7 @@ int cmd_ptq(int argc, char **argv) {
     pq_quantizer q;
     if (pq_qbits_parse(bits_s, &bits)) pq_usage_error("ptq", "--bits: %s", pq_error());
     if (pq_quantizer_init(&q, qname, bits)) pq_usage_error("ptq", "--quantizer: %s", pq_error());
+    if (scale_fp16 && pq_quantizer_set_scale_fp16(&q)) pq_usage_error("ptq", "--scale-fp16: %s", pq_error());
     pq_device device;
     int device_status = pq_device_flag("ptq", device_text, &device);
     if (device_status) return device_status;
@@ -153,6 +157,7 @@ int cmd_ptq(int argc, char **argv) {
     config = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:f, s:I, s:I}", "method", method, "quantizer", q.name, "bits",
                        pq_qbits_name(bits), "data", data ? data : "", "calib_tokens", (json_int_t)calib_tokens, "seq_len", T,
                        "damp", damp, "block", (json_int_t)block, "seed", (json_int_t)seed);
+    if (scale_fp16) json_object_set_new(config, "scale_fp16", json_true()); /* absent: run ids unchanged */
     manifest = pq_manifest_new("ptq", config);
     if (pq_manifest_add_input(manifest, "from", from)) goto fail;
 

@@ -43,6 +43,9 @@ static void usage(void) {
            "  --quantizer NAME  paretoq (sign@1, seq@1.58/2, lsq@3/4/8), sign, sign_max, seq, lsq, lsq_wide,\n"
            "                    minmax, clip, rtn, absmean, int8 (README: Quantization)\n"
            "  --tokens N        QAT token budget; 0 = post-training quantization (scales at init)\n"
+           "  --scale-fp16      train with each row's scale unit rounded to fp16, so that pq export\n"
+           "                    --format gguf stores the model exactly in llama.cpp's TQ2_0/Q2_K/Q4_0/Q8_0\n"
+           "                    (README: Use your own model); not with minmax/clip/rtn at 2-8 bits\n"
            "  --data SHARDS     shard directory (train_*.bin + val.bin) or synthetic:N\n"
            "  --out DIR         run directory: state.ckpt, model.ckpt, results.json\n"
            "options (defaults from the checkpoint's pretraining config, see README):\n"
@@ -62,7 +65,7 @@ static void usage(void) {
 
 typedef struct {
     const char *from, *config, *bits, *quantizer, *data, *out, *device, *precision;
-    int from_scratch;
+    int from_scratch, scale_fp16;
     pq_train_flags train; /* --tokens (required here), --lr, --batch, ... */
 } qat_args;
 
@@ -72,6 +75,7 @@ static void parse(int argc, char **argv, qat_args *a) {
     pq_train_flags_init(t);
     const pq_flag flags[] = {
         {"--from-scratch", .on = &a->from_scratch},
+        {"--scale-fp16", .on = &a->scale_fp16},
         {"--from", .text = &a->from},
         {"--config", .text = &a->config},
         {"--bits", .text = &a->bits},
@@ -104,6 +108,8 @@ static void parse(int argc, char **argv, qat_args *a) {
     pq_quantizer q;
     if (strcmp(a->quantizer, "none") && pq_quantizer_init(&q, a->quantizer, b))
         pq_usage_error("qat", "--quantizer: %s", pq_error());
+    if (a->scale_fp16 && !strcmp(a->quantizer, "none")) pq_usage_error("qat", "--scale-fp16 needs a quantizer, not none");
+    if (a->scale_fp16 && pq_quantizer_set_scale_fp16(&q)) pq_usage_error("qat", "--scale-fp16: %s", pq_error());
 }
 
 /* --quantizer none: the full-precision control of a QAT run. Per linear, the relative L1
@@ -174,6 +180,12 @@ int cmd_qat(int argc, char **argv) {
     const int fp_control = !strcmp(a.quantizer, "none");
     if (fp_control) memset(&q, 0, sizeof q), snprintf(q.name, sizeof q.name, "none");
     else pq_quantizer_init(&q, a.quantizer, bits);
+    if (a.scale_fp16) pq_quantizer_set_scale_fp16(&q); /* checked in parse() */
+    /* The GPU quantizer kernels clamp α but do not round it yet. */
+    if (a.scale_fp16 && device == PQ_DEVICE_CUDA) {
+        fprintf(stderr, "pq qat: --scale-fp16 runs on the CPU only (the GPU quantizer kernels do not round α yet)\n");
+        return 2;
+    }
     if (pq_mem_guard_qat(a.from, a.config, &a.train, a.data, a.out)) return 1;
 
     /* One process per run directory: a second one would write the same files. Over MPI
@@ -264,6 +276,7 @@ int cmd_qat(int argc, char **argv) {
         json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
                                                           pq_gpu_precision_name(precision)));
     if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding: never reuses fp32 */
+    if (a.scale_fp16) json_object_set_new(identity, "scale_fp16", json_true()); /* another model; absent: ids unchanged */
     /* A finished directory is trusted only if it was made from this model, config and
      * data, checked as a state to resume is (train/trainer.h). */
     int finished = pq_run_finished(a.out, identity);
@@ -334,6 +347,7 @@ int cmd_qat(int argc, char **argv) {
     json_object_set_new(res, "quantizer", json_string(q.name));
     json_object_set_new(res, "quantizer_requested", json_string(a.quantizer));
     json_object_set_new(res, "bits", json_string(pq_qbits_name(bits)));
+    if (a.scale_fp16) json_object_set_new(res, "scale_fp16", json_true());
     json_object_set_new(res, "bits_value", json_real(pq_qbits_value(bits)));
     json_object_set_new(res, "from_scratch", json_boolean(a.from_scratch));
     json_object_set_new(res, "ptq", json_boolean(a.train.tokens == 0));

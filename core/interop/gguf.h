@@ -19,7 +19,8 @@
  * [−8, 7] and d = α/m, m a power of two, an fp16 number); then Q8_0 likewise for k in
  * [−128, 127]; otherwise F32, the dequantized weights themselves. Why a more compact type
  * was not used (typically: the row scale α is not an fp16 number, or the row length is not a
- * multiple of the block) is recorded in the report. Norms, the embedding
+ * multiple of the block) is recorded in the report. Models trained or quantized with
+ * --scale-fp16 (quant/quantizer.h) have fp16 level units and so meet the conditions. Norms, the embedding
  * and the head are F32. */
 #ifndef PQ_GGUF_H
 #define PQ_GGUF_H

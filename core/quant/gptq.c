@@ -26,12 +26,12 @@ void pq_gptq_hessian_add(double *H, int cols, const float *X, int n) {
 }
 
 static inline float quant1(const pq_quantizer *q, float w, float alpha) {
-    float a = alpha > PQ_ALPHA_MIN ? alpha : PQ_ALPHA_MIN;
+    float a = pq_quant_alpha(q, alpha);
     return pq_quant_qhat(q, w / a) * a;
 }
 
 static inline uint8_t code1(const pq_quantizer *q, float w, float alpha) {
-    float a = alpha > PQ_ALPHA_MIN ? alpha : PQ_ALPHA_MIN;
+    float a = pq_quant_alpha(q, alpha);
     return (uint8_t)pq_quant_code(q, w / a);
 }
 

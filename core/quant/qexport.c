@@ -62,7 +62,7 @@ size_t pq_qexport_codes(pq_ckpt *c, const char *name, const pq_quantizer *q, con
     float *w = weight_slot(c, name, rows, cols);
     float *a = pq_malloc((size_t)rows * sizeof *a);
     for (int i = 0; i < rows; i++) {
-        a[i] = alpha[i] > PQ_ALPHA_MIN ? alpha[i] : PQ_ALPHA_MIN;
+        a[i] = pq_quant_alpha(q, alpha[i]); /* as the forward used it */
         for (int j = 0; j < cols; j++) w[(size_t)i * cols + j] = pq_quant_dequant(q, a[i], codes[(size_t)i * cols + j]);
     }
     uint8_t *packed = pq_malloc((size_t)rows * rb);
@@ -122,6 +122,7 @@ void pq_qexport_finish(pq_ckpt *c, const pq_quantizer *q, const char *const *lin
     json_object_set_new(m, "level_step", json_real(q->level_step));
     json_object_set_new(m, "storage_bits", json_integer(pq_qbits_storage(q->bits)));
     json_object_set_new(m, "packing", json_string(PQ_QPACKING));
+    if (q->scale_fp16) json_object_set_new(m, "scale_fp16", json_true()); /* the qscales are fp16 units (quantizer.h) */
     json_object_set_new(m, "linears", names);
     json_object_set_new(m, "quantized_params", json_integer(quantized));
     json_object_set_new(m, "fp_params", json_integer(fp));

@@ -137,6 +137,46 @@ static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x
 static inline float clamp_alpha(float a) { return a > PQ_ALPHA_MIN ? a : PQ_ALPHA_MIN; }
 static inline float signf(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 
+int pq_quantizer_set_scale_fp16(pq_quantizer *q) {
+    int grid = q->method == PQ_Q_MINMAX || q->method == PQ_Q_CLIP || q->method == PQ_Q_RTN;
+    if (grid && q->levels > 3)
+        return pq_fail("quantizer '%s' at %s bits cannot take fp16 scales: its levels -1 + 2i/%d are no integer multiples "
+                       "of one step",
+                       q->name, pq_qbits_name(q->bits), q->levels - 1);
+    /* SEQ's levels (2i + 1 - k)/k are odd multiples of 1/k, k = 2^b; ternary's ±2/3 is one
+     * unit 2/3 (α = 1.5·d exactly, and the forward's (±1/1.5f)·α then rounds back to ±d: the
+     * float 1/1.5 is 2/3·(1 + 2^-25), less than half an ulp). Every other member: integers. */
+    q->scale_unit_inv = q->method != PQ_Q_SEQ ? 1.0f : q->bits == PQ_BITS_TERNARY ? 1.5f : (float)(1 << q->bits);
+    q->scale_fp16 = 1;
+    return 0;
+}
+
+/* x > 0 rounded to the nearest fp16 number (ties to even), at most 65504. */
+static float round_f16(float x) {
+    if (x >= 65504.0f) return 65504.0f;
+    int e;
+    frexpf(x, &e);                /* x in [2^(e-1), 2^e): 11 significant bits leave a quantum of 2^(e-11) */
+    int qe = e - 11 < -24 ? -24 : e - 11; /* fp16 subnormals: multiples of 2^-24 */
+    return ldexpf(rintf(ldexpf(x, -qe)), qe);
+}
+
+/* The fp16 number after d >= 0. */
+static float next_f16(float d) {
+    int e;
+    frexpf(d, &e);
+    int qe = d == 0.0f || e - 11 < -24 ? -24 : e - 11;
+    return d + ldexpf(1.0f, qe);
+}
+
+float pq_quant_alpha(const pq_quantizer *q, float alpha) {
+    float a = clamp_alpha(alpha);
+    if (!q->scale_fp16) return a;
+    const float inv = q->scale_unit_inv;
+    float d = round_f16(a / inv);
+    while (d * inv < PQ_ALPHA_MIN) d = next_f16(d); /* rounding down must not undo the clamp */
+    return d * inv;                                 /* exact: inv is 1.5 or a power of two */
+}
+
 /* SEQ's integer before the shift back: round(clamp(u, -.99, .99)·n_levels - shift). */
 static inline float seq_round(const pq_quantizer *q, float u) {
     return rintf(clampf(u, -PQ_SEQ_CLIP, PQ_SEQ_CLIP) * q->seq_nlev - q->seq_shift);
@@ -214,7 +254,7 @@ void pq_quant_forward(const pq_quantizer *q, const float *W, float *alpha, int r
     for (int i = 0; i < rows; i++) {
         const float *restrict w = W + (size_t)i * cols;
         float *restrict out = W_eff + (size_t)i * cols;
-        const float a = clamp_alpha(alpha[i]);
+        const float a = pq_quant_alpha(q, alpha[i]);
         /* One loop per member so each vectorizes (rintf becomes vroundps). */
         switch (q->method) {
         case PQ_Q_SIGN:
@@ -254,7 +294,7 @@ void pq_quant_backward(const pq_quantizer *q, const float *W, const float *alpha
     for (int i = 0; i < rows; i++) {
         const float *restrict w = W + (size_t)i * cols, *restrict gr = g + (size_t)i * cols;
         float *restrict dw = dW + (size_t)i * cols;
-        const float a = clamp_alpha(alpha[i]);
+        const float a = pq_quant_alpha(q, alpha[i]);
         double da = 0.0;
         switch (q->method) {
         case PQ_Q_SIGN:
@@ -308,7 +348,7 @@ void pq_quant_backward(const pq_quantizer *q, const float *W, const float *alpha
 
 void pq_quant_codes(const pq_quantizer *q, const float *W, const float *alpha, int rows, int cols, uint8_t *codes) {
     for (int i = 0; i < rows; i++) {
-        const float a = clamp_alpha(alpha[i]);
+        const float a = pq_quant_alpha(q, alpha[i]);
         for (int j = 0; j < cols; j++) codes[(size_t)i * cols + j] = (uint8_t)pq_quant_code(q, W[(size_t)i * cols + j] / a);
     }
 }

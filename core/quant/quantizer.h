@@ -75,6 +75,8 @@ typedef struct {
     int statistic;     /* α is recomputed from W at every forward */
     int init_max;      /* sign_max: α starts at max|W| instead of mean|W| */
     int init_wide;     /* lsq_wide: α starts at max|W|/|qn| instead of max|W|/qp */
+    int scale_fp16;    /* the forward's α is rounded so that α/scale_unit_inv is an fp16 number */
+    float scale_unit_inv; /* with scale_fp16: every level is an integer multiple of α/scale_unit_inv */
     char name[16];     /* resolved member name ("seq", not "paretoq") */
 } pq_quantizer;
 
@@ -96,6 +98,21 @@ int pq_qbits_storage(pq_qbits b);
 int pq_quantizer_init(pq_quantizer *q, const char *name, pq_qbits bits);
 /* All names pq_quantizer_init accepts, NULL-terminated (for --help and tests). */
 extern const char *const pq_quantizer_names[];
+
+/* Opts q into fp16 scales (pq qat/ptq --scale-fp16): the α every forward, backward, code and
+ * export uses is clamped and then rounded (to nearest, ties to even) so that the level unit
+ * d = α/scale_unit_inv is an fp16 number: α itself for integer levels (lsq, lsq_wide, sign,
+ * absmean, int8, ternary/1-bit grids), α/2^b for SEQ's half-integer levels, α·2/3 for SEQ
+ * ternary. That is the block scale of llama.cpp's TQ1_0/TQ2_0, Q2_K, Q4_0 and Q8_0, so the
+ * trained model is the one a GGUF export stores exactly (interop/gguf.h). The latent α stays
+ * FP32 and its gradient is computed at the rounded value and handed on unchanged (a
+ * straight-through estimator, as for the clamp). -1 + pq_error() for the grids at 2-8 bits
+ * (levels −1 + 2i/(2^b − 1) are no integer multiples of one fp16 step). */
+int pq_quantizer_set_scale_fp16(pq_quantizer *q);
+
+/* The scale the forward uses for a stored α: clamped below at PQ_ALPHA_MIN and, with
+ * scale_fp16, rounded as above (then never below PQ_ALPHA_MIN). Idempotent. */
+float pq_quant_alpha(const pq_quantizer *q, float alpha);
 
 /* q̂ for one normalized weight u = W/α (α already clamped). */
 float pq_quant_qhat(const pq_quantizer *q, float u);
@@ -122,8 +139,7 @@ void pq_quant_codes(const pq_quantizer *q, const float *W, const float *alpha, i
 
 /* The dequantized value of a code for a row scale: α·(level0 + code·level_step). */
 static inline float pq_quant_dequant(const pq_quantizer *q, float alpha, int code) {
-    float a = alpha > PQ_ALPHA_MIN ? alpha : PQ_ALPHA_MIN;
-    return a * (q->level0 + (float)code * q->level_step);
+    return pq_quant_alpha(q, alpha) * (q->level0 + (float)code * q->level_step);
 }
 
 #endif

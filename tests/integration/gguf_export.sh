@@ -6,7 +6,7 @@
 # and with llama.cpp's q/k row order undone, equals the model's weights bit for bit; the
 # block types are used where exact (Q4_0 at <= 4 bits, Q8_0 at 8) and F32 with a reason
 # where not (rtn's half-integer 4-bit levels, a QAT model's scales that are not fp16, a row
-# of 48); the tokenizer metadata (GPT-2 byte alphabet, merges); and, where npm can install
+# of 48), and QAT models trained with --scale-fp16 in TQ2_0/Q2_K/Q4_0/Q8_0; the tokenizer metadata (GPT-2 byte alphabet, merges); and, where npm can install
 # @huggingface/gguf, that reader parses the file too (metadata and tensor infos).
 set -euo pipefail
 PQ=${PQ:-./pq}
@@ -72,6 +72,44 @@ wide_check seq 2 Q2_K
 wide_check seq 1.58 F32
 grep -q "attn_q.weight *F32 .*TQ2_0: row 0's scale 0.333333343 is not an fp16 number" "$tmp/rep" || fail "SEQ ternary: no reason given"
 wide_check lsq_wide 4 Q4_0
+
+# QAT with --scale-fp16 (quant/quantizer.h): on a model whose scales are not powers of two (no
+# --pow2-rows), each row's level unit is trained on an fp16 number, so the QAT model itself goes
+# into the compact types bit for bit: SEQ ternary -> TQ2_0, SEQ 2-bit and sign -> Q2_K, lsq 3/4
+# -> Q4_0, lsq 8 -> Q8_0. Without the flag the same QAT exports as F32 (the reason above).
+$HF make "$tmp/hfq" --dim 256 --ffn 384 --tokens 1 --seed 11
+"$PQ" import hf "$tmp/hfq" --out "$tmp/q.ckpt" >/dev/null
+qat_check() { # quantizer, bits, expected type on attn_q and on ffn_down (rows of 384)
+    local out="$tmp/q-$1-$2"
+    "$PQ" qat --from "$tmp/q.ckpt" --data synthetic:20000 --bits "$2" --quantizer "$1" --tokens 1024 --batch 4 --seq-len 32 \
+        --lr 1e-3 --eval-interval 0 --eval-tokens 256 --ckpt-interval 0 --scale-fp16 --out "$out" >/dev/null 2>"$tmp/err" ||
+        fail "qat --scale-fp16 $1 $2: $(tail -1 "$tmp/err")"
+    "$PQ" export --format gguf --from "$out/model.ckpt" --out "$tmp/x.gguf" >"$tmp/rep" 2>"$tmp/err" ||
+        fail "qat $1 $2: gguf export: $(cat "$tmp/err")"
+    grep -q "blk.0.attn_q.weight *$3 *\$" "$tmp/rep" || fail "qat $1 $2: attn_q is not $3: $(grep attn_q "$tmp/rep" | head -1)"
+    grep -q "blk.1.ffn_down.weight *$4 " "$tmp/rep" || fail "qat $1 $2: ffn_down is not $4: $(grep ffn_down "$tmp/rep" | head -1)"
+    rm -rf "$tmp/st"
+    "$PQ" export --format safetensors --from "$out/model.ckpt" --out "$tmp/st" >/dev/null
+    $HF gguf-check "$tmp/x.gguf" "$tmp/st" >"$tmp/chk" || fail "qat $1 $2: $(cat "$tmp/chk")"
+    echo "  qat --scale-fp16 $1 $2 -> $3: $(cat "$tmp/chk")"
+}
+qat_check seq 1.58 TQ2_0 F32 # ±2/3 is no multiple of a power-of-two step: rows of 384 stay F32
+qat_check seq 2 Q2_K Q4_0
+qat_check sign 1 Q2_K Q4_0
+qat_check lsq 3 Q4_0 Q4_0
+qat_check lsq 4 Q4_0 Q4_0
+qat_check lsq 8 Q8_0 Q8_0
+# pq ptq takes the flag too (rtn with lsq's grid at 2 bits; GPTQ rounds with the same scales)
+"$PQ" ptq --from "$tmp/q.ckpt" --method rtn --quantizer lsq --bits 2 --scale-fp16 --out "$tmp/ptq2" >/dev/null 2>&1 ||
+    fail "ptq --scale-fp16"
+"$PQ" export --format gguf --from "$tmp/ptq2/model.ckpt" --out "$tmp/x.gguf" >"$tmp/rep" || fail "ptq --scale-fp16: export"
+grep -q "blk.0.attn_q.weight *Q2_K *\$" "$tmp/rep" || fail "ptq --scale-fp16: attn_q is not Q2_K"
+rm -rf "$tmp/st" && "$PQ" export --format safetensors --from "$tmp/ptq2/model.ckpt" --out "$tmp/st" >/dev/null
+$HF gguf-check "$tmp/x.gguf" "$tmp/st" >"$tmp/chk" || fail "ptq --scale-fp16: $(cat "$tmp/chk")"
+echo "  ptq --scale-fp16 lsq 2 -> Q2_K: $(cat "$tmp/chk")"
+rc=0; "$PQ" qat --from "$tmp/q.ckpt" --data synthetic:20000 --bits 2 --quantizer minmax --tokens 0 --scale-fp16 \
+    --out "$tmp/q-minmax" >/dev/null 2>"$tmp/err" || rc=$?
+[ $rc = 2 ] && grep -q "cannot take fp16 scales" "$tmp/err" || fail "minmax 2-bit --scale-fp16: exit $rc, $(cat "$tmp/err")"
 
 # The reference reader of the Hugging Face ecosystem, where npm can fetch it.
 if command -v npm >/dev/null && [ "${PQ_NO_NPM:-0}" != 1 ] &&

@@ -9,7 +9,11 @@
 # weights themselves are bit-exact, which gguf_export.sh checks); logits of another model miss
 # both bounds by far (measured: 0.95-1.75, argmax 0-4 of 40). The tokenizer metadata: llama.cpp
 # detokenizes every token of a pq-bpe vocab to its bytes and tokenizes a text as pq's BPE does;
-# greedy decoding of the F32 file picks the tokens pq generate picks.
+# greedy decoding of the F32 file picks the tokens pq generate picks. QAT models trained with
+# --scale-fp16 (SEQ ternary, SEQ 2-bit, LSQ 4-bit on a model whose scales are not fp16) export as
+# TQ2_0, Q2_K and Q4_0 and pass the same logit bounds, and the sequence's mean NLL under
+# llama.cpp is pq's within 0.025 nats (measured: at most 0.012; the logit bounds are what tells
+# models apart: random models' NLLs are all near log 300).
 # Needs node >= 20 and npm; the package (85 MB) is installed once into $PQ_NODE_LLAMA_CPP
 # (default ~/.cache/paretoq/node-llama-cpp-3.22.1, about 20 s); without them the test SKIPs.
 set -euo pipefail
@@ -76,14 +80,25 @@ for (const name of names) {
 }
 JS
 cat >"$tmp/compare.py" <<'PY'
-import sys, numpy as np
+import os, sys, numpy as np
 llama, pq, tol, min_argmax = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+nll_tol = float(sys.argv[5]) if len(sys.argv) > 5 else None  # on the mean NLL of the 39 next tokens, nats
 a = np.fromfile(llama, "<f4").reshape(40, -1).astype(np.float64)
 b = np.fromfile(pq, "<f4").reshape(40, -1).astype(np.float64)
 assert not np.isnan(a).any(), "llama.cpp returned no logit for some token"
 rel, agree = np.abs(a - b).max() / np.abs(b).max(), int((a.argmax(1) == b.argmax(1)).sum())
-print("max |llama.cpp - pq| / max |pq| = %.2e, same argmax at %d of 40" % (rel, agree))
-sys.exit(0 if rel <= tol and agree >= min_argmax else 1)
+msg = "max |llama.cpp - pq| / max |pq| = %.2e, same argmax at %d of 40" % (rel, agree)
+ok = rel <= tol and agree >= min_argmax
+if nll_tol is not None:  # the perplexity of the sequence itself: -log p(ids[t+1] | ids[..t])
+    ids = np.array([int(x) for x in os.environ["IDS"].split(",")])
+    def nll(z):
+        z = z[:-1] - z[:-1].max(1, keepdims=True)
+        return float(np.mean(np.log(np.exp(z).sum(1)) - z[np.arange(39), ids[1:]]))
+    na, nb = nll(a), nll(b)
+    msg += ", NLL %.5f vs %.5f nats (ppl %.3f vs %.3f)" % (na, nb, np.exp(na), np.exp(nb))
+    ok = ok and abs(na - nb) <= nll_tol
+print(msg)
+sys.exit(0 if ok else 1)
 PY
 
 # a tiny pq tokenizer: 42 merges of letter pairs (ids 258..299), the model's vocab of 300
@@ -91,7 +106,7 @@ PY
   for i in $(seq 0 41); do echo "$((97 + i % 26)) $((98 + i % 24))"; done; } >"$tmp/tok.bpe"
 $HF make "$tmp/hf" --pow2-rows --dim 256 --ffn 384 --tokens 1
 "$PQ" import hf "$tmp/hf" --out "$tmp/m.ckpt" >/dev/null
-ids=256,$($PY -c "import random; r = random.Random(3); print(','.join(str(r.choice([i for i in range(300) if i not in (256, 257)])) for _ in range(39)))")
+export IDS=256,$($PY -c "import random; r = random.Random(3); print(','.join(str(r.choice([i for i in range(300) if i not in (256, 257)])) for _ in range(39)))")
 export TEXT="abcd the cab bad jklm nopq"
 
 export_as() { # name, checkpoint, expected type on attn_q, [export args]
@@ -102,8 +117,9 @@ export_as() { # name, checkpoint, expected type on attn_q, [export args]
     grep -q "blk.0.attn_q.weight *$want" "$tmp/rep" || fail "$name: attn_q is not $want"
     "$PQ" import logits "$ck" --tokens "$ids" --out "$tmp/$name.pq"
 }
-check() { # name, type, tolerance, min argmax agreement
-    r=$($PY "$tmp/compare.py" "$tmp/$1.llama" "$tmp/$1.pq" "$3" "$4") || fail "$1 ($2): $r"
+ids=$IDS
+check() { # name, type, tolerance, min argmax agreement, [NLL tolerance]
+    r=$($PY "$tmp/compare.py" "$tmp/$1.llama" "$tmp/$1.pq" "$3" "$4" ${5:-}) || fail "$1 ($2): $r"
     echo "  $2 ($1): $r"
 }
 export_as fp "$tmp/m.ckpt" F32
@@ -117,7 +133,21 @@ export_as q2k "$tmp/lsq_wide-2/model.ckpt" Q2_K
 export_as seq2 "$tmp/seq-2/model.ckpt" Q2_K
 export_as q4 "$tmp/lsq_wide-4/model.ckpt" Q4_0
 export_as q8 "$tmp/lsq_wide-8/model.ckpt" Q8_0
-(cd "$tmp" && timeout 300 node logits.mjs "$ids" fp tq2 tq1 q2k seq2 q4 q8) >"$tmp/err" 2>&1 ||
+# QAT models trained with --scale-fp16 on a model whose scales are not powers of two: the
+# trained model itself in the compact types (SEQ ternary, SEQ 2-bit, LSQ 4-bit: the paper's
+# choices at 1.58, 2 and 4 bits), and its perplexity on the sequence as pq computes it.
+$HF make "$tmp/hfq" --dim 256 --ffn 384 --tokens 1 --seed 11
+"$PQ" import hf "$tmp/hfq" --out "$tmp/q.ckpt" >/dev/null
+for q in "seq 1.58" "seq 2" "lsq 4"; do
+    set -- $q
+    "$PQ" qat --from "$tmp/q.ckpt" --data synthetic:20000 --bits "$2" --quantizer "$1" --tokens 2048 --batch 4 --seq-len 32 \
+        --lr 1e-3 --eval-interval 0 --eval-tokens 256 --ckpt-interval 0 --scale-fp16 --out "$tmp/qat-$1-$2" >/dev/null 2>&1 ||
+        fail "qat --scale-fp16 $q"
+done
+export_as qtq2 "$tmp/qat-seq-1.58/model.ckpt" TQ2_0
+export_as qq2k "$tmp/qat-seq-2/model.ckpt" Q2_K
+export_as qq4 "$tmp/qat-lsq-4/model.ckpt" Q4_0
+(cd "$tmp" && timeout 300 node logits.mjs "$ids" fp tq2 tq1 q2k seq2 q4 q8 qtq2 qq2k qq4) >"$tmp/err" 2>&1 ||
     fail "llama.cpp could not run the files: $(tail -3 "$tmp/err")"
 check fp F32 5e-3 40
 # the vocab: byte tokens as GPT-2's alphabet, merges as concatenations, BOS/EOS as control (empty);
@@ -168,6 +198,9 @@ check q2k Q2_K 0.25 34
 check seq2 "Q2_K SEQ" 0.25 34
 check q4 Q4_0 0.25 34
 check q8 Q8_0 0.25 34
+check qtq2 "QAT SEQ 1.58 --scale-fp16, TQ2_0" 0.25 34 0.025
+check qq2k "QAT SEQ 2 --scale-fp16, Q2_K" 0.25 34 0.025
+check qq4 "QAT LSQ 4 --scale-fp16, Q4_0" 0.25 34 0.025
 # a negative control: llama.cpp's Q2_K logits are far from another model's
 ! $PY "$tmp/compare.py" "$tmp/q2k.llama" "$tmp/q4.pq" 0.25 34 >/dev/null || fail "the comparison does not tell models apart"
 echo "gguf_llama_cpp: ok"

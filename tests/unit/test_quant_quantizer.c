@@ -462,3 +462,57 @@ Test(quant, codes_reproduce_forward) {
         }
     }
 }
+
+/* x is an fp16 number (normal, subnormal, at most 65504). */
+static int is_f16(float x) {
+    if (!(fabsf(x) <= 65504.0f)) return 0;
+    int e;
+    frexpf(x, &e);
+    int qe = e - 11 < -24 ? -24 : e - 11;
+    float k = ldexpf(x, -qe);
+    return k == rintf(k);
+}
+
+/* --scale-fp16: the α the forward uses puts the level unit d = α/inv on an fp16 number, is
+ * within half an fp16 step of the clamped α, never below the clamp, idempotent; and every
+ * weight the forward makes is an integer multiple of d, bit for bit, which is what a GGUF
+ * block stores (interop/gguf.h). Before --scale-fp16 existed, α was only clamped. */
+Test(quant, scale_fp16_rounds_the_level_unit) {
+    static const struct {
+        const char *name;
+        pq_qbits bits;
+        float inv; /* α = inv · d */
+    } cases[] = {{"seq", PQ_BITS_TERNARY, 1.5f}, {"seq", PQ_BITS_2, 4.0f},         {"seq", PQ_BITS_3, 8.0f},
+                 {"seq", PQ_BITS_4, 16.0f},      {"lsq", PQ_BITS_TERNARY, 1.0f},   {"lsq", PQ_BITS_2, 1.0f},
+                 {"lsq", PQ_BITS_4, 1.0f},       {"lsq_wide", PQ_BITS_2, 1.0f},    {"sign", PQ_BITS_1, 1.0f},
+                 {"absmean", PQ_BITS_TERNARY, 1.0f}, {"int8", PQ_BITS_8, 1.0f}, {"minmax", PQ_BITS_TERNARY, 1.0f}};
+    pq_rng r = pq_rng_make(5, 0);
+    enum { COLS = 64 };
+    float W[COLS], out[COLS];
+    for (size_t c = 0; c < PQ_COUNT(cases); c++) {
+        pq_quantizer q = make(cases[c].name, cases[c].bits), plain = q;
+        cr_assert_eq(pq_quantizer_set_scale_fp16(&q), 0, "%s", pq_error());
+        cr_assert_eq(q.scale_unit_inv, cases[c].inv, "%s@%s", q.name, pq_qbits_name(q.bits));
+        for (int t = 0; t < 2000; t++) {
+            float alpha = t < 5 ? (float)t * 4e-6f : powf(10.0f, -6.0f + 7.0f * (float)pq_rng_next_uniform(&r));
+            float a = pq_quant_alpha(&q, alpha), a0 = pq_quant_alpha(&plain, alpha), d = a / cases[c].inv;
+            cr_assert(a >= PQ_ALPHA_MIN, "%s: alpha %g -> %g below the clamp", q.name, alpha, a);
+            cr_assert(is_f16(d), "%s@%s: alpha %.9g -> %.9g, unit %.9g is not fp16", q.name, pq_qbits_name(q.bits), alpha, a, d);
+            cr_assert_eq(d * cases[c].inv, a, "%s: inv·d is not exact", q.name);
+            cr_assert_eq(pq_quant_alpha(&q, a), a, "%s: not idempotent at %g", q.name, a);
+            if (d >= 0x1p-14f) cr_assert(fabsf(a - a0) <= 0x1p-11f * a0, "%s: %g -> %g is more than half an fp16 step", q.name, a0, a);
+            if (t % 50) continue;
+            for (int j = 0; j < COLS; j++) W[j] = (float)(2.0 * pq_rng_next_uniform(&r) - 1.0) * 1.2f * a;
+            float keep = alpha;
+            pq_quant_forward(&q, W, &keep, 1, COLS, out);
+            if (q.statistic) d = pq_quant_alpha(&q, keep) / cases[c].inv; /* absmean/int8 recompute α from W */
+            /* SEQ ternary: the float levels ±(1/1.5f)·α round to ±d exactly */
+            for (int j = 0; j < COLS; j++)
+                cr_assert_eq(out[j], rintf(out[j] / d) * d, "%s@%s: weight %.9g is not k·%.9g", q.name, pq_qbits_name(q.bits),
+                             out[j], d);
+        }
+    }
+    pq_quantizer g = make("minmax", PQ_BITS_2);
+    cr_expect_eq(pq_quantizer_set_scale_fp16(&g), -1);
+    cr_expect(strstr(pq_error(), "cannot take fp16 scales"), "%s", pq_error());
+}
