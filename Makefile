@@ -55,7 +55,7 @@ TEST_SRC   := $(sort $(wildcard tests/unit/*.c))
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPFILES   := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/core/cli/pq.d $(BUILD)/tests/gpu/test_gpu.cu.d
 
-.PHONY: all deps test test-unit test-integration test-asan test-gpu bench bench-memory bench-mpi reproduce check plots report \
+.PHONY: all deps test test-unit test-integration test-asan test-gpu test-slurm-tier bench bench-memory bench-mpi reproduce check plots report \
         clean docker-reproduce data
 
 all: pq
@@ -131,6 +131,12 @@ test-unit: $(BUILD)/unit-tests
 test-integration: pq
 	@for t in tests/integration/*.sh; do \
 	    echo "== $$t"; PQ=$(CURDIR)/pq PQ_SANITIZED=$(PQ_SANITIZED) bash $$t || exit 1; done
+
+# The whole smoke tier through --executor slurm on a single-node cluster it starts (munge,
+# slurmctld, slurmd; as root), interrupted once by a node failure, then pq check against
+# results/smoke. As long as a local smoke run, so not part of `make test`.
+test-slurm-tier: pq
+	PQ=$(CURDIR)/pq bash tests/cluster/smoke_tier.sh
 
 # On a machine with an NVIDIA GPU: the CUDA backend against the CPU path (kernels,
 # gradients, a 200-step loss curve, run-to-run bitwise identity). CI has no GPU.

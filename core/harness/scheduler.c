@@ -245,7 +245,7 @@ static int ready(const pq_plan *plan, const pq_run *r) {
     return 1;
 }
 
-static int blocked(const pq_plan *plan, const pq_run *r) {
+int pq_run_blocked(const pq_plan *plan, const pq_run *r) {
     for (int d = 0; d < r->ndeps; d++) {
         pq_run_state s = plan->runs[r->deps[d]].state;
         if (s == RUN_FAILED || s == RUN_SKIPPED) return 1;
@@ -255,7 +255,17 @@ static int blocked(const pq_plan *plan, const pq_run *r) {
 
 /* Timing runs measure the machine, so they run alone: nothing else starts while
  * one runs, and one starts only when nothing else is running. */
-static int exclusive(const pq_run *r) { return !strcmp(r->kind, "bench_kernels") || !strcmp(r->kind, "decode"); }
+int pq_run_exclusive(const pq_run *r) { return !strcmp(r->kind, "bench_kernels") || !strcmp(r->kind, "decode"); }
+
+void pq_run_report_failure(const pq_run *r, const char *how, int tty) {
+    char *log = pq_run_file(r, "log.txt"), last[512];
+    pq_log_last_line(log, last, sizeof last);
+    fprintf(stderr,
+            "%spq suite: %s run failed (%s): %s\n"
+            "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",
+            tty ? "\r\033[K" : "", r->kind, how, last, log, r->dir);
+    free(log);
+}
 
 static void report(pq_progress *p, int finished, int running, int left, int failed, double work_done) {
     pq_progress_update(p, finished, finished, "%d running, %d left, %d failed, %.0f%% of the estimated work", running,
@@ -303,11 +313,11 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
             for (int i = 0; i < n; i++) {
                 pq_run *r = &plan->runs[i];
                 if (r->state != RUN_PENDING) continue;
-                if (blocked(plan, r)) {
+                if (pq_run_blocked(plan, r)) {
                     r->state = RUN_SKIPPED, left--, failed++;
                     continue;
                 }
-                if (!ready(plan, r) || (exclusive(r) && running > 0)) continue;
+                if (!ready(plan, r) || (pq_run_exclusive(r) && running > 0)) continue;
                 if (best < 0 || priority[i] > priority[best]) best = i;
             }
             if (best < 0) break;
@@ -319,7 +329,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
                 continue;
             }
             r->state = RUN_RUNNING, left--, running++;
-            alone = exclusive(r);
+            alone = pq_run_exclusive(r);
             started[best] = pq_now();
         }
         if (running == 0) continue;
@@ -337,21 +347,17 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
             if (r->state != RUN_RUNNING || pids[i] != pid) continue;
             pq_child_reaped(pid);
             running--, finished++;
-            if (exclusive(r)) alone = 0;
+            if (pq_run_exclusive(r)) alone = 0;
             if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
                 mark_done(r, pq_now() - started[i]);
                 r->state = RUN_DONE;
                 cost_done += r->cost;
             } else {
                 r->state = RUN_FAILED, failed++;
-                char *log = pq_run_file(r, "log.txt"), last[512];
-                pq_log_last_line(log, last, sizeof last);
-                fprintf(stderr,
-                        "%spq suite: %s run failed (%s %d): %s\n"
-                        "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",
-                        progress.tty ? "\r\033[K" : "", r->kind, WIFEXITED(status) ? "exit" : "signal",
-                        WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), last, log, r->dir);
-                free(log);
+                char how[32];
+                snprintf(how, sizeof how, "%s %d", WIFEXITED(status) ? "exit" : "signal",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+                pq_run_report_failure(r, how, progress.tty);
             }
         }
         report(&progress, finished, running, left, failed, cost_total > 0 ? cost_done / cost_total : 1);

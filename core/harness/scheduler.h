@@ -26,4 +26,15 @@ int pq_run_is_done(const pq_run *r);
 int pq_run_prepare(const pq_plan *plan, const pq_run *r);
 void pq_log_last_line(const char *path, char *out, size_t n);
 
+/* A parent of r failed or was skipped: r can never run. */
+int pq_run_blocked(const pq_plan *plan, const pq_run *r);
+
+/* A timing run (kernel or decode benchmark): it measures the machine, so it runs alone
+ * (locally nothing runs beside it; on Slurm its job gets --exclusive). */
+int pq_run_exclusive(const pq_run *r);
+
+/* A failed run's two lines on stderr: "pq suite: KIND run failed (HOW): <its log's last
+ * line>", then its log's path and how to start it over. tty: clear the progress line first. */
+void pq_run_report_failure(const pq_run *r, const char *how, int tty);
+
 #endif

@@ -430,15 +430,6 @@ static int refresh(const pq_plan *plan, run_job *jobs, int only_running) {
     return got < 0 ? -1 : 0;
 }
 
-/* A parent failed or was skipped: the run can never run (scheduler.c's blocked()). */
-static int blocked(const pq_plan *plan, const pq_run *r) {
-    for (int d = 0; d < r->ndeps; d++) {
-        pq_run_state s = plan->runs[r->deps[d]].state;
-        if (s == RUN_FAILED || s == RUN_SKIPPED) return 1;
-    }
-    return 0;
-}
-
 /* One run's job: its batch script beside its outputs, the job waiting for the
  * parents' jobs still queued or running. */
 static int submit_run(pq_plan *plan, int i, run_job *jobs, const pq_slurm_options *opt, const char *pq, const char *cwd) {
@@ -460,6 +451,8 @@ static int submit_run(pq_plan *plan, int i, run_job *jobs, const pq_slurm_option
     pushf(&a, "--job-name=%s", name), pushf(&a, "--output=%s", escaped), push(&a, "--open-mode=append");
     /* A job whose parent failed can never run: Slurm cancels it rather than keep it queued. */
     if (np) pushf(&a, "--dependency=%s", dependency), push(&a, "--kill-on-invalid-dep=yes");
+    /* A timing run measures the node, as it measures the machine when run locally. */
+    if (pq_run_exclusive(r)) push(&a, "--exclusive");
     int rc = submit(&a, script, sh, jobs[i].job);
     if (rc == 0) {
         json_t *record = json_pack("{s:s, s:s}", "job", jobs[i].job, "script", sh);
@@ -482,7 +475,7 @@ static int skip_descendants(pq_plan *plan, run_job *jobs, int from) {
     int n = 0, skipped = 0;
     for (int k = from + 1; k < plan->count; k++) {
         pq_run *r = &plan->runs[k];
-        if ((r->state != RUN_RUNNING && r->state != RUN_PENDING) || !blocked(plan, r)) continue;
+        if ((r->state != RUN_RUNNING && r->state != RUN_PENDING) || !pq_run_blocked(plan, r)) continue;
         if (r->state == RUN_RUNNING && jobs[k].active) ids[n++] = jobs[k].job;
         r->state = RUN_SKIPPED, skipped++;
     }
@@ -492,13 +485,9 @@ static int skip_descendants(pq_plan *plan, run_job *jobs, int from) {
 }
 
 static void report_failure(const pq_run *r, const run_job *j, int tty) {
-    char *log = pq_run_file(r, "log.txt"), last[512];
-    pq_log_last_line(log, last, sizeof last);
-    fprintf(stderr,
-            "%spq suite: %s run failed (slurm job %s %s%s%s): %s\n"
-            "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",
-            tty ? "\r\033[K" : "", r->kind, j->job, j->state, *j->reason ? " " : "", j->reason, last, log, r->dir);
-    free(log);
+    char how[160];
+    snprintf(how, sizeof how, "slurm job %s %s%s%s", j->job, j->state, *j->reason ? " " : "", j->reason);
+    pq_run_report_failure(r, how, tty);
 }
 
 /* Polls until no run is queued or running; returns the runs that failed or were skipped. */
@@ -583,7 +572,7 @@ int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq
             const char *id[] = {jobs[i].job};
             scancel(id, 1);
         }
-        if (blocked(plan, r)) {
+        if (pq_run_blocked(plan, r)) {
             r->state = RUN_SKIPPED, failed++;
             continue;
         }

@@ -11,83 +11,18 @@ set -u
 PQ=${PQ:-./pq}
 PQ=$(realpath "$PQ")
 fail() { echo "FAIL: $*" >&2; exit 1; }
-for cmd in munged slurmctld slurmd sbatch squeue sacct scancel scontrol sinfo; do
-    command -v $cmd >/dev/null || fail "$cmd not found: install munge slurmctld slurmd slurm-client (make deps)"
-done
-[ "$(id -u)" = 0 ] || fail "the test cluster's slurmd must run as root"
-
 tmp=$(mktemp -d /tmp/pq_slurm_XXXXXX)
-ctld_pid= slurmd_pid= follower=
-stop_cluster() {
+follower=
+. "$(dirname "$0")/../cluster/slurm_cluster.sh"
+finish() {
     [ -n "$follower" ] && pkill -P "$follower" 2>/dev/null # the pq under the background subshell
-    if [ -n "$ctld_pid" ]; then
-        scancel --full --user=root >/dev/null 2>&1
-        for _ in $(seq 50); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 0.2; done
-    fi
-    for pid in $slurmd_pid $ctld_pid $(cat "$tmp/munged.pid" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-    for pid in $slurmd_pid $ctld_pid; do wait "$pid" 2>/dev/null; done
+    stop_cluster
+    rm -rf "$tmp"
 }
-trap 'stop_cluster; rm -rf "$tmp"' EXIT
-show_logs() { tail -n 20 "$tmp"/log/*.log >&2; }
+trap finish EXIT
 
 # ---- the cluster --------------------------------------------------------------------
-mkdir -p "$tmp/state" "$tmp/spool" "$tmp/log"
-head -c 1024 /dev/urandom > "$tmp/munge.key" && chmod 600 "$tmp/munge.key"
-munged --force --socket="$tmp/munge.sock" --key-file="$tmp/munge.key" --pid-file="$tmp/munged.pid" \
-    --log-file="$tmp/log/munged.log" --seed-file="$tmp/munge.seed" || fail "munged did not start"
-read -r port1 port2 < <(/usr/bin/python3 -c "
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s: x.bind(('127.0.0.1', 0))
-print(*[x.getsockname()[1] for x in s])")
-cpus=$(nproc)
-mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))
-export SLURM_CONF="$tmp/slurm.conf"
-cat > "$SLURM_CONF" <<EOF
-ClusterName=pqtest
-SlurmctldHost=localhost(127.0.0.1)
-SlurmctldPort=$port1
-SlurmdPort=$port2
-SlurmUser=root
-AuthType=auth/munge
-AuthInfo=socket=$tmp/munge.sock
-CredType=cred/munge
-StateSaveLocation=$tmp/state
-SlurmdSpoolDir=$tmp/spool
-SlurmctldPidFile=$tmp/slurmctld.pid
-SlurmdPidFile=$tmp/slurmd.pid
-SlurmctldLogFile=$tmp/log/slurmctld.log
-SlurmdLogFile=$tmp/log/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/filetxt
-JobCompLoc=$tmp/log/jobcomp.txt
-MpiDefault=none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-ReturnToService=2
-SlurmdTimeout=300
-MinJobAge=300
-KillWait=5
-NodeName=pqnode NodeHostname=$(hostname) NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=pq Nodes=pqnode Default=YES MaxTime=INFINITE State=UP
-EOF
-slurmctld -D -i > "$tmp/log/slurmctld.out" 2>&1 &
-ctld_pid=$!
-# slurmd, optionally inside a mount namespace (a node that does not share a directory).
-start_slurmd() {
-    "$@" slurmd -D -N pqnode > "$tmp/log/slurmd.out" 2>&1 &
-    slurmd_pid=$!
-    for _ in $(seq 100); do
-        sinfo -h -o %T 2>/dev/null | grep -Eq '^(idle|mixed|allocated|completing)$' && return 0
-        sleep 0.2
-    done
-    show_logs
-    fail "the single-node Slurm cluster did not start (slurmd not idle after 20 s)"
-}
-start_slurmd
+start_cluster
 
 # ---- the suite ---------------------------------------------------------------------
 $PQ data build --quiet >/dev/null || fail "pq data build failed"

@@ -1,7 +1,9 @@
 /* The commands the scheduler builds for runs: data paths by the model's vocabulary,
  * explicit learning rates, branch points. */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/fsio.h"
@@ -74,4 +76,47 @@ Test(harness_commands, medium_tier_is_optional) {
         }
     }
     pq_remove_tree(dir);
+}
+
+/* What both executors (scheduler.c, slurm.c) decide the same way: a run whose parent
+ * failed or was skipped never runs, timing runs run alone, and a failure is reported
+ * as two lines naming how it failed, its log's last line and the log's path. */
+Test(harness_commands, blocked_exclusive_and_failure_report, .init = cr_redirect_stderr) {
+    char root[] = "/tmp/pq_cmds_XXXXXX";
+    cr_assert(mkdtemp(root));
+    pq_plan plan;
+    pq_plan_init(&plan, root, "/d", "h");
+    int p = pq_plan_add0(&plan, "pretrain", json_pack("{s:s, s:o, s:I}", "model", "xs", "config", config(8192), "tokens", 10));
+    int e = pq_plan_add1(&plan, "eval", json_pack("{s:[s]}", "tasks", "cloze"), "model", p);
+    int d = pq_plan_add1(&plan, "decode", json_object(), "model", p);
+    int k = pq_plan_add0(&plan, "bench_kernels", json_object());
+    pq_run *pre = &plan.runs[p], *ev = &plan.runs[e];
+    const pq_run_state blocks[] = {RUN_FAILED, RUN_SKIPPED}, passes[] = {RUN_PENDING, RUN_RUNNING, RUN_DONE};
+    for (size_t i = 0; i < PQ_COUNT(blocks); i++) {
+        pre->state = blocks[i];
+        cr_expect(pq_run_blocked(&plan, ev));
+    }
+    for (size_t i = 0; i < PQ_COUNT(passes); i++) {
+        pre->state = passes[i];
+        cr_expect_not(pq_run_blocked(&plan, ev));
+    }
+    cr_expect_not(pq_run_blocked(&plan, pre), "a run without parents is never blocked");
+    cr_expect(pq_run_exclusive(&plan.runs[d]) && pq_run_exclusive(&plan.runs[k]));
+    cr_expect_not(pq_run_exclusive(pre) || pq_run_exclusive(ev));
+
+    cr_assert_eq(pq_mkdirs(ev->dir), 0);
+    char *log = pq_run_file(ev, "log.txt");
+    const char *text = "step 1\nerror: eval.c: bad task\n\n";
+    cr_assert_eq(pq_write_file_atomic(log, text, strlen(text)), 0);
+    pq_run_report_failure(ev, "exit 1", 0);
+    fflush(stderr);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "pq suite: eval run failed (exit 1): error: eval.c: bad task\n"
+             "pq suite:   log: %s (to start this run over instead of resuming it: rm -r %s)\n",
+             log, ev->dir);
+    cr_expect_stderr_eq_str(want);
+    pq_remove_tree(root);
+    free(log);
+    pq_plan_free(&plan);
 }
