@@ -33,7 +33,7 @@ static void usage(void) {
            "  --out FILE        results JSON\n"
            "  --data-dir DIR    built data (default $PQ_WORK/data): tasks in DIR/tasks,\n"
            "                    tokenizer DIR/tokenizer.bpe\n"
-           "  --tokenizer FILE  pq's BPE (.bpe), a Hugging Face tokenizer.json (byte-level BPE) or\n"
+           "  --tokenizer FILE  pq's BPE (.bpe), a Hugging Face tokenizer.json (BPE) or\n"
            "                    a SentencePiece tokenizer.model (default: the one pq import hf\n"
            "                    recorded for an imported model, else DIR/tokenizer.bpe)\n"
            "  --bos ID          the id that starts every scored sequence (default: pq's BOS;\n"

@@ -14,8 +14,8 @@ static void usage(void) {
            "Encodes each line of the input (default stdin; the line end is not part of\n"
            "the text) and prints its token ids separated by spaces, one line per line.\n"
            "\n"
-           "  --tokenizer FILE  pq's tokenizer.bpe, a Hugging Face tokenizer.json (byte-level\n"
-           "                    BPE) or a SentencePiece tokenizer.model\n"
+           "  --tokenizer FILE  pq's tokenizer.bpe, a Hugging Face tokenizer.json (BPE: byte-level\n"
+           "                    or SentencePiece-style) or a SentencePiece tokenizer.model\n"
            "  --in FILE         read lines from FILE\n"
            "  --bos             start each line with the BOS id pq eval would use\n");
 }

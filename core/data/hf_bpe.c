@@ -1,5 +1,6 @@
 #include "data/hf_bpe.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,14 @@ typedef struct {
     int lstrip, rstrip;
 } added_token;
 
+/* One normalizer rule: Prepend (from empty) or Replace of a String pattern. */
+typedef struct {
+    char *from, *to;
+} norm_rule;
+
+enum prepend { PREPEND_NEVER, PREPEND_FIRST, PREPEND_ALWAYS };
+#define MAX_RULES 8
+
 struct pq_hf_bpe {
     int vocab_size;
     pq_strmap *by_name; /* tokenizer.json spelling -> id */
@@ -39,6 +48,15 @@ struct pq_hf_bpe {
     enum step steps[MAX_STEPS];
     int n_steps;
     int ignore_merges;
+    /* SentencePiece-style (LLaMA-2) files: no ByteLevel, so the symbols BPE starts
+     * from are characters, and a character outside the vocab becomes its bytes'
+     * <0xXX> tokens (byte_fallback) or the unk token. */
+    int char_level, byte_fallback, fuse_unk;
+    int32_t unk_id, fallback_id[256];
+    norm_rule rules[MAX_RULES]; /* the normalizer, in order */
+    int n_rules;
+    char *metaspace; /* Metaspace's replacement for ' ' (NULL: none) */
+    enum prepend meta_prepend;
     int32_t template_bos;
     pq_strmap *cache; /* piece bytes -> offset in cache_ids: count, then the ids */
     int32_t *cache_ids;
@@ -231,41 +249,140 @@ static void apply_step(work *w, enum step s) {
 /* ---- BPE on one piece --------------------------------------------------------------- */
 
 static int64_t merge_of(const pq_hf_bpe *t, int32_t a, int32_t b) {
+    if (a < 0 || b < 0) return -1; /* a character outside the vocab merges with nothing */
     int32_t key[2] = {a, b};
     int64_t v;
     return pq_strmap_get(t->merges, key, sizeof key, &v) ? v : -1;
 }
 
-/* The ids of one piece (bytes p[0..n)), appended to cache_ids; returns their offset. */
-static size_t bpe_piece(pq_hf_bpe *t, const uint8_t *p, size_t n) {
-    int64_t whole;
-    int32_t *sym = pq_malloc(sizeof *sym * (n ? n : 1));
-    size_t m = 0;
-    if (t->ignore_merges && pq_strmap_get(t->vocab, p, n, &whole)) sym[m++] = (int32_t)whole;
-    else {
-        for (size_t i = 0; i < n; i++) sym[m++] = t->byte_id[p[i]];
-        for (;;) { /* merge the lowest-ranked adjacent pair, the leftmost on ties */
-            int64_t best = -1;
-            size_t at = 0;
-            for (size_t i = 0; i + 1 < m; i++) {
-                int64_t v = merge_of(t, sym[i], sym[i + 1]);
-                if (v >= 0 && (best < 0 || (v >> 32) < (best >> 32))) best = v, at = i;
-            }
-            if (best < 0) break;
-            sym[at] = (int32_t)(best & 0xFFFFFFFF);
-            memmove(sym + at + 1, sym + at + 2, sizeof *sym * (m - at - 2));
-            m--;
-        }
+/* The symbols of a piece as a list; a candidate merge of node pos with its next,
+ * valid while both still hold ids a and b. The heap orders candidates by rank,
+ * then position: the lowest-ranked pair merges first, the leftmost on ties, as in
+ * the tokenizers library, in O(n log n) rather than a rescan per merge (a
+ * SentencePiece-style file hands BPE whole lines). */
+typedef struct {
+    int32_t id;
+    int prev, next, alive;
+} node;
+
+typedef struct {
+    int64_t rank;
+    int pos;
+    int32_t a, b;
+} cand;
+
+static int cand_less(cand x, cand y) { return x.rank < y.rank || (x.rank == y.rank && x.pos < y.pos); }
+
+static void heap_push(cand *h, size_t *n, cand c) {
+    size_t i = (*n)++;
+    while (i && cand_less(c, h[(i - 1) / 2])) h[i] = h[(i - 1) / 2], i = (i - 1) / 2;
+    h[i] = c;
+}
+
+static cand heap_pop(cand *h, size_t *n) {
+    cand top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && cand_less(h[c + 1], h[c])) c++;
+        if (!cand_less(h[c], last)) break;
+        h[i] = h[c], i = c;
     }
+    if (*n) h[i] = last;
+    return top;
+}
+
+static void push_pair(const pq_hf_bpe *t, const node *v, int pos, cand *h, size_t *hn) {
+    if (pos < 0 || v[pos].next < 0) return;
+    int64_t m = merge_of(t, v[pos].id, v[v[pos].next].id);
+    if (m >= 0) heap_push(h, hn, (cand){m >> 32, pos, v[pos].id, v[v[pos].next].id});
+}
+
+/* The initial symbols: one per byte (byte-level) or per character (char-level:
+ * its vocab id, or -1 - its offset in p when it has none). Returns the count. */
+static int initial_symbols(const pq_hf_bpe *t, const uint8_t *p, size_t n, node *v) {
+    int m = 0;
+    for (size_t i = 0, l = 1; i < n; i += l) {
+        int64_t id = -1 - (int64_t)i;
+        if (t->char_level) {
+            pq_utf8_decode(p + i, n - i, &l);
+            pq_strmap_get(t->vocab, p + i, l, &id);
+        } else
+            id = t->byte_id[p[i]];
+        v[m] = (node){(int32_t)id, m - 1, m + 1, 1};
+        m++;
+    }
+    v[m - 1].next = -1;
+    return m;
+}
+
+/* The ids of a character outside the vocab: its bytes' <0xXX> tokens with
+ * byte_fallback (all of them or none), else unk (one per run with fuse_unk). */
+static size_t unknown_ids(const pq_hf_bpe *t, const uint8_t *c, size_t left, int32_t *out, int after_unk) {
+    size_t l;
+    pq_utf8_decode(c, left, &l);
+    int have = t->byte_fallback;
+    for (size_t k = 0; have && k < l; k++) have = t->fallback_id[c[k]] >= 0;
+    if (have) {
+        for (size_t k = 0; k < l; k++) out[k] = t->fallback_id[c[k]];
+        return l;
+    }
+    if (t->unk_id < 0 || (t->fuse_unk && after_unk)) return 0;
+    out[0] = t->unk_id;
+    return 1;
+}
+
+/* The ids of one piece (bytes p[0..n), n > 0) into ids (room for 4n); returns the count. */
+static size_t bpe_ids(const pq_hf_bpe *t, const uint8_t *p, size_t n, int32_t *ids) {
+    int64_t whole;
+    if (t->ignore_merges && pq_strmap_get(t->vocab, p, n, &whole)) return ids[0] = (int32_t)whole, 1;
+    node *v = pq_malloc(sizeof *v * n);
+    int m = initial_symbols(t, p, n, v);
+    cand *h = pq_malloc(sizeof *h * (size_t)(2 * m + 1));
+    size_t hn = 0;
+    for (int i = 0; i + 1 < m; i++) push_pair(t, v, i, h, &hn);
+    while (hn) {
+        cand c = heap_pop(h, &hn);
+        int r = v[c.pos].next;
+        if (!v[c.pos].alive || r < 0 || v[c.pos].id != c.a || v[r].id != c.b) continue; /* stale */
+        v[c.pos].id = (int32_t)(merge_of(t, c.a, c.b) & 0xFFFFFFFF);
+        v[c.pos].next = v[r].next;
+        if (v[r].next >= 0) v[v[r].next].prev = c.pos;
+        v[r].alive = 0;
+        push_pair(t, v, v[c.pos].prev, h, &hn);
+        push_pair(t, v, c.pos, h, &hn);
+    }
+    size_t k = 0;
+    int after_unk = 0;
+    for (int i = 0; i >= 0; i = v[i].next) {
+        size_t at = v[i].id >= 0 ? 0 : (size_t)(-1 - (int64_t)v[i].id);
+        size_t got = v[i].id >= 0 ? (ids[k] = v[i].id, 1) : unknown_ids(t, p + at, n - at, ids + k, after_unk);
+        after_unk = v[i].id < 0 && (got == 0 || ids[k] == t->unk_id);
+        k += got;
+    }
+    free(v);
+    free(h);
+    return k;
+}
+
+/* Pieces longer than this are encoded each time, not cached (a SentencePiece-style
+ * file's pieces are whole lines, rarely seen twice). */
+#define CACHE_PIECE_MAX 256
+
+/* The ids of one piece, appended to cache_ids; returns their offset. */
+static size_t bpe_piece(pq_hf_bpe *t, const uint8_t *p, size_t n) {
+    int32_t *ids = pq_malloc(sizeof *ids * 4 * n);
+    size_t m = bpe_ids(t, p, n, ids);
     if (t->cache_n + m + 1 > t->cache_cap) {
         t->cache_cap = (t->cache_n + m + 1) * 2;
         t->cache_ids = pq_realloc(t->cache_ids, sizeof *t->cache_ids * t->cache_cap);
     }
     size_t off = t->cache_n;
     t->cache_ids[off] = (int32_t)m;
-    memcpy(t->cache_ids + off + 1, sym, sizeof *sym * m);
+    memcpy(t->cache_ids + off + 1, ids, sizeof *ids * m);
     t->cache_n += m + 1;
-    free(sym);
+    free(ids);
     return off;
 }
 
@@ -278,21 +395,73 @@ static void push_ids(int32_t **out, size_t *n_out, size_t *cap, const int32_t *i
     *n_out += n;
 }
 
-/* Text without added tokens: pre-tokenize, then BPE each piece (cached). */
-static void encode_plain(pq_hf_bpe *t, const uint8_t *p, size_t n, int32_t **out, size_t *n_out, size_t *cap) {
+/* s with every from replaced by to (from non-empty), or to prepended (from
+ * empty, s non-empty): a new string of *n bytes. */
+static uint8_t *apply_rule(const uint8_t *s, size_t *n, const norm_rule *r) {
+    size_t fn = strlen(r->from), tn = strlen(r->to), k = 0;
+    if (!fn) {
+        uint8_t *o = pq_malloc(*n + tn + 1);
+        memcpy(o, r->to, *n ? tn : 0), memcpy(o + (*n ? tn : 0), s, *n);
+        *n += *n ? tn : 0;
+        return o;
+    }
+    uint8_t *o = pq_malloc(*n * (tn > fn ? tn : 1) / fn + *n + 1);
+    for (size_t i = 0; i < *n;)
+        if (i + fn <= *n && !memcmp(s + i, r->from, fn)) memcpy(o + k, r->to, tn), k += tn, i += fn;
+        else o[k++] = s[i++];
+    *n = k;
+    return o;
+}
+
+/* The normalizer, then Metaspace (spaces replaced; its replacement prepended per
+ * prepend_scheme, "first" meaning a text that starts the input, and never twice):
+ * a new string of *n bytes. */
+static uint8_t *normalize(const pq_hf_bpe *t, const uint8_t *p, size_t *n, int at_start) {
+    uint8_t *s = pq_malloc(*n + 1);
+    memcpy(s, p, *n);
+    for (int r = 0; r < t->n_rules; r++) {
+        uint8_t *o = apply_rule(s, n, &t->rules[r]);
+        free(s), s = o;
+    }
+    if (t->metaspace) {
+        size_t rn = strlen(t->metaspace);
+        uint8_t *o = apply_rule(s, n, &(norm_rule){" ", t->metaspace});
+        free(s), s = o;
+        int has = *n >= rn && !memcmp(s, t->metaspace, rn);
+        if (!has && (t->meta_prepend == PREPEND_ALWAYS || (t->meta_prepend == PREPEND_FIRST && at_start))) {
+            o = apply_rule(s, n, &(norm_rule){"", t->metaspace});
+            free(s), s = o;
+        }
+    }
+    return s;
+}
+
+/* Text without added tokens (at_start: it begins the input): normalize,
+ * pre-tokenize, then BPE each piece (short ones cached). */
+static void encode_plain(pq_hf_bpe *t, const uint8_t *p, size_t n, int at_start, int32_t **out, size_t *n_out, size_t *cap) {
     if (!n) return;
+    uint8_t *norm = NULL;
+    if (t->n_rules || t->metaspace) p = norm = normalize(t, p, &n, at_start);
     work w = {0};
     w.n = 1, w.cap = 1;
     w.v = pq_malloc(sizeof *w.v);
     w.v[0] = (piece){buf_add(&w, p, n), n};
+    free(norm);
     for (int s = 0; s < t->n_steps; s++) apply_step(&w, t->steps[s]);
     for (size_t k = 0; k < w.n; k++) {
         const uint8_t *pp = w.buf + w.v[k].off;
+        size_t pn = w.v[k].n;
         int64_t off;
-        if (!pq_strmap_get(t->cache, pp, w.v[k].n, &off)) {
+        if (pn > CACHE_PIECE_MAX) {
+            int32_t *ids = pq_malloc(sizeof *ids * 4 * pn);
+            push_ids(out, n_out, cap, ids, bpe_ids(t, pp, pn, ids));
+            free(ids);
+            continue;
+        }
+        if (!pq_strmap_get(t->cache, pp, pn, &off)) {
             if (pq_strmap_size(t->cache) >= CACHE_MAX) pq_strmap_clear(t->cache), t->cache_n = 0;
-            off = (int64_t)bpe_piece(t, pp, w.v[k].n);
-            pq_strmap_put(t->cache, pp, w.v[k].n, off);
+            off = (int64_t)bpe_piece(t, pp, pn);
+            pq_strmap_put(t->cache, pp, pn, off);
         }
         push_ids(out, n_out, cap, t->cache_ids + off + 1, (size_t)t->cache_ids[off]);
     }
@@ -334,11 +503,11 @@ void pq_hf_bpe_encode(pq_hf_bpe *t, const char *text_in, size_t n, int32_t **out
             }
         if (a->rstrip)
             while (end < n && is_space_at(p + end, n - end, &l)) end += l;
-        encode_plain(t, p + start, at - start, out, n_out, cap);
+        encode_plain(t, p + start, at - start, start == 0, out, n_out, cap);
         push_ids(out, n_out, cap, &a->id, 1);
         start = end;
     }
-    encode_plain(t, p + start, n - start, out, n_out, cap);
+    encode_plain(t, p + start, n - start, start == 0, out, n_out, cap);
 }
 
 /* ---- loading ------------------------------------------------------------------------ */
@@ -350,6 +519,28 @@ static int set_token(pq_hf_bpe *t, int32_t id, const uint8_t *b, size_t n) {
     if (n) memcpy(t->bytes[id], b, n);
     t->len[id] = n;
     return 0;
+}
+
+/* A char-level token's bytes as text: the space marker (Metaspace's replacement,
+ * or what a Replace rule turns ' ' into) back to ' ', <0xXX> to its byte. */
+static void set_char_token(pq_hf_bpe *t, int32_t id, const char *key) {
+    if (t->byte_fallback && strlen(key) == 6 && !strncmp(key, "<0x", 3) && isxdigit((unsigned char)key[3]) &&
+        isxdigit((unsigned char)key[4]) && key[5] == '>') {
+        uint8_t c = (uint8_t)strtoul(key + 3, NULL, 16);
+        set_token(t, id, &c, 1);
+        return;
+    }
+    size_t n = strlen(key);
+    uint8_t *s = (uint8_t *)pq_strdup(key);
+    const char *mark = t->metaspace;
+    for (int r = 0; !mark && r < t->n_rules; r++)
+        if (!strcmp(t->rules[r].from, " ") && *t->rules[r].to) mark = t->rules[r].to;
+    if (mark) {
+        uint8_t *o = apply_rule(s, &n, &(norm_rule){(char *)mark, " "});
+        free(s), s = o;
+    }
+    set_token(t, id, s, n);
+    free(s);
 }
 
 static int id_of(const pq_hf_bpe *t, const char *name, int32_t *id) {
@@ -392,7 +583,7 @@ static int read_merges(pq_hf_bpe *t, const json_t *merges, const char *name) {
     return 0;
 }
 
-static int check_model(const json_t *model, const char *name) {
+static int check_model(const json_t *model, const char *name, int byte_level) {
     const char *type = json_string_value(json_object_get(model, "type"));
     if (type && strcmp(type, "BPE")) return pq_fail("%s: model type %s is not supported (BPE)", name, type);
     if (!json_is_object(json_object_get(model, "vocab"))) return pq_fail("%s: model.vocab is missing or not an object", name);
@@ -403,14 +594,30 @@ static int check_model(const json_t *model, const char *name) {
     static const char *empty_strings[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (size_t i = 0; i < PQ_COUNT(empty_strings); i++) {
         const char *s = json_string_value(json_object_get(model, empty_strings[i]));
-        if (s && *s) return pq_fail("%s: model.%s \"%s\" is not supported (byte-level BPE has none)", name, empty_strings[i], s);
+        if (s && *s) return pq_fail("%s: model.%s \"%s\" is not supported (LLaMA-family BPE has none)", name, empty_strings[i], s);
     }
-    if (json_is_true(json_object_get(model, "byte_fallback")))
-        return pq_fail("%s: model.byte_fallback is not supported (a byte-level BPE needs none)", name);
+    if (byte_level && json_is_true(json_object_get(model, "byte_fallback")))
+        return pq_fail("%s: model.byte_fallback with a ByteLevel pre_tokenizer is not supported (a byte-level BPE needs none)", name);
+    return 0;
+}
+
+/* byte_fallback's <0xXX> tokens and the unk token of a char-level model. */
+static int read_unknowns(pq_hf_bpe *t, const json_t *model, const char *name) {
+    t->unk_id = -1;
+    for (int b = 0; b < 256; b++) {
+        char hex[8];
+        snprintf(hex, sizeof hex, "<0x%02X>", b);
+        t->fallback_id[b] = pq_hf_bpe_id(t, hex);
+    }
+    t->fuse_unk = json_is_true(json_object_get(model, "fuse_unk"));
+    const json_t *unk = json_object_get(model, "unk_token");
+    if (unk && !json_is_null(unk) && (!json_is_string(unk) || (t->unk_id = pq_hf_bpe_id(t, json_string_value(unk))) < 0))
+        return pq_fail("%s: model.unk_token is not a token of the vocab", name);
     return 0;
 }
 
 static int read_vocab(pq_hf_bpe *t, const json_t *vocab, const json_t *added, const char *name) {
+    /* byte-level: keys are bytes_to_unicode strings; char-level: UTF-8 text. */
     const char *key;
     json_t *v;
     int64_t max_id = -1;
@@ -446,14 +653,17 @@ static int read_vocab(pq_hf_bpe *t, const json_t *vocab, const json_t *added, co
             free(raw);
             return pq_fail("%s: model.vocab has \"%s\" twice", name, key);
         }
-        if (byte_level_decode(key, raw, &rn, char_byte)) {
+        if (t->char_level) {
+            pq_strmap_put(t->vocab, key, kn, id);
+            set_char_token(t, id, key);
+        } else if (byte_level_decode(key, raw, &rn, char_byte)) {
             pq_strmap_put(t->vocab, raw, rn, id);
             set_token(t, id, raw, rn);
         } else
             set_token(t, id, (const uint8_t *)key, kn);
     }
     free(raw);
-    for (int b = 0; b < 256; b++) {
+    for (int b = 0; !t->char_level && b < 256; b++) {
         uint8_t c = (uint8_t)b;
         int64_t id;
         if (!pq_strmap_get(t->vocab, &c, 1, &id))
@@ -476,13 +686,77 @@ static int read_vocab(pq_hf_bpe *t, const json_t *vocab, const json_t *added, co
     return 0;
 }
 
+static int add_rule(pq_hf_bpe *t, const char *from, const char *to, const char *name) {
+    if (t->n_rules == MAX_RULES) return pq_fail("%s: normalizer has more than %d rules", name, MAX_RULES);
+    t->rules[t->n_rules++] = (norm_rule){pq_strdup(from), pq_strdup(to)};
+    return 0;
+}
+
+/* The normalizers of SentencePiece-style files (LLaMA-2: Prepend "▁" then Replace
+ * " " by "▁"); any other is refused. */
+static int read_normalizer(pq_hf_bpe *t, const json_t *nm, const char *name) {
+    if (!nm || json_is_null(nm)) return 0;
+    const char *type = json_string_value(json_object_get(nm, "type"));
+    if (!type) return pq_fail("%s: normalizer without a \"type\"", name);
+    if (!strcmp(type, "Sequence")) {
+        size_t i;
+        json_t *s;
+        json_t *list = json_object_get(nm, "normalizers");
+        if (!json_is_array(list)) return pq_fail("%s: normalizer Sequence without \"normalizers\"", name);
+        json_array_foreach(list, i, s) if (read_normalizer(t, s, name)) return -1;
+        return 0;
+    }
+    if (!strcmp(type, "Prepend")) {
+        const char *to = json_string_value(json_object_get(nm, "prepend"));
+        return to ? add_rule(t, "", to, name) : pq_fail("%s: normalizer Prepend without a \"prepend\" string", name);
+    }
+    if (!strcmp(type, "Replace")) {
+        const char *from = json_string_value(json_object_get(json_object_get(nm, "pattern"), "String"));
+        const char *to = json_string_value(json_object_get(nm, "content"));
+        if (!from || !*from || !to)
+            return pq_fail("%s: normalizer Replace: only a non-empty String pattern and a \"content\" are supported", name);
+        return add_rule(t, from, to, name);
+    }
+    return pq_fail("%s: normalizer %s is not supported (Prepend, Replace, Sequence)", name, type);
+}
+
+/* Metaspace (the LLaMA-2 conversions since tokenizers 0.19): spaces to its
+ * replacement, prepended as prepend_scheme (or add_prefix_space) says. split:
+ * true (cutting the text at every replacement) is refused: no LLaMA-family
+ * file uses it, and tokenizers.js, the reference the tests use, ignores it. */
+static int read_metaspace(pq_hf_bpe *t, const json_t *pt, const char *name) {
+    const char *rep = json_string_value(json_object_get(pt, "replacement"));
+    const char *scheme = json_string_value(json_object_get(pt, "prepend_scheme"));
+    const json_t *split = json_object_get(pt, "split");
+    if (!rep || !*rep) return pq_fail("%s: pre_tokenizer Metaspace without a \"replacement\"", name);
+    if (!json_is_false(split)) return pq_fail("%s: pre_tokenizer Metaspace: only \"split\": false is supported", name);
+    if (scheme && strcmp(scheme, "always") && strcmp(scheme, "first") && strcmp(scheme, "never"))
+        return pq_fail("%s: pre_tokenizer Metaspace: prepend_scheme %s is not always, first or never", name, scheme);
+    t->meta_prepend = scheme ? (!strcmp(scheme, "always") ? PREPEND_ALWAYS : !strcmp(scheme, "first") ? PREPEND_FIRST : PREPEND_NEVER)
+                      : json_is_false(json_object_get(pt, "add_prefix_space")) ? PREPEND_NEVER
+                                                                              : PREPEND_ALWAYS;
+    free(t->metaspace);
+    t->metaspace = pq_strdup(rep);
+    return 0;
+}
+
+/* Whether pt is or contains a ByteLevel pre-tokenizer (a byte-level BPE). */
+static int has_byte_level(const json_t *pt) {
+    const char *type = json_string_value(json_object_get(pt, "type"));
+    if (type && !strcmp(type, "ByteLevel")) return 1;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(pt, "pretokenizers"), i, s) if (has_byte_level(s)) return 1;
+    return 0;
+}
+
 static int add_step(pq_hf_bpe *t, enum step s, const char *name) {
     if (t->n_steps == MAX_STEPS) return pq_fail("%s: pre_tokenizer has more than %d steps", name, MAX_STEPS);
     t->steps[t->n_steps++] = s;
     return 0;
 }
 
-static int read_pre_tokenizer(pq_hf_bpe *t, const json_t *pt, const char *name, int *byte_level) {
+static int read_pre_tokenizer(pq_hf_bpe *t, const json_t *pt, const char *name) {
     if (!pt || json_is_null(pt)) return 0;
     const char *type = json_string_value(json_object_get(pt, "type"));
     if (!type) return pq_fail("%s: pre_tokenizer without a \"type\"", name);
@@ -491,15 +765,15 @@ static int read_pre_tokenizer(pq_hf_bpe *t, const json_t *pt, const char *name, 
         json_t *s;
         json_t *list = json_object_get(pt, "pretokenizers");
         if (!json_is_array(list)) return pq_fail("%s: pre_tokenizer Sequence without \"pretokenizers\"", name);
-        json_array_foreach(list, i, s) if (read_pre_tokenizer(t, s, name, byte_level)) return -1;
+        json_array_foreach(list, i, s) if (read_pre_tokenizer(t, s, name)) return -1;
         return 0;
     }
     if (!strcmp(type, "ByteLevel")) {
-        *byte_level = 1;
         if (json_is_true(json_object_get(pt, "add_prefix_space")) && add_step(t, PREFIX_SPACE, name)) return -1;
         const json_t *re = json_object_get(pt, "use_regex");
         return (!re || json_is_true(re)) ? add_step(t, SPLIT_GPT2, name) : 0;
     }
+    if (!strcmp(type, "Metaspace")) return read_metaspace(t, pt, name);
     if (!strcmp(type, "Digits"))
         return add_step(t, json_is_true(json_object_get(pt, "individual_digits")) ? DIGITS_EACH : DIGITS_RUNS, name);
     if (!strcmp(type, "Split")) {
@@ -512,7 +786,7 @@ static int read_pre_tokenizer(pq_hf_bpe *t, const json_t *pt, const char *name, 
         return pq_fail("%s: pre_tokenizer Split pattern %.60s is not one pq implements (the GPT-2 and LLaMA-3 patterns)",
                        name, re ? re : "(not a Regex)");
     }
-    return pq_fail("%s: pre_tokenizer %s is not supported (ByteLevel, Split, Digits, Sequence)", name, type);
+    return pq_fail("%s: pre_tokenizer %s is not supported (ByteLevel, Split, Digits, Metaspace, Sequence)", name, type);
 }
 
 /* The special token a TemplateProcessing puts before sequence A. */
@@ -539,29 +813,67 @@ static int32_t template_bos(const json_t *pp) {
                : -1;
 }
 
+/* Added tokens are matched in the raw text. The tokenizers library matches a
+ * "normalized" one in the normalized text instead, which differs once a
+ * normalizer changes text (Prepend, Replace): such a file is refused. */
+static int check_added_normalized(const pq_hf_bpe *t, const json_t *added, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(added, i, v) if (t->n_rules && json_is_true(json_object_get(v, "normalized"))) return pq_fail(
+        "%s: added_tokens[%zu] \"%s\" is normalized, with a normalizer: not supported", name, i,
+        json_string_value(json_object_get(v, "content")));
+    return 0;
+}
+
+/* The decoders of the LLaMA family (ByteLevel; Metaspace, or Replace "▁" by " " with
+ * ByteFallback, Fuse and Strip): pq decodes a token as its bytes, which is what
+ * these do; another decoder is refused. */
+static int check_decoder(const json_t *d, const char *name) {
+    if (!d || json_is_null(d)) return 0;
+    static const char *known[] = {"ByteLevel", "Metaspace", "Replace", "ByteFallback", "Fuse", "Strip"};
+    const char *type = json_string_value(json_object_get(d, "type"));
+    if (type && !strcmp(type, "Sequence")) {
+        size_t i;
+        json_t *s;
+        json_array_foreach(json_object_get(d, "decoders"), i, s) if (check_decoder(s, name)) return -1;
+        return 0;
+    }
+    for (size_t i = 0; type && i < PQ_COUNT(known); i++)
+        if (!strcmp(type, known[i])) return 0;
+    return pq_fail("%s: decoder %s is not supported (ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence)", name,
+                   type ? type : "without a \"type\"");
+}
+
+/* The settings that decide how the vocab is read: byte- or char-level, the
+ * normalizer, the pre-tokenizers. */
+static int read_settings(pq_hf_bpe *t, const json_t *j, const char *name) {
+    const json_t *model = json_object_get(j, "model"), *pt = json_object_get(j, "pre_tokenizer");
+    int byte_level = has_byte_level(pt);
+    t->char_level = !byte_level;
+    t->byte_fallback = json_is_true(json_object_get(model, "byte_fallback"));
+    if (check_model(model, name, byte_level) || read_normalizer(t, json_object_get(j, "normalizer"), name) ||
+        read_pre_tokenizer(t, pt, name) || check_decoder(json_object_get(j, "decoder"), name))
+        return -1;
+    if (t->metaspace && (byte_level || t->n_steps))
+        return pq_fail("%s: pre_tokenizer Metaspace together with other pre-tokenizers is not supported", name);
+    return 0;
+}
+
 static pq_hf_bpe *from_json(const json_t *j, const char *name) {
     pq_hf_bpe *t = pq_calloc(1, sizeof *t);
     t->by_name = pq_strmap_new(), t->vocab = pq_strmap_new(), t->merges = pq_strmap_new(), t->cache = pq_strmap_new();
-    t->template_bos = -1;
+    t->template_bos = t->unk_id = -1;
     const json_t *model = json_object_get(j, "model"), *added = json_object_get(j, "added_tokens");
-    const json_t *norm = json_object_get(j, "normalizer");
-    int byte_level = 0;
     if (!json_is_object(j)) pq_fail("%s: not a JSON object", name);
     else if (!json_is_object(model)) pq_fail("%s: no \"model\" object", name);
     else if (added && !json_is_array(added)) pq_fail("%s: added_tokens is not an array", name);
-    else if (norm && !json_is_null(norm))
-        pq_fail("%s: normalizer %s is not supported (none)", name,
-                json_string_value(json_object_get(norm, "type")) ? json_string_value(json_object_get(norm, "type")) : "?");
-    else if (check_model(model, name) == 0 && read_vocab(t, json_object_get(model, "vocab"), added, name) == 0 &&
+    else if (read_settings(t, j, name) == 0 && read_vocab(t, json_object_get(model, "vocab"), added, name) == 0 &&
              read_merges(t, json_object_get(model, "merges"), name) == 0 &&
-             read_pre_tokenizer(t, json_object_get(j, "pre_tokenizer"), name, &byte_level) == 0) {
-        if (!byte_level) pq_fail("%s: no ByteLevel pre_tokenizer (only byte-level BPE is supported)", name);
-        else {
-            t->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
-            t->template_bos = template_bos(json_object_get(j, "post_processor"));
-            if (t->template_bos >= t->vocab_size) t->template_bos = -1;
-            return t;
-        }
+             (!t->char_level || read_unknowns(t, model, name) == 0) && check_added_normalized(t, added, name) == 0) {
+        t->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
+        t->template_bos = template_bos(json_object_get(j, "post_processor"));
+        if (t->template_bos >= t->vocab_size) t->template_bos = -1;
+        return t;
     }
     pq_hf_bpe_free(t);
     return NULL;
@@ -592,6 +904,8 @@ void pq_hf_bpe_free(pq_hf_bpe *t) {
     if (!t) return;
     for (int i = 0; i < t->vocab_size; i++) free(t->bytes[i]);
     for (int i = 0; i < t->n_added; i++) free(t->added[i].s);
+    for (int i = 0; i < t->n_rules; i++) free(t->rules[i].from), free(t->rules[i].to);
+    free(t->metaspace);
     free(t->bytes);
     free(t->len);
     free(t->added);

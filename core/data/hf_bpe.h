@@ -1,19 +1,30 @@
-/* hf_bpe.h — the byte-level BPE tokenizers of Hugging Face tokenizer.json files
- * (GPT-2, LLaMA-3, SmolLM, Qwen style), encoding as the `tokenizers` library does.
+/* hf_bpe.h — the BPE tokenizers of Hugging Face tokenizer.json files, encoding as
+ * the `tokenizers` library does: byte-level (GPT-2, LLaMA-3, SmolLM style) and
+ * SentencePiece-style (LLaMA-2, TinyLlama, Mistral: characters, "▁" for spaces,
+ * byte fallback).
  *
  * What is read (anything else is refused with one line naming the file and field):
  *   - model: type BPE, vocab {token: id}, merges as "a b" strings or ["a", "b"]
  *     arrays (rank = position), ignore_merges; no dropout, no continuing-subword
- *     prefix or end-of-word suffix (byte-level vocabularies have neither).
+ *     prefix or end-of-word suffix (LLaMA-family vocabularies have neither).
+ *     Without a ByteLevel pre-tokenizer the model is char-level: BPE starts from
+ *     characters, and one outside the vocab becomes its bytes' <0xXX> tokens
+ *     (byte_fallback) or unk_token (fuse_unk: one per run).
  *   - added_tokens: matched in the raw text first (leftmost, then longest), with
- *     lstrip/rstrip; the text between them goes through the rest.
- *   - normalizer: none.
- *   - pre_tokenizer: ByteLevel (add_prefix_space, use_regex: the GPT-2 split),
+ *     lstrip/rstrip; the text between them goes through the rest, each such
+ *     section normalized on its own. Not "normalized" ones where a normalizer
+ *     changes text (the library matches those after normalizing).
+ *   - normalizer: none, or Prepend, Replace of a String, and Sequences of them.
+ *   - pre_tokenizer: Metaspace alone (replacement, prepend_scheme always / first
+ *     (the section that starts the text) / never, split false), or
+ *     ByteLevel (add_prefix_space, use_regex: the GPT-2 split),
  *     Split with the GPT-2 or the LLaMA-3 pattern (behavior Isolated), Digits
  *     (individual_digits or runs), or a Sequence of these. The two split patterns
  *     are written as C (split_gpt2, split_llama3 in hf_bpe.c) over the Unicode
  *     classes of unicode_classes.h, not run by a regex engine: a pattern is
  *     recognised by its exact text, and another pattern is refused.
+ *   - decoder: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence
+ *     (token_bytes gives a token's bytes: "▁" as a space, <0xXX> as its byte).
  *   - post_processor: a TemplateProcessing (possibly inside a Sequence) whose
  *     single-sequence template starts with a special token gives the BOS id.
  *

@@ -1,7 +1,8 @@
 /* tokenizer.h — opens any tokenizer file pq reads as a pq_eval_tokenizer:
  *
  *   pq's own BPE (data/bpe.h: a "pq-bpe 1" file, tokenizer.bpe),
- *   a Hugging Face tokenizer.json with a byte-level BPE (data/hf_bpe.h),
+ *   a Hugging Face tokenizer.json with a BPE model, byte-level or
+ *   SentencePiece-style (data/hf_bpe.h),
  *   a SentencePiece tokenizer.model, BPE or unigram (data/spm.h),
  *
  * told apart by their first bytes, not their names. The evaluator, pq tokenize

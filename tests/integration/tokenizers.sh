@@ -2,7 +2,9 @@
 # The models' own tokenizers (issue 19): pq tokenize against reference encoders.
 #   tokenizer.json: golden ids of HF tokenizers.js (tests/fixtures/tokenizers, made by
 #     make_golden.py) for a GPT-2, a LLaMA-3 and a SmolLM-style byte-level BPE on ~2,000
-#     corpus lines and edge cases; no npm needed here.
+#     corpus lines and edge cases, and for the two SentencePiece-style forms (LLaMA-2:
+#     Prepend+Replace normalizer; Metaspace pre-tokenizer; byte fallback) on the same
+#     lines plus added tokens inside text (spm_edge.txt); no npm needed here.
 #   SentencePiece: four models trained now by Debian's python3-sentencepiece on a slice
 #     of the corpus (BPE, unigram, LLaMA-2-like, unigram with unknowns), compared with its
 #     own ids on ~2,000 held-out lines: identical.
@@ -17,12 +19,15 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 for f in "$fix"/*.zst; do zstd -q -d "$f" -o "$tmp/$(basename "${f%.zst}")"; done
-for name in gpt2 llama3 smollm; do
-    "$PQ" tokenize --tokenizer "$tmp/$name.tokenizer.json" --in "$tmp/lines.txt" >"$tmp/$name.pq" || fail "$name: pq tokenize"
+cat "$tmp/lines.txt" "$tmp/spm_edge.txt" >"$tmp/lines_spm.txt"
+for name in gpt2 llama3 smollm llama2 metaspace; do
+    lines=$tmp/lines.txt
+    case $name in llama2 | metaspace) lines=$tmp/lines_spm.txt ;; esac
+    "$PQ" tokenize --tokenizer "$tmp/$name.tokenizer.json" --in "$lines" >"$tmp/$name.pq" || fail "$name: pq tokenize"
     # tokenizers.js splits Digits on ASCII \d; Hugging Face's Rust tokenizers (and pq) on
     # char::is_numeric, so for the SmolLM-style Digits the numerals line differs by design.
     skip=$([ $name = smollm ] && echo "other numerals" || echo "")
-    $PY - "$tmp/$name.pq" "$tmp/$name.golden" "$tmp/lines.txt" "$skip" <<'PYEOF' || fail "$name: ids differ from tokenizers.js"
+    $PY - "$tmp/$name.pq" "$tmp/$name.golden" "$lines" "$skip" <<'PYEOF' || fail "$name: ids differ from tokenizers.js"
 import hashlib, sys
 pq, golden, lines, skip = sys.argv[1:5]
 pq = open(pq).read().split("\n")[:-1]
@@ -78,6 +83,19 @@ sed 's/"type": "BPE"/"type": "WordPiece"/' "$tmp/gpt2.tokenizer.json" >"$tmp/wor
 expect_error "$tmp/wordpiece.json" "WordPiece is not supported"
 sed 's/"normalizer": null/"normalizer": {"type": "NFC"}/' "$tmp/gpt2.tokenizer.json" >"$tmp/nfc.json"
 expect_error "$tmp/nfc.json" "normalizer NFC"
+# SentencePiece-style files: what pq does not implement is refused by name.
+sed 's/"split": false}, "decoder"/"split": true}, "decoder"/' "$tmp/metaspace.tokenizer.json" >"$tmp/split.json"
+grep -q '"split": true' "$tmp/split.json" || fail "the Metaspace fixture changed: split.json is not split true"
+expect_error "$tmp/split.json" 'Metaspace: only "split": false'
+sed 's/{"type": "Replace", "pattern": {"String": " "}/{"type": "Replace", "pattern": {"Regex": " +"}/' \
+    "$tmp/llama2.tokenizer.json" >"$tmp/regex_replace.json"
+expect_error "$tmp/regex_replace.json" "normalizer Replace: only a non-empty String pattern"
+sed 's/"normalized": false/"normalized": true/' "$tmp/llama2.tokenizer.json" >"$tmp/normalized.json"
+expect_error "$tmp/normalized.json" "is normalized, with a normalizer"
+sed 's/{"type": "Fuse"}/{"type": "WordPiece"}/' "$tmp/llama2.tokenizer.json" >"$tmp/decoder.json"
+expect_error "$tmp/decoder.json" "decoder WordPiece is not supported"
+sed 's/"unk_token": "<unk>"/"unk_token": "<nope>"/' "$tmp/llama2.tokenizer.json" >"$tmp/unk.json"
+expect_error "$tmp/unk.json" "model.unk_token is not a token"
 if [ -f "$tmp/spm/bpe.model" ]; then
     head -c 3000 "$tmp/spm/bpe.model" >"$tmp/trunc.model"
     expect_error "$tmp/trunc.model" "truncated"
@@ -129,6 +147,33 @@ want=$($PY -c 'import numpy as np,sys; print(int(np.fromfile(sys.argv[1], "<f8")
     fail "pq generate --prompt with the recorded tokenizer: $(cat "$tmp/gen.err")"
 grep -q "^$text" "$tmp/gen.out" && grep -q "$(wc -w <<<"$ids") prompt tokens" "$tmp/gen.err" || fail "pq generate --prompt: $(cat "$tmp/gen.err")"
 echo "  pq generate: the recorded tokenizer's $(wc -w <<<"$ids") prompt ids, next token $want as the reference"
+# A LLaMA-2-style directory with only a tokenizer.json (Prepend/Replace normalizer, byte
+# fallback): pq import hf records it, BOS <s> from its template; pq generate encodes the
+# prompt to pq tokenize's ids and prints the reference's next token as its text ("▁" as a
+# space, <0xXX> as its byte).
+text2="Héllo, wörld: 42 naïve tokens 😀"
+ids2=$(printf '%s\n' "$text2" | "$PQ" tokenize --tokenizer "$tmp/llama2.tokenizer.json" --bos)
+[ "${ids2%% *}" = 1 ] || fail "llama2 tokenizer.json: BOS ${ids2%% *}, want <s> = 1"
+$PY "$here/hf_llama.py" make "$tmp/l2" --dtype f32 --vocab 2000 --tokens "${ids2// /,}"
+cp "$tmp/llama2.tokenizer.json" "$tmp/l2/tokenizer.json"
+"$PQ" import hf "$tmp/l2" --out "$tmp/l2.ckpt" | grep -q "tokenizer $tmp/l2/tokenizer.json recorded" ||
+    fail "pq import hf did not record the LLaMA-2-style tokenizer.json"
+"$PQ" generate --model "$tmp/l2.ckpt" --prompt "$text2" --max-tokens 1 --temperature 0 >"$tmp/l2.out" 2>"$tmp/l2.err" ||
+    fail "pq generate with a LLaMA-2-style tokenizer.json: $(cat "$tmp/l2.err")"
+grep -q "$(wc -w <<<"$ids2") prompt tokens" "$tmp/l2.err" || fail "pq generate --prompt: $(cat "$tmp/l2.err")"
+$PY - "$tmp/l2/ref_logits.f64" "$(wc -w <<<"$ids2")" "$tmp/llama2.tokenizer.json" "$tmp/l2.out" "$text2" <<'PYEOF' ||
+import json, re, sys
+import numpy as np
+ref, n, tok, out, text = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+want = int(np.fromfile(ref, "<f8").reshape(n, -1)[-1].argmax())
+piece = {i: p for p, i in json.load(open(tok))["model"]["vocab"].items()}[want]
+m = re.fullmatch(r"<0x([0-9A-F]{2})>", piece)
+want_bytes = text.encode() + (bytes([int(m.group(1), 16)]) if m else piece.replace("\u2581", " ").encode()) + b"\n"
+got = open(out, "rb").read()
+print(f"  LLaMA-2-style tokenizer.json: pq generate's next token {want} {piece!r} printed as {got[len(text.encode()):-1]!r}")
+sys.exit(0 if got == want_bytes else 1)
+PYEOF
+    fail "pq generate: the printed next token is not the reference's ($(cat "$tmp/l2.out"))"
 # QAT keeps an imported model's tokenizer: pq eval of the QAT checkpoint finds it unprompted
 # (GPT-2 style, BOS = config.json's bos_token_id).
 V=$($PY -c 'import json,sys; t=json.load(open(sys.argv[1])); print(1 + max(list(t["model"]["vocab"].values()) + [a["id"] for a in t["added_tokens"]]))' "$tmp/gpt2.tokenizer.json")
