@@ -58,7 +58,7 @@ static double val_loss(pq_model *m, const pq_token_stream *val, int T, int64_t e
         if (g) l = pq_eval_loss_gpu(g, &order, eval_tokens, 8, T);
         pq_gpu_model_free(g);
     } else {
-        pq_acts *a = pq_acts_new(&m->cfg, 8, T);
+        pq_acts *a = pq_acts_new_mode(&m->cfg, 8, T, PQ_ACTS_FORWARD); /* forward only: one layer's activations */
         l = pq_eval_loss(m, a, &order, eval_tokens, 8, T);
         pq_acts_free(a);
     }
@@ -107,7 +107,7 @@ int cmd_ptq(int argc, char **argv) {
     int device_status = pq_device_flag("ptq", device_text, &device);
     if (device_status) return device_status;
 
-    if (pq_mem_guard_ckpt("ptq", from, gptq, data ? 8 : 0)) return 1; /* gptq and the val loss: batches of 8 */
+    if (pq_mem_guard_ckpt("ptq", from, gptq ? calib_tokens : 0, data ? 8 : 0)) return 1; /* the val loss: batches of 8 */
 
     /* One process per run directory: a second one would write the same files. */
     if (pq_lock_dir_until_exit(out)) {

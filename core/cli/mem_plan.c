@@ -105,7 +105,7 @@ int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_trai
     plan p = {0};
     add(&p, "process", PQ_MEM_FIXED);
     add(&p, "weights+grads+AdamW", 16 * P);
-    if (qat) add(&p, "QAT effective weights+grads", 8 * L);
+    if (qat) add(&p, "QAT effective weights (one layer)", 4 * L / mc->n_layers);
     size_t acts = pq_acts_bytes(mc, tc->batch, T);
     add(&p, "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
     add(&p, "tokens", data_bytes(data));
@@ -138,7 +138,7 @@ int pq_mem_guard_qat(const char *from, const char *config, const pq_train_flags 
     return pq_mem_guard_train("qat", &mc, &tc, T, 1, data, out_dir);
 }
 
-int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, int gptq, int act_batch) {
+int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, long long gptq_tokens, int act_batch) {
     if (!pq_max_memory) return 0;
     uint64_t payload = 0;
     pq_ckpt *c = pq_ckpt_peek(ckpt, &payload);
@@ -160,12 +160,17 @@ int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, int gptq, int act_batch
     } else {
         /* the tensors go into the fp32 model one by one, each freed once copied (pq_model_take_ckpt) */
         add(&p, "fp32 model (loaded tensor by tensor)", 4 * P > (double)payload ? 4 * P : (double)payload);
-        if (!strcmp(cmd, "ptq")) add(&p, "codes and scales", 1.0 * L + 4.0 * L / mc.dim);
-        size_t acts = pq_acts_bytes(&mc, act_batch, mc.ctx);
+        const int ptq = !strcmp(cmd, "ptq");
+        if (ptq) add(&p, "codes and scales", 1.0 * L + 4.0 * L / mc.dim);
+        /* pq ptq's forwards keep one layer's activations (the validation loss: and the head) */
+        size_t acts = pq_acts_bytes_mode(&mc, act_batch, mc.ctx, ptq ? PQ_ACTS_FORWARD : PQ_ACTS_TRAIN);
         if (act_batch) add(&p, "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
-        if (gptq) {
-            double w = mc.dim > mc.ffn_dim ? mc.dim : mc.ffn_dim;
-            add(&p, "GPTQ Hessians", 4 * 8.0 * w * w);
+        if (gptq_tokens > 0) {
+            /* layer by layer: the calibration set's residual stream, one layer's Hessians
+             * (three of dim x dim, one of ffn x ffn, in double) and one linear's factor */
+            const double D = mc.dim, F = mc.ffn_dim, w = D > F ? D : F;
+            add(&p, "GPTQ calibration stream", 4.0 * (double)(gptq_tokens + mc.ctx) * D);
+            add(&p, "GPTQ Hessians (one layer)", 8.0 * (3 * D * D + F * F) + 8.0 * w * w);
         }
     }
     return check(cmd, &p);

@@ -38,8 +38,8 @@ int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_trai
  * or --config, with the command's overrides (flags) applied. */
 int pq_mem_guard_qat(const char *from, const char *config, const pq_train_flags *flags, const char *data,
                      const char *out_dir);
-/* pq ptq (gptq: 1 adds the Hessians), eval, generate; act_batch: sequences of the
- * model context per forward (0: none, as rtn without --data). */
-int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, int gptq, int act_batch);
+/* pq ptq (gptq_tokens: GPTQ's calibration tokens, 0 without GPTQ), eval, generate;
+ * act_batch: sequences of the model context per forward (0: none, as rtn without --data). */
+int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, long long gptq_tokens, int act_batch);
 
 #endif

@@ -154,7 +154,7 @@ static void forward_rows(model_lm *s, int R, int n_seg) {
     const int D = s->D, C = s->C, F = s->F, half = s->hd / 2;
     for (int r = 0; r < R; r++) memcpy(s->x + (size_t)r * D, m->tok_emb + (size_t)s->token[r] * D, sizeof(float) * D);
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        const pq_layer_ptrs *w = &m->we[l];
+        const pq_layer_ptrs *w = &m->w[l];
         pq_rmsnorm_forward(s->xn, s->rstd, s->x, w->attn_norm, R, D, pq_model_norm_eps(&m->cfg));
         pq_linear_forward(s->qkv, s->xn, w->wqkv, R, D, C, 0);
         /* RoPE by each segment's own positions: the engine's rotation with its
@@ -257,6 +257,7 @@ static void model_free(void *impl) {
 }
 
 void pq_model_lm_init(pq_lm *lm, const pq_model *m) {
+    if (m->hook) pq_die("pq_model_lm_init: the model has a QAT hook (score its exported checkpoint)");
     model_lm *s = pq_calloc(1, sizeof *s);
     const pq_model_config *c = &m->cfg;
     s->m = m;

@@ -18,7 +18,7 @@
 #include "eval/lm.h"
 #include "model/model.h"
 
-/* Wraps m (not owned; it must outlive lm) in lm. Uses m's effective weights. */
+/* Wraps m (not owned; it must outlive lm; without a QAT hook: its weights as they are) in lm. */
 void pq_model_lm_init(pq_lm *lm, const pq_model *m);
 
 #include <jansson.h>

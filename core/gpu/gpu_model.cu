@@ -141,22 +141,25 @@ extern "C" json_t *pq_gpu_info(pq_gpu_precision prec) {
                      (json_int_t)p.totalGlobalMem, "precision", pq_gpu_precision_name(prec));
 }
 
-/* The hooked linears of m and their offsets, from the host model's own views (the CPU's
- * effective-weight layout, planned by pq_model_set_hook). */
+/* The hooked linears of m and their offsets: in the parameters, and in the
+ * effective-weight layout (every layer's block linears back to back, model.h). */
 static void plan_hook(pq_gpu_model *g, const pq_model *m) {
     pq_model *mm = (pq_model *)m; /* pq_model_linear only reads */
-    for (int l = 0; l < g->L; l++)
+    for (int l = 0; l < g->L; l++) {
+        pq_layer_ptrs we;
+        pq_model_eff_layout(&m->cfg, l, g->eff, &we);
         for (int k = 0; k < PQ_LIN_COUNT; k++) {
             hooked_linear h;
             const float *W = pq_model_linear(mm, l, (pq_linear_id)k, &h.rows, &h.cols, NULL);
-            const pq_layer_ptrs &w = m->w[l], &we = m->we[l];
+            const pq_layer_ptrs &w = m->w[l];
             const float *fused = k <= PQ_LIN_V ? w.wqkv : k == PQ_LIN_O ? w.wo : k == PQ_LIN_DOWN ? w.wdown : w.wgu;
             const float *fused_e = k <= PQ_LIN_V ? we.wqkv : k == PQ_LIN_O ? we.wo : k == PQ_LIN_DOWN ? we.wdown : we.wgu;
             h.layer = l, h.which = k;
             h.w_off = W - m->params;
-            h.e_off = (fused_e - m->eff) + (W - fused);
+            h.e_off = (fused_e - g->eff) + (W - fused);
             g->lins.push_back(h);
         }
+    }
 }
 
 extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gpu_precision prec,
@@ -166,8 +169,8 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
         pq_fail("cuda: the model has a weight hook but the GPU was given none");
         return NULL;
     }
-    if (hook && (!m->hook || !m->eff)) {
-        pq_fail("cuda: a GPU weight hook needs the model's own hook installed (its effective-weight layout)");
+    if (hook && !m->hook) {
+        pq_fail("cuda: a GPU weight hook needs the model's own hook installed");
         return NULL;
     }
     const pq_model_config *c = &m->cfg;
@@ -205,12 +208,14 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
     }
     g->we = g->w, g->ge = g->g;
     if (hook) {
-        /* the effective weights tile m->eff: its length is the block linears' total */
-        g->n_eff = (int64_t)g->L * ((int64_t)g->C * g->D + (int64_t)g->D * g->D + 3 * (int64_t)g->F * g->D);
+        /* every layer's effective weights and their gradients (the host keeps one layer's) */
+        g->n_eff = pq_model_eff_floats(c);
         g->eff = dalloc(g, g->n_eff);
         g->geff = dalloc(g, g->n_eff);
         for (int l = 0; l < g->L; l++) {
-            g->we[l] = offset_layer(m->we[l], m->eff, g->eff), g->ge[l] = offset_layer(m->ge[l], m->geff, g->geff);
+            pq_layer_ptrs we, ge;
+            pq_model_eff_layout(c, l, g->eff, &we), pq_model_eff_layout(c, l, g->geff, &ge);
+            g->we[l] = offset_layer(we, g->eff, g->eff), g->ge[l] = offset_layer(ge, g->geff, g->geff);
             /* norms are never hooked: they stay the latent ones */
             g->we[l].attn_norm = g->w[l].attn_norm, g->we[l].mlp_norm = g->w[l].mlp_norm;
             g->ge[l].attn_norm = g->g[l].attn_norm, g->ge[l].mlp_norm = g->g[l].mlp_norm;

@@ -32,10 +32,8 @@ static int64_t layer_linear_floats(layer_shape s) {
     return (int64_t)s.C * s.D + (int64_t)s.D * s.D + 2 * (int64_t)s.F * s.D + (int64_t)s.D * s.F;
 }
 
-/* Bytes of m->eff (and of m->geff): every layer's hooked linears. */
-static size_t eff_bytes(const pq_model *m) {
-    return sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)) * m->cfg.n_layers;
-}
+/* Bytes of m->eff: one layer's hooked linears. */
+static size_t eff_bytes(const pq_model *m) { return sizeof(float) * (size_t)layer_linear_floats(shape_of(&m->cfg)); }
 
 /* Points p at the layer's pieces inside a buffer laid out as
  * [attn_norm? | wqkv | wo | mlp_norm? | wgu | wdown]; norms only if with_norms. */
@@ -74,8 +72,6 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
     m->grads = pq_pages_alloc(sizeof(float) * m->n_params);
     m->w = pq_calloc(L, sizeof *m->w);
     m->g = pq_calloc(L, sizeof *m->g);
-    m->we = pq_calloc(L, sizeof *m->we);
-    m->ge = pq_calloc(L, sizeof *m->ge);
     m->tensors = pq_calloc(3 + 9 * (size_t)L, sizeof *m->tensors);
 
     float *p = m->params, *g = m->grads;
@@ -113,7 +109,7 @@ pq_model *pq_model_new(const pq_model_config *cfg) {
         m->head = p + s.D, m->g_head = g + s.D;
         add_tensor(m, "head", m->head, m->g_head, cfg->vocab, s.D);
     }
-    for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
+    m->eff_layer = -1;
 
     int half = s.hd / 2;
     m->rope_cos = pq_malloc(sizeof(float) * (size_t)cfg->ctx * half);
@@ -154,8 +150,8 @@ void pq_model_rope_tables(const pq_model_config *c, float *cos_t, float *sin_t) 
 void pq_model_free(pq_model *m) {
     if (!m) return;
     pq_pages_free(m->params, sizeof(float) * m->n_params), pq_pages_free(m->grads, sizeof(float) * m->n_params);
-    pq_pages_free(m->eff, eff_bytes(m)), pq_pages_free(m->geff, eff_bytes(m));
-    free(m->w), free(m->g), free(m->we), free(m->ge), free(m->tensors);
+    pq_pages_free(m->eff, eff_bytes(m));
+    free(m->w), free(m->g), free(m->tensors);
     free(m->rope_cos), free(m->rope_sin);
     free(m);
 }
@@ -214,67 +210,73 @@ float *pq_model_linear(pq_model *m, int layer, pq_linear_id which, int *rows, in
     return linear_in(&m->w[layer], s, which, rows, cols);
 }
 
+int64_t pq_model_eff_floats(const pq_model_config *cfg) { return layer_linear_floats(shape_of(cfg)) * cfg->n_layers; }
+
+void pq_model_eff_layout(const pq_model_config *cfg, int layer, float *base, pq_layer_ptrs *out) {
+    layer_shape s = shape_of(cfg);
+    layout_layer(out, base + layer_linear_floats(s) * layer, s, 0);
+}
+
 void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook) {
-    layer_shape s = shape_of(&m->cfg);
-    int L = m->cfg.n_layers;
     m->hook = hook;
+    m->eff_layer = -1;
     if (!hook) {
-        pq_pages_free(m->eff, eff_bytes(m)), pq_pages_free(m->geff, eff_bytes(m));
-        m->eff = m->geff = NULL;
-        for (int l = 0; l < L; l++) m->we[l] = m->w[l], m->ge[l] = m->g[l];
+        pq_pages_free(m->eff, eff_bytes(m));
+        m->eff = NULL;
         return;
     }
-    if (!m->eff) {
-        m->eff = pq_pages_alloc(eff_bytes(m));
-        m->geff = pq_pages_alloc(eff_bytes(m));
+    if (!m->eff) m->eff = pq_pages_alloc(eff_bytes(m));
+    layout_layer(&m->eff_w, m->eff, shape_of(&m->cfg), 0);
+}
+
+/* The weights layer l's matmuls use: the latent ones, or under a hook the effective
+ * ones, made by the hook's forward into m->eff unless it holds layer l's already
+ * (a forward ends, and the backward starts, at the last layer: made once for both). */
+static const pq_layer_ptrs *layer_weights(pq_model *m, int l) {
+    if (!m->hook) return &m->w[l];
+    pq_layer_ptrs *e = &m->eff_w;
+    e->attn_norm = m->w[l].attn_norm, e->mlp_norm = m->w[l].mlp_norm; /* norms are never hooked */
+    if (m->eff_layer == l) return e;
+    layer_shape s = shape_of(&m->cfg);
+    for (int k = 0; k < PQ_LIN_COUNT; k++) {
+        int rows, cols;
+        const float *W = linear_in(&m->w[l], s, k, &rows, &cols);
+        m->hook->forward(m->hook->ctx, l, k, W, rows, cols, linear_in(e, s, k, &rows, &cols));
     }
-    float *e = m->eff, *ge = m->geff;
-    for (int l = 0; l < L; l++) {
-        float *e_end = layout_layer(&m->we[l], e, s, 0);
-        layout_layer(&m->ge[l], ge, s, 0);
-        /* norms are never hooked: they stay the latent ones */
-        m->we[l].attn_norm = m->w[l].attn_norm, m->we[l].mlp_norm = m->w[l].mlp_norm;
-        m->ge[l].attn_norm = m->g[l].attn_norm, m->ge[l].mlp_norm = m->g[l].mlp_norm;
-        ge += e_end - e;
-        e = e_end;
-    }
+    m->eff_layer = l;
+    return e;
 }
 
 void pq_model_refresh_weights(pq_model *m) {
-    if (!m->hook) return;
-    layer_shape s = shape_of(&m->cfg);
-    for (int l = 0; l < m->cfg.n_layers; l++)
-        for (int k = 0; k < PQ_LIN_COUNT; k++) {
-            int rows, cols;
-            const float *W = linear_in(&m->w[l], s, k, &rows, &cols);
-            float *We = linear_in(&m->we[l], s, k, &rows, &cols);
-            m->hook->forward(m->hook->ctx, l, k, W, rows, cols, We);
-        }
+    m->eff_layer = -1;
+    if (m->hook && m->hook->refresh) m->hook->refresh(m->hook->ctx);
 }
 
+/* Each linear's dL/dW_eff, summed in dW over the step's micro-batches, moves to m->eff
+ * (at the offset it has in a layer, as the hook always sees it) so that the hook's
+ * backward can accumulate dL/dW into the cleared dW. */
 void pq_model_finish_grads(pq_model *m) {
     if (!m->hook) return;
     layer_shape s = shape_of(&m->cfg);
+    m->eff_layer = -1; /* m->eff is scratch here */
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int k = 0; k < PQ_LIN_COUNT; k++) {
             int rows, cols;
             const float *W = linear_in(&m->w[l], s, k, &rows, &cols);
             float *dW = linear_in(&m->g[l], s, k, &rows, &cols);
-            const float *dWe = linear_in(&m->ge[l], s, k, &rows, &cols);
+            float *dWe = linear_in(&m->eff_w, s, k, &rows, &cols);
+            memcpy(dWe, dW, sizeof(float) * (size_t)rows * cols);
+            memset(dW, 0, sizeof(float) * (size_t)rows * cols);
             m->hook->backward(m->hook->ctx, l, k, W, rows, cols, dWe, dW);
         }
-    memset(m->geff, 0, eff_bytes(m));
 }
 
 void pq_model_release_scratch(pq_model *m) {
     pq_pages_release(m->grads, sizeof(float) * m->n_params);
-    if (m->eff) pq_pages_release(m->eff, eff_bytes(m)), pq_pages_release(m->geff, eff_bytes(m));
+    if (m->eff) pq_pages_release(m->eff, eff_bytes(m)), m->eff_layer = -1;
 }
 
-void pq_model_zero_grads(pq_model *m) {
-    memset(m->grads, 0, sizeof(float) * m->n_params);
-    if (m->geff) memset(m->geff, 0, eff_bytes(m));
-}
+void pq_model_zero_grads(pq_model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
 
 /* ---- activations ---------------------------------------------------------- */
 
@@ -297,15 +299,25 @@ static float *take(float *buf, size_t *off, size_t n) {
     return buf ? buf + at : NULL;
 }
 
-/* Lays out every activation of a (B, T) micro-batch in buf; returns the floats needed.
- * Called once with buf = NULL to size the buffer (SIZE_MAX if that overflows), then with the buffer. */
-static size_t plan_acts(pq_acts *a, const pq_model_config *cfg, int B, int T, float *buf) {
+/* Lays out the activations of a (B, T) micro-batch in buf as mode keeps them; returns
+ * the floats needed. Called once with buf = NULL to size the buffer (SIZE_MAX if that
+ * overflows), then with the buffer. A list entry past what the mode keeps points to
+ * entry 0 (one layer's buffer, reused). */
+static size_t plan_acts(pq_acts *a, const pq_model_config *cfg, int B, int T, pq_acts_mode mode, float *buf) {
     layer_shape s = shape_of(cfg);
     size_t N = sat_mul((size_t)B, (size_t)T), off = 0;
     size_t ND = sat_mul(N, (size_t)s.D), NC = sat_mul(N, (size_t)s.C), NF = sat_mul(N, (size_t)s.F);
     size_t TT = sat_mul((size_t)T, (size_t)T);
-    for (int l = 0; l <= cfg->n_layers; l++) a->res[l] = take(buf, &off, ND);
-    for (int l = 0; l < cfg->n_layers; l++) {
+    const int L = cfg->n_layers, n_res = mode == PQ_ACTS_TRAIN || mode == PQ_ACTS_RECOMPUTE ? L + 1 : 1;
+    const int n_slots = mode == PQ_ACTS_TRAIN ? L : 1;
+    for (int l = 0; l <= L; l++) a->res[l] = l < n_res ? take(buf, &off, ND) : a->res[0];
+    for (int l = 0; l < L; l++) {
+        if (l >= n_slots) {
+            a->xn1[l] = a->xn1[0], a->rstd1[l] = a->rstd1[0], a->qkv[l] = a->qkv[0], a->att[l] = a->att[0];
+            a->atty[l] = a->atty[0], a->res_mid[l] = a->res_mid[0], a->xn2[l] = a->xn2[0], a->rstd2[l] = a->rstd2[0];
+            a->gu[l] = a->gu[0], a->h[l] = a->h[0];
+            continue;
+        }
         a->xn1[l] = take(buf, &off, ND);
         a->rstd1[l] = take(buf, &off, N);
         a->qkv[l] = take(buf, &off, NC);
@@ -317,9 +329,13 @@ static size_t plan_acts(pq_acts *a, const pq_model_config *cfg, int B, int T, fl
         a->gu[l] = take(buf, &off, sat_mul(2, NF));
         a->h[l] = take(buf, &off, NF);
     }
+    a->xf = a->rstdf = a->logits = NULL;
+    a->dres = a->dxn = a->datty = a->dqkv = a->dgu = a->dh = a->dscores = NULL;
+    if (mode == PQ_ACTS_LAYER) return off;
     a->xf = take(buf, &off, ND);
     a->rstdf = take(buf, &off, N);
     a->logits = take(buf, &off, sat_mul(N, (size_t)cfg->vocab));
+    if (mode == PQ_ACTS_FORWARD) return off;
     /* backward scratch, shared by all layers */
     a->dres = take(buf, &off, ND);
     a->dxn = take(buf, &off, ND);
@@ -343,10 +359,10 @@ static void acts_alloc_lists(pq_acts *a, int L) {
 }
 
 /* Floats of the activations of B sequences of T tokens; SIZE_MAX if that overflows. */
-static size_t acts_floats(const pq_model_config *cfg, int B, int T) {
+static size_t acts_floats(const pq_model_config *cfg, int B, int T, pq_acts_mode mode) {
     pq_acts a = {0};
     acts_alloc_lists(&a, cfg->n_layers);
-    size_t floats = plan_acts(&a, cfg, B, T, NULL);
+    size_t floats = plan_acts(&a, cfg, B, T, mode, NULL);
     acts_free_lists(&a);
     return floats;
 }
@@ -356,7 +372,7 @@ int pq_acts_check(const pq_model_config *cfg, int B, int T) {
     if ((int64_t)B * T > INT32_MAX) return pq_fail("batch %d x %d tokens: more than 2^31 - 1 positions", B, T);
     if (cfg->vocab > PQ_MAX_TRAIN_VOCAB) /* an imported LLaMA-3: pq eval and pq generate score it, training cannot */
         return pq_fail("vocab %d: the training forward reads tokens as uint16 (at most %d)", cfg->vocab, PQ_MAX_TRAIN_VOCAB);
-    size_t floats = acts_floats(cfg, B, T);
+    size_t floats = acts_floats(cfg, B, T, PQ_ACTS_TRAIN);
     const size_t limit = (size_t)(PQ_MAX_ACT_BYTES / (int64_t)sizeof(float));
     if (floats == SIZE_MAX)
         return pq_fail("batch %d x %d tokens: the activations' size overflows (limit %lld GiB)", B, T,
@@ -367,23 +383,28 @@ int pq_acts_check(const pq_model_config *cfg, int B, int T) {
     return 0;
 }
 
-size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T) {
+size_t pq_acts_bytes_mode(const pq_model_config *cfg, int B, int T, pq_acts_mode mode) {
     if (B <= 0 || T <= 0) return 0;
-    size_t floats = acts_floats(cfg, B, T);
+    size_t floats = acts_floats(cfg, B, T, mode);
     return floats == SIZE_MAX ? SIZE_MAX : sat_mul(floats, sizeof(float));
 }
 
-pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) {
+size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T) { return pq_acts_bytes_mode(cfg, B, T, PQ_ACTS_TRAIN); }
+
+pq_acts *pq_acts_new_mode(const pq_model_config *cfg, int B, int T, pq_acts_mode mode) {
+    /* the TRAIN plan is the largest: within the limit, every mode is */
     if (pq_acts_check(cfg, B, T)) pq_die("pq_acts_new: %s", pq_error());
     pq_acts *a = pq_calloc(1, sizeof *a);
-    a->B = B, a->T = T;
+    a->B = B, a->T = T, a->mode = mode;
     acts_alloc_lists(a, cfg->n_layers);
-    a->n_floats = plan_acts(a, cfg, B, T, NULL);
+    a->n_floats = plan_acts(a, cfg, B, T, mode, NULL);
     a->buf = pq_aligned_alloc(sizeof(float) * a->n_floats);
     memset(a->buf, 0, sizeof(float) * a->n_floats);
-    plan_acts(a, cfg, B, T, a->buf);
+    plan_acts(a, cfg, B, T, mode, a->buf);
     return a;
 }
+
+pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T) { return pq_acts_new_mode(cfg, B, T, PQ_ACTS_TRAIN); }
 
 void pq_acts_free(pq_acts *a) {
     if (!a) return;
@@ -394,33 +415,56 @@ void pq_acts_free(pq_acts *a) {
 
 /* ---- forward / backward ----------------------------------------------------- */
 
+/* Layer l of a (B, T) micro-batch from x_in into x_out (which may be x_in: x_in is read
+ * only before x_out is written), saving its activations in a's entries for l. Without
+ * with_output it stops once those are saved (the backward's recomputation). */
+static void layer_forward(pq_model *m, pq_acts *a, int l, const float *x_in, float *x_out, int B, int T, int with_output) {
+    layer_shape s = shape_of(&m->cfg);
+    const int N = B * T;
+    const float eps = pq_model_norm_eps(&m->cfg);
+    const pq_layer_ptrs *w = layer_weights(m, l);
+    pq_rmsnorm_forward(a->xn1[l], a->rstd1[l], x_in, w->attn_norm, N, s.D, eps);
+    pq_linear_forward(a->qkv[l], a->xn1[l], w->wqkv, N, s.D, s.C, 0);
+    pq_rope_apply(a->qkv[l], s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 0);
+    pq_rope_apply(a->qkv[l] + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 0);
+    pq_attention_forward(a->atty[l], a->att[l], a->qkv[l], B, T, s.H, s.KV, s.hd);
+    memcpy(a->res_mid[l], x_in, sizeof(float) * (size_t)N * s.D);
+    pq_linear_forward(a->res_mid[l], a->atty[l], w->wo, N, s.D, s.D, 1);
+    pq_rmsnorm_forward(a->xn2[l], a->rstd2[l], a->res_mid[l], w->mlp_norm, N, s.D, eps);
+    pq_linear_forward(a->gu[l], a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
+    pq_swiglu_forward(a->h[l], a->gu[l], N, s.F);
+    if (!with_output) return;
+    memcpy(x_out, a->res_mid[l], sizeof(float) * (size_t)N * s.D);
+    pq_linear_forward(x_out, a->h[l], w->wdown, N, s.F, s.D, 1);
+}
+
+void pq_model_embed(const pq_model *m, const uint16_t *tokens, int N, float *x) {
+    const int D = m->cfg.dim;
+    for (int n = 0; n < N; n++) {
+        if (tokens[n] >= m->cfg.vocab) pq_die("pq_model_forward: token %u >= vocab %d", tokens[n], m->cfg.vocab);
+        memcpy(x + (size_t)n * D, m->tok_emb + (size_t)tokens[n] * D, sizeof(float) * D);
+    }
+}
+
+void pq_model_layer_forward(pq_model *m, pq_acts *a, int layer, float *x, int B, int T, int update) {
+    if (B > a->B || T > a->T || T > m->cfg.ctx || layer < 0 || layer >= m->cfg.n_layers)
+        pq_die("pq_model_layer_forward: layer %d, B=%d T=%d exceed the plan (%d, %d)", layer, B, T, a->B, a->T);
+    layer_forward(m, a, layer, x, x, B, T, update);
+    a->has_grad = 0;
+}
+
 double pq_model_forward(pq_model *m, pq_acts *a, const uint16_t *tokens, const uint16_t *targets, int B, int T,
                         int for_backward, float grad_scale) {
     const pq_model_config *c = &m->cfg;
     layer_shape s = shape_of(c);
     if (B > a->B || T > a->T || T > c->ctx) pq_die("pq_model_forward: B=%d T=%d exceed the plan (%d, %d)", B, T, a->B, a->T);
+    if (!a->logits || (for_backward && targets && !a->dres))
+        pq_die("pq_model_forward: these activations (mode %d) cannot hold a %s", (int)a->mode,
+               a->logits ? "backward" : "forward to logits");
     int N = B * T, V = c->vocab;
-    const float eps = pq_model_norm_eps(c);
-    for (int n = 0; n < N; n++) {
-        if (tokens[n] >= V) pq_die("pq_model_forward: token %u >= vocab %d", tokens[n], V);
-        memcpy(a->res[0] + (size_t)n * s.D, m->tok_emb + (size_t)tokens[n] * s.D, sizeof(float) * s.D);
-    }
-    for (int l = 0; l < c->n_layers; l++) {
-        const pq_layer_ptrs *w = &m->we[l];
-        pq_rmsnorm_forward(a->xn1[l], a->rstd1[l], a->res[l], w->attn_norm, N, s.D, eps);
-        pq_linear_forward(a->qkv[l], a->xn1[l], w->wqkv, N, s.D, s.C, 0);
-        pq_rope_apply(a->qkv[l], s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 0);
-        pq_rope_apply(a->qkv[l] + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 0);
-        pq_attention_forward(a->atty[l], a->att[l], a->qkv[l], B, T, s.H, s.KV, s.hd);
-        memcpy(a->res_mid[l], a->res[l], sizeof(float) * (size_t)N * s.D);
-        pq_linear_forward(a->res_mid[l], a->atty[l], w->wo, N, s.D, s.D, 1);
-        pq_rmsnorm_forward(a->xn2[l], a->rstd2[l], a->res_mid[l], w->mlp_norm, N, s.D, eps);
-        pq_linear_forward(a->gu[l], a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
-        pq_swiglu_forward(a->h[l], a->gu[l], N, s.F);
-        memcpy(a->res[l + 1], a->res_mid[l], sizeof(float) * (size_t)N * s.D);
-        pq_linear_forward(a->res[l + 1], a->h[l], w->wdown, N, s.F, s.D, 1);
-    }
-    pq_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->final_norm, N, s.D, eps);
+    pq_model_embed(m, tokens, N, a->res[0]);
+    for (int l = 0; l < c->n_layers; l++) layer_forward(m, a, l, a->res[l], a->res[l + 1], B, T, 1);
+    pq_rmsnorm_forward(a->xf, a->rstdf, a->res[c->n_layers], m->final_norm, N, s.D, pq_model_norm_eps(c));
     pq_linear_forward(a->logits, a->xf, m->head, N, s.D, V, 0);
     a->last_B = B, a->last_T = T, a->has_grad = 0;
     if (!targets) return 0.0;
@@ -442,20 +486,22 @@ void pq_model_backward(pq_model *m, pq_acts *a, const uint16_t *tokens) {
     memset(a->dres, 0, sizeof(float) * ND);
     pq_rmsnorm_backward(a->dres, m->g_final_norm, a->dxn, a->res[c->n_layers], m->final_norm, a->rstdf, N, s.D);
     for (int l = c->n_layers - 1; l >= 0; l--) {
-        const pq_layer_ptrs *w = &m->we[l];
-        pq_layer_ptrs *g = &m->ge[l];
+        /* the layer's activations again, from its saved input (the same arithmetic) */
+        if (a->mode == PQ_ACTS_RECOMPUTE) layer_forward(m, a, l, a->res[l], NULL, B, T, 0);
+        const pq_layer_ptrs *w = layer_weights(m, l);
+        pq_layer_ptrs *g = &m->g[l]; /* dW, or under a hook dL/dW_eff (pq_model_finish_grads) */
         /* MLP: res[l+1] = res_mid + h Wdown^T */
         pq_linear_backward(a->dh, g->wdown, a->dres, a->h[l], w->wdown, N, s.F, s.D, 0);
         pq_swiglu_backward(a->dgu, a->dh, a->gu[l], N, s.F);
         pq_linear_backward(a->dxn, g->wgu, a->dgu, a->xn2[l], w->wgu, N, s.D, 2 * s.F, 0);
-        pq_rmsnorm_backward(a->dres, m->g[l].mlp_norm, a->dxn, a->res_mid[l], w->mlp_norm, a->rstd2[l], N, s.D);
+        pq_rmsnorm_backward(a->dres, g->mlp_norm, a->dxn, a->res_mid[l], w->mlp_norm, a->rstd2[l], N, s.D);
         /* attention: res_mid = res[l] + atty Wo^T */
         pq_linear_backward(a->datty, g->wo, a->dres, a->atty[l], w->wo, N, s.D, s.D, 0);
         pq_attention_backward(a->dqkv, a->datty, a->att[l], a->qkv[l], a->dscores, B, T, s.H, s.KV, s.hd);
         pq_rope_apply(a->dqkv, s.C, B, T, s.H, s.hd, m->rope_cos, m->rope_sin, 1);
         pq_rope_apply(a->dqkv + s.D, s.C, B, T, s.KV, s.hd, m->rope_cos, m->rope_sin, 1);
         pq_linear_backward(a->dxn, g->wqkv, a->dqkv, a->xn1[l], w->wqkv, N, s.D, s.C, 0);
-        pq_rmsnorm_backward(a->dres, m->g[l].attn_norm, a->dxn, a->res[l], w->attn_norm, a->rstd1[l], N, s.D);
+        pq_rmsnorm_backward(a->dres, g->attn_norm, a->dxn, a->res[l], w->attn_norm, a->rstd1[l], N, s.D);
     }
     /* embedding rows, in token order (rows repeat: a fixed order keeps it deterministic) */
     for (int n = 0; n < N; n++) {

@@ -30,16 +30,24 @@
  *       given dL/dW_eff, ACCUMULATE dL/dW into dW (e.g. the STE: dW += dW_eff * mask)
  *       and accumulate the hook's own gradients (e.g. per-row scales) inside ctx.
  *
- * When a hook is installed (pq_model_set_hook) the model plans, once, a buffer
- * of effective weights and one of their gradients (block linears only). Then:
- *   pq_model_refresh_weights(m)  calls forward for all 7 x n_layers linears;
- *       call it after the latent weights change (the trainer does, once per
- *       optimizer step, not per micro-batch) and before any forward.
- *   pq_model_backward()          accumulates dL/dW_eff (over micro-batches).
- *   pq_model_finish_grads(m)     calls backward for every linear, once per step,
- *       turning the summed dL/dW_eff into dL/dW (STE gradients are linear in
- *       dL/dW_eff, so summing first is exact), then clears dL/dW_eff.
- * Without a hook W_eff aliases W and dW_eff aliases dW: zero overhead, and the
+ * When a hook is installed (pq_model_set_hook) the model allocates ONE layer's
+ * worth of effective weights (m->eff), not a copy of every layer's: each layer's
+ * are made by the hook's forward when a forward or backward reaches that layer
+ * (and kept while the next call is for the same layer), so QAT costs the
+ * memory of training plus one layer. Their gradients dL/dW_eff accumulate in
+ * the latent gradient buffer itself (the block linears' dW is otherwise unused
+ * until the hook's backward writes it). Then:
+ *   pq_model_refresh_weights(m)  forgets the effective weights made so far and
+ *       calls the hook's refresh (if any); call it after the latent weights or the
+ *       hook's parameters change (the trainer does, once per optimizer step) and
+ *       before any forward or any read of the hook's state.
+ *   pq_model_backward()          accumulates dL/dW_eff into dW (over micro-batches).
+ *   pq_model_finish_grads(m)     once per step: for every linear, takes the summed
+ *       dL/dW_eff out of dW (into m->eff), clears dW and calls the hook's backward,
+ *       which turns it into dL/dW (STE gradients are linear in dL/dW_eff, so
+ *       summing first is exact). The arithmetic is that of a full-size dL/dW_eff
+ *       buffer: the same sums in the same order.
+ * Without a hook the matmuls read W and write dW directly: zero overhead, and the
  * refresh/finish calls are no-ops. The hook's own parameters (scales) join the
  * optimizer as extra pq_param_groups (train/optim.h); the trainer zeroes their
  * gradients together with the model's at the start of each step.
@@ -64,6 +72,9 @@ typedef struct {
     void (*forward)(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, float *W_eff);
     void (*backward)(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, const float *dW_eff,
                      float *dW);
+    /* Optional (NULL: none): brings the hook's own state that follows W (a scale
+     * computed from W) up to date; the effective weights are made later, lazily. */
+    void (*refresh)(void *ctx);
 } pq_weight_hook;
 
 /* One named tensor: a view into the parameter buffer and the gradient buffer. */
@@ -88,9 +99,11 @@ typedef struct {
     float *g_tok_emb, *g_final_norm; /* views into grads */
     float *head, *g_head;            /* output head: == tok_emb, g_tok_emb when tied */
     pq_layer_ptrs *w, *g;            /* per layer, latent weights and their grads */
-    /* what the matmuls use: == w/g without a hook, else views into eff/geff */
-    pq_layer_ptrs *we, *ge;
-    float *eff, *geff; /* effective weights and their grads (NULL without a hook) */
+    /* Under a hook: one layer's effective weights (NULL without a hook), their views
+     * (norms: the latent ones), and the layer they hold now (-1: none). */
+    float *eff;
+    pq_layer_ptrs eff_w;
+    int eff_layer;
     const pq_weight_hook *hook;
     int n_tensors;
     pq_model_tensor *tensors;
@@ -112,27 +125,44 @@ const pq_model_tensor *pq_model_find_tensor(const pq_model *m, const char *name)
 /* The latent weight of a block linear as [rows, cols] (and its gradient). */
 float *pq_model_linear(pq_model *m, int layer, pq_linear_id which, int *rows, int *cols, float **grad);
 
-/* Install (or with NULL remove) the QAT hook; plans the effective-weight buffers once. */
+/* Install (or with NULL remove) the QAT hook; allocates the one-layer effective-weight buffer once. */
 void pq_model_set_hook(pq_model *m, const pq_weight_hook *hook);
+/* Floats of every layer's block linears back to back, and layer l's views into such a
+ * buffer at base (norms NULL): the layout of the GPU's effective weights (gpu/gpu.h). */
+int64_t pq_model_eff_floats(const pq_model_config *cfg);
+void pq_model_eff_layout(const pq_model_config *cfg, int layer, float *base, pq_layer_ptrs *out);
 void pq_model_refresh_weights(pq_model *m);
 void pq_model_finish_grads(pq_model *m);
-/* Gives the pages of the gradients and the effective weights and their gradients
- * back to the kernel (they read as zero after): their contents are dead between
- * optimizer steps (zeroed and refreshed at the next one), so a checkpoint written
- * there need not find them resident. */
+/* Gives the pages of the gradients and the effective weights back to the kernel
+ * (they read as zero after): their contents are dead between optimizer steps
+ * (zeroed and remade at the next one), so a checkpoint written there need not
+ * find them resident. */
 void pq_model_release_scratch(pq_model *m);
-/* Zeroes the model's gradients (and the effective-weight gradients). */
+/* Zeroes the model's gradients (dL/dW_eff too: it accumulates in them). */
 void pq_model_zero_grads(pq_model *m);
 
+/* What a pq_acts keeps of a forward:
+ *   PQ_ACTS_TRAIN      every layer's activations, for pq_model_backward (the default);
+ *   PQ_ACTS_RECOMPUTE  every layer's input (the residual stream) and one layer's
+ *                      activations: the backward recomputes each layer's forward from
+ *                      its input first (about a third more arithmetic, the same bits);
+ *                      activation memory grows with depth by B*T*dim floats a layer;
+ *   PQ_ACTS_FORWARD    one layer's activations reused layer after layer and the head:
+ *                      forward only (no targets with for_backward, no backward);
+ *   PQ_ACTS_LAYER      one layer's activations, no head: pq_model_layer_forward only. */
+typedef enum { PQ_ACTS_TRAIN, PQ_ACTS_RECOMPUTE, PQ_ACTS_FORWARD, PQ_ACTS_LAYER } pq_acts_mode;
+
 /* Activation memory for micro-batches of up to B sequences of up to T tokens,
- * planned once. */
+ * planned once. Per-layer lists have n_layers entries; where one layer's buffer
+ * is reused, every entry points to it. */
 typedef struct {
     int B, T;
+    pq_acts_mode mode;
     float *buf;
     size_t n_floats;
     float **res, **xn1, **rstd1, **qkv, **att, **atty, **res_mid, **xn2, **rstd2, **gu, **h;
-    float *xf, *rstdf, *logits; /* logits[B*T, vocab] */
-    /* backward scratch */
+    float *xf, *rstdf, *logits; /* logits[B*T, vocab] (NULL in PQ_ACTS_LAYER) */
+    /* backward scratch (NULL unless TRAIN or RECOMPUTE) */
     float *dres, *dxn, *dqkv, *datty, *dgu, *dh, *dscores;
     int last_B, last_T, has_grad; /* what the last forward saw */
 } pq_acts;
@@ -142,8 +172,10 @@ typedef struct {
 int pq_acts_check(const pq_model_config *cfg, int B, int T);
 /* Bytes of that plan (SIZE_MAX if it overflows): for planning a run's memory. */
 size_t pq_acts_bytes(const pq_model_config *cfg, int B, int T);
+size_t pq_acts_bytes_mode(const pq_model_config *cfg, int B, int T, pq_acts_mode mode);
 /* Dies on a plan pq_acts_check refuses: check first where B and T come from input. */
-pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T);
+pq_acts *pq_acts_new(const pq_model_config *cfg, int B, int T); /* PQ_ACTS_TRAIN */
+pq_acts *pq_acts_new_mode(const pq_model_config *cfg, int B, int T, pq_acts_mode mode);
 void pq_acts_free(pq_acts *a);
 
 /* Forward of B sequences of T tokens (tokens[b*T + t], every token < vocab).
@@ -157,6 +189,14 @@ double pq_model_forward(pq_model *m, pq_acts *a, const uint16_t *tokens, const u
 /* Backward of the last forward (which had targets and for_backward=1):
  * ACCUMULATES into the model's gradients (dW_eff under a hook). */
 void pq_model_backward(pq_model *m, pq_acts *a, const uint16_t *tokens);
+
+/* Layer by layer (GPTQ): x[N, dim] = tok_emb[tokens] (N tokens, each < vocab) ... */
+void pq_model_embed(const pq_model *m, const uint16_t *tokens, int N, float *x);
+/* ... then layer l on x [B*T, dim] (a sequence's T rows together), with the layer's
+ * current effective weights: its activations (inputs of the linears: xn1, atty,
+ * xn2, h) land in a's entries for l, and with update the layer's output replaces x
+ * (without, x is left alone). The same arithmetic as pq_model_forward's layer l. */
+void pq_model_layer_forward(pq_model *m, pq_acts *a, int layer, float *x, int B, int T, int update);
 
 /* Convenience for evaluation: logits_out[T, vocab] for one sequence (T <= a->T). */
 void pq_model_logits(pq_model *m, pq_acts *a, const uint16_t *tokens, int T, float *logits_out);

@@ -88,9 +88,16 @@ int pq_gptq_quantize(const pq_quantizer *q, float *W, const float *alpha, int ro
         free(Hd), free(Wt);
         return -1;
     }
-    float *U = pq_malloc(nn * sizeof *U);
-    for (size_t k = 0; k < nn; k++) U[k] = (float)Hd[k];
-    free(Hd);
+    /* U in float, written over Hd's own memory (float k lands at or before double k, read
+     * first), which then shrinks: the factor never needs a second cols x cols buffer. */
+    unsigned char *bytes = (unsigned char *)Hd; /* byte copies: float and double views of one buffer */
+    for (size_t k = 0; k < nn; k++) {
+        double d;
+        memcpy(&d, bytes + k * sizeof d, sizeof d);
+        float f = (float)d;
+        memcpy(bytes + k * sizeof f, &f, sizeof f);
+    }
+    float *U = pq_realloc(Hd, nn * sizeof *U);
 
     float *Err = pq_malloc((size_t)block * rows * sizeof *Err); /* [count, rows] */
     for (int i1 = 0; i1 < cols; i1 += block) {

@@ -95,6 +95,49 @@ static int input_of(int which) {
     }
 }
 
+/* The linear after which no other linear of the layer reads input k's Hessian. */
+static int last_user_of(int which) { return which == PQ_LIN_V || which == PQ_LIN_O || which == PQ_LIN_UP || which == PQ_LIN_DOWN; }
+
+/* Quantizes layer l's 7 linears with GPTQ against H (each H[k] freed, and NULL, after
+ * its last linear); 0, or -1 + pq_error() naming the linear. */
+static int gptq_layer(pq_model *m, const pq_quantizer *q, quantized_linear *ql, int l, double *H[4], double damp, int block,
+                      json_t *report) {
+    for (int w = 0; w < PQ_LIN_COUNT; w++) {
+        const int s = l * PQ_LIN_COUNT + w;
+        int rows, cols;
+        float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
+        float *W0 = pq_malloc((size_t)rows * cols * sizeof *W0);
+        memcpy(W0, W, (size_t)rows * cols * sizeof *W0);
+        const double *h = H[input_of(w)];
+        if (pq_gptq_quantize(q, W, ql[s].alpha, rows, cols, h, damp, block, ql[s].codes) < 0) {
+            char buf[64];
+            linear_name(buf, sizeof buf, l, w);
+            free(W0);
+            return pq_fail_prefix("%s", buf);
+        }
+        if (report) {
+            float *Wr = pq_malloc((size_t)rows * cols * sizeof *Wr);
+            memcpy(Wr, W0, (size_t)rows * cols * sizeof *Wr);
+            pq_rtn_quantize(q, Wr, ql[s].alpha, rows, cols, NULL);
+            json_t *o = entry(l, w, rows, cols);
+            json_object_set_new(o, "err_rtn", json_real(pq_gptq_relative_error(W0, Wr, rows, cols, h)));
+            json_object_set_new(o, "err_gptq", json_real(pq_gptq_relative_error(W0, W, rows, cols, h)));
+            json_array_append_new(report, o);
+            free(Wr);
+        }
+        free(W0);
+        if (last_user_of(w)) free(H[input_of(w)]), H[input_of(w)] = NULL;
+    }
+    return 0;
+}
+
+/* Memory: the model, the codes, one layer's activations of one micro-batch, the
+ * calibration set's residual stream (n_seq x T x dim floats) and one layer's Hessians.
+ * The stream x holds the calibration tokens at layer l's input: layer l runs on it
+ * with its float weights (for the Hessians), is quantized, and runs again with its
+ * quantized weights to carry x to layer l+1. That is the arithmetic of running the
+ * whole model, layers 0..l-1 quantized, on each micro-batch for each layer l (the
+ * same operations on the same micro-batches), once per layer instead of l+1 times. */
 pq_ckpt *pq_ptq_gptq(pq_model *m, const pq_quantizer *q, const uint16_t *calib, int n_seq, int T, int batch, double damp,
                      int block, json_t *report) {
     const pq_model_config *cfg = &m->cfg;
@@ -103,52 +146,31 @@ pq_ckpt *pq_ptq_gptq(pq_model *m, const pq_quantizer *q, const uint16_t *calib, 
     if (batch < 1) batch = 1;
     if (batch > n_seq) batch = n_seq;
     quantized_linear *ql = plan(m, q);
-    pq_acts *a = pq_acts_new(cfg, batch, T);
-    double *H[4];
-    for (int k = 0; k < 4; k++) H[k] = pq_malloc((size_t)width[k] * width[k] * sizeof(double));
+    pq_acts *a = pq_acts_new_mode(cfg, batch, T, PQ_ACTS_LAYER);
+    float *x = pq_malloc((size_t)n_seq * T * D * sizeof *x);
+    pq_model_embed(m, calib, n_seq * T, x);
+    double *H[4] = {NULL, NULL, NULL, NULL};
     pq_ckpt *c = NULL;
     pq_progress pr;
     pq_progress_begin(&pr, "gptq", L, "layer");
     for (int l = 0; l < L; l++) {
-        for (int k = 0; k < 4; k++) memset(H[k], 0, (size_t)width[k] * width[k] * sizeof(double));
+        for (int k = 0; k < 4; k++) H[k] = pq_calloc((size_t)width[k] * width[k], sizeof(double));
         for (int s0 = 0; s0 < n_seq; s0 += batch) {
             int nb = PQ_MIN(batch, n_seq - s0);
-            pq_model_forward(m, a, calib + (size_t)s0 * T, NULL, nb, T, 0, 0);
+            pq_model_layer_forward(m, a, l, x + (size_t)s0 * T * D, nb, T, 0);
             const float *inputs[4] = {a->xn1[l], a->atty[l], a->xn2[l], a->h[l]};
             for (int k = 0; k < 4; k++) pq_gptq_hessian_add(H[k], width[k], inputs[k], nb * T);
         }
-        for (int w = 0; w < PQ_LIN_COUNT; w++) {
-            const int s = l * PQ_LIN_COUNT + w;
-            int rows, cols;
-            float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
-            float *W0 = pq_malloc((size_t)rows * cols * sizeof *W0);
-            memcpy(W0, W, (size_t)rows * cols * sizeof *W0);
-            const double *h = H[input_of(w)];
-            if (pq_gptq_quantize(q, W, ql[s].alpha, rows, cols, h, damp, block, ql[s].codes) < 0) {
-                char buf[64];
-                linear_name(buf, sizeof buf, l, w);
-                pq_fail_prefix("%s", buf);
-                free(W0);
-                goto done;
-            }
-            if (report) {
-                float *Wr = pq_malloc((size_t)rows * cols * sizeof *Wr);
-                memcpy(Wr, W0, (size_t)rows * cols * sizeof *Wr);
-                pq_rtn_quantize(q, Wr, ql[s].alpha, rows, cols, NULL);
-                json_t *o = entry(l, w, rows, cols);
-                json_object_set_new(o, "err_rtn", json_real(pq_gptq_relative_error(W0, Wr, rows, cols, h)));
-                json_object_set_new(o, "err_gptq", json_real(pq_gptq_relative_error(W0, W, rows, cols, h)));
-                json_array_append_new(report, o);
-                free(Wr);
-            }
-            free(W0);
-        }
+        if (gptq_layer(m, q, ql, l, H, damp, block, report)) goto done;
+        for (int s0 = 0; s0 < n_seq && l + 1 < L; s0 += batch)
+            pq_model_layer_forward(m, a, l, x + (size_t)s0 * T * D, PQ_MIN(batch, n_seq - s0), T, 1);
         pq_progress_update(&pr, l + 1, l + 1, NULL);
     }
     c = export_all(m, q, ql);
 done:
     pq_progress_end(&pr);
     for (int k = 0; k < 4; k++) free(H[k]);
+    free(x);
     pq_acts_free(a);
     plan_free(ql, n);
     return c;

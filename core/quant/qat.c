@@ -24,6 +24,19 @@ static void hook_backward(void *ctx, int layer, pq_linear_id which, const float 
     pq_quant_backward(&qa->q, W, qa->alpha + off, rows, cols, dW_eff, dW, qa->dalpha + off);
 }
 
+/* Statistics-based members: every α from the current W, as the forward will compute it
+ * (the report and the state read α between forwards, e.g. after the last step). */
+static void hook_refresh(void *ctx) {
+    pq_qat *qa = ctx;
+    if (!qa->q.statistic) return;
+    for (int l = 0; l < qa->n_layers; l++)
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            int s = slot(qa, l, (pq_linear_id)w), rows, cols;
+            const float *W = pq_model_linear(qa->model, l, (pq_linear_id)w, &rows, &cols, NULL);
+            pq_quant_init_scales(&qa->q, W, rows, cols, qa->alpha + qa->offset[s]);
+        }
+}
+
 static void gpu_hook_forward(void *ctx, int layer, pq_linear_id which, const float *W, int rows, int cols, float *W_eff,
                              float *alpha) {
     pq_qat *qa = ctx;
@@ -69,6 +82,7 @@ pq_qat *pq_qat_new(pq_model *m, const pq_quantizer *q) {
     qa->hook.ctx = qa;
     qa->hook.forward = hook_forward;
     qa->hook.backward = hook_backward;
+    qa->hook.refresh = hook_refresh;
     pq_model_set_hook(m, &qa->hook);
     pq_model_refresh_weights(m);
     return qa;
@@ -187,13 +201,11 @@ json_t *pq_qat_report(const pq_qat *qa, const float *fp_params, int with_scales)
     return arr;
 }
 
-void pq_qat_time_overhead(pq_qat *qa, int reps, double *fwd_seconds, double *bwd_seconds) {
+/* Every linear's forward (into scratch W_eff) or backward (over any [rows, cols] array
+ * as dL/dW_eff, into scratch gradients), reps times. */
+static void hook_all(pq_qat *qa, int reps, int backward) {
     pq_model *m = qa->model;
-    double t0 = pq_now();
-    for (int r = 0; r < reps; r++) pq_model_refresh_weights(m);
-    double t1 = pq_now();
-    /* The backward alone, over the current dL/dW_eff (whatever it holds), into scratch gradients. */
-    float *dw = NULL;
+    float *buf = NULL;
     size_t cap = 0;
     for (int r = 0; r < reps; r++)
         for (int l = 0; l < qa->n_layers; l++)
@@ -201,12 +213,23 @@ void pq_qat_time_overhead(pq_qat *qa, int reps, double *fwd_seconds, double *bwd
                 int rows, cols;
                 const float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
                 size_t n = (size_t)rows * cols;
-                if (n > cap) dw = pq_realloc(dw, n * sizeof *dw), cap = n;
-                memset(dw, 0, n * sizeof *dw);
-                hook_backward(qa, l, (pq_linear_id)w, W, rows, cols, W /* any [rows, cols] array as dL/dW_eff */, dw);
+                if (n > cap) buf = pq_realloc(buf, n * sizeof *buf), cap = n;
+                if (!backward) {
+                    hook_forward(qa, l, (pq_linear_id)w, W, rows, cols, buf);
+                    continue;
+                }
+                memset(buf, 0, n * sizeof *buf);
+                hook_backward(qa, l, (pq_linear_id)w, W, rows, cols, W, buf);
             }
+    free(buf);
+}
+
+void pq_qat_time_overhead(pq_qat *qa, int reps, double *fwd_seconds, double *bwd_seconds) {
+    double t0 = pq_now();
+    hook_all(qa, reps, 0);
+    double t1 = pq_now();
+    hook_all(qa, reps, 1);
     double t2 = pq_now();
-    free(dw);
     /* the timing backward added into dalpha: clear it */
     memset(qa->dalpha, 0, (size_t)qa->n_alpha * sizeof *qa->dalpha);
     *fwd_seconds = (t1 - t0) / reps;

@@ -62,7 +62,8 @@ pq_ckpt *pq_qat_export(pq_qat *qa);
  * fp_params: the full-precision starting point, same layout as model->params. */
 json_t *pq_qat_report(const pq_qat *qa, const float *fp_params, int with_scales);
 
-/* Fake-quant cost alone: seconds per refresh (forward over every linear) and per
+/* Fake-quant cost alone: seconds per forward over every linear (a step makes each
+ * layer's effective weights about twice per micro-batch: model.h) and per
  * backward, measured over `reps` repetitions (for the training benchmark). */
 void pq_qat_time_overhead(pq_qat *qa, int reps, double *fwd_seconds, double *bwd_seconds);
 

@@ -306,7 +306,7 @@ static void affine_bwd(void *ctx, int layer, pq_linear_id which, const float *W,
     for (int i = 0; i < rows * cols; i++) dW[i] += 2.0f * dW_eff[i];
 }
 Test(model_grad, whole_model_through_hook) {
-    pq_weight_hook hook = {NULL, affine_fwd, affine_bwd};
+    pq_weight_hook hook = {NULL, affine_fwd, affine_bwd, NULL};
     hook_calls_fwd = hook_calls_bwd = 0;
     check_model_grads(&hook);
     cr_expect_eq(hook_calls_bwd, 2 * PQ_LIN_COUNT, "finish_grads calls backward once per linear");

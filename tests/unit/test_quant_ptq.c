@@ -9,6 +9,7 @@
 #include "base/rng.h"
 #include "base/util.h"
 #include "model/model.h"
+#include "quant/gptq.h"
 #include "quant/ptq.h"
 #include "quant/qexport.h"
 
@@ -80,4 +81,72 @@ Test(ptq, rtn_and_gptq_checkpoints) {
     json_decref(rep_r), json_decref(rep_g);
     pq_ckpt_free(cr), pq_ckpt_free(cg);
     pq_model_free(fp), pq_model_free(mr), pq_model_free(mg), pq_model_free(lr), pq_model_free(lg);
+}
+
+/* GPTQ as first written: for each layer, the whole model (layers before it already
+ * quantized) runs forward on every micro-batch to collect that layer's Hessians. */
+static void gptq_whole_model_reference(pq_model *m, const pq_quantizer *q, const uint16_t *x, int batch, double damp, int block) {
+    const pq_model_config *c = &m->cfg;
+    const int L = c->n_layers, width[4] = {c->dim, c->dim, c->dim, c->ffn_dim};
+    const int input_of[PQ_LIN_COUNT] = {0, 0, 0, 1, 2, 2, 3};
+    float *alpha[64];
+    uint8_t *codes_of[64];
+    for (int s = 0; s < L * PQ_LIN_COUNT; s++) { /* scales from the full-precision weights */
+        int rows, cols;
+        const float *W = pq_model_linear(m, s / PQ_LIN_COUNT, (pq_linear_id)(s % PQ_LIN_COUNT), &rows, &cols, NULL);
+        alpha[s] = malloc(sizeof(float) * rows);
+        pq_quant_init_scales(q, W, rows, cols, alpha[s]);
+    }
+    pq_acts *a = pq_acts_new(c, batch, T);
+    for (int l = 0; l < L; l++) {
+        double *H[4];
+        for (int k = 0; k < 4; k++) H[k] = calloc((size_t)width[k] * width[k], sizeof(double));
+        for (int s0 = 0; s0 < NSEQ; s0 += batch) {
+            int nb = NSEQ - s0 < batch ? NSEQ - s0 : batch;
+            pq_model_forward(m, a, x + (size_t)s0 * T, NULL, nb, T, 0, 0);
+            const float *in[4] = {a->xn1[l], a->atty[l], a->xn2[l], a->h[l]};
+            for (int k = 0; k < 4; k++) pq_gptq_hessian_add(H[k], width[k], in[k], nb * T);
+        }
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            int rows, cols;
+            float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
+            const float *al = alpha[l * PQ_LIN_COUNT + w];
+            uint8_t *codes = malloc((size_t)rows * cols);
+            cr_assert_eq(pq_gptq_quantize(q, W, al, rows, cols, H[input_of[w]], damp, block, codes), 0);
+            codes_of[l * PQ_LIN_COUNT + w] = codes;
+        }
+        for (int k = 0; k < 4; k++) free(H[k]);
+    }
+    /* the export writes every linear as dequant(code) with its scale as the forward used it */
+    for (int s = 0; s < L * PQ_LIN_COUNT; s++) {
+        int rows, cols;
+        float *W = pq_model_linear(m, s / PQ_LIN_COUNT, (pq_linear_id)(s % PQ_LIN_COUNT), &rows, &cols, NULL);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++)
+                W[(size_t)i * cols + j] = pq_quant_dequant(q, pq_quant_alpha(q, alpha[s][i]), codes_of[s][(size_t)i * cols + j]);
+        free(alpha[s]), free(codes_of[s]);
+    }
+    pq_acts_free(a);
+}
+
+/* pq_ptq_gptq carries the calibration set's residual stream from layer to layer
+ * instead: the same operations on the same micro-batches, so the same bits. */
+Test(ptq, gptq_layer_by_layer_is_bitwise_whole_model) {
+    pq_model_config cfg = tiny();
+    pq_model *m = pq_model_new(&cfg), *ref = pq_model_new(&cfg);
+    pq_model_init(m, 6);
+    memcpy(ref->params, m->params, sizeof(float) * m->n_params);
+    pq_quantizer q;
+    cr_assert_eq(pq_quantizer_init(&q, "lsq", PQ_BITS_2), 0);
+    uint16_t x[NSEQ * T];
+    calib(x);
+    pq_ckpt *c = pq_ptq_gptq(m, &q, x, NSEQ, T, 5, 0.01, 4, NULL); /* 5, 5, 2 sequences */
+    cr_assert(c, "%s", pq_error());
+    gptq_whole_model_reference(ref, &q, x, 5, 0.01, 4);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const pq_model_tensor *t = &m->tensors[i], *r = &ref->tensors[i];
+        cr_expect_eq(memcmp(t->param, r->param, sizeof(float) * t->numel), 0, "%s differs", t->name);
+    }
+    pq_ckpt_free(c);
+    pq_model_free(m), pq_model_free(ref);
 }

@@ -246,6 +246,32 @@ Test(qat, report_and_state_round_trip) {
     pq_model_free(m);
 }
 
+/* Statistics-based members: a refresh brings every α to the statistic of the current
+ * latent weights, without a forward (the report and the checkpoint read α after the
+ * last optimizer step; the effective weights are made later, layer by layer). */
+Test(qat, refresh_recomputes_statistic_scales) {
+    pq_model_config cfg = tiny();
+    pq_model *m = pq_model_new(&cfg);
+    pq_model_init(m, 3);
+    pq_quantizer q = make("minmax", PQ_BITS_2);
+    pq_qat *qa = pq_qat_new(m, &q);
+    for (int64_t k = 0; k < m->n_params; k++) m->params[k] *= 1.0f + 0.001f * (float)(k % 13);
+    pq_model_refresh_weights(m);
+    float *want = malloc(sizeof(float) * cfg.dim * 4);
+    for (int l = 0; l < cfg.n_layers; l++)
+        for (int w = 0; w < PQ_LIN_COUNT; w++) {
+            int rows, cols;
+            const float *W = pq_model_linear(m, l, (pq_linear_id)w, &rows, &cols, NULL);
+            pq_quant_init_scales(&q, W, rows, cols, want);
+            const float *got = qa->alpha + qa->offset[l * PQ_LIN_COUNT + w];
+            cr_expect_eq(memcmp(got, want, sizeof(float) * rows), 0, "layer %d %s: alpha not refreshed", l,
+                         pq_linear_name((pq_linear_id)w));
+        }
+    free(want);
+    pq_qat_free(qa);
+    pq_model_free(m);
+}
+
 /* The benchmark row is well formed and its times are positive (speed itself is a
  * benchmark target, never asserted in tests). */
 Test(qat, bench_row) {

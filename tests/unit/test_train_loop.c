@@ -102,7 +102,7 @@ static int do_run(run *r, const char *dir, int with_hook, int64_t stop_after) {
             }
         r->th.scale = malloc(sizeof(float) * n), r->th.gscale = calloc(n, sizeof(float));
         for (int64_t i = 0; i < n; i++) r->th.scale[i] = 1.0f;
-        r->hook = (pq_weight_hook){&r->th, toy_fwd, toy_bwd};
+        r->hook = (pq_weight_hook){&r->th, toy_fwd, toy_bwd, NULL};
         r->group = pq_param_group_make("scales", r->th.scale, r->th.gscale, n, 0);
         sp.hook = &r->hook, sp.extra = &r->group, sp.n_extra = 1;
     }
