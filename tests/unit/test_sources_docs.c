@@ -39,6 +39,22 @@ Test(sources_docs, html_navigation_code_tables_dropped) {
     cr_assert(strstr(e, "doc_bad.html: comment at byte") && strstr(e, "never ends"), "%s", e);
 }
 
+/* <script>/<style> are raw text: quotes and '<' in the code (sqlite3-doc's
+ * pages) neither end them early nor run them past their end tag. */
+Test(sources_docs, html_script_and_style_are_raw_text) {
+    const char *in = "<p>Before</p><script>if (a<b && s==\"</div>\") { w='<p class=\"'; }</script>"
+                     "<p>After</p><STYLE>p>a{content:'\"'}</style ><p>End</p>";
+    pq_buf out = {0}, tidy = {0};
+    cr_assert_eq(pq_html_to_text("t.html", in, strlen(in), &out), 0, "%s", pq_error());
+    pq_doc_tidy(out.data, out.len, &tidy);
+    cr_assert_str_eq(pq_buf_cstr(&tidy), "Before\nAfter\nEnd");
+    pq_buf_clear(&out);
+    const char *open = "<p>Text</p><script>var s = '</scriptx>';";
+    cr_assert_eq(pq_html_to_text("u.html", open, strlen(open), &out), -1);
+    cr_assert(strstr(pq_error(), "u.html: <script> element never ends"), "%s", pq_error());
+    pq_buf_free(&out), pq_buf_free(&tidy);
+}
+
 Test(sources_docs, rst_markup_literals_directives_tables) {
     char *t = convert(pq_rst_to_text, FIXTURE("doc_page.rst"));
     cr_assert_str_eq(t, "Memory management\n"

@@ -5,7 +5,9 @@
  * <header>, <footer>, <aside>, <form>, <noscript>, <svg>, <math>, <table>
  * (tables are data, not sentences), <pre> (code blocks), and any element whose
  * class, id or role names navigation or boilerplate (NAV_WORDS below; also any
- * class token starting with "nav", "toc" or "sidebar"). Block elements end a
+ * class token starting with "nav", "toc" or "sidebar"). <script> and <style>
+ * are raw text as in HTML: they end at the first "</script" / "</style", so
+ * quotes and '<' in the code between do not matter. Block elements end a
  * paragraph; character references are decoded. Malformed: a comment, tag or
  * dropped element that never ends. */
 #include <ctype.h>
@@ -84,6 +86,20 @@ static int nav_attrs(const char *a, size_t n) {
     return 0;
 }
 
+/* The offset just past the "</name ...>" that ends a raw-text element whose
+ * content starts at i (name lower-case), or n when it never ends. */
+static size_t raw_text_end(const char *s, size_t n, size_t i, const char *name) {
+    size_t nl = strlen(name);
+    for (; i + 2 + nl <= n; i++) {
+        if (s[i] != '<' || s[i + 1] != '/' || strncasecmp(s + i + 2, name, nl)) continue;
+        char after = i + 2 + nl < n ? s[i + 2 + nl] : 0;
+        if (after != '>' && !isspace((unsigned char)after)) continue;
+        const char *gt = memchr(s + i, '>', n - i);
+        return gt ? (size_t)(gt - s) + 1 : n;
+    }
+    return n;
+}
+
 static void paragraph_break(pq_buf *out) {
     if (out->len && out->data[out->len - 1] != '\n') pq_buf_putc(out, '\n');
 }
@@ -145,6 +161,15 @@ int pq_html_to_text(const char *what, const char *s, size_t n, pq_buf *out) {
             }
             /* the page's own containers are never dropped for their class (mdBook: <html class="sidebar-visible">) */
             int container = !strcmp(name, "html") || !strcmp(name, "body") || !strcmp(name, "main") || !strcmp(name, "article");
+            /* <script> and <style> hold raw text (HTML's rule): their end is the first
+             * "</script", "</style", whatever quotes and '<' the code between holds */
+            if (!closing && !is_void && (!strcmp(name, "script") || !strcmp(name, "style"))) {
+                size_t end = raw_text_end(s, n, i, name);
+                if (end == n) return pq_fail("%s: <%s> element never ends", what, name);
+                i = end;
+                paragraph_break(out);
+                continue;
+            }
             if (!closing && !is_void &&
                 (in_list(name, nl, SKIP_TAGS, PQ_COUNT(SKIP_TAGS)) || (!container && nav_attrs(attrs, an)))) {
                 snprintf(skip_name, sizeof skip_name, "%s", name);
