@@ -14,6 +14,7 @@
 #include "base/ckpt.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "eval/tokenizer.h"
 #include "interop/gguf.h"
 #include "interop/hf.h"
 #include "quant/qexport.h"
@@ -25,10 +26,25 @@ static void usage(void) {
            "               gguf: a GGUF v3 file for llama.cpp; quantized linears as TQ2_0/TQ1_0,\n"
            "               Q2_K, Q4_0 or Q8_0 where that holds our levels exactly, else F32 (the\n"
            "               reasons are printed)\n"
-           "  --tokenizer FILE  gguf: the pq tokenizer (work/data/tokenizer.bpe) as GPT-2 BPE metadata\n"
+           "  --tokenizer FILE  gguf: the vocabulary llama.cpp tokenizes with: pq's (work/data/tokenizer.bpe),\n"
+           "               a byte-level tokenizer.json or a SentencePiece BPE tokenizer.model (default:\n"
+           "               the one pq import hf recorded for an imported model)\n"
            "  --ternary T  gguf: ternary linears as TQ2_0 (default, 2.06 bits/weight) or TQ1_0 (1.69)\n"
            "  --from FILE  a model checkpoint (pq pretrain, qat, ptq or import)\n"
            "  --out DIR    the directory to write\n");
+}
+
+/* The BOS and EOS that pq eval and generate use with opt->tokenizer (config.json's
+ * beside it, else the tokenizer's own; bos >= 0: the one pq import hf recorded). */
+static int tokenizer_ids(pq_gguf_options *opt, long long bos) {
+    opt->bos = opt->eos = -1;
+    if (!opt->tokenizer) return 0;
+    pq_eval_tokenizer tok;
+    pq_tokenizer_info info;
+    if (pq_eval_tokenizer_open(opt->tokenizer, (int32_t)bos, &tok, &info)) return -1;
+    opt->bos = tok.bos, opt->eos = info.eos;
+    tok.free(tok.impl);
+    return 0;
 }
 
 int cmd_export(int argc, char **argv) {
@@ -55,10 +71,19 @@ int cmd_export(int argc, char **argv) {
     opt.ternary_tq1 = ternary && !strcmp(ternary, "TQ1_0");
     pq_ckpt *c = pq_ckpt_load(from);
     json_t *report = NULL;
+    long long bos = -1;
+    const char *recorded = NULL;
+    if (c && gguf && !opt.tokenizer && pq_imported_tokenizer(c->meta, &recorded, &bos)) opt.tokenizer = recorded;
+    if (c && gguf && tokenizer_ids(&opt, bos)) {
+        fprintf(stderr, "pq export: %s\n", pq_error());
+        pq_ckpt_free(c);
+        return 1;
+    }
     int rc = !c || pq_check_ckpt_weights(c, from) ||
              (gguf ? pq_gguf_export(c, from, &opt, out, &report) : pq_hf_export(c, from, out));
     if (rc) fprintf(stderr, "pq export: %s\n", pq_error());
     else printf("exported %s -> %s%s\n", from, out, gguf ? "" : " (config.json, model.safetensors)");
+    if (!rc && opt.tokenizer) printf("  tokenizer %s (BOS %d, EOS %d)\n", opt.tokenizer, opt.bos, opt.eos);
     size_t i;
     json_t *row;
     int fp32_scales = 0;
@@ -69,6 +94,7 @@ int cmd_export(int argc, char **argv) {
                reason ? reason : "");
         fp32_scales |= reason && strstr(reason, "is not an fp16 number");
     }
+    json_array_foreach(json_object_get(report, "notes"), i, row) printf("  note: %s\n", json_string_value(row));
     if (fp32_scales)
         printf("  (scales that are not fp16 numbers: pq qat/ptq --scale-fp16 trains or quantizes a model that these "
                "types hold exactly)\n");

@@ -926,6 +926,18 @@ int32_t pq_hf_bpe_id(const pq_hf_bpe *t, const char *name) {
 
 int32_t pq_hf_bpe_template_bos(const pq_hf_bpe *t) { return t->template_bos; }
 
+int pq_hf_bpe_char_level(const pq_hf_bpe *t) { return t->char_level; }
+
+const char *pq_hf_bpe_gguf_pre(const pq_hf_bpe *t) {
+    if (t->char_level || t->n_rules) return NULL;
+    int k = t->n_steps;
+    const enum step *s = t->steps;
+    if (k == 1 && s[0] == SPLIT_LLAMA3) return "llama-bpe";
+    if (k == 1 && s[0] == SPLIT_GPT2) return "gpt-2";
+    if (k == 2 && s[0] == DIGITS_EACH && s[1] == SPLIT_GPT2) return "smollm";
+    return NULL;
+}
+
 const uint8_t *pq_hf_bpe_token_bytes(const pq_hf_bpe *t, int32_t id, size_t *len) {
     if (id < 0 || id >= t->vocab_size || !t->bytes[id]) return NULL;
     *len = t->len[id];

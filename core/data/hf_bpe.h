@@ -53,6 +53,13 @@ int32_t pq_hf_bpe_id(const pq_hf_bpe *t, const char *name);
 /* The special token the post-processor puts first (the BOS it adds), or -1. */
 int32_t pq_hf_bpe_template_bos(const pq_hf_bpe *t);
 
+/* 1 for a SentencePiece-style (char-level) file, 0 for a byte-level one. */
+int pq_hf_bpe_char_level(const pq_hf_bpe *t);
+/* llama.cpp's name (tokenizer.ggml.pre) for this file's pre-tokenization:
+ * "llama-bpe" (the LLaMA-3 split), "smollm" (Digits, each, then the GPT-2 split),
+ * "gpt-2" (the GPT-2 split alone); NULL if llama.cpp has none. */
+const char *pq_hf_bpe_gguf_pre(const pq_hf_bpe *t);
+
 /* Appends the tokens of text to *out (*n_out used, *cap allocated; may start
  * NULL/0). No BOS/EOS is added. Caches pieces: not thread-safe on one t. */
 void pq_hf_bpe_encode(pq_hf_bpe *t, const char *text, size_t n, int32_t **out, size_t *n_out, size_t *cap);

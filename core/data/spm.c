@@ -282,6 +282,16 @@ void pq_spm_free(pq_spm *s) {
 }
 
 int pq_spm_vocab_size(const pq_spm *s) { return s->n; }
+const uint8_t *pq_spm_piece(const pq_spm *s, int32_t id, size_t *len, float *score, int *type) {
+    if (id < 0 || id >= s->n) return NULL;
+    *len = s->pieces[id].n, *score = s->pieces[id].score, *type = s->pieces[id].type;
+    return s->pieces[id].s;
+}
+
+int pq_spm_add_dummy_prefix(const pq_spm *s) { return s->add_dummy_prefix; }
+
+int pq_spm_normalizes(const pq_spm *s) { return s->trie != NULL || s->remove_extra_ws; }
+
 int32_t pq_spm_bos(const pq_spm *s) { return s->bos_id >= 0 && s->bos_id < s->n ? s->bos_id : -1; }
 int32_t pq_spm_eos(const pq_spm *s) { return s->eos_id >= 0 && s->eos_id < s->n ? s->eos_id : -1; }
 const char *pq_spm_model_type(const pq_spm *s) { return s->model_type == BPE ? "bpe" : "unigram"; }

@@ -42,6 +42,16 @@ int32_t pq_spm_eos(const pq_spm *s);
 /* "bpe" or "unigram". */
 const char *pq_spm_model_type(const pq_spm *s);
 
+/* Piece id as the file has it (U+2581 for spaces), its score and its
+ * ModelProto type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused,
+ * 6 byte: GGUF's token types use the same numbers); NULL if id is out of range. */
+const uint8_t *pq_spm_piece(const pq_spm *s, int32_t id, size_t *len, float *score, int *type);
+/* 1 if normalizing can change the text beyond escaping spaces: a precompiled
+ * charsmap (nmt_nfkc and the like) or remove_extra_whitespaces. */
+int pq_spm_normalizes(const pq_spm *s);
+/* normalizer_spec's add_dummy_prefix. */
+int pq_spm_add_dummy_prefix(const pq_spm *s);
+
 /* Appends the ids of text to *out (*n_out used, *cap allocated; may start
  * NULL/0); no BOS/EOS. */
 void pq_spm_encode(const pq_spm *s, const char *text, size_t n, int32_t **out, size_t *n_out, size_t *cap);

@@ -7,6 +7,8 @@
 
 #include "base/fsio.h"
 #include "base/util.h"
+#include "data/hf_bpe.h"
+#include "data/spm.h"
 #include "interop/safetensors.h"
 #include "model/config.h"
 #include "model/model.h"
@@ -411,6 +413,130 @@ static int put_tokenizer(buf *b, int *nkv, const char *path, int vocab) {
     return rc;
 }
 
+/* ---- tokenizer: a model's own (tokenizer.json byte-level BPE, SentencePiece) --------- */
+
+/* tokenizer.ggml.tokens and token_type: tok[i] (len[i] bytes) of type[i], ids the
+ * tokenizer leaves unused padded to the model's vocab as unused [PADi]. */
+static void put_vocab(buf *b, int *nkv, char **tok, const size_t *len, const int32_t *type, int vocab) {
+    char pad[32];
+    kv_key(b, "tokenizer.ggml.tokens", T_ARR), put_u32(b, T_STR), put_u64(b, (uint64_t)vocab), (*nkv)++;
+    for (int i = 0; i < vocab; i++) {
+        if (tok[i]) put_str(b, tok[i], len[i]);
+        else snprintf(pad, sizeof pad, "[PAD%d]", i), put_str(b, pad, strlen(pad));
+    }
+    kv_key(b, "tokenizer.ggml.token_type", T_ARR), put_u32(b, T_I32), put_u64(b, (uint64_t)vocab), (*nkv)++;
+    for (int i = 0; i < vocab; i++) put_u32(b, tok[i] ? (uint32_t)type[i] : 5u); /* 5: unused */
+}
+
+static void put_special_ids(buf *b, int *nkv, int32_t bos, int32_t eos) {
+    if (bos >= 0) kv_u32(b, nkv, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
+    if (eos >= 0) kv_u32(b, nkv, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
+    kv_bool(b, nkv, "tokenizer.ggml.add_bos_token", bos >= 0);
+}
+
+/* A byte-level tokenizer.json as llama.cpp's gpt2 model: its vocab strings (already
+ * in GPT-2's byte alphabet), merges "a b" by rank, added tokens control (special) or
+ * user-defined, and the pre-tokenizer llama.cpp names as pq_hf_bpe_gguf_pre says. */
+static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos) {
+    pq_hf_bpe *t = pq_hf_bpe_parse(data, n, path);
+    if (!t) return -1;
+    const char *pre = pq_hf_bpe_gguf_pre(t);
+    int tv = pq_hf_bpe_vocab_size(t), ch = pq_hf_bpe_char_level(t);
+    pq_hf_bpe_free(t);
+    if (ch) return pq_fail("%s: a SentencePiece-style tokenizer.json has no piece scores for llama.cpp's SentencePiece vocab: "
+                           "give --tokenizer the model's tokenizer.model", path);
+    if (!pre) return pq_fail("%s: its pre-tokenizer has no llama.cpp equivalent (the LLaMA-3 split, the GPT-2 split, "
+                             "SmolLM's digits then GPT-2)", path);
+    if (tv > vocab) return pq_fail("%s: %d tokens, more than the model's vocab %d", path, tv, vocab);
+    json_t *j = json_loadb(data, n, 0, NULL), *model = json_object_get(j, "model"), *v;
+    char **tok = pq_calloc((size_t)vocab, sizeof *tok);
+    size_t *len = pq_calloc((size_t)vocab, sizeof *len), i;
+    int32_t *type = pq_calloc((size_t)vocab, sizeof *type);
+    const char *key;
+    json_object_foreach(json_object_get(model, "vocab"), key, v) {
+        json_int_t id = json_integer_value(v);
+        free(tok[id]), tok[id] = pq_strdup(key), len[id] = strlen(key), type[id] = 1; /* normal */
+    }
+    json_array_foreach(json_object_get(j, "added_tokens"), i, v) {
+        json_int_t id = json_integer_value(json_object_get(v, "id"));
+        const char *c = json_string_value(json_object_get(v, "content"));
+        free(tok[id]), tok[id] = pq_strdup(c), len[id] = strlen(c);
+        type[id] = json_is_true(json_object_get(v, "special")) ? 3 : 4; /* control, user-defined */
+    }
+    kv_str(b, nkv, "tokenizer.ggml.model", "gpt2");
+    kv_str(b, nkv, "tokenizer.ggml.pre", pre);
+    put_vocab(b, nkv, tok, len, type, vocab);
+    json_t *merges = json_object_get(model, "merges");
+    kv_key(b, "tokenizer.ggml.merges", T_ARR), put_u32(b, T_STR), put_u64(b, json_array_size(merges)), (*nkv)++;
+    json_array_foreach(merges, i, v) {
+        if (json_is_string(v)) put_str(b, json_string_value(v), strlen(json_string_value(v)));
+        else {
+            const char *l = json_string_value(json_array_get(v, 0)), *r = json_string_value(json_array_get(v, 1));
+            put_u64(b, strlen(l) + 1 + strlen(r)), put(b, l, strlen(l)), put(b, " ", 1), put(b, r, strlen(r));
+        }
+    }
+    put_special_ids(b, nkv, bos, eos);
+    for (int k = 0; k < vocab; k++) free(tok[k]);
+    free(tok), free(len), free(type);
+    json_decref(j);
+    return 0;
+}
+
+/* A SentencePiece BPE model as llama.cpp's llama model: the pieces as the file has
+ * them, their scores and types, unk, add_space_prefix = add_dummy_prefix. */
+static int put_spm_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
+                             json_t *note) {
+    pq_spm *s = pq_spm_parse((const uint8_t *)data, n, path);
+    if (!s) return -1;
+    int sv = pq_spm_vocab_size(s), rc = 0;
+    if (strcmp(pq_spm_model_type(s), "bpe"))
+        rc = pq_fail("%s: a unigram SentencePiece model: llama.cpp's llama vocab merges as BPE", path);
+    else if (sv > vocab) rc = pq_fail("%s: %d pieces, more than the model's vocab %d", path, sv, vocab);
+    if (!rc) {
+        char **tok = pq_calloc((size_t)vocab, sizeof *tok);
+        size_t *len = pq_calloc((size_t)vocab, sizeof *len);
+        int32_t *type = pq_calloc((size_t)vocab, sizeof *type), unk = -1;
+        float *score = pq_calloc((size_t)vocab, sizeof *score);
+        for (int i = 0; i < sv; i++) {
+            int ty;
+            const uint8_t *p = pq_spm_piece(s, i, &len[i], &score[i], &ty);
+            tok[i] = pq_malloc(len[i] + 1), memcpy(tok[i], p, len[i]), type[i] = ty;
+            if (ty == 2) unk = i;
+        }
+        kv_str(b, nkv, "tokenizer.ggml.model", "llama");
+        kv_str(b, nkv, "tokenizer.ggml.pre", "default");
+        put_vocab(b, nkv, tok, len, type, vocab);
+        kv_key(b, "tokenizer.ggml.scores", T_ARR), put_u32(b, T_F32), put_u64(b, (uint64_t)vocab), (*nkv)++;
+        for (int i = 0; i < vocab; i++) put(b, &score[i], 4);
+        if (unk >= 0) kv_u32(b, nkv, "tokenizer.ggml.unknown_token_id", (uint32_t)unk);
+        kv_bool(b, nkv, "tokenizer.ggml.add_space_prefix", pq_spm_add_dummy_prefix(s));
+        if (pq_spm_normalizes(s))
+            json_array_append_new(note, json_string("the SentencePiece model normalizes text (a charsmap such as nmt_nfkc, or "
+                                                    "removing extra whitespace); llama.cpp's llama vocab does not, so it tokenizes "
+                                                    "such text differently (LLaMA-2 and MobileLLM use the identity)"));
+        put_special_ids(b, nkv, bos, eos);
+        for (int k = 0; k < vocab; k++) free(tok[k]);
+        free(tok), free(len), free(type), free(score);
+    }
+    pq_spm_free(s);
+    return rc;
+}
+
+/* pq's own tokenizer, a tokenizer.json or a tokenizer.model, by its first bytes. */
+static int put_any_tokenizer(buf *b, int *nkv, const pq_gguf_options *opt, int vocab, json_t *note) {
+    size_t n;
+    char *data = pq_read_file(opt->tokenizer, &n);
+    if (!data) return -1;
+    size_t skip = 0;
+    while (skip < n && (data[skip] == ' ' || data[skip] == '\t' || data[skip] == '\r' || data[skip] == '\n')) skip++;
+    int rc = n >= 7 && !memcmp(data, "pq-bpe ", 7) ? put_tokenizer(b, nkv, opt->tokenizer, vocab)
+             : skip < n && data[skip] == '{'
+                 ? put_hf_tokenizer(b, nkv, opt->tokenizer, data, n, vocab, opt->bos, opt->eos)
+                 : put_spm_tokenizer(b, nkv, opt->tokenizer, data, n, vocab, opt->bos, opt->eos, note);
+    free(data);
+    return rc;
+}
+
 /* llama.cpp's rope_freqs: the factor each of the hd/2 frequencies is divided by. */
 static void rope_freqs(const pq_model_config *c, float *out) {
     const double pi = 3.14159265358979323846;
@@ -448,7 +574,7 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
     pq_model *m = pq_model_new(&cfg);
     int nt = m->n_tensors + (cfg.rope_llama3_factor > 0), rc = 0;
     gtensor *g = pq_calloc((size_t)nt, sizeof *g);
-    json_t *rep = json_array();
+    json_t *rep = json_array(), *notes = json_array();
     for (int i = 0; i < m->n_tensors && !rc; i++)
         rc = build_tensor(&g[i], c, what, &m->tensors[i], quantized ? &qi : NULL, ternary_type, pq_head_dim(&cfg), rep);
     if (cfg.rope_llama3_factor > 0) {
@@ -474,7 +600,7 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
         kv_f32(&kv, &nkv, "llama.rope.freq_base", (float)pq_model_rope_theta(&cfg));
         kv_f32(&kv, &nkv, "llama.attention.layer_norm_rms_epsilon", pq_model_norm_eps(&cfg));
         kv_u32(&kv, &nkv, "llama.vocab_size", (uint32_t)cfg.vocab);
-        if (tokenizer) rc = put_tokenizer(&kv, &nkv, tokenizer, cfg.vocab);
+        if (tokenizer) rc = put_any_tokenizer(&kv, &nkv, opt, cfg.vocab, notes);
     }
     if (!rc) {
         put(&out, "GGUF", 4), put_u32(&out, 3), put_u64(&out, (uint64_t)nt), put_u64(&out, (uint64_t)nkv);
@@ -495,7 +621,7 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
     for (int i = 0; i < nt; i++) free(g[i].data);
     free(g), free(kv.p), free(out.p);
     pq_model_free(m);
-    if (!rc && report) *report = json_pack("{s:o}", "tensors", rep);
-    else json_decref(rep);
+    if (!rc && report) *report = json_pack("{s:o, s:o}", "tensors", rep, "notes", notes);
+    else json_decref(rep), json_decref(notes);
     return rc ? -1 : 0;
 }

@@ -1,9 +1,10 @@
 /* gguf.h — a pq checkpoint as a GGUF v3 file for llama.cpp (architecture "llama").
  *
  * Metadata: general.* and llama.* (context, widths, heads, rope.freq_base,
- * attention.layer_norm_rms_epsilon, vocab_size) and, given a pq tokenizer file, the
- * tokenizer as GPT-2-style byte-level BPE (tokens in GPT-2's byte-to-unicode alphabet,
- * merges "left right", BOS/EOS as control tokens). LLaMA-3 RoPE scaling is written as
+ * attention.layer_norm_rms_epsilon, vocab_size) and, given a tokenizer, its vocabulary:
+ * pq's BPE or a byte-level tokenizer.json as GPT-2-style BPE (tokens in GPT-2's
+ * byte-to-unicode alphabet, merges "left right", special tokens as control tokens), a
+ * SentencePiece BPE model as llama.cpp's SentencePiece vocab. LLaMA-3 RoPE scaling is written as
  * llama.cpp's rope_freqs.weight (the factor each frequency is divided by).
  *
  * Tensors under llama.cpp's names (token_embd, blk.N.attn_q, ..., output_norm, output).
@@ -30,13 +31,18 @@
 #include "base/ckpt.h"
 
 typedef struct {
-    const char *tokenizer; /* a pq-bpe file or NULL (then no tokenizer metadata: llama.cpp needs one) */
+    /* NULL (then no tokenizer metadata: llama.cpp needs one), pq's BPE (a pq-bpe file: as
+     * GPT-2-style BPE, BOS 256 / EOS 257), a byte-level tokenizer.json (llama.cpp's gpt2
+     * model with the pre-tokenizer named by pq_hf_bpe_gguf_pre) or a SentencePiece BPE
+     * tokenizer.model (llama.cpp's llama model: pieces, scores, types). */
+    const char *tokenizer;
+    int32_t bos, eos; /* a tokenizer.json's or tokenizer.model's BOS and EOS ids (-1: none) */
     int ternary_tq1;       /* ternary linears as TQ1_0 (1.69 bits/weight) rather than TQ2_0 (2.06, faster) */
 } pq_gguf_options;
 
 /* Writes path (temp + rename). opt may be NULL (no tokenizer, TQ2_0). *report (may be NULL)
- * receives {"tensors": [{"name", "type", "reason"?}], ...}: reason says why each more compact
- * type was not used. -1 + pq_error() naming the file. */
+ * receives {"tensors": [{"name", "type", "reason"?}], "notes": [text]}: reason says why each
+ * more compact type was not used; notes, where llama.cpp will tokenize otherwise than pq. -1 + pq_error() naming the file. */
 int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *opt, const char *path, json_t **report);
 
 #endif

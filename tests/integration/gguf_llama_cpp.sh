@@ -14,6 +14,9 @@
 # TQ2_0, Q2_K and Q4_0 and pass the same logit bounds, and the sequence's mean NLL under
 # llama.cpp is pq's within 0.025 nats (measured: at most 0.012; the logit bounds are what tells
 # models apart: random models' NLLs are all near log 300).
+# The model's own tokenizer (recorded by pq import hf, exported by default): llama.cpp tokenizes
+# 500 corpus lines exactly as pq for LLaMA-3, GPT-2 and SmolLM-style tokenizer.json files and a
+# LLaMA-2-like SentencePiece tokenizer.model, with the same BOS.
 # Needs node >= 20 and npm; the package (85 MB) is installed once into $PQ_NODE_LLAMA_CPP
 # (default ~/.cache/paretoq/node-llama-cpp-3.22.1, about 20 s); without them the test SKIPs.
 set -euo pipefail
@@ -203,4 +206,73 @@ check qq2k "QAT SEQ 2 --scale-fp16, Q2_K" 0.25 34 0.025
 check qq4 "QAT LSQ 4 --scale-fp16, Q4_0" 0.25 34 0.025
 # a negative control: llama.cpp's Q2_K logits are far from another model's
 ! $PY "$tmp/compare.py" "$tmp/q2k.llama" "$tmp/q4.pq" 0.25 34 >/dev/null || fail "the comparison does not tell models apart"
+# The model's own tokenizer in the GGUF: pq import hf records a Hugging Face directory's
+# tokenizer and pq export --format gguf writes it by default. llama.cpp must tokenize 500
+# corpus lines exactly as pq tokenize does (pq's encoders equal tokenizers.js and
+# libsentencepiece: tokenizers.sh) and start sequences with the same BOS: LLaMA-3-style
+# (llama-bpe), GPT-2-style (gpt-2) and SmolLM-style (smollm) tokenizer.json files, and a
+# LLaMA-2-like SentencePiece BPE tokenizer.model trained by python3-sentencepiece.
+fix=$(dirname "$0")/../fixtures/tokenizers
+zstd -q -dc "$fix/lines.txt.zst" | sed -n 28,527p >"$tmp/lines500.txt"
+cat >"$tmp/tok.mjs" <<'JS'
+import { getLlama } from "node-llama-cpp";
+import { readFileSync } from "node:fs";
+const [path, linesPath] = process.argv.slice(2);
+const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" });
+const model = await llama.loadModel({ modelPath: path });
+const lines = readFileSync(linesPath, "utf8").split("\n"); lines.pop();
+console.log(`bos ${model.tokens.bos ?? -1}`);
+for (const l of lines) console.log(model.tokenize(l, false).join(" "));
+JS
+own_tokenizer() { # name, tokenizer file (copied into the directory under its own name), vocab
+    mkdir -p "$tmp/own-$1"
+    $HF make "$tmp/own-$1" --dtype f32 --vocab "$3" --tokens 1,2,3
+    cp "$2" "$tmp/own-$1/$(case $2 in *.json) echo tokenizer.json ;; *) echo tokenizer.model ;; esac)"
+    "$PQ" import hf "$tmp/own-$1" --out "$tmp/own-$1.ckpt" | grep -q recorded || fail "$1: pq import hf recorded no tokenizer"
+    "$PQ" export --format gguf --from "$tmp/own-$1.ckpt" --out "$tmp/own-$1.gguf" >"$tmp/own-$1.rep" || fail "$1: export"
+    local tok bos
+    tok=$(sed -n 's/^  tokenizer \([^ ]*\) (BOS.*/\1/p' "$tmp/own-$1.rep")
+    bos=$(sed -n 's/^  tokenizer .*(BOS \(-*[0-9]*\),.*/\1/p' "$tmp/own-$1.rep")
+    [ -n "$tok" ] || fail "$1: the export wrote no tokenizer: $(cat "$tmp/own-$1.rep")"
+    node "$tmp/tok.mjs" "$tmp/own-$1.gguf" "$tmp/lines500.txt" >"$tmp/own-$1.llama" 2>"$tmp/own-$1.err" ||
+        fail "$1: llama.cpp: $(tail -3 "$tmp/own-$1.err")"
+    "$PQ" tokenize --tokenizer "$tok" --in "$tmp/lines500.txt" >"$tmp/own-$1.pq"
+    [ "$(head -1 "$tmp/own-$1.llama")" = "bos $bos" ] || fail "$1: llama.cpp's $(head -1 "$tmp/own-$1.llama"), pq's $bos"
+    local same
+    same=$(tail -n +2 "$tmp/own-$1.llama" | paste -d'|' - "$tmp/own-$1.pq" | awk -F'|' '$1 == $2' | wc -l)
+    [ "$same" = 500 ] || fail "$1: llama.cpp tokenizes $same of 500 lines as pq"
+    echo "  own tokenizer $1: llama.cpp tokenizes 500/500 corpus lines as pq, BOS $bos"
+}
+vocab_of() { $PY -c 'import json,sys; t=json.load(open(sys.argv[1])); print(1 + max(list(t["model"]["vocab"].values()) + [a["id"] for a in t["added_tokens"]]))' "$1"; }
+for n in llama3 gpt2 smollm; do
+    zstd -q -dc "$fix/$n.tokenizer.json.zst" >"$tmp/$n.json"
+done
+# SmolLM's own files have add_prefix_space false (the fixture's true has no llama.cpp equivalent)
+$PY -c 'import json,sys; t=json.load(open(sys.argv[1])); [p.update(add_prefix_space=False) for p in t["pre_tokenizer"]["pretokenizers"] if p["type"] == "ByteLevel"]; json.dump(t, open(sys.argv[1], "w"))' "$tmp/smollm.json"
+for n in llama3 gpt2 smollm; do own_tokenizer $n "$tmp/$n.json" "$(vocab_of "$tmp/$n.json")"; done
+zstd -q -dc "$fix/smollm.tokenizer.json.zst" >"$tmp/prefix.json"
+$HF make "$tmp/own-prefix" --dtype f32 --vocab "$(vocab_of "$tmp/prefix.json")" --tokens 1,2,3
+"$PQ" import hf "$tmp/own-prefix" --out "$tmp/own-prefix.ckpt" >/dev/null
+out=$("$PQ" export --format gguf --from "$tmp/own-prefix.ckpt" --out "$tmp/own-prefix.gguf" --tokenizer "$tmp/prefix.json" 2>&1) &&
+    fail "a ByteLevel add_prefix_space tokenizer.json exported"
+case "$out" in *"$tmp/prefix.json: its pre-tokenizer has no llama.cpp equivalent"*) ;; *) fail "prefix: $out" ;; esac
+zstd -q -dc "$fix/llama2.tokenizer.json.zst" >"$tmp/l2.json"
+out=$("$PQ" export --format gguf --from "$tmp/own-prefix.ckpt" --out "$tmp/own-prefix.gguf" --tokenizer "$tmp/l2.json" 2>&1) &&
+    fail "a SentencePiece-style tokenizer.json exported"
+case "$out" in *"$tmp/l2.json: a SentencePiece-style tokenizer.json has no piece scores"*) ;; *) fail "l2: $out" ;; esac
+if $PY -c 'import sentencepiece' 2>/dev/null; then
+    corpus=${PQ_WORK:-work}/data/corpus
+    [ -d "$corpus" ] || { corpus=$tmp/spmsrc && mkdir "$corpus" && zstd -q -dc "$fix/lines.txt.zst" >"$corpus/lines.txt"; }
+    mkdir "$tmp/spm"
+    $PY "$(dirname "$0")/spm_reference.py" "$corpus" "$tmp/spm" >/dev/null
+    own_tokenizer sentencepiece "$tmp/spm/llama2.model" 1000
+    # nmt_nfkc normalizes text; llama.cpp's SentencePiece vocab does not: said at export
+    $HF make "$tmp/own-nfkc" --dtype f32 --vocab 1000 --tokens 1,2,3
+    cp "$tmp/spm/bpe.model" "$tmp/own-nfkc/tokenizer.model"
+    "$PQ" import hf "$tmp/own-nfkc" --out "$tmp/own-nfkc.ckpt" >/dev/null
+    "$PQ" export --format gguf --from "$tmp/own-nfkc.ckpt" --out "$tmp/own-nfkc.gguf" | grep -q "note: the SentencePiece model normalizes" ||
+        fail "the export of an nmt_nfkc SentencePiece model does not say llama.cpp tokenizes otherwise"
+else
+    echo "  SKIP own tokenizer sentencepiece: python3-sentencepiece is not installed (make deps installs it)"
+fi
 echo "gguf_llama_cpp: ok"
