@@ -9,11 +9,12 @@
 #include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
+#include "data/corpus.h"
 #include "data/databuild.h"
 #include "data/shards.h"
 
 static void usage(void) {
-    printf("usage: pq data build [--data-dir DIR] [--vocab N] [--seed S] [--skip-corpus] [--force] [--quiet]\n"
+    printf("usage: pq data build [--data-dir DIR] [--vocab N] [--seed S] [--sources NAME] [--skip-corpus] [--force] [--quiet]\n"
            "       pq data stats [--data-dir DIR] [--vocab N] [--json]\n"
            "       pq data check-leaks [--data-dir DIR] [--vocab N] TASK.jsonl...\n"
            "\n"
@@ -26,6 +27,8 @@ static void usage(void) {
            "  --data-dir DIR   data directory (default $PQ_WORK/data, PQ_WORK default 'work')\n"
            "  --vocab N        tokenizer vocab size incl. 256 bytes + BOS/EOS (default %d; 4096 also common)\n"
            "  --seed S         seed of the shard order and the tasks' choice order (default %d)\n"
+           "  --sources NAME   build the opt-in source selection datasets/corpus-NAME.json (e.g. 'next')\n"
+           "                   instead of datasets/corpus.json; give it its own --data-dir\n"
            "  --skip-corpus    use the corpus already in DIR/corpus (no package download)\n"
            "  --json           stats: per source documents, words, bytes (corpus) and train/held-out\n"
            "                   tokens at 4k and 8k (the shards built for each), as JSON on stdout\n"
@@ -35,7 +38,7 @@ static void usage(void) {
 }
 
 typedef struct {
-    const char *data_dir;
+    const char *data_dir, *sources;
     int vocab;
     long long seed;
     int skip_corpus, force, quiet, json;
@@ -51,10 +54,11 @@ static void parse(int argc, char **argv, args *a, int allow_files) {
     a->rest = pq_calloc((size_t)argc + 1, sizeof *a->rest);
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i];
-        if (!strcmp(f, "--data-dir") || !strcmp(f, "--vocab") || !strcmp(f, "--seed")) {
+        if (!strcmp(f, "--data-dir") || !strcmp(f, "--vocab") || !strcmp(f, "--seed") || !strcmp(f, "--sources")) {
             if (i + 1 >= argc) pq_usage_error(cmd, "%s needs a value", f);
             const char *v = argv[++i];
             if (!strcmp(f, "--data-dir")) a->data_dir = v;
+            else if (!strcmp(f, "--sources")) a->sources = v;
             else if (!strcmp(f, "--vocab")) a->vocab = (int)pq_parse_int_in(cmd, f, v, PQ_POSITIVE, 65536);
             else a->seed = pq_parse_int_in(cmd, f, v, PQ_NONNEG, 0);
         } else if (!strcmp(f, "--skip-corpus")) a->skip_corpus = 1;
@@ -66,10 +70,12 @@ static void parse(int argc, char **argv, args *a, int allow_files) {
         else pq_usage_error(cmd, "unexpected argument '%s'", f);
     }
     if (a->vocab < 259 || a->vocab > 65536) pq_usage_error(cmd, "--vocab must be in 259..65536, got %d", a->vocab);
+    if (!pq_corpus_selection_ok(a->sources)) pq_usage_error(cmd, "--sources must be 1-64 of a-z, 0-9 and '-', got '%s'", a->sources);
+    if (a->sources && a->skip_corpus) pq_usage_error(cmd, "--sources selects what the corpus step builds; --skip-corpus skips it");
 }
 
 static int do_build(args *a) {
-    pq_data_options o = {a->data_dir, a->vocab, (uint64_t)a->seed, a->skip_corpus, a->force, !a->quiet};
+    pq_data_options o = {a->data_dir, a->vocab, (uint64_t)a->seed, a->skip_corpus, a->force, !a->quiet, a->sources};
     pq_data_report r;
     double t0 = pq_now();
     int rc = pq_data_build(&o, &r);
@@ -291,9 +297,11 @@ int cmd_data(int argc, char **argv) {
         rc = do_build(&a);
     } else if (!strcmp(argv[1], "stats")) {
         parse(argc, argv, &a, 0);
+        if (a.sources) pq_usage_error("data", "--sources is a build flag: stats reads what --data-dir holds");
         rc = a.json ? do_stats_json(&a) : do_stats(&a);
     } else if (!strcmp(argv[1], "check-leaks")) {
         parse(argc, argv, &a, 1);
+        if (a.sources) pq_usage_error("data", "--sources is a build flag: check-leaks reads what --data-dir holds");
         rc = do_check_leaks(&a);
     } else {
         pq_usage_error("data", "unknown subcommand '%s' (build, stats, check-leaks)", argv[1]);

@@ -56,6 +56,18 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
 /* 1 if data_dir holds a corpus built from the current recipes and decoders. */
 int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir);
 
+/* Source selections: the default (NULL) builds the sources corpus.json lists;
+ * an opt-in selection S builds those corpus-S.json lists instead (same recipe
+ * folder, same format), e.g. "next", the candidate corpus of issue 16 that a
+ * later session makes the default. The default build never reads corpus-S.json,
+ * so adding a selection changes neither its build key nor its outputs. */
+int pq_corpus_selection_ok(const char *selection); /* NULL or 1-64 of [a-z0-9-] */
+int pq_corpus_build_sel(const char *recipes_dir, const char *selection, const char *data_dir, int force, int verbose);
+int pq_corpus_up_to_date_sel(const char *recipes_dir, const char *selection, const char *data_dir);
+/* The build key (64 hex digits + NUL) of a selection's recipes, as its
+ * manifest.json records it: -1 + pq_error() if a recipe is missing or invalid. */
+int pq_corpus_build_key(const char *recipes_dir, const char *selection, char hex[65]);
+
 /* Reads a corpus JSONL file, calling fn for each document in file order.
  * -1 + pq_error() "<path>:<line>: what is wrong" on a malformed line, or
  * whatever fn returned if it was non-zero. */

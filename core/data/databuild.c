@@ -492,8 +492,8 @@ int pq_data_build(const pq_data_options *o, pq_data_report *r) {
         step_end(r, 0, "%s: skipped (--skip-corpus), using what is there", p.corpus_dir);
     } else {
         const char *recipes = pq_corpus_recipes_dir();
-        int fresh = !o->force && pq_corpus_up_to_date(recipes, p.data_dir);
-        if (!fresh) rc = pq_corpus_build_from(recipes, p.data_dir, o->force, o->verbose);
+        int fresh = !o->force && pq_corpus_up_to_date_sel(recipes, o->sources, p.data_dir);
+        if (!fresh) rc = pq_corpus_build_sel(recipes, o->sources, p.data_dir, o->force, o->verbose);
         if (rc == 0) step_end(r, !fresh, "%s: %s", p.corpus_dir, fresh ? "up to date" : "built from the pinned packages");
     }
     if (rc == 0) rc = build_tokenizer(o, &p, r);

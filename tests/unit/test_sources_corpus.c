@@ -327,3 +327,60 @@ Test(sources_corpus, mismatched_download_is_not_kept) {
     cr_expect(no_download_leftovers());
     free(recipes), free(data), free(deb);
 }
+
+/* An opt-in selection (corpus-<name>.json) builds only its own sources, and
+ * adding one changes neither the default build key nor the default build. */
+Test(sources_corpus, opt_in_selection) {
+    write_recipes(0, 0, NULL);
+    char *recipes = at("recipes"), *data = at("data");
+    char before[PQ_SHA256_HEX], after[PQ_SHA256_HEX], sel[PQ_SHA256_HEX];
+    cr_assert_eq(pq_corpus_build_key(recipes, NULL, before), 0, "%s", pq_error());
+    write_text("recipes/corpus-small.json", "{\"format\": 1, \"sources\": [\"wordnet\"]}\n");
+    cr_assert_eq(pq_corpus_build_key(recipes, NULL, after), 0, "%s", pq_error());
+    cr_assert_str_eq(before, after);
+    cr_assert_eq(pq_corpus_build_key(recipes, "small", sel), 0, "%s", pq_error());
+    cr_assert_str_neq(before, sel);
+
+    cr_assert_eq(pq_corpus_build_sel(recipes, "small", data, 0, 0), 0, "%s", pq_error());
+    cr_assert_eq(lines_in("data/corpus/wordnet.train.jsonl"), 4);
+    char *fo = at("data/corpus/fortunes.train.jsonl");
+    cr_assert(!pq_file_exists(fo), "a source outside the selection was written");
+    cr_assert(pq_corpus_up_to_date_sel(recipes, "small", data));
+    cr_assert(!pq_corpus_up_to_date(recipes, data));
+    char *mp = at("data/corpus/manifest.json");
+    json_t *m = pq_json_read(mp);
+    cr_assert_not_null(m, "%s", pq_error());
+    cr_assert_str_eq(json_string_value(json_object_get(m, "build_key")), sel);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(m, "manifest"), "config"), "selection")),
+                     "small");
+    json_decref(m);
+
+    /* the default build over it: both sources again, and no "selection" recorded */
+    cr_assert_eq(pq_corpus_build_from(recipes, data, 0, 0), 0, "%s", pq_error());
+    cr_assert(pq_file_exists(fo));
+    m = pq_json_read(mp);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "build_key")), before);
+    cr_assert_null(json_object_get(json_object_get(json_object_get(m, "manifest"), "config"), "selection"));
+    json_decref(m);
+
+    /* a missing selection names its file; a name that is not plain is refused */
+    cr_assert_eq(pq_corpus_build_sel(recipes, "nope", data, 0, 0), -1);
+    cr_assert(strstr(pq_error(), "corpus-nope.json"), "%s", pq_error());
+    cr_assert_eq(pq_corpus_build_key(recipes, "../x", sel), -1);
+    cr_assert(strstr(pq_error(), "selection '../x'"), "%s", pq_error());
+    free(fo), free(mp), free(recipes), free(data);
+}
+
+/* The repository's recipes: the default build key is the one datasets/stats.json
+ * was measured on (the opt-in "next" selection must not move it), and the next
+ * selection loads (every recipe and file list present and well-formed). */
+Test(sources_corpus, repository_selections) {
+    json_t *stats = pq_json_read("datasets/stats.json");
+    cr_assert_not_null(stats, "%s", pq_error());
+    char key[PQ_SHA256_HEX], next[PQ_SHA256_HEX];
+    cr_assert_eq(pq_corpus_build_key("datasets", NULL, key), 0, "%s", pq_error());
+    cr_assert_str_eq(key, json_string_value(json_object_get(stats, "corpus_build_key")));
+    cr_assert_eq(pq_corpus_build_key("datasets", "next", next), 0, "%s", pq_error());
+    cr_assert_str_neq(key, next);
+    json_decref(stats);
+}

@@ -153,9 +153,32 @@ static json_t *recipe_load(const char *dir, const char *name) {
     return r;
 }
 
-/* corpus.json: {"sources": [names in build order]}; all recipes loaded. */
-static json_t *recipes_load(const char *dir, json_t **order_out) {
-    char *path = pq_path_join(dir, "corpus.json");
+/* The file that lists a selection's sources: corpus.json for the default
+ * (NULL), corpus-<selection>.json for an opt-in one such as "next". */
+static char *selection_path(const char *dir, const char *selection) {
+    if (!selection) return pq_path_join(dir, "corpus.json");
+    char file[300];
+    snprintf(file, sizeof file, "corpus-%s.json", selection);
+    return pq_path_join(dir, file);
+}
+
+int pq_corpus_selection_ok(const char *selection) {
+    if (!selection) return 1;
+    size_t n = strlen(selection);
+    if (!n || n > 64) return 0;
+    for (const char *p = selection; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) return 0;
+    return 1;
+}
+
+/* corpus.json (or a selection's corpus-<name>.json): {"sources": [names in
+ * build order]}; all recipes loaded. */
+static json_t *recipes_load(const char *dir, const char *selection, json_t **order_out) {
+    if (!pq_corpus_selection_ok(selection)) {
+        pq_fail("source selection '%s': must be 1-64 of a-z, 0-9 and '-'", selection);
+        return NULL;
+    }
+    char *path = selection_path(dir, selection);
     json_t *c = pq_json_read(path);
     if (!c) { free(path); return NULL; }
     json_t *order = json_object_get(c, "sources");
@@ -538,12 +561,21 @@ static char *corpus_path(const char *data_dir, const char *name) {
     return p;
 }
 
-int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir) {
-    json_t *order = NULL, *recipes = recipes_load(recipes_dir, &order);
-    if (!recipes) return 0;
-    char key[PQ_SHA256_HEX];
-    build_key(order, recipes, key);
+int pq_corpus_build_key(const char *recipes_dir, const char *selection, char hex[65]) {
+    json_t *order = NULL, *recipes = recipes_load(recipes_dir, selection, &order);
+    if (!recipes) return -1;
+    build_key(order, recipes, hex);
     json_decref(order), json_decref(recipes);
+    return 0;
+}
+
+int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir) {
+    return pq_corpus_up_to_date_sel(recipes_dir, NULL, data_dir);
+}
+
+int pq_corpus_up_to_date_sel(const char *recipes_dir, const char *selection, const char *data_dir) {
+    char key[PQ_SHA256_HEX];
+    if (pq_corpus_build_key(recipes_dir, selection, key)) return 0;
     char *mpath = corpus_path(data_dir, "manifest.json");
     int ok = 0;
     if (pq_file_exists(mpath)) {
@@ -598,9 +630,13 @@ static int remove_other_sources(const char *data_dir, const json_t *order) {
 int pq_corpus_build(const char *data_dir, int verbose) { return pq_corpus_build_from(pq_corpus_recipes_dir(), data_dir, 0, verbose); }
 
 int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int force, int verbose) {
-    json_t *order = NULL, *recipes = recipes_load(recipes_dir, &order);
+    return pq_corpus_build_sel(recipes_dir, NULL, data_dir, force, verbose);
+}
+
+int pq_corpus_build_sel(const char *recipes_dir, const char *selection, const char *data_dir, int force, int verbose) {
+    json_t *order = NULL, *recipes = recipes_load(recipes_dir, selection, &order);
     if (!recipes) return -1;
-    if (!force && pq_corpus_up_to_date(recipes_dir, data_dir)) {
+    if (!force && pq_corpus_up_to_date_sel(recipes_dir, selection, data_dir)) {
         if (verbose) fprintf(stderr, "corpus: up to date in %s/corpus\n", data_dir);
         json_decref(order), json_decref(recipes);
         return 0;
@@ -616,6 +652,8 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
     pq_dedup *dedup = pq_dedup_new();
     json_t *sources = json_object(), *man = json_object();
     json_t *config = json_pack("{s:O, s:s}", "order", order, "recipes_dir", recipes_dir);
+    /* only an opt-in selection is named, so the default build's manifest is as before */
+    if (selection) json_object_set_new(config, "selection", json_string(selection));
     json_t *pqman = pq_manifest_new("corpus", config);
     json_decref(config);
     int rc = 0;
