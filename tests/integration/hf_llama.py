@@ -3,6 +3,7 @@
 
     hf_llama.py make DIR --dtype f32|f16|bf16 [--untied] [--theta X] [--eps E] [--shards N]
                          [--llama3] [--drop NAME] [--arch A] [--ffn-in-config N] [--dim D --ffn F] [--vocab V]
+                         [--ctx C (max_position_embeddings, default 64)]
                          --tokens 1,2,3
         writes DIR/config.json, DIR/model.safetensors (or N shards + index) with the
         safetensors bytes written by hand, and DIR/ref_logits.f64: the logits [T, vocab]
@@ -111,7 +112,7 @@ def make(argv):
             flags.add(argv[i]); i += 1
         else:
             opt[argv[i]] = argv[i + 1]; i += 2
-    D, L, H, KV, F, V, C = int(opt.get("--dim", 32)), 2, 4, 2, int(opt.get("--ffn", 48)), int(opt.get("--vocab", 300)), 64
+    D, L, H, KV, F, V, C = int(opt.get("--dim", 32)), 2, 4, 2, int(opt.get("--ffn", 48)), int(opt.get("--vocab", 300)), int(opt.get("--ctx", 64))
     cfg = {"architectures": [opt["--arch"]], "model_type": "llama", "hidden_size": D, "num_hidden_layers": L,
            "num_attention_heads": H, "num_key_value_heads": KV, "intermediate_size": int(opt.get("--ffn-in-config", F)),
            "vocab_size": V, "max_position_embeddings": C, "rope_theta": float(opt["--theta"]),
