@@ -55,6 +55,44 @@ Test(sources_docs, html_script_and_style_are_raw_text) {
     pq_buf_free(&out), pq_buf_free(&tidy);
 }
 
+/* Vim help: tags dropped, links to words, examples (after " >" up to "<" or
+ * column 0) and separators and the modeline dropped, wrapped lines joined. */
+Test(sources_docs, vimhelp_tags_links_examples) {
+    const char *in = "*usr_05.txt*\tFor Vim version 9.0.  Last change: 2022 Nov 22\n"
+                     "\n"
+                     "==============================================================================\n"
+                     "*05.1*\tThe vimrc file\t\t\t\t*vimrc-intro*\n"
+                     "\n"
+                     "The vimrc file can contain all the commands that you type after a colon.  See\n"
+                     "|vimrc| and the 'backup' option.  For example: >\n"
+                     "\tif has(\"vms\")\n"
+                     "\n"
+                     "\t  set nobackup\n"
+                     "<\tThis keeps a backup copy.\n"
+                     "\n"
+                     "EXAMPLES\t\t\t\t\t\t*vimrc-examples* ~\n"
+                     ">\n"
+                     "\tmap Q gq\n"
+                     "Back in column 0, a new paragraph about *not-a-tag words and 5*3*2.\n"
+                     "\n"
+                     " vim:tw=78:ts=8:noet:ft=help:norl:\n";
+    pq_buf out = {0}, tidy = {0};
+    cr_assert_eq(pq_vimhelp_to_text("usr_05.txt", in, strlen(in), &out), 0, "%s", pq_error());
+    pq_doc_tidy(out.data, out.len, &tidy);
+    cr_assert_str_eq(pq_buf_cstr(&tidy), "For Vim version 9.0. Last change: 2022 Nov 22\n"
+                                         "The vimrc file\n"
+                                         "The vimrc file can contain all the commands that you type after a colon. See vimrc "
+                                         "and the 'backup' option. For example:\n"
+                                         "This keeps a backup copy.\n"
+                                         "EXAMPLES\n"
+                                         "Back in column 0, a new paragraph about *not-a-tag words and 5*3*2.");
+    pq_buf_clear(&out);
+    const char *bad = "Just some text\nwithout the tag line.\n";
+    cr_assert_eq(pq_vimhelp_to_text("x.txt", bad, strlen(bad), &out), -1);
+    cr_assert(strstr(pq_error(), "x.txt: not a Vim help file"), "%s", pq_error());
+    pq_buf_free(&out), pq_buf_free(&tidy);
+}
+
 Test(sources_docs, rst_markup_literals_directives_tables) {
     char *t = convert(pq_rst_to_text, FIXTURE("doc_page.rst"));
     cr_assert_str_eq(t, "Memory management\n"

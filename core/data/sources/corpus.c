@@ -32,7 +32,7 @@ static const struct {
     {"fortunes", pq_decode_fortunes}, {"gutenberg", pq_decode_gutenberg}, {"jargon", pq_decode_jargon},
     {"html", pq_decode_html},       {"rst", pq_decode_rst},         {"pod", pq_decode_pod},
     {"man", pq_decode_man},         {"info", pq_decode_info},       {"commentary", pq_decode_commentary},
-    {"dictd", pq_decode_dictd},
+    {"dictd", pq_decode_dictd},     {"vimhelp", pq_decode_vimhelp},
 };
 
 pq_decoder_fn pq_decoder_find(const char *name) {

@@ -150,6 +150,7 @@ int pq_decode_man(pq_decode_ctx *ctx);
 int pq_decode_info(pq_decode_ctx *ctx);
 int pq_decode_commentary(pq_decode_ctx *ctx);
 int pq_decode_dictd(pq_decode_ctx *ctx);
+int pq_decode_vimhelp(pq_decode_ctx *ctx); /* vimhelp.c: Vim help files */
 
 /* ---- documentation decoders (docs.c) --------------------------------------------- */
 
@@ -187,6 +188,7 @@ int pq_html_to_text(const char *what, const char *in, size_t n, pq_buf *out);
 int pq_rst_to_text(const char *what, const char *in, size_t n, pq_buf *out);
 int pq_pod_to_text(const char *what, const char *in, size_t n, pq_buf *out);
 int pq_man_to_text(const char *what, const char *in, size_t n, pq_buf *out);
+int pq_vimhelp_to_text(const char *what, const char *in, size_t n, pq_buf *out);
 /* Info: calls emit for each node (name, text) of one file. */
 typedef int (*pq_info_node_fn)(void *ctx, const char *node, const char *text, size_t n);
 int pq_info_nodes(const char *what, const char *in, size_t n, pq_info_node_fn fn, void *ctx);
