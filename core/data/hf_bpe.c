@@ -928,6 +928,16 @@ int32_t pq_hf_bpe_template_bos(const pq_hf_bpe *t) { return t->template_bos; }
 
 int pq_hf_bpe_char_level(const pq_hf_bpe *t) { return t->char_level; }
 
+int pq_hf_bpe_prepend_rule(const pq_hf_bpe *t) {
+    for (int r = 0; r < t->n_rules; r++)
+        if (!*t->rules[r].from) return 1;
+    return 0;
+}
+
+int pq_hf_bpe_prepends_space(const pq_hf_bpe *t) {
+    return pq_hf_bpe_prepend_rule(t) || (t->metaspace && t->meta_prepend != PREPEND_NEVER);
+}
+
 const char *pq_hf_bpe_gguf_pre(const pq_hf_bpe *t) {
     if (t->char_level || t->n_rules) return NULL;
     int k = t->n_steps;

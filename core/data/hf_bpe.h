@@ -55,6 +55,11 @@ int32_t pq_hf_bpe_template_bos(const pq_hf_bpe *t);
 
 /* 1 for a SentencePiece-style (char-level) file, 0 for a byte-level one. */
 int pq_hf_bpe_char_level(const pq_hf_bpe *t);
+/* 1 if a char-level file puts its space marker before the text (a Prepend rule,
+ * or Metaspace with prepend_scheme always or first): llama.cpp's add_space_prefix. */
+int pq_hf_bpe_prepends_space(const pq_hf_bpe *t);
+/* 1 if that is a Prepend normalizer rule (it prepends even before a space). */
+int pq_hf_bpe_prepend_rule(const pq_hf_bpe *t);
 /* llama.cpp's name (tokenizer.ggml.pre) for this file's pre-tokenization:
  * "llama-bpe" (the LLaMA-3 split), "smollm" (Digits, each, then the GPT-2 split),
  * "gpt-2" (the GPT-2 split alone); NULL if llama.cpp has none. */

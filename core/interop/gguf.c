@@ -434,28 +434,19 @@ static void put_special_ids(buf *b, int *nkv, int32_t bos, int32_t eos) {
     kv_bool(b, nkv, "tokenizer.ggml.add_bos_token", bos >= 0);
 }
 
-/* A byte-level tokenizer.json as llama.cpp's gpt2 model: its vocab strings (already
- * in GPT-2's byte alphabet), merges "a b" by rank, added tokens control (special) or
- * user-defined, and the pre-tokenizer llama.cpp names as pq_hf_bpe_gguf_pre says. */
-static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos) {
-    pq_hf_bpe *t = pq_hf_bpe_parse(data, n, path);
-    if (!t) return -1;
-    const char *pre = pq_hf_bpe_gguf_pre(t);
-    int tv = pq_hf_bpe_vocab_size(t), ch = pq_hf_bpe_char_level(t);
-    pq_hf_bpe_free(t);
-    if (ch) return pq_fail("%s: a SentencePiece-style tokenizer.json has no piece scores for llama.cpp's SentencePiece vocab: "
-                           "give --tokenizer the model's tokenizer.model", path);
-    if (!pre) return pq_fail("%s: its pre-tokenizer has no llama.cpp equivalent (the LLaMA-3 split, the GPT-2 split, "
-                             "SmolLM's digits then GPT-2)", path);
-    if (tv > vocab) return pq_fail("%s: %d tokens, more than the model's vocab %d", path, tv, vocab);
-    json_t *j = json_loadb(data, n, 0, NULL), *model = json_object_get(j, "model"), *v;
-    char **tok = pq_calloc((size_t)vocab, sizeof *tok);
-    size_t *len = pq_calloc((size_t)vocab, sizeof *len), i;
-    int32_t *type = pq_calloc((size_t)vocab, sizeof *type);
-    const char *key;
-    json_object_foreach(json_object_get(model, "vocab"), key, v) {
+/* A tokenizer.json's tokens by id: vocab keys (normal, or byte for a char-level
+ * file's <0xXX> with byte_fallback, unknown for its unk_token), added tokens
+ * (control if special, else user-defined). */
+static void hf_tokens(const json_t *j, int char_level, char **tok, size_t *len, int32_t *type) {
+    const json_t *model = json_object_get(j, "model"), *v;
+    const char *key, *unk = json_string_value(json_object_get(model, "unk_token"));
+    int fallback = char_level && json_is_true(json_object_get(model, "byte_fallback"));
+    size_t i;
+    json_object_foreach((json_t *)json_object_get(model, "vocab"), key, v) {
         json_int_t id = json_integer_value(v);
-        free(tok[id]), tok[id] = pq_strdup(key), len[id] = strlen(key), type[id] = 1; /* normal */
+        int byte = fallback && strlen(key) == 6 && !strncmp(key, "<0x", 3) && key[5] == '>';
+        free(tok[id]), tok[id] = pq_strdup(key), len[id] = strlen(key);
+        type[id] = unk && !strcmp(key, unk) ? 2 : byte ? 6 : 1; /* unknown, byte, normal */
     }
     json_array_foreach(json_object_get(j, "added_tokens"), i, v) {
         json_int_t id = json_integer_value(json_object_get(v, "id"));
@@ -463,22 +454,88 @@ static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data
         free(tok[id]), tok[id] = pq_strdup(c), len[id] = strlen(c);
         type[id] = json_is_true(json_object_get(v, "special")) ? 3 : 4; /* control, user-defined */
     }
-    kv_str(b, nkv, "tokenizer.ggml.model", "gpt2");
-    kv_str(b, nkv, "tokenizer.ggml.pre", pre);
+}
+
+/* Merge i as "a b", whichever way the file writes it. */
+static void merge_text(const json_t *m, const char **a, const char **b, char **pair) {
+    *pair = NULL;
+    if (json_is_string(m)) {
+        *pair = pq_strdup(json_string_value(m));
+        char *sp = strchr(*pair, ' ');
+        *sp = 0, *a = *pair, *b = sp + 1; /* the parser checked: one space */
+    } else
+        *a = json_string_value(json_array_get(m, 0)), *b = json_string_value(json_array_get(m, 1));
+}
+
+/* A tokenizer.json as llama.cpp reads it. Byte-level: its gpt2 model (the vocab
+ * strings are already in GPT-2's byte alphabet; merges "a b" by rank; the
+ * pre-tokenizer llama.cpp names as pq_hf_bpe_gguf_pre says). SentencePiece-style:
+ * its llama model, whose BPE merges the adjacent pair whose concatenation scores
+ * highest: a token's score is minus the rank of the first merge that makes it
+ * (the conversion lists every split of a piece together, by the piece's score),
+ * below every merge for the rest. */
+static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
+                            json_t *note) {
+    pq_hf_bpe *t = pq_hf_bpe_parse(data, n, path);
+    if (!t) return -1;
+    const char *pre = pq_hf_bpe_gguf_pre(t);
+    int tv = pq_hf_bpe_vocab_size(t), ch = pq_hf_bpe_char_level(t), prefix = pq_hf_bpe_prepends_space(t);
+    if (!ch && !pre) {
+        pq_hf_bpe_free(t);
+        return pq_fail("%s: its pre-tokenizer has no llama.cpp equivalent (the LLaMA-3 split, the GPT-2 split, "
+                       "SmolLM's digits then GPT-2)", path);
+    }
+    if (tv > vocab) {
+        pq_hf_bpe_free(t);
+        return pq_fail("%s: %d tokens, more than the model's vocab %d", path, tv, vocab);
+    }
+    json_t *j = json_loadb(data, n, 0, NULL), *merges = json_object_get(json_object_get(j, "model"), "merges"), *m;
+    char **tok = pq_calloc((size_t)vocab, sizeof *tok);
+    size_t *len = pq_calloc((size_t)vocab, sizeof *len), i;
+    int32_t *type = pq_calloc((size_t)vocab, sizeof *type);
+    hf_tokens(j, ch, tok, len, type);
+    kv_str(b, nkv, "tokenizer.ggml.model", ch ? "llama" : "gpt2");
+    kv_str(b, nkv, "tokenizer.ggml.pre", ch ? "default" : pre);
     put_vocab(b, nkv, tok, len, type, vocab);
-    json_t *merges = json_object_get(model, "merges");
-    kv_key(b, "tokenizer.ggml.merges", T_ARR), put_u32(b, T_STR), put_u64(b, json_array_size(merges)), (*nkv)++;
-    json_array_foreach(merges, i, v) {
-        if (json_is_string(v)) put_str(b, json_string_value(v), strlen(json_string_value(v)));
-        else {
-            const char *l = json_string_value(json_array_get(v, 0)), *r = json_string_value(json_array_get(v, 1));
+    if (ch) {
+        float *score = pq_malloc(sizeof *score * (size_t)vocab);
+        for (int k = 0; k < vocab; k++) score[k] = -(float)json_array_size(merges) - (float)k;
+        uint8_t *made = pq_calloc((size_t)vocab, 1);
+        json_array_foreach(merges, i, m) {
+            const char *l, *r;
+            char *pair;
+            merge_text(m, &l, &r, &pair);
+            char *both = pq_malloc(strlen(l) + strlen(r) + 1);
+            strcpy(both, l), strcat(both, r);
+            int32_t id = pq_hf_bpe_id(t, both);
+            if (id >= 0 && !made[id]) made[id] = 1, score[id] = -(float)i;
+            free(both), free(pair);
+        }
+        kv_key(b, "tokenizer.ggml.scores", T_ARR), put_u32(b, T_F32), put_u64(b, (uint64_t)vocab), (*nkv)++;
+        for (int k = 0; k < vocab; k++) put(b, &score[k], 4);
+        for (int k = 0; k < vocab; k++)
+            if (tok[k] && type[k] == 2) kv_u32(b, nkv, "tokenizer.ggml.unknown_token_id", (uint32_t)k);
+        kv_bool(b, nkv, "tokenizer.ggml.add_space_prefix", prefix);
+        if (prefix && !pq_hf_bpe_prepend_rule(t))
+            json_array_append_new(note, json_string("Metaspace adds no \u2581 before a text that already starts with a "
+                                                    "space; llama.cpp's llama vocab, like SentencePiece, always does, so "
+                                                    "such texts tokenize differently"));
+        free(score), free(made);
+    } else {
+        kv_key(b, "tokenizer.ggml.merges", T_ARR), put_u32(b, T_STR), put_u64(b, json_array_size(merges)), (*nkv)++;
+        json_array_foreach(merges, i, m) {
+            const char *l, *r;
+            char *pair;
+            merge_text(m, &l, &r, &pair);
             put_u64(b, strlen(l) + 1 + strlen(r)), put(b, l, strlen(l)), put(b, " ", 1), put(b, r, strlen(r));
+            free(pair);
         }
     }
     put_special_ids(b, nkv, bos, eos);
     for (int k = 0; k < vocab; k++) free(tok[k]);
     free(tok), free(len), free(type);
     json_decref(j);
+    pq_hf_bpe_free(t);
     return 0;
 }
 
@@ -531,7 +588,7 @@ static int put_any_tokenizer(buf *b, int *nkv, const pq_gguf_options *opt, int v
     while (skip < n && (data[skip] == ' ' || data[skip] == '\t' || data[skip] == '\r' || data[skip] == '\n')) skip++;
     int rc = n >= 7 && !memcmp(data, "pq-bpe ", 7) ? put_tokenizer(b, nkv, opt->tokenizer, vocab)
              : skip < n && data[skip] == '{'
-                 ? put_hf_tokenizer(b, nkv, opt->tokenizer, data, n, vocab, opt->bos, opt->eos)
+                 ? put_hf_tokenizer(b, nkv, opt->tokenizer, data, n, vocab, opt->bos, opt->eos, note)
                  : put_spm_tokenizer(b, nkv, opt->tokenizer, data, n, vocab, opt->bos, opt->eos, note);
     free(data);
     return rc;

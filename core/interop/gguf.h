@@ -4,7 +4,8 @@
  * attention.layer_norm_rms_epsilon, vocab_size) and, given a tokenizer, its vocabulary:
  * pq's BPE or a byte-level tokenizer.json as GPT-2-style BPE (tokens in GPT-2's
  * byte-to-unicode alphabet, merges "left right", special tokens as control tokens), a
- * SentencePiece BPE model as llama.cpp's SentencePiece vocab. LLaMA-3 RoPE scaling is written as
+ * SentencePiece BPE model or SentencePiece-style tokenizer.json as llama.cpp's
+ * SentencePiece vocab. LLaMA-3 RoPE scaling is written as
  * llama.cpp's rope_freqs.weight (the factor each frequency is divided by).
  *
  * Tensors under llama.cpp's names (token_embd, blk.N.attn_q, ..., output_norm, output).
@@ -33,8 +34,10 @@
 typedef struct {
     /* NULL (then no tokenizer metadata: llama.cpp needs one), pq's BPE (a pq-bpe file: as
      * GPT-2-style BPE, BOS 256 / EOS 257), a byte-level tokenizer.json (llama.cpp's gpt2
-     * model with the pre-tokenizer named by pq_hf_bpe_gguf_pre) or a SentencePiece BPE
-     * tokenizer.model (llama.cpp's llama model: pieces, scores, types). */
+     * model with the pre-tokenizer named by pq_hf_bpe_gguf_pre), a SentencePiece-style
+     * tokenizer.json or a SentencePiece BPE tokenizer.model (llama.cpp's llama model:
+     * pieces, scores (a tokenizer.json's: minus the rank of the merge making the token),
+     * types). */
     const char *tokenizer;
     int32_t bos, eos; /* a tokenizer.json's or tokenizer.model's BOS and EOS ids (-1: none) */
     int ternary_tq1;       /* ternary linears as TQ1_0 (1.69 bits/weight) rather than TQ2_0 (2.06, faster) */

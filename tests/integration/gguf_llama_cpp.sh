@@ -15,8 +15,9 @@
 # llama.cpp is pq's within 0.025 nats (measured: at most 0.012; the logit bounds are what tells
 # models apart: random models' NLLs are all near log 300).
 # The model's own tokenizer (recorded by pq import hf, exported by default): llama.cpp tokenizes
-# 500 corpus lines exactly as pq for LLaMA-3, GPT-2 and SmolLM-style tokenizer.json files and a
-# LLaMA-2-like SentencePiece tokenizer.model, with the same BOS.
+# 500 corpus lines exactly as pq for LLaMA-3, GPT-2, SmolLM and LLaMA-2-style tokenizer.json files
+# and a LLaMA-2-like SentencePiece tokenizer.model, with the same BOS (a Metaspace tokenizer.json: the
+# lines that do not start with a space).
 # Needs node >= 20 and npm; the package (85 MB) is installed once into $PQ_NODE_LLAMA_CPP
 # (default ~/.cache/paretoq/node-llama-cpp-3.22.1, about 20 s); without them the test SKIPs.
 set -euo pipefail
@@ -224,7 +225,7 @@ const lines = readFileSync(linesPath, "utf8").split("\n"); lines.pop();
 console.log(`bos ${model.tokens.bos ?? -1}`);
 for (const l of lines) console.log(model.tokenize(l, false).join(" "));
 JS
-own_tokenizer() { # name, tokenizer file (copied into the directory under its own name), vocab
+own_tokenizer() { # name, tokenizer file (copied into the directory under its own name), vocab, [lines]
     mkdir -p "$tmp/own-$1"
     $HF make "$tmp/own-$1" --dtype f32 --vocab "$3" --tokens 1,2,3
     cp "$2" "$tmp/own-$1/$(case $2 in *.json) echo tokenizer.json ;; *) echo tokenizer.model ;; esac)"
@@ -238,10 +239,11 @@ own_tokenizer() { # name, tokenizer file (copied into the directory under its ow
         fail "$1: llama.cpp: $(tail -3 "$tmp/own-$1.err")"
     "$PQ" tokenize --tokenizer "$tok" --in "$tmp/lines500.txt" >"$tmp/own-$1.pq"
     [ "$(head -1 "$tmp/own-$1.llama")" = "bos $bos" ] || fail "$1: llama.cpp's $(head -1 "$tmp/own-$1.llama"), pq's $bos"
-    local same
-    same=$(tail -n +2 "$tmp/own-$1.llama" | paste -d'|' - "$tmp/own-$1.pq" | awk -F'|' '$1 == $2' | wc -l)
-    [ "$same" = 500 ] || fail "$1: llama.cpp tokenizes $same of 500 lines as pq"
-    echo "  own tokenizer $1: llama.cpp tokenizes 500/500 corpus lines as pq, BOS $bos"
+    local same want=${4:-500}
+    same=$(tail -n +2 "$tmp/own-$1.llama" | paste -d'|' - "$tmp/own-$1.pq" "$tmp/lines500.txt" |
+        awk -F'|' -v all="${4:-all}" '$1 == $2 && (all == "all" || substr($3, 1, 1) != " ")' | wc -l)
+    [ "$same" = "$want" ] || fail "$1: llama.cpp tokenizes $same of $want lines as pq"
+    echo "  own tokenizer $1: llama.cpp tokenizes $same/500 corpus lines as pq, BOS $bos"
 }
 vocab_of() { $PY -c 'import json,sys; t=json.load(open(sys.argv[1])); print(1 + max(list(t["model"]["vocab"].values()) + [a["id"] for a in t["added_tokens"]]))' "$1"; }
 for n in llama3 gpt2 smollm; do
@@ -256,10 +258,13 @@ $HF make "$tmp/own-prefix" --dtype f32 --vocab "$(vocab_of "$tmp/prefix.json")" 
 out=$("$PQ" export --format gguf --from "$tmp/own-prefix.ckpt" --out "$tmp/own-prefix.gguf" --tokenizer "$tmp/prefix.json" 2>&1) &&
     fail "a ByteLevel add_prefix_space tokenizer.json exported"
 case "$out" in *"$tmp/prefix.json: its pre-tokenizer has no llama.cpp equivalent"*) ;; *) fail "prefix: $out" ;; esac
-zstd -q -dc "$fix/llama2.tokenizer.json.zst" >"$tmp/l2.json"
-out=$("$PQ" export --format gguf --from "$tmp/own-prefix.ckpt" --out "$tmp/own-prefix.gguf" --tokenizer "$tmp/l2.json" 2>&1) &&
-    fail "a SentencePiece-style tokenizer.json exported"
-case "$out" in *"$tmp/l2.json: a SentencePiece-style tokenizer.json has no piece scores"*) ;; *) fail "l2: $out" ;; esac
+# SentencePiece-style tokenizer.json files (vocab 2,000): the original form exactly; the Metaspace
+# form on every line that does not start with a space (it adds no "▁" before one, llama.cpp does:
+# the export says so)
+for n in llama2 metaspace; do zstd -q -dc "$fix/$n.tokenizer.json.zst" >"$tmp/$n.json"; done
+own_tokenizer llama2 "$tmp/llama2.json" 2000
+own_tokenizer metaspace "$tmp/metaspace.json" 2000 "$(grep -vc '^ ' "$tmp/lines500.txt")"
+grep -q "note: Metaspace adds no" "$tmp/own-metaspace.rep" || fail "metaspace: the export does not say llama.cpp differs"
 if $PY -c 'import sentencepiece' 2>/dev/null; then
     corpus=${PQ_WORK:-work}/data/corpus
     [ -d "$corpus" ] || { corpus=$tmp/spmsrc && mkdir "$corpus" && zstd -q -dc "$fix/lines.txt.zst" >"$corpus/lines.txt"; }
