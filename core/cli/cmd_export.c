@@ -3,7 +3,8 @@
  *   pq export --format safetensors --from MODEL.ckpt --out DIR
  *        a Hugging Face directory (interop/hf.h): config.json, model.safetensors with the
  *        (dequantized) weights in F32 and, for a quantized checkpoint, each linear's codes
- *        and scales as extra tensors and meta.quant as config.json's quantization_config.
+ *        and scales as extra tensors and meta.quant as config.json's quantization_config;
+ *        an imported model's tokenizer file beside them, its BOS/EOS in config.json.
  *   pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE] [--ternary TQ1_0|TQ2_0]
  *        GGUF v3 for llama.cpp (interop/gguf.h); prints each tensor's type and, where a
  *        quantized linear could not be stored exactly in a more compact llama.cpp block
@@ -12,15 +13,18 @@
 #include <string.h>
 
 #include "base/ckpt.h"
+#include "base/fsio.h"
+#include "base/manifest.h"
 #include "base/util.h"
 #include "cli/cli.h"
 #include "eval/tokenizer.h"
 #include "interop/gguf.h"
 #include "interop/hf.h"
 #include "quant/qexport.h"
+#include "train/data.h"
 
 static void usage(void) {
-    printf("usage: pq export --format safetensors --from MODEL.ckpt --out DIR\n"
+    printf("usage: pq export --format safetensors --from MODEL.ckpt --out DIR   (with the imported model's tokenizer)\n"
            "       pq export --format gguf --from MODEL.ckpt --out FILE.gguf [--tokenizer FILE] [--ternary T]\n\n"
            "  --format F   safetensors: a Hugging Face LLaMA directory (config.json, model.safetensors)\n"
            "               gguf: a GGUF v3 file for llama.cpp; quantized linears as TQ2_0/TQ1_0,\n"
@@ -35,8 +39,9 @@ static void usage(void) {
 }
 
 /* The BOS and EOS that pq eval and generate use with opt->tokenizer (config.json's
- * beside it, else the tokenizer's own; bos >= 0: the one pq import hf recorded). */
-static int tokenizer_ids(pq_gguf_options *opt, long long bos) {
+ * beside it, else the tokenizer's own; bos >= 0: the one pq import hf recorded). The
+ * recorded tokenizer must still be the file the model was imported with. */
+static int tokenizer_ids(pq_gguf_options *opt, long long bos, const pq_ckpt *c, const char *from, int recorded) {
     opt->bos = opt->eos = -1;
     if (!opt->tokenizer) return 0;
     pq_eval_tokenizer tok;
@@ -44,7 +49,26 @@ static int tokenizer_ids(pq_gguf_options *opt, long long bos) {
     if (pq_eval_tokenizer_open(opt->tokenizer, (int32_t)bos, &tok, &info)) return -1;
     opt->bos = tok.bos, opt->eos = info.eos;
     tok.free(tok.impl);
-    return 0;
+    return recorded ? pq_check_ckpt_tokenizer(from, pq_ckpt_tokenizer_hash(c->meta), opt->tokenizer, info.hash) : 0;
+}
+
+/* A Hugging Face directory is whole with its tokenizer: the recorded file is copied in
+ * under its own name (tokenizer.json or tokenizer.model), and config.json gets the
+ * BOS and EOS ids pq used, so that pq import hf of the directory records it again. */
+static int copy_tokenizer(const pq_gguf_options *opt, const char *dir) {
+    const char *slash = strrchr(opt->tokenizer, '/');
+    char *dst = pq_path_join(dir, slash ? slash + 1 : opt->tokenizer), *cp = pq_path_join(dir, "config.json");
+    size_t n;
+    char *data = pq_read_file(opt->tokenizer, &n);
+    json_t *cfg = data ? pq_json_read(cp) : NULL;
+    int rc = !cfg || pq_write_file_atomic(dst, data, n);
+    if (!rc) {
+        if (opt->bos >= 0) json_object_set_new(cfg, "bos_token_id", json_integer(opt->bos));
+        if (opt->eos >= 0) json_object_set_new(cfg, "eos_token_id", json_integer(opt->eos));
+        rc = pq_json_write(cfg, cp);
+    }
+    json_decref(cfg), free(data), free(dst), free(cp);
+    return rc ? -1 : 0;
 }
 
 int cmd_export(int argc, char **argv) {
@@ -73,16 +97,17 @@ int cmd_export(int argc, char **argv) {
     json_t *report = NULL;
     long long bos = -1;
     const char *recorded = NULL;
-    if (c && gguf && !opt.tokenizer && pq_imported_tokenizer(c->meta, &recorded, &bos)) opt.tokenizer = recorded;
-    if (c && gguf && tokenizer_ids(&opt, bos)) {
+    if (c && !opt.tokenizer && pq_imported_tokenizer(c->meta, &recorded, &bos)) opt.tokenizer = recorded;
+    if (c && tokenizer_ids(&opt, bos, c, from, recorded != NULL)) {
         fprintf(stderr, "pq export: %s\n", pq_error());
         pq_ckpt_free(c);
         return 1;
     }
     int rc = !c || pq_check_ckpt_weights(c, from) ||
-             (gguf ? pq_gguf_export(c, from, &opt, out, &report) : pq_hf_export(c, from, out));
+             (gguf ? pq_gguf_export(c, from, &opt, out, &report)
+                   : pq_hf_export(c, from, out) || (opt.tokenizer && copy_tokenizer(&opt, out)));
     if (rc) fprintf(stderr, "pq export: %s\n", pq_error());
-    else printf("exported %s -> %s%s\n", from, out, gguf ? "" : " (config.json, model.safetensors)");
+    else printf("exported %s -> %s%s\n", from, out, gguf ? "" : opt.tokenizer ? " (config.json, model.safetensors, the tokenizer)" : " (config.json, model.safetensors)");
     if (!rc && opt.tokenizer) printf("  tokenizer %s (BOS %d, EOS %d)\n", opt.tokenizer, opt.bos, opt.eos);
     size_t i;
     json_t *row;

@@ -189,4 +189,22 @@ $PY -c 'import json,sys; p=sys.argv[1]; c=json.load(open(p)); c["bos_token_id"]=
 $PY -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokenizer"]; assert t["kind"] == "tokenizer.json" and t["bos"] == int(sys.argv[2]), t' \
     "$tmp/smallq.eval.json" $((V - 1)) || fail "the QAT checkpoint lost its tokenizer"
 echo "  QAT of an imported model: pq eval still uses its tokenizer.json (BOS $((V - 1)))"
+# pq export --format safetensors takes the tokenizer along: the QAT checkpoint's directory holds
+# the same tokenizer.json and config.json's BOS, and pq import hf of it records both again; a
+# recorded tokenizer that changed since import is refused by either export.
+"$PQ" export --format safetensors --from "$tmp/smallq/model.ckpt" --out "$tmp/smallq-hf" >/dev/null ||
+    fail "export safetensors of a QAT model with a tokenizer"
+cmp -s "$tmp/smallq-hf/tokenizer.json" "$tmp/small/tokenizer.json" || fail "the exported directory's tokenizer.json differs"
+"$PQ" import hf "$tmp/smallq-hf" --out "$tmp/again.ckpt" | grep -q "tokenizer $tmp/smallq-hf/tokenizer.json recorded" ||
+    fail "pq import hf of the exported directory did not record its tokenizer"
+"$PQ" eval --model "$tmp/again.ckpt" --tasks "$tmp/doc.jsonl" --out "$tmp/again.eval.json" --data-dir "$tmp/nodata" >/dev/null 2>"$tmp/err" ||
+    fail "pq eval of the re-imported model: $(cat "$tmp/err")"
+$PY -c 'import json,sys; t=json.load(open(sys.argv[1]))["tokenizer"]; assert t["kind"] == "tokenizer.json" and t["bos"] == int(sys.argv[2]), t' \
+    "$tmp/again.eval.json" $((V - 1)) || fail "the re-imported model lost its tokenizer's BOS"
+echo ' ' >>"$tmp/small/tokenizer.json"
+for f in safetensors gguf; do
+    out=$("$PQ" export --format $f --from "$tmp/smallq/model.ckpt" --out "$tmp/changed.$f" 2>&1) && fail "$f: exported with a changed tokenizer"
+    case "$out" in *"trained with tokenizer"*"$tmp/small/tokenizer.json"*) ;; *) fail "$f: $out" ;; esac
+done
+echo "  export safetensors: the tokenizer and its BOS $((V - 1)) go along and import again; a changed one is refused"
 echo "tokenizers: OK"
