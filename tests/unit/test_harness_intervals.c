@@ -134,6 +134,18 @@ Test(intervals, ci_tolerance_follows_the_stored_interval) {
     pq_check_summary sum2 = {0};
     pq_check_suite(ref, fresh, devnull, &sum2);
     cr_expect_eq(sum2.regressions, 0);
+    /* Both rows with an interval: the difference of two noisy estimates spans
+     * sqrt(0.1^2 + 0.1^2) = 0.141, so 0.13 is noise and 0.15 is not. */
+    json_t *row = json_array_get(json_object_get(fresh, "rows"), 0);
+    json_object_set_new(row, "ci95", json_pack("{s:[f,f]}", "val_loss", 3.03, 3.23));
+    json_object_set_new(row, "val_loss", json_real(3.13));
+    pq_check_summary sum3 = {0};
+    pq_check_suite(ref, fresh, devnull, &sum3);
+    cr_expect_eq(sum3.regressions, 0, "0.13 within the difference's half-width 0.141");
+    json_object_set_new(row, "val_loss", json_real(3.15));
+    pq_check_summary sum4 = {0};
+    pq_check_suite(ref, fresh, devnull, &sum4);
+    cr_expect_eq(sum4.regressions, 1, "0.15 beyond 0.141");
     fclose(devnull);
     json_decref(rule), json_decref(with_rel), json_decref(ref), json_decref(fresh);
 }
