@@ -51,6 +51,13 @@ def describe_machine(m):
     return str(m) if m else "not recorded"
 
 
+def describe_device(device):
+    if device == "cuda":
+        return ("cuda (pretraining, QAT, PTQ and evaluation on the GPU each run's manifest names; "
+                "kernel and decode timings on the CPU above)")
+    return device or "not recorded (cpu unless the README says otherwise)"
+
+
 def collect(results, figdir, tabdir, out_dir):
     """Loads every suite and computes its findings; returns (sections, loaded suites, problems)."""
     loaded, problems, sections = {}, [], []
@@ -318,6 +325,7 @@ def main():
     missing = [x for x, *_ in SECTIONS if x not in loaded]
     meta = ["code version: `%s`" % manifest.get("code_version", "?"),
             "machine: %s" % describe_machine(manifest.get("machine")),
+            "device: %s" % describe_device(manifest.get("device")),
             "suites present: %d of %d%s" % (len(loaded), len(SECTIONS),
                                             " (missing: %s)" % ", ".join(missing) if missing else "")]
     smoke = tier == "smoke"

@@ -184,7 +184,11 @@ int pq_harness_run(const char *const *names, int count, const pq_harness_options
             *results = json_object();
             for (int i = 0; i < n && rc == 0; i++) {
                 json_t *agg = pq_suite_aggregate(&suites[i], &plan);
-                pq_manifest_finish(json_object_get(agg, "manifest"));
+                json_t *manifest = json_object_get(agg, "manifest");
+                pq_manifest_finish(manifest);
+                /* Where its training and evaluation ran (timings always run on the CPU);
+                 * each run's own manifest names the GPU. */
+                json_object_set_new(manifest, "device", json_string(opt->device ? opt->device : "cpu"));
                 if (opt->out_dir) rc = write_results(opt, suites[i].name, agg);
                 json_object_set_new(*results, suites[i].name, agg);
             }

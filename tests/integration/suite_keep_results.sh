@@ -30,4 +30,9 @@ done
 rm "$tmp/out/smoke/budget.json"
 $PQ check budget --tier smoke --reuse --data-dir "$tmp/data" --runs-dir "$tmp/runs" --out "$tmp/out" >/dev/null 2>&1
 grep -q '"incomplete": true' "$tmp/out/smoke/budget.json" || fail "a first aggregation lost its incomplete rows"
+# The results record where training and evaluation ran (--device; timings are always the CPU's).
+device() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['manifest'].get('device'))" "$1"; }
+[ "$(device "$tmp/out/smoke/budget.json")" = cpu ] || fail "manifest device: $(device "$tmp/out/smoke/budget.json")"
+$PQ check budget --tier smoke --reuse --device cuda --data-dir "$tmp/data" --runs-dir "$tmp/runs" --out "$tmp/out" >/dev/null 2>&1
+[ "$(device "$tmp/out/smoke/budget.json")" = cuda ] || fail "manifest device with --device cuda: $(device "$tmp/out/smoke/budget.json")"
 echo "suite_keep_results: ok"
