@@ -46,7 +46,7 @@ NVCC       ?= $(CUDA_HOME)/bin/nvcc
 CUDA_ARCH  ?= 90
 NVCCFLAGS  ?= -O2 -std=c++17 -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)] \
               -Xcompiler -Wall,-Wno-unused-parameter
-LIB_SRC    := $(filter-out core/gpu/gpu_none.c core/quant/quantizer_gpu_none.c,$(LIB_SRC))
+LIB_SRC    := $(filter-out core/gpu/gpu_none.c core/quant/quantizer_gpu_none.c core/kernels/gemv_gpu_none.c,$(LIB_SRC))
 CU_SRC     := $(shell find core -name '*.cu' | sort)
 override LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 endif

@@ -19,6 +19,7 @@
 static void usage(void) {
     printf("usage: pq bench [train|kernels|eval|tokenizer|bf16|all] [--out DIR] [--quick]\n"
            "       pq bench gpu [--out DIR] [--quick]   (README: GPU; needs make CUDA=1 and a GPU)\n"
+           "       pq bench gpu-kernels [--out DIR] [--quick]   (packed GEMV and attention on the GPU)\n"
            "       pq bench decode --model CKPT [--out DIR] [--head-f32|--head-b8] [--head-check N [--data DIR]]\n\n"
            "Writes DIR/train.json (training tokens/s and GFLOP/s vs the OpenBLAS sgemm ceiling)\n"
            "DIR/kernels.json (low-bit GEMV/GEMM vs OpenBLAS and DRAM bandwidth)\n"
@@ -67,17 +68,18 @@ static int validation_text(const char *model, const char *data_dir, int n, int32
     return got;
 }
 
-/* pq bench gpu [--out DIR] [--quick]: DIR/gpu.json (train/bench_gpu.h). Not part of
- * 'all': it needs an NVIDIA GPU, and PyTorch for the comparison. */
-static int bench_gpu_main(int argc, char **argv) {
+/* pq bench gpu [--out DIR] [--quick]: DIR/gpu.json (train/bench_gpu.h); pq bench gpu-kernels:
+ * DIR/gpu_kernels.json (kernels/bench_kernels.h). Not part of 'all': they need an NVIDIA GPU
+ * (and PyTorch for the training comparison). */
+static int bench_gpu_main(int argc, char **argv, int kernels) {
     const char *out = "results/bench";
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else pq_usage_error("bench", "gpu: unknown option '%s' (--out DIR, --quick)", argv[i]);
+        else pq_usage_error("bench", "%s: unknown option '%s' (--out DIR, --quick)", argv[0], argv[i]);
     }
-    if (pq_bench_gpu(out, quick) != 0) {
+    if ((kernels ? pq_bench_gpu_kernels(out, quick) : pq_bench_gpu(out, quick)) != 0) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         return 1;
     }
@@ -89,7 +91,8 @@ int cmd_bench(int argc, char **argv) {
         usage();
         return 0;
     }
-    if (argc >= 2 && !strcmp(argv[1], "gpu")) return bench_gpu_main(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "gpu")) return bench_gpu_main(argc - 1, argv + 1, 0);
+    if (argc >= 2 && !strcmp(argv[1], "gpu-kernels")) return bench_gpu_main(argc - 1, argv + 1, 1);
     const char *which = "all", *out = "results/bench", *model = NULL, *data_dir = NULL;
     int quick = 0, head = -1;
     long long head_check = 0;

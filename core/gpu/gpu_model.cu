@@ -53,6 +53,8 @@ struct pq_gpu_model {
     int last_B, last_T, has_grad;
     cublasHandle_t blas;
     void *blas_ws;
+    gk_attn_ws attn; /* attention through cuBLAS (attention_gemm.cu) when attn_gemm */
+    int attn_gemm;
     std::vector<float *> allocs;
 };
 
@@ -235,6 +237,9 @@ extern "C" pq_gpu_model *pq_gpu_model_new(const pq_model *m, int B, int T, pq_gp
     CUDA_OK(cudaMalloc(&g->blas_ws, ws));
     CUBLAS_OK(cublasSetWorkspace(g->blas, g->blas_ws, ws));
     CUBLAS_OK(cublasSetMathMode(g->blas, prec == PQ_GPU_TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+    /* Attention as matrix products unless one sequence's scores would exceed the scratch
+     * limit; then the tiled kernels, whose memory grows with T only. */
+    g->attn_gemm = gk_attention_gemm_alloc(&g->attn, B, T, g->H, g->KV, hd, 0) == 0;
     pq_gpu_set_params(g, m->params);
     if (hook) pq_gpu_set_extra(g, hook->host_extra, NULL, NULL);
     return g;
@@ -244,6 +249,7 @@ extern "C" void pq_gpu_model_free(pq_gpu_model *g) {
     if (!g) return;
     for (float *p : g->allocs) cudaFree(p);
     cudaFree(g->blas_ws);
+    gk_attention_gemm_free(&g->attn);
     cublasDestroy(g->blas);
     delete g;
 }
@@ -324,7 +330,10 @@ extern "C" double pq_gpu_forward(pq_gpu_model *g, const uint16_t *tokens, const 
         gk_linear_forward(g->blas, a.qkv[l], a.xn1[l], w.wqkv, N, D, g->C, 0);
         gk_rope(a.qkv[l], g->C, B, T, g->H, g->hd, g->rope_cos, g->rope_sin, 0);
         gk_rope(a.qkv[l] + D, g->C, B, T, g->KV, g->hd, g->rope_cos, g->rope_sin, 0);
-        gk_attention_forward(a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
+        if (g->attn_gemm)
+            gk_attention_gemm_forward(g->blas, &g->attn, a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
+        else
+            gk_attention_forward(a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
         CUDA_OK(cudaMemcpy(a.res_mid[l], a.res[l], sizeof(float) * ND, cudaMemcpyDeviceToDevice));
         gk_linear_forward(g->blas, a.res_mid[l], a.atty[l], w.wo, N, D, D, 1);
         gk_rmsnorm_forward(a.xn2[l], a.rstd2[l], a.res_mid[l], w.mlp_norm, N, D, eps);
@@ -380,7 +389,11 @@ extern "C" void pq_gpu_backward(pq_gpu_model *g, const uint16_t *tokens) {
         gk_linear_backward(g->blas, a.dxn, gr.wgu, a.dgu, a.xn2[l], w.wgu, N, D, 2 * F, 0);
         gk_rmsnorm_backward(a.dres, gr.mlp_norm, a.dxn, a.res_mid[l], w.mlp_norm, a.rstd2[l], N, D, a.partial);
         gk_linear_backward(g->blas, a.datty, gr.wo, a.dres, a.atty[l], w.wo, N, D, D, 0);
-        gk_attention_backward(a.dqkv, a.delta, a.datty, a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
+        if (g->attn_gemm)
+            gk_attention_gemm_backward(g->blas, &g->attn, a.dqkv, a.delta, a.datty, a.atty[l], a.lse[l], a.qkv[l], B, T,
+                                       g->H, g->KV, g->hd);
+        else
+            gk_attention_backward(a.dqkv, a.delta, a.datty, a.atty[l], a.lse[l], a.qkv[l], B, T, g->H, g->KV, g->hd);
         gk_rope(a.dqkv, g->C, B, T, g->H, g->hd, g->rope_cos, g->rope_sin, 1);
         gk_rope(a.dqkv + D, g->C, B, T, g->KV, g->hd, g->rope_cos, g->rope_sin, 1);
         gk_linear_backward(g->blas, a.dxn, gr.wqkv, a.dqkv, a.xn1[l], w.wqkv, N, D, g->C, 0);

@@ -50,6 +50,32 @@ void gk_attention_forward(float *out, float *lse, const float *qkv, int B, int T
 void gk_attention_backward(float *dqkv, float *delta, const float *dout, const float *out, const float *lse, const float *qkv,
                            int B, int T, int H, int KV, int hd);
 
+/* The same attention through cuBLAS (attention_gemm.cu): per sequence and KV head, the
+ * scores of the group's query heads are one [rep*T, T] matrix product (TF32 tensor cores
+ * when the handle's math mode allows it), the softmax is a kernel with a fixed-order row
+ * reduction, and the backward recomputes the probabilities from lse. The scores live only
+ * in a scratch of nb sequences at a time (gk_attn_ws), so memory grows with nb*H*T^2 for
+ * one layer, not with the depth; gpu_model.cu uses the tiled kernels above when even one
+ * sequence's scores exceed GK_ATTN_GEMM_MAX_BYTES. Same inputs, same bits (fixed cuBLAS
+ * workspace and algorithms). */
+#define GK_ATTN_GEMM_MAX_BYTES (512ull << 20)
+struct gk_attn_ws {
+    float *qh, *kh, *vh, *oh;    /* head-major copies [B, H or KV, T, hd]; oh also holds dO */
+    float *dqh, *dkh, *dvh;      /* their gradients, head-major */
+    float *s, *dp;               /* [nb, H, T, T] scores / probabilities and their gradient */
+    int nb;                      /* sequences per chunk */
+};
+/* Sequences per chunk for B x T at H heads (0: not even one fits GK_ATTN_GEMM_MAX_BYTES). */
+int gk_attention_gemm_chunk(int B, int T, int H);
+/* Allocates ws for B x T (cudaMalloc; gk_attention_gemm_free releases it), chunks of at most
+ * max_seqs sequences when max_seqs > 0 (tests); -1 if one sequence does not fit. */
+int gk_attention_gemm_alloc(gk_attn_ws *ws, int B, int T, int H, int KV, int hd, int max_seqs);
+void gk_attention_gemm_free(gk_attn_ws *ws);
+void gk_attention_gemm_forward(cublasHandle_t h, const gk_attn_ws *ws, float *out, float *lse, const float *qkv, int B, int T,
+                               int H, int KV, int hd);
+void gk_attention_gemm_backward(cublasHandle_t h, const gk_attn_ws *ws, float *dqkv, float *delta, const float *dout,
+                                const float *out, const float *lse, const float *qkv, int B, int T, int H, int KV, int hd);
+
 /* Row losses (double) of logits[N, V] against targets; with grad, logits become
  * d(scale * sum loss)/d logits. */
 void gk_cross_entropy(float *logits, double *row_loss, const int32_t *targets, int N, int V, float scale, int grad);

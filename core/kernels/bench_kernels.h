@@ -6,6 +6,10 @@
 
 /* Writes out_dir/kernels.json; returns 0 on success, -1 + pq_error() on failure. */
 int pq_bench_kernels(const char *out_dir, int quick);
+/* Writes out_dir/gpu_kernels.json (bench_gpu_kernels.cu: the packed GEMV on the GPU against
+ * cuBLAS FP16 and the measured memory bandwidth, and the attention kernels); 0, or -1 +
+ * pq_error() (also in a build without CUDA, and when a GPU kernel disagrees with the CPU). */
+int pq_bench_gpu_kernels(const char *out_dir, int quick);
 
 /* The cold/hot check: a streamed (cold) single-token row must read its weights
  * no faster than PQ_COLD_MAX_OVER_READ x read_limit_gbs[threads] (the best

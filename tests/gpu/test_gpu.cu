@@ -10,7 +10,10 @@
  *      two runs bitwise identical, and a stopped + resumed run bitwise identical;
  *   5. QAT (the quantizers as the model's GPU weight hook): logits, gradients and per-row
  *      dL/dα of the hooked tiny model against the CPU's, finite differences of the loss
- *      along dL/dα (sign, where α·sign(W) is linear in α), and 200 QAT steps as in 4. */
+ *      along dL/dα (sign, where α·sign(W) is linear in α), and 200 QAT steps as in 4;
+ *   6. the packed low-bit GEMV (B2, T2, T1_6, B4) against the CPU reference: int8
+ *      activations bitwise (and their quantization on the GPU), float ones within the CPU
+ *      kernels' tolerance, on ragged shapes and edge rows and tokens. */
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "gpu/kernels.cuh"
+#include "kernels/gemv_gpu.cuh"
 
 #define _Noreturn [[noreturn]]
 extern "C" {
@@ -25,6 +29,7 @@ extern "C" {
 #include "base/rng.h"
 #include "base/util.h"
 #include "gpu/gpu.h"
+#include "kernels/gemv.h"
 #include "model/layers.h"
 #include "model/model.h"
 #include "quant/qat.h"
@@ -136,6 +141,35 @@ static void test_attention(int B, int T, int H, int KV, int hd) {
     check(name, rel_err(dOut.get().data(), out.data(), out.size()), 1e-5);
     snprintf(name, sizeof name, "attention backward B%d T%d H%d KV%d hd%d", B, T, H, KV, hd);
     check(name, rel_err(dD.get().data(), dqkv.data(), dqkv.size()), 1e-5);
+    /* the cuBLAS path (FP32, pedantic; one sequence per chunk), twice: the same bits */
+    cublasHandle_t blas;
+    void *bws;
+    CUBLAS_OK(cublasCreate(&blas));
+    CUDA_OK(cudaMalloc(&bws, 32u << 20));
+    CUBLAS_OK(cublasSetWorkspace(blas, bws, 32u << 20));
+    CUBLAS_OK(cublasSetMathMode(blas, CUBLAS_PEDANTIC_MATH));
+    gk_attn_ws ws;
+    if (gk_attention_gemm_alloc(&ws, B, T, H, KV, hd, 1)) pq_die("attention gemm scratch");
+    std::vector<float> o1, d1;
+    for (int rep = 0; rep < 2; rep++) {
+        gk_attention_gemm_forward(blas, &ws, dOut.p, dL.p, dQKV.p, B, T, H, KV, hd);
+        gk_attention_gemm_backward(blas, &ws, dD.p, dDelta.p, dDout.p, dOut.p, dL.p, dQKV.p, B, T, H, KV, hd);
+        auto o = dOut.get(), d = dD.get();
+        if (rep == 0) {
+            o1 = o, d1 = d;
+            continue;
+        }
+        snprintf(name, sizeof name, "attention (cublas) forward B%d T%d H%d KV%d hd%d", B, T, H, KV, hd);
+        check(name, rel_err(o.data(), out.data(), out.size()), 1e-5);
+        snprintf(name, sizeof name, "attention (cublas) backward B%d T%d H%d KV%d hd%d", B, T, H, KV, hd);
+        check(name, rel_err(d.data(), dqkv.data(), dqkv.size()), 1e-5);
+        int same = !memcmp(o.data(), o1.data(), 4 * o.size()) && !memcmp(d.data(), d1.data(), 4 * d.size());
+        snprintf(name, sizeof name, "attention (cublas) rerun bitwise B%d T%d", B, T);
+        check(name, same ? 0 : 1, 0);
+    }
+    gk_attention_gemm_free(&ws);
+    cudaFree(bws);
+    cublasDestroy(blas);
 }
 
 static void test_cross_entropy_and_sums(void) {
@@ -523,6 +557,118 @@ static void test_training(const char *quant = NULL) {
     if (system(cmd)) printf("     (could not remove %s)\n", dir);
 }
 
+/* ---- 6. packed GEMV ---------------------------------------------------------------------- */
+
+/* Bitwise, with NaN equal to NaN (a token holding Inf has d = NaN on both sides). */
+static int same_float(float a, float b) { return (std::isnan(a) && std::isnan(b)) || !memcmp(&a, &b, 4); }
+
+/* Tokens of width cols: random, large with exact rounding ties (x * 127/max|x| = k + 0.5),
+ * all zero, one Inf. */
+static std::vector<std::vector<float>> gemv_tokens(int cols) {
+    std::vector<std::vector<float>> t(4, std::vector<float>(cols, 0.0f));
+    for (int i = 0; i < cols; i++) {
+        t[0][i] = (float)pq_rng_normal(9, 1, i);
+        t[1][i] = i == 0 ? 127.0f : (float)((i % 254) - 127) + (i % 2 ? 0.5f : 0.0f);
+        t[3][i] = (float)pq_rng_normal(9, 2, i);
+    }
+    t[3][cols / 2] = INFINITY;
+    return t;
+}
+
+static void test_gemv(void) {
+    /* ragged columns (tails of 1..4 vectors, T1_6 blocks cut short), odd row counts, rows
+     * long enough for row_dot's 4-loads-in-flight loop (11000: 172 chunks of B2 at 32
+     * lanes), and PQ_MAX_COLS, where Σ u·q is largest */
+    const int shapes[][2] = {{37, 301}, {5, 1},     {19, 256}, {64, 576},  {33, 1000},
+                             {8, 2240}, {3, 640},   {130, 1536}, {7, 11000}, {6, PQ_MAX_COLS}};
+    const pq_format fmts[] = {PQ_FMT_B2, PQ_FMT_T2, PQ_FMT_T1_6, PQ_FMT_B4};
+    size_t quant_bad = 0, quant_n = 0;
+    for (pq_format f : fmts) {
+        size_t q8_bad = 0, n_out = 0;
+        double f32_worst = 0;
+        int levels = pq_format_levels(f);
+        for (auto &sh : shapes) {
+            int rows = sh[0], cols = sh[1];
+            std::vector<uint8_t> codes((size_t)rows * cols);
+            for (size_t i = 0; i < codes.size(); i++) codes[i] = (uint8_t)(pq_rng_uniform(11, rows, i) * levels);
+            for (int c = 0; c < cols; c++) codes[c] = (uint8_t)(levels - 1), codes[rows > 1 ? cols + c : c] = 0;
+            std::vector<float> scale(rows), offset(rows);
+            for (int r = 0; r < rows; r++)
+                scale[r] = (float)(pq_rng_normal(12, 1, r) * 0.05), offset[r] = (float)(pq_rng_normal(12, 2, r) * 0.1);
+            /* edge scales: zero, subnormal (no flush to zero on either side), huge and negative */
+            const float edge[][2] = {{0.0f, 0.0f}, {3e-39f, -1e-38f}, {-1e30f, 2e30f}};
+            for (int e = 0; e < 3 && 2 + e < rows; e++) scale[2 + e] = edge[e][0], offset[2 + e] = edge[e][1];
+            pq_packed *p = pq_pack(f, rows, cols, codes.data(), scale.data(), offset.data());
+            if (!p) pq_die("test gemv: %s", pq_error());
+            gk_packed w = gk_packed_upload(p);
+            float *dy, *dx, *dsc;
+            int8_t *dq;
+            int32_t *dqs;
+            CUDA_OK(cudaMalloc(&dy, sizeof(float) * rows));
+            for (auto &x : gemv_tokens(cols)) {
+                pq_act_batch a;
+                pq_act_batch_init(&a);
+                std::vector<float> ref(rows), got(rows);
+                /* Q8: the GPU quantizes the token itself, then the GEMV */
+                pq_act_batch_set(&a, PQ_ACT_Q8, x.data(), 1, cols);
+                int stride = a.stride;
+                CUDA_OK(cudaMalloc(&dx, sizeof(float) * stride));
+                CUDA_OK(cudaMemset(dx, 0, sizeof(float) * stride));
+                CUDA_OK(cudaMalloc(&dq, stride));
+                CUDA_OK(cudaMalloc(&dsc, sizeof(float) * 3));
+                CUDA_OK(cudaMalloc(&dqs, sizeof(int32_t)));
+                CUDA_OK(cudaMemcpy(dx, x.data(), sizeof(float) * cols, cudaMemcpyHostToDevice));
+                gk_quantize_q8(dx, cols, stride, dq, dsc, dsc + 1, dqs, 0);
+                std::vector<int8_t> q(stride);
+                float sc[2];
+                int32_t qs;
+                CUDA_OK(cudaMemcpy(q.data(), dq, stride, cudaMemcpyDeviceToHost));
+                CUDA_OK(cudaMemcpy(sc, dsc, sizeof sc, cudaMemcpyDeviceToHost));
+                CUDA_OK(cudaMemcpy(&qs, dqs, sizeof qs, cudaMemcpyDeviceToHost));
+                quant_bad += memcmp(q.data(), a.q, stride) != 0;
+                quant_bad += !same_float(sc[0], a.d[0]) + !same_float(sc[1], a.dqsum[0]) + (qs != a.qsum[0]);
+                quant_n++;
+                pq_matmul_rows(p, &a, ref.data(), PQ_ISA_REF, 0, rows);
+                gk_gemv_q8(&w, dq, dsc, dsc + 1, dy, 0);
+                CUDA_OK(cudaMemcpy(got.data(), dy, sizeof(float) * rows, cudaMemcpyDeviceToHost));
+                for (int r = 0; r < rows; r++) q8_bad += !same_float(got[r], ref[r]);
+                n_out += rows;
+                /* F32, finite tokens: within PQ_GEMV_F32_RTOL of |scale| sum|u x| + |offset sum x| */
+                if (std::isfinite(x[cols / 2])) {
+                    pq_act_batch_set(&a, PQ_ACT_F32, x.data(), 1, cols);
+                    CUDA_OK(cudaMemcpy(dsc + 2, &a.xsum[0], sizeof(float), cudaMemcpyHostToDevice));
+                    pq_matmul_rows(p, &a, ref.data(), PQ_ISA_REF, 0, rows);
+                    gk_gemv_f32(&w, dx, dsc + 2, dy, 0);
+                    CUDA_OK(cudaMemcpy(got.data(), dy, sizeof(float) * rows, cudaMemcpyDeviceToHost));
+                    for (int r = 0; r < rows; r++) {
+                        if (!std::isfinite(ref[r])) { /* an overflow must overflow alike */
+                            f32_worst = fmax(f32_worst, same_float(got[r], ref[r]) ? 0.0 : INFINITY);
+                            continue;
+                        }
+                        double mag = 0;
+                        for (int c = 0; c < cols; c++) mag += fabs((double)codes[(size_t)r * cols + c] * x[c]);
+                        double bound = PQ_GEMV_F32_RTOL * (fabs(scale[r]) * mag + fabs(offset[r] * a.xsum[0])) + 1e-30;
+                        f32_worst = fmax(f32_worst, fabs((double)got[r] - ref[r]) / bound);
+                    }
+                }
+                cudaFree(dx), cudaFree(dq), cudaFree(dsc), cudaFree(dqs);
+                pq_act_batch_free(&a);
+            }
+            cudaFree(dy);
+            gk_packed_free(&w);
+            pq_packed_free(p);
+        }
+        char name[96];
+        snprintf(name, sizeof name, "gemv %s q8 bitwise vs cpu (%zu outputs differ of %zu)", pq_format_name(f), q8_bad, n_out);
+        check(name, (double)q8_bad, 0);
+        snprintf(name, sizeof name, "gemv %s f32 vs cpu (error / gemv.h bound)", pq_format_name(f));
+        check(name, f32_worst, 1.0);
+    }
+    char name[96];
+    snprintf(name, sizeof name, "quantize q8 on gpu bitwise (%zu tokens)", quant_n);
+    check(name, (double)quant_bad, 0);
+}
+
 int main(void) {
     json_t *info = pq_gpu_info(PQ_GPU_FP32);
     if (!info) {
@@ -538,6 +684,7 @@ int main(void) {
     test_attention(1, 97, 6, 3, 64);
     test_attention(2, 33, 2, 1, 128);
     test_cross_entropy_and_sums();
+    test_gemv();
     test_quantizers();
     test_model();
     test_training();

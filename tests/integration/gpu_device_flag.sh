@@ -50,5 +50,9 @@ if grep -q "built without CUDA" <<<"$built"; then
     grep -q "built without CUDA" "$tmp/err" || fail "eval message: $(cat "$tmp/err")"
     [ "$(code "$PQ" bench gpu --out "$tmp/bench")" = 1 ] || fail "bench gpu without CUDA should exit 1"
     grep -q "built without CUDA" "$tmp/err" || fail "bench gpu message: $(cat "$tmp/err")"
+    [ "$(code "$PQ" bench gpu-kernels --out "$tmp/bench")" = 1 ] || fail "bench gpu-kernels without CUDA should exit 1"
+    grep -q "built without CUDA" "$tmp/err" || fail "bench gpu-kernels message: $(cat "$tmp/err")"
+    [ ! -e "$tmp/bench/gpu_kernels.json" ] || fail "a refused bench gpu-kernels wrote its file"
 fi
+[ "$(code "$PQ" bench gpu-kernels --frobnicate)" = 2 ] || fail "bench gpu-kernels --frobnicate should be a usage error"
 echo "gpu_device_flag: ok"
