@@ -47,23 +47,33 @@ void gk_packed_free(gk_packed *w) {
     w->data = nullptr, w->scale = w->offset = nullptr;
 }
 
-/* ---- accumulators: 4 codes (one a byte) against activations j .. j+3 ---------------- */
+/* ---- accumulators: 4 words of codes (one a byte) against activations j .. j+15 ---------- */
 
+/* A chunk's 4 words always unpack into codes of 16 CONSECUTIVE weights (per shift or
+ * trit), so the int8 activations come as one 16-byte load (j is a multiple of 16), not
+ * 16 loads of 4 bytes: a first version that loaded 4 bytes per dp4a ran at 0.12-0.25
+ * of the bandwidth on 8192x2048, its L1 busy with activation loads. */
 struct acc_q8 {
-    const int *q4; /* the int8 activations, 4 at a time */
+    const int4 *q16; /* the int8 activations, 16 at a time */
     int s = 0;
-    __device__ void add(uint32_t codes, int j) { s = __dp4a((int)codes, __ldg(q4 + (j >> 2)), s); }
+    __device__ void add16(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, int j) {
+        const int4 x = __ldg(q16 + (j >> 4));
+        s = __dp4a((int)c0, x.x, s), s = __dp4a((int)c1, x.y, s), s = __dp4a((int)c2, x.z, s), s = __dp4a((int)c3, x.w, s);
+    }
 };
 
 struct acc_f32 {
     const float4 *x4;
     float s = 0.0f;
-    __device__ void add(uint32_t codes, int j) {
-        float4 x = __ldg(x4 + (j >> 2));
+    __device__ void add4(uint32_t codes, float4 x) {
         s = fmaf((float)(codes & 0xFF), x.x, s);
         s = fmaf((float)((codes >> 8) & 0xFF), x.y, s);
         s = fmaf((float)((codes >> 16) & 0xFF), x.z, s);
         s = fmaf((float)(codes >> 24), x.w, s);
+    }
+    __device__ void add16(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, int j) {
+        const float4 *x = x4 + (j >> 2);
+        add4(c0, __ldg(x)), add4(c1, __ldg(x + 1)), add4(c2, __ldg(x + 2)), add4(c3, __ldg(x + 3));
     }
 };
 
@@ -74,37 +84,39 @@ template <> struct layout<PQ_FMT_B2> { static constexpr int block = 256, bc = 4,
 template <> struct layout<PQ_FMT_B4> { static constexpr int block = 256, bc = 8, tc = 2; };
 template <> struct layout<PQ_FMT_T1_6> { static constexpr int block = 320, bc = 4, tc = 0; };
 
+#define M2 0x03030303u
+#define M4 0x0F0F0F0Fu
+
 template <int FMT, class Acc> __device__ __forceinline__ void chunk(uint4 v, int c, int nblocks, Acc &acc) {
     using L = layout<FMT>;
     const uint32_t w[4] = {v.x, v.y, v.z, v.w};
     const int nbc = nblocks * L::bc;
     if (c < nbc) {
         const int blk = c / L::bc, cc = c % L::bc;
-        if (FMT == PQ_FMT_B2) {
+        if (FMT == PQ_FMT_B2) { /* byte j, bits 2k..2k+1: weight 64k + j */
+            const int j = blk * 256 + 16 * cc;
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int j = blk * 256 + 16 * cc + 4 * i;
+            for (int k = 0; k < 4; k++)
+                acc.add16((w[0] >> 2 * k) & M2, (w[1] >> 2 * k) & M2, (w[2] >> 2 * k) & M2, (w[3] >> 2 * k) & M2, j + 64 * k);
+        } else if (FMT == PQ_FMT_B4) { /* 64-byte group g, byte j: weights 128g + j (low), 128g + 64 + j (high) */
+            const int j = blk * 256 + (cc / 4) * 128 + 16 * (cc % 4);
+            acc.add16(w[0] & M4, w[1] & M4, w[2] & M4, w[3] & M4, j);
+            acc.add16((w[0] >> 4) & M4, (w[1] >> 4) & M4, (w[2] >> 4) & M4, (w[3] >> 4) & M4, j + 64);
+        } else { /* T1_6, byte j: trits of weights 64k + j; bytes 0, 2 in e and 1, 3 in o, one per 16-bit lane */
+            const int j = blk * 320 + 16 * cc;
+            uint32_t e[4], o[4];
 #pragma unroll
-                for (int k = 0; k < 4; k++) acc.add((w[i] >> (2 * k)) & 0x03030303u, j + 64 * k);
-            }
-        } else if (FMT == PQ_FMT_B4) {
+            for (int i = 0; i < 4; i++) e[i] = w[i] & 0x00FF00FFu, o[i] = (w[i] >> 8) & 0x00FF00FFu;
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int j = blk * 256 + (cc / 4) * 128 + 16 * (cc % 4) + 4 * i;
-                acc.add(w[i] & 0x0F0F0F0Fu, j);
-                acc.add((w[i] >> 4) & 0x0F0F0F0Fu, j + 64);
-            }
-        } else { /* T1_6: bytes 0, 2 in e and 1, 3 in o, one per 16-bit lane */
+            for (int k = 0; k < 5; k++) {
+                uint32_t t[4];
 #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int j = blk * 320 + 16 * cc + 4 * i;
-                uint32_t e = w[i] & 0x00FF00FFu, o = (w[i] >> 8) & 0x00FF00FFu;
-#pragma unroll
-                for (int k = 0; k < 5; k++) {
-                    const uint32_t e3 = e * 3u, o3 = o * 3u;
-                    acc.add(((e3 >> 8) & 0x00030003u) | (((o3 >> 8) & 0x00030003u) << 8), j + 64 * k);
-                    e = e3 & 0x00FF00FFu, o = o3 & 0x00FF00FFu;
+                for (int i = 0; i < 4; i++) {
+                    const uint32_t e3 = e[i] * 3u, o3 = o[i] * 3u;
+                    t[i] = ((e3 >> 8) & 0x00030003u) | (((o3 >> 8) & 0x00030003u) << 8);
+                    e[i] = e3 & 0x00FF00FFu, o[i] = o3 & 0x00FF00FFu;
                 }
+                acc.add16(t[0], t[1], t[2], t[3], j + 64 * k);
             }
         }
     } else if (L::tc) {
@@ -112,19 +124,18 @@ template <int FMT, class Acc> __device__ __forceinline__ void chunk(uint4 v, int
         const int tail0 = nblocks * L::block + 64 * t;
         if (FMT == PQ_FMT_B2) { /* byte j, bits 2k..2k+1: weight 16k + j */
 #pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int k = 0; k < 4; k++) acc.add((w[i] >> (2 * k)) & 0x03030303u, tail0 + 16 * k + 4 * i);
+            for (int k = 0; k < 4; k++)
+                acc.add16((w[0] >> 2 * k) & M2, (w[1] >> 2 * k) & M2, (w[2] >> 2 * k) & M2, (w[3] >> 2 * k) & M2,
+                          tail0 + 16 * k);
         } else if (FMT == PQ_FMT_B4) { /* byte j: weight j (low nibble), 32 + j (high) */
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int j = tail0 + 16 * cc + 4 * i;
-                acc.add(w[i] & 0x0F0F0F0Fu, j);
-                acc.add((w[i] >> 4) & 0x0F0F0F0Fu, j + 32);
-            }
+            const int j = tail0 + 16 * cc;
+            acc.add16(w[0] & M4, w[1] & M4, w[2] & M4, w[3] & M4, j);
+            acc.add16((w[0] >> 4) & M4, (w[1] >> 4) & M4, (w[2] >> 4) & M4, (w[3] >> 4) & M4, j + 32);
         }
     }
 }
+#undef M2
+#undef M4
 
 template <class T> __device__ __forceinline__ T group_sum(T v, int lpr) {
     for (int o = lpr >> 1; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -154,7 +165,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_q8_k(gk_packed W, const int
                                                            float *y, int lpr) {
     const int gtid = blockIdx.x * GEMV_THREADS + threadIdx.x, r = gtid / lpr, sub = gtid % lpr;
     acc_q8 acc;
-    acc.q4 = (const int *)q;
+    acc.q16 = (const int4 *)q;
     row_dot<FMT>(W, r, sub, lpr, acc);
     const int isum = group_sum(acc.s, lpr);
     if (sub == 0 && r < W.rows) /* kern.h's pq_q8_finish, each operation rounded alone (no FMA) */

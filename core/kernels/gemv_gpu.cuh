@@ -44,7 +44,7 @@ int gk_gemv_supports(pq_format f);
 gk_packed gk_packed_upload(const pq_packed *p);
 void gk_packed_free(gk_packed *w);
 
-/* y[rows] = W q (Q8): q with d, dqsum device pointers to the token's scalars. */
+/* y[rows] = W q (Q8): q (16-byte aligned, zero past cols) with d, dqsum device pointers to the token's scalars. */
 void gk_gemv_q8(const gk_packed *W, const int8_t *q, const float *d, const float *dqsum, float *y, cudaStream_t s);
 /* y[rows] = W x (F32): x (16-byte aligned, zero past cols) and xsum on the device. */
 void gk_gemv_f32(const gk_packed *W, const float *x, const float *xsum, float *y, cudaStream_t s);
