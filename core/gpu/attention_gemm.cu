@@ -44,28 +44,26 @@ __device__ float block_reduce(float v, bool is_max) {
     return is_max ? warp_max_f(r) : warp_sum_f(r);
 }
 
+/* Where element i of the [B, nh, T, hd] head-major layout sits in the [B*T, ld] row-major
+ * one: row b*T + t, column col0 + h*hd + d. */
+__device__ static int64_t token_major_offset(int64_t i, int T, int nh, int hd, int ld, int col0) {
+    int d = (int)(i % hd);
+    int64_t r = i / hd;
+    int t = (int)(r % T);
+    int64_t bh = r / T;
+    int h = (int)(bh % nh);
+    int64_t b = bh / nh;
+    return (b * T + t) * ld + col0 + h * hd + d;
+}
+
 /* dst[b, h, t, :] = src[b*T + t, col0 + h*hd : ...] and the reverse. */
 __global__ void gather_heads_k(float *dst, const float *src, int T, int nh, int hd, int ld, int col0, int64_t total) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= total) return;
-    int d = (int)(i % hd);
-    int64_t r = i / hd;
-    int t = (int)(r % T);
-    int64_t bh = r / T;
-    int h = (int)(bh % nh);
-    int64_t b = bh / nh;
-    dst[i] = src[(b * T + t) * ld + col0 + h * hd + d];
+    if (i < total) dst[i] = src[token_major_offset(i, T, nh, hd, ld, col0)];
 }
 __global__ void scatter_heads_k(float *dst, const float *src, int T, int nh, int hd, int ld, int col0, int64_t total) {
     int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= total) return;
-    int d = (int)(i % hd);
-    int64_t r = i / hd;
-    int t = (int)(r % T);
-    int64_t bh = r / T;
-    int h = (int)(bh % nh);
-    int64_t b = bh / nh;
-    dst[(b * T + t) * ld + col0 + h * hd + d] = src[i];
+    if (i < total) dst[token_major_offset(i, T, nh, hd, ld, col0)] = src[i];
 }
 
 static void gather(float *dst, const float *src, int B, int T, int nh, int hd, int ld, int col0) {
