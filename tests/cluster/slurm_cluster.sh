@@ -21,6 +21,15 @@ start_slurmd() {
     fail "the single-node Slurm cluster did not start (slurmd not idle after 20 s)"
 }
 
+# A node failure: slurmd killed together with the job processes PIDS, then the node back
+# (until then a killed job stays COMPLETING: only slurmd can confirm it is gone).
+node_failure() {
+    kill -KILL "$slurmd_pid" "$@"
+    wait "$slurmd_pid" 2>/dev/null
+    sleep 1
+    start_slurmd
+}
+
 start_cluster() {
     local cmd
     for cmd in munged slurmctld slurmd sbatch squeue sacct scancel scontrol sinfo; do

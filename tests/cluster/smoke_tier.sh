@@ -50,10 +50,7 @@ if [ "$INTERRUPT_AFTER" -gt 0 ]; then
     pids=$(job_pids)
     killed=$(echo $pids | wc -w)
     at=$(done_count)
-    kill -KILL "$slurmd_pid" $pids
-    wait "$slurmd_pid" 2>/dev/null
-    sleep 1
-    start_slurmd
+    node_failure $pids
 fi
 wait $follower; rc=$?
 follower=

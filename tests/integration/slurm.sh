@@ -60,11 +60,7 @@ job_pids() { pgrep -f -- "--out $tmp/b/$1-"; }
 for _ in $(seq 1200); do [ -n "$(job_pids qat)" ] && break; sleep 0.05; done
 pids=$(job_pids qat)
 [ -n "$pids" ] || { cat "$tmp/b.log"; fail "the qat job never ran"; }
-kill -KILL "$slurmd_pid" $pids
-wait "$slurmd_pid" 2>/dev/null
-# The node comes back (until then the job stays COMPLETING: only slurmd can confirm it is gone).
-sleep 1
-start_slurmd
+node_failure $pids
 wait $follower; rc=$?
 follower=
 [ $rc = 1 ] || { cat "$tmp/b.log"; fail "the followed suite exited $rc after its job was killed, expected 1"; }
