@@ -55,14 +55,15 @@ assert x["verdict_hint"] == ("within_noise" if lo <= 0 <= hi else "a_better" if 
 y = c["fp90_vs_ptq_acc"]
 assert y["unit"] == "item" and y["n_units"] == 50, y   # 5 multiple-choice tasks x 10 items
 assert "fp90_vs_scratch" not in c, "a side that was not run makes no instance"
-# The reference for pq check: move one row's val_loss by 0.9 and another's by 1.1 half-widths.
+# The reference for pq check: move one row's val_loss by 0.9 and another's by 1.1 half-widths of
+# the difference's interval; both rows carry the same interval, so that half-width is sqrt(2) of theirs.
 for r, k in zip(rows, (0.9, 1.1)):
     lo, hi = r["ci95"]["val_loss"]
-    r["val_loss"] += k * (hi - lo) / 2
+    r["val_loss"] += k * 2 ** 0.5 * (hi - lo) / 2
 json.dump(d, open(sys.argv[1].replace("out/smoke", "ref/smoke"), "w"))
 PY
 
-# {"ci": 1}: the row moved by 0.9 half-widths passes, the one moved by 1.1 is a regression.
+# {"ci": 1}: the row moved by 0.9 half-widths of the difference passes, the one moved by 1.1 is a regression.
 /usr/bin/python3 - "$tmp/suites/budget.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
