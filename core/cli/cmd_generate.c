@@ -135,7 +135,7 @@ int cmd_generate(int argc, char **argv) {
         return 1;
     }
     pq_ckpt *ckpt = pq_ckpt_load(model);
-    pq_infer *m = ckpt ? pq_infer_from_ckpt(ckpt, model, &opt) : NULL;
+    pq_infer *m = ckpt ? pq_infer_take_ckpt(ckpt, model, &opt) : NULL; /* the ckpt keeps its metadata only */
     if (!m) {
         fprintf(stderr, "pq generate: %s\n", pq_error());
         pq_ckpt_free(ckpt);

@@ -198,12 +198,31 @@ static void finish_build(pq_infer *m) {
     coalesce_codes(m);
 }
 
-/* Copies a tensor of the checkpoint (F32, n values) or fails naming it. */
-static float *take_f32(const pq_ckpt *c, const char *name, int64_t n, const char *path) {
+/* Empties a tensor of c (0 elements), its memory freed: a decoder built with take
+ * hands back what it has used, so that it and the checkpoint are not both resident. */
+static void drop(pq_ckpt *c, const char *name) {
+    pq_tensor *t = (pq_tensor *)pq_ckpt_find(c, name);
+    if (!t) return;
+    if (!t->borrowed) free(t->data);
+    t->data = NULL, t->numel = 0, t->ndim = 1, t->dims[0] = 0;
+}
+
+/* A tensor of the checkpoint (F32, n values) as the decoder's own buffer, or NULL +
+ * pq_error() naming it: copied, or with take the checkpoint's own buffer, which c
+ * gives up (emptied as by drop). */
+static float *take_f32(pq_ckpt *c, const char *name, int64_t n, const char *path, int take) {
     const float *d = pq_ckpt_expect(c, name, PQ_F32, n);
     if (!d) return pq_fail_prefix("%s", path), NULL;
+    pq_tensor *t = (pq_tensor *)pq_ckpt_find(c, name);
+    if (take && !t->borrowed) {
+        float *own = t->data;
+        t->data = NULL;
+        drop(c, name);
+        return own;
+    }
     float *out = pq_malloc((size_t)n * sizeof(float));
     memcpy(out, d, (size_t)n * sizeof(float));
+    if (take) drop(c, name);
     return out;
 }
 
@@ -240,22 +259,24 @@ static void staged_free(staged *st) {
     memset(st, 0, sizeof *st);
 }
 
-/* One block linear from the checkpoint: codes if it has them, else fp32. */
-static int read_linear(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l, pq_linear_id which,
-                       staged *st) {
+/* One block linear from the checkpoint: codes if it has them, else fp32. With take
+ * what was read leaves c (and, with codes, the dequantized weights the decoder never reads). */
+static int read_linear(pq_infer *m, pq_ckpt *c, const char *path, const quant_meta *qm, int l, pq_linear_id which,
+                       staged *st, int take) {
     linear_shape(m, which, &st->rows, &st->cols);
     char name[64], cname[80], sname[80];
     snprintf(name, sizeof name, "layers.%d.%s", l, pq_linear_name(which));
     snprintf(cname, sizeof cname, "%s.qcodes", name);
     snprintf(sname, sizeof sname, "%s.qscale", name);
     if (!qm->present || !pq_ckpt_find(c, cname)) {
-        st->w = take_f32(c, name, (int64_t)st->rows * st->cols, path);
+        st->w = take_f32(c, name, (int64_t)st->rows * st->cols, path, take);
         return st->w ? 0 : -1;
     }
     size_t row_bytes = pq_qpack_row_bytes(st->cols, qm->storage_bits);
     const uint8_t *packed = pq_ckpt_expect(c, cname, PQ_U8, (int64_t)(row_bytes * st->rows));
     const float *alpha = pq_ckpt_expect(c, sname, PQ_F32, st->rows);
     if (!packed || !alpha) return pq_fail_prefix("%s", path);
+    if (take) drop(c, name); /* before the codes are unpacked: the peak stays the checkpoint's */
     st->codes = pq_malloc((size_t)st->rows * st->cols);
     pq_qunpack(packed, st->rows, st->cols, qm->storage_bits, st->codes);
     st->scale = pq_malloc(st->rows * sizeof(float));
@@ -266,6 +287,7 @@ static int read_linear(pq_infer *m, const pq_ckpt *c, const char *path, const qu
         st->scale[r] = a * (float)qm->level_step;
         st->offset[r] = a * (float)qm->level0;
     }
+    if (take) drop(c, cname), drop(c, sname);
     return 0;
 }
 
@@ -279,6 +301,11 @@ static int build_group(pq_infer *m, staged *parts, int n, int f, linear *out, co
     if (quantized != 0 && quantized != n)
         return pq_fail("%s: layer %d mixes quantized and full-precision linears that share an input", path, l);
     size_t off = 0;
+    if (!quantized && n == 1) { /* the part is the matrix: no copy */
+        out->w = parts[0].w;
+        parts[0].w = NULL;
+        return 0;
+    }
     if (!quantized) {
         out->w = pq_malloc((size_t)out->rows * out->cols * sizeof(float));
         for (int i = 0; i < n; i++) {
@@ -303,13 +330,14 @@ static int build_group(pq_infer *m, staged *parts, int n, int f, linear *out, co
     return 0;
 }
 
-static int load_layer_linears(pq_infer *m, const pq_ckpt *c, const char *path, const quant_meta *qm, int l) {
+static int load_layer_linears(pq_infer *m, pq_ckpt *c, const char *path, const quant_meta *qm, int l, int take) {
     pq_format f = PQ_FMT_B8;
     if (qm->present && pq_format_for_levels(qm->levels, m->opt.ternary_1_6, &f)) return pq_fail_prefix("%s", path);
     for (int g = 0; g < G_COUNT; g++) {
         staged parts[3] = {{0}};
         int rc = 0;
-        for (int i = 0; i < groups[g].n && rc == 0; i++) rc = read_linear(m, c, path, qm, l, groups[g].parts[i], &parts[i]);
+        for (int i = 0; i < groups[g].n && rc == 0; i++)
+            rc = read_linear(m, c, path, qm, l, groups[g].parts[i], &parts[i], take);
         if (rc == 0) rc = build_group(m, parts, groups[g].n, (int)f, &m->L[l].lin[g], path, l);
         for (int i = 0; i < groups[g].n; i++) staged_free(&parts[i]);
         if (rc) return -1;
@@ -317,7 +345,8 @@ static int load_layer_linears(pq_infer *m, const pq_ckpt *c, const char *path, c
     return 0;
 }
 
-pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_options *opt) {
+/* pq_infer_from_ckpt (take 0: c is only read) and pq_infer_take_ckpt (take 1). */
+static pq_infer *build_from_ckpt(pq_ckpt *c, const char *path, const pq_infer_options *opt, int take) {
     pq_model_config cfg;
     if (pq_model_config_from_ckpt(&cfg, c, path)) return NULL;
     /* The evaluator's check: finite weights, and codes that give the stored weights (the
@@ -327,17 +356,17 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
     if (read_quant_meta(c, path, &qm)) return NULL;
     pq_infer *m = infer_new(&cfg, opt);
     if (!m) return NULL;
-    int ok = (m->tok_emb = take_f32(c, "tok_emb", (int64_t)m->V * m->D, path)) != NULL &&
-             (m->final_norm = take_f32(c, "final_norm", m->D, path)) != NULL;
+    int ok = (m->tok_emb = take_f32(c, "tok_emb", (int64_t)m->V * m->D, path, take)) != NULL &&
+             (m->final_norm = take_f32(c, "final_norm", m->D, path, take)) != NULL;
     m->out_w = m->tok_emb;
-    if (ok && cfg.untied_head) ok = (m->out_w = take_f32(c, "head", (int64_t)m->V * m->D, path)) != NULL;
+    if (ok && cfg.untied_head) ok = (m->out_w = take_f32(c, "head", (int64_t)m->V * m->D, path, take)) != NULL;
     for (int l = 0; ok && l < cfg.n_layers; l++) {
         char name[64];
         snprintf(name, sizeof name, "layers.%d.attn_norm", l);
-        ok = (m->L[l].attn_norm = take_f32(c, name, m->D, path)) != NULL;
+        ok = (m->L[l].attn_norm = take_f32(c, name, m->D, path, take)) != NULL;
         snprintf(name, sizeof name, "layers.%d.mlp_norm", l);
-        ok = ok && (m->L[l].mlp_norm = take_f32(c, name, m->D, path)) != NULL;
-        ok = ok && load_layer_linears(m, c, path, &qm, l) == 0;
+        ok = ok && (m->L[l].mlp_norm = take_f32(c, name, m->D, path, take)) != NULL;
+        ok = ok && load_layer_linears(m, c, path, &qm, l, take) == 0;
     }
     if (!ok) {
         pq_infer_free(m);
@@ -347,10 +376,18 @@ pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_
     return m;
 }
 
+pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *path, const pq_infer_options *opt) {
+    return build_from_ckpt((pq_ckpt *)c, path, opt, 0); /* take 0 only reads c */
+}
+
+pq_infer *pq_infer_take_ckpt(pq_ckpt *c, const char *path, const pq_infer_options *opt) {
+    return build_from_ckpt(c, path, opt, 1);
+}
+
 pq_infer *pq_infer_load(const char *path, const pq_infer_options *opt) {
     pq_ckpt *c = pq_ckpt_load(path);
     if (!c) return NULL;
-    pq_infer *m = pq_infer_from_ckpt(c, path, opt);
+    pq_infer *m = pq_infer_take_ckpt(c, path, opt);
     pq_ckpt_free(c);
     return m;
 }

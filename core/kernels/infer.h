@@ -49,6 +49,13 @@ typedef struct pq_infer pq_infer;
 pq_infer *pq_infer_load(const char *path, const pq_infer_options *opt);
 /* The same from a checkpoint in memory; `what` names it in errors. */
 pq_infer *pq_infer_from_ckpt(const pq_ckpt *c, const char *what, const pq_infer_options *opt);
+/* The same, emptying c's tensors as they are used (0 elements after; its metadata
+ * stays): the fp32 ones (embedding, norms, the linears of a full-precision model)
+ * become the decoder's without a copy, and what the decoder does not keep (a quantized
+ * checkpoint's dequantized weights, codes once packed) is freed as it goes, so that
+ * building costs about the checkpoint, not the checkpoint plus the decoder. The
+ * decoder is the same as pq_infer_from_ckpt's; on failure c may be partly emptied. */
+pq_infer *pq_infer_take_ckpt(pq_ckpt *c, const char *what, const pq_infer_options *opt);
 /* A model of this shape with random weights, its linears in `format` (a
  * pq_format, or -1 for fp32): what decode speed measurements need. */
 pq_infer *pq_infer_random(const pq_model_config *cfg, int format, const pq_infer_options *opt, uint64_t seed);

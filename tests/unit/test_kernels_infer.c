@@ -154,6 +154,52 @@ Test(kernels_infer, full_precision_checkpoint_and_errors) {
     pq_ckpt_free(c);
 }
 
+/* A copy of c (metadata and every tensor). */
+static pq_ckpt *copy_ckpt(const pq_ckpt *c) {
+    pq_ckpt *d = pq_ckpt_new();
+    json_object_update(d->meta, c->meta);
+    for (int i = 0; i < c->count; i++)
+        pq_ckpt_add(d, c->tensors[i].name, c->tensors[i].dtype, c->tensors[i].ndim, c->tensors[i].dims, c->tensors[i].data);
+    return d;
+}
+
+/* pq_infer_take_ckpt builds the decoder pq_infer_from_ckpt builds (the same logits,
+ * bit for bit, at every position) and leaves no tensor data in the checkpoint. */
+static void take_matches_copy(pq_ckpt *c, const char *what) {
+    pq_ckpt *d = copy_ckpt(c);
+    pq_infer *copied = pq_infer_from_ckpt(c, what, NULL), *taken = pq_infer_take_ckpt(d, what, NULL);
+    cr_assert(copied && taken, "%s", pq_error());
+    cr_expect_str_eq(pq_infer_format(copied), pq_infer_format(taken));
+    cr_expect_eq(pq_infer_head_b8(copied), pq_infer_head_b8(taken));
+    for (int i = 0; i < d->count; i++)
+        cr_expect(d->tensors[i].numel == 0 && d->tensors[i].data == NULL, "%s: '%s' left in the checkpoint", what,
+                  d->tensors[i].name);
+    cr_expect_neq(json_object_get(d->meta, "model"), NULL, "%s: the metadata stays", what);
+    uint16_t tok[LONG_T];
+    tokens_for(tok, LONG_T);
+    for (int t = 0; t < LONG_T; t++) {
+        const float *a = pq_infer_step(copied, tok[t]), *b = pq_infer_step(taken, tok[t]);
+        cr_assert(a && b, "%s", pq_error());
+        cr_assert_eq(memcmp(a, b, sizeof(float) * tiny.vocab), 0, "%s: logits differ at position %d", what, t);
+    }
+    pq_infer_free(copied), pq_infer_free(taken);
+    pq_ckpt_free(d);
+}
+
+Test(kernels_infer, take_ckpt_is_the_same_decoder) {
+    pq_ckpt *fp = checked_fp32_ckpt(&tiny);
+    take_matches_copy(fp, "fp32");
+    pq_model *m = pq_model_new(&tiny);
+    pq_model_init(m, 42);
+    pq_quantizer q;
+    cr_assert_eq(pq_quantizer_init(&q, "paretoq", PQ_BITS_2), 0, "%s", pq_error());
+    pq_ckpt *c2 = pq_ptq_rtn(m, &q, NULL);
+    cr_assert_not_null(c2, "%s", pq_error());
+    take_matches_copy(c2, "2-bit");
+    pq_ckpt_free(c2), pq_ckpt_free(fp);
+    pq_model_free(m);
+}
+
 /* Random models: the int8 head and the decode measurement work. */
 Test(kernels_infer, random_model_decodes) {
     pq_infer_options o = pq_infer_defaults();
