@@ -24,7 +24,7 @@
 
 static void usage(void) {
     printf("usage: pq pretrain --config FILE --data SHARDS --out DIR [--tokens N] [--device cpu|cuda]\n"
-           "                   [--precision fp32|bf16|tf32]\n\n"
+           "                   [--precision fp32|bf16|tf32] [--recompute] [--max-memory SIZE]\n\n"
            "Trains the model of FILE (JSON: \"model\" and \"train\" objects, see README) from\n"
            "scratch in full precision, evaluating the validation loss every eval_interval steps.\n"
            "  --config FILE  model + training config (e.g. suites/models/s.json)\n"
@@ -40,7 +40,11 @@ static void usage(void) {
            "  --device D     cpu (default) or cuda (a build with make CUDA=1 and an NVIDIA GPU);\n"
            "                 PQ_DEVICE sets the default\n"
            "  --precision P  fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
-           "                 fp32 master weights (AVX-512 BF16); tf32: cuda tensor-core matmuls\n\n"
+           "                 fp32 master weights (AVX-512 BF16); tf32: cuda tensor-core matmuls\n"
+           "  --recompute    keep each layer's input only and recompute its activations in the\n"
+           "                 backward: less memory, about a third more arithmetic in the layers, the\n"
+           "                 same results bit for bit (CPU; on by itself when --max-memory needs it)\n"
+           "  --max-memory SIZE  plan the peak memory first and stop at once if it is over SIZE\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
            "same PQ_THREADS. A finished run is not recomputed.\n\n"
@@ -81,6 +85,7 @@ int cmd_pretrain(int argc, char **argv) {
     }
     const char *config_path = NULL, *data = NULL, *out = NULL, *device_text = NULL, *precision_text = "fp32";
     const char *branch_from = NULL, *keep_text = NULL;
+    int recompute = 0;
     pq_train_flags tf;
     pq_train_flags_init(&tf);
     const pq_flag flags[] = {
@@ -92,6 +97,7 @@ int cmd_pretrain(int argc, char **argv) {
         {"--tokens", .integer = &tf.tokens, .range = PQ_NONNEG},
         {"--device", .text = &device_text},
         {"--precision", .text = &precision_text},
+        {"--recompute", .on = &recompute},
     };
     pq_parse_flags("pretrain", argc, argv, flags, PQ_COUNT(flags));
     if (!config_path) pq_usage_error("pretrain", "--config is required");
@@ -103,6 +109,8 @@ int cmd_pretrain(int argc, char **argv) {
     int device_status = pq_device_flag("pretrain", device_text, &device);
     if (device_status) return device_status;
     pq_apply_precision("pretrain", bf16, device);
+    if (recompute && device == PQ_DEVICE_CUDA)
+        pq_usage_error("pretrain", "--recompute is the CPU trainer's (the GPU keeps its activations on the device)");
 
     /* Branching (README: Training): the branch point's file enters the identity by hash. */
     int64_t keep[64];
@@ -129,7 +137,8 @@ int cmd_pretrain(int argc, char **argv) {
         return 1;
     }
     pq_train_flags_apply(&tf, &tc);
-    if (pq_mem_guard_train("pretrain", &mc, &tc, mc.ctx, 0, data, out)) {
+    const int asked_recompute = recompute;
+    if (pq_mem_guard_train("pretrain", &mc, &tc, mc.ctx, 0, data, out, device == PQ_DEVICE_CUDA ? NULL : &recompute)) {
         json_decref(raw);
         return 1;
     }
@@ -196,11 +205,13 @@ int cmd_pretrain(int argc, char **argv) {
         json_object_set_new(manifest, "gpu", gpu_info);
     }
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
+    pq_manifest_recompute(manifest, recompute, asked_recompute);
 
     pq_model *m = pq_model_new(&mc);
     pq_model_init(m, tc.seed);
     pq_trainer_spec sp = {.kind = "pretrain", .out_dir = out, .model = m, .train = tc, .train_data = &train,
-                          .val_data = &val, .identity = identity, .device = device, .precision = precision};
+                          .val_data = &val, .identity = identity, .device = device, .precision = precision,
+                          .recompute = recompute};
     sp.keep_steps = keep, sp.n_keep_steps = n_keep, sp.branch_from = branch_from;
     pq_train_log log;
     int rc = 1;

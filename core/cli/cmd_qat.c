@@ -58,14 +58,18 @@ static void usage(void) {
            "  --device D        cpu (default; or PQ_DEVICE) or cuda: the steps and the quantizer kernels\n"
            "                    on an NVIDIA GPU (a build with make CUDA=1; README: GPU)\n"
            "  --precision P     fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
-           "                    fp32 master weights (README: Training); tf32: cuda tensor-core matmuls\n\n"
+           "                    fp32 master weights (README: Training); tf32: cuda tensor-core matmuls\n"
+           "  --recompute       keep each layer's input only and recompute its activations in the\n"
+           "                    backward: less memory, about a third more arithmetic in the layers, the\n"
+           "                    same results bit for bit (CPU; on by itself when --max-memory needs it)\n"
+           "  --max-memory SIZE plan the peak memory first and stop at once if it is over SIZE\n\n"
            "Rerunning the same command resumes from OUT/state.ckpt; a finished run is not recomputed.\n"
            "Under mpirun -np K the steps are split over K processes, as for pq pretrain.\n");
 }
 
 typedef struct {
     const char *from, *config, *bits, *quantizer, *data, *out, *device, *precision;
-    int from_scratch, scale_fp16;
+    int from_scratch, scale_fp16, recompute;
     pq_train_flags train; /* --tokens (required here), --lr, --batch, ... */
 } qat_args;
 
@@ -76,6 +80,7 @@ static void parse(int argc, char **argv, qat_args *a) {
     const pq_flag flags[] = {
         {"--from-scratch", .on = &a->from_scratch},
         {"--scale-fp16", .on = &a->scale_fp16},
+        {"--recompute", .on = &a->recompute},
         {"--from", .text = &a->from},
         {"--config", .text = &a->config},
         {"--bits", .text = &a->bits},
@@ -173,6 +178,8 @@ int cmd_qat(int argc, char **argv) {
     int device_status = pq_device_flag("qat", a.device, &device);
     if (device_status) return device_status;
     pq_apply_precision("qat", bf16, device);
+    if (a.recompute && device == PQ_DEVICE_CUDA)
+        pq_usage_error("qat", "--recompute is the CPU trainer's (the GPU keeps its activations on the device)");
     pq_qbits bits;
     pq_quantizer q;
     pq_qbits_parse(a.bits, &bits);
@@ -180,13 +187,10 @@ int cmd_qat(int argc, char **argv) {
     const int fp_control = !strcmp(a.quantizer, "none");
     if (fp_control) memset(&q, 0, sizeof q), snprintf(q.name, sizeof q.name, "none");
     else pq_quantizer_init(&q, a.quantizer, bits);
-    if (a.scale_fp16) pq_quantizer_set_scale_fp16(&q); /* checked in parse() */
-    /* The GPU quantizer kernels clamp α but do not round it yet. */
-    if (a.scale_fp16 && device == PQ_DEVICE_CUDA) {
-        fprintf(stderr, "pq qat: --scale-fp16 runs on the CPU only (the GPU quantizer kernels do not round α yet)\n");
-        return 2;
-    }
-    if (pq_mem_guard_qat(a.from, a.config, &a.train, a.data, a.out)) return 1;
+    if (a.scale_fp16) pq_quantizer_set_scale_fp16(&q); /* checked in parse(); the GPU kernels round α alike */
+    const int asked_recompute = a.recompute;
+    if (pq_mem_guard_qat(a.from, a.config, &a.train, a.data, a.out, device == PQ_DEVICE_CUDA ? NULL : &a.recompute))
+        return 1;
 
     /* One process per run directory: a second one would write the same files. Over MPI
      * rank 0 holds the lock and writes; the other ranks only read (base/dist.h). */
@@ -293,6 +297,7 @@ int cmd_qat(int argc, char **argv) {
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
+    pq_manifest_recompute(manifest, a.recompute, asked_recompute);
     if (device == PQ_DEVICE_CUDA) {
         json_t *gpu_info = pq_gpu_info(precision);
         if (!gpu_info) goto fail;
@@ -305,7 +310,7 @@ int cmd_qat(int argc, char **argv) {
     if (qa) pq_qat_param_groups(qa, &extra, &n_extra);
     pq_trainer_spec sp = {.kind = "qat", .out_dir = a.out, .model = m, .train = tc, .seq_len = T, .train_data = &train,
                           .val_data = &val, .hook = qa ? &qa->hook : NULL, .extra = extra, .n_extra = n_extra,
-                          .identity = identity, .device = device, .precision = precision};
+                          .identity = identity, .device = device, .precision = precision, .recompute = a.recompute};
     pq_gpu_weight_hook gpu_hook;
     if (qa && device == PQ_DEVICE_CUDA) pq_qat_gpu_hook(qa, &gpu_hook), sp.gpu_hook = &gpu_hook;
     pq_train_log log;

@@ -97,26 +97,49 @@ static double data_bytes(const char *spec) {
     return sum;
 }
 
-int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_train_config *tc, int T, int qat,
-                       const char *data, const char *out_dir) {
-    if (!pq_max_memory) return 0;
+/* Training's plan: the optimizer state, the activations as the run keeps them
+ * (recompute: pq_acts' PQ_ACTS_RECOMPUTE), the tokens and a resumed state. */
+static plan train_plan(const pq_model_config *mc, const pq_train_config *tc, int T, int qat, const char *data,
+                       const char *out_dir, int recompute) {
     pq_param_counts pc = pq_model_param_counts(mc);
     double P = (double)pc.total, L = (double)pc.block_linear;
     plan p = {0};
     add(&p, "process", PQ_MEM_FIXED);
     add(&p, "weights+grads+AdamW", 16 * P);
     if (qat) add(&p, "QAT effective weights (one layer)", 4 * L / mc->n_layers);
-    size_t acts = pq_acts_bytes(mc, tc->batch, T);
-    add(&p, "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
+    size_t acts = pq_acts_bytes_mode(mc, tc->batch, T, recompute ? PQ_ACTS_RECOMPUTE : PQ_ACTS_TRAIN);
+    add(&p, recompute ? "activations (recomputed)" : "activations", acts == SIZE_MAX ? 1e300 : (double)acts);
     add(&p, "tokens", data_bytes(data));
     char *state = out_dir ? pq_path_join(out_dir, "state.ckpt") : NULL;
     if (state && pq_file_exists(state)) add(&p, "resumed state", 12 * P);
     free(state);
+    return p;
+}
+
+int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_train_config *tc, int T, int qat,
+                       const char *data, const char *out_dir, int *recompute) {
+    if (!pq_max_memory) return 0;
+    int rec = recompute && *recompute;
+    plan p = train_plan(mc, tc, T, qat, data, out_dir, rec);
+    /* Over the limit with every layer's activations but within it when they are
+     * recomputed: recompute. The results are the same bits, only slower, which
+     * beats refusing a run the machine can hold. Over it either way: the refusal
+     * names the least the run needs, recomputing. */
+    if (recompute && !rec && p.bytes > pq_parse_size(pq_max_memory)) {
+        plan r = train_plan(mc, tc, T, qat, data, out_dir, 1);
+        if (r.bytes <= pq_parse_size(pq_max_memory)) {
+            fprintf(stderr, "pq %s: --max-memory %s: recomputing activations (--recompute), %.1f MiB instead of %.1f MiB: "
+                    "the same results, about a third more arithmetic in the layers\n",
+                    cmd, pq_max_memory, r.bytes / (1 << 20), p.bytes / (1 << 20));
+            *recompute = 1;
+        }
+        return check(cmd, &r);
+    }
     return check(cmd, &p);
 }
 
 int pq_mem_guard_qat(const char *from, const char *config, const pq_train_flags *flags, const char *data,
-                     const char *out_dir) {
+                     const char *out_dir, int *recompute) {
     if (!pq_max_memory) return 0;
     pq_model_config mc;
     pq_train_config tc = pq_train_config_default();
@@ -135,7 +158,7 @@ int pq_mem_guard_qat(const char *from, const char *config, const pq_train_flags 
     }
     pq_train_flags_apply(flags, &tc);
     int T = flags->seq_len > 0 ? (int)flags->seq_len : mc.ctx;
-    return pq_mem_guard_train("qat", &mc, &tc, T, 1, data, out_dir);
+    return pq_mem_guard_train("qat", &mc, &tc, T, 1, data, out_dir, recompute);
 }
 
 int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, long long gptq_tokens, int act_batch) {
@@ -153,9 +176,11 @@ int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, long long gptq_tokens, 
     plan p = {0};
     add(&p, "process", PQ_MEM_FIXED);
     if (!strcmp(cmd, "generate")) {
+        /* The decoder is built from the checkpoint's own buffers, each freed or kept as it is
+         * used (pq_infer_take_ckpt): the checkpoint, plus the largest fused linear (gate|up)
+         * while it is assembled, in fp32, or as codes of a byte a weight before packing. */
         add(&p, "checkpoint", (double)payload);
-        /* fp32 embedding/head and norms, the block linears packed (about their codes) or fp32 */
-        add(&p, "decoder weights", quantized ? 4 * (P - L) + 0.5 * L : 4 * P);
+        add(&p, "one fused linear", (quantized ? 2.0 : 8.0) * mc.ffn_dim * (double)mc.dim);
         add(&p, "KV cache", 2.0 * mc.n_layers * mc.ctx * (double)mc.n_kv_heads * pq_head_dim(&mc) * 4);
     } else {
         /* the tensors go into the fp32 model one by one, each freed once copied (pq_model_take_ckpt) */

@@ -31,13 +31,17 @@ double pq_parse_size(const char *text);
 
 /* The guards: 0 = go on (no limit, or the plan fits); 1 = the line was printed,
  * exit 1. data: the --data spec (its tokens are loaded); out_dir: a state there is
- * resumed (it is loaded next to the model). */
+ * resumed (it is loaded next to the model). recompute (NULL: the run cannot, as on
+ * cuda): in, whether --recompute was given (the activations planned as PQ_ACTS_RECOMPUTE
+ * keeps them); out, set to 1 when the plan is over the limit with every layer's
+ * activations but within it with recomputation, which the run then uses (a line on
+ * stderr says so): recomputing gives the same bits, only slower. */
 int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_train_config *tc, int T, int qat,
-                       const char *data, const char *out_dir);
+                       const char *data, const char *out_dir, int *recompute);
 /* pq qat before it reads --from (the model and train config come from the checkpoint)
  * or --config, with the command's overrides (flags) applied. */
 int pq_mem_guard_qat(const char *from, const char *config, const pq_train_flags *flags, const char *data,
-                     const char *out_dir);
+                     const char *out_dir, int *recompute);
 /* pq ptq (gptq_tokens: GPTQ's calibration tokens, 0 without GPTQ), eval, generate;
  * act_batch: sequences of the model context per forward (0: none, as rtn without --data). */
 int pq_mem_guard_ckpt(const char *cmd, const char *ckpt, long long gptq_tokens, int act_batch);

@@ -5,6 +5,7 @@
 
 #include "base/bf16.h"
 #include "cli/cli.h"
+#include "cli/mem_plan.h"
 
 void pq_parse_flags(const char *cmd, int argc, char **argv, const pq_flag *flags, size_t n) {
     for (int i = 1; i < argc; i++) {
@@ -75,4 +76,13 @@ json_t *pq_matmul_info(void) {
                      "inputs rounded to bf16 (nearest even), products summed in fp32, fp32 master weights",
                      "attention", "fp32", "kernel",
                      pq_bf16_native() ? "pq avx512_bf16 (vdpbf16ps)" : "portable (bf16-rounded copies, OpenBLAS sgemm)");
+}
+
+void pq_manifest_recompute(json_t *manifest, int on, int asked) {
+    json_object_set_new(manifest, "recompute", json_boolean(on));
+    if (on && !asked) {
+        char why[96];
+        snprintf(why, sizeof why, "--max-memory %s", pq_max_memory ? pq_max_memory : "?");
+        json_object_set_new(manifest, "recompute_reason", json_string(why));
+    }
 }

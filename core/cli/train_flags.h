@@ -71,5 +71,9 @@ int pq_parse_precision(const char *cmd, const char *text, pq_gpu_precision *gpu)
 void pq_apply_precision(const char *cmd, int bf16, pq_device device);
 /* {"precision": "bf16", "kernel": ..., ...} of this process (or {"precision": "fp32"}). */
 json_t *pq_matmul_info(void);
+/* --recompute of pretrain and qat (trainer.h): records in the manifest "recompute": on,
+ * and when on without asked (--max-memory turned it on: cli/mem_plan.h)
+ * "recompute_reason": "--max-memory SIZE". */
+void pq_manifest_recompute(json_t *manifest, int on, int asked);
 
 #endif

@@ -486,8 +486,9 @@ void pq_model_backward(pq_model *m, pq_acts *a, const uint16_t *tokens) {
     memset(a->dres, 0, sizeof(float) * ND);
     pq_rmsnorm_backward(a->dres, m->g_final_norm, a->dxn, a->res[c->n_layers], m->final_norm, a->rstdf, N, s.D);
     for (int l = c->n_layers - 1; l >= 0; l--) {
-        /* the layer's activations again, from its saved input (the same arithmetic) */
-        if (a->mode == PQ_ACTS_RECOMPUTE) layer_forward(m, a, l, a->res[l], NULL, B, T, 0);
+        /* the layer's activations again, from its saved input (the same arithmetic); the
+         * last layer's are still those the forward left in the one layer's buffer */
+        if (a->mode == PQ_ACTS_RECOMPUTE && l < c->n_layers - 1) layer_forward(m, a, l, a->res[l], NULL, B, T, 0);
         const pq_layer_ptrs *w = layer_weights(m, l);
         pq_layer_ptrs *g = &m->g[l]; /* dW, or under a hook dL/dW_eff (pq_model_finish_grads) */
         /* MLP: res[l+1] = res_mid + h Wdown^T */

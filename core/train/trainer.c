@@ -551,7 +551,7 @@ int pq_train(const pq_trainer_spec *sp, pq_train_log *log) {
         have_val = 1;
     }
     pq_model_set_hook(m, sp->hook);
-    a = pq_acts_new(&m->cfg, B, T);
+    a = pq_acts_new_mode(&m->cfg, B, T, sp->recompute ? PQ_ACTS_RECOMPUTE : PQ_ACTS_TRAIN);
     x = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
     y = pq_malloc(sizeof(uint16_t) * (size_t)B * T);
 

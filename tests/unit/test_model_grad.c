@@ -266,13 +266,14 @@ static double model_f(void *p) {
     return pq_model_forward(c->m, c->a, c->x, c->y, c->B, c->T, 0, 0.0f);
 }
 
-static void check_model_grads(const pq_weight_hook *hook) {
+/* mode: the activations the backward reads (PQ_ACTS_RECOMPUTE: remade layer by layer). */
+static void check_model_grads(const pq_weight_hook *hook, pq_acts_mode mode) {
     pq_model_config cfg = tiny_config();
     enum { B = 2, T = 5 };
     pq_model *m = pq_model_new(&cfg);
     randomize(m);
     if (hook) pq_model_set_hook(m, hook);
-    pq_acts *a = pq_acts_new(&cfg, B, T);
+    pq_acts *a = pq_acts_new_mode(&cfg, B, T, mode);
     uint16_t x[B * T], y[B * T];
     for (int i = 0; i < B * T; i++) x[i] = (uint16_t)pq_rng_below(5, 5, i, cfg.vocab), y[i] = (uint16_t)pq_rng_below(5, 6, i, cfg.vocab);
     model_ctx c = {m, a, x, y, B, T};
@@ -291,7 +292,8 @@ static void check_model_grads(const pq_weight_hook *hook) {
     pq_model_free(m);
 }
 
-Test(model_grad, whole_model) { check_model_grads(NULL); }
+Test(model_grad, whole_model) { check_model_grads(NULL, PQ_ACTS_TRAIN); }
+Test(model_grad, whole_model_recomputed) { check_model_grads(NULL, PQ_ACTS_RECOMPUTE); }
 
 /* A hook that uses W_eff = 2 W + 0.1: its backward must be dW += 2 dW_eff. Exercises the
  * whole hook plumbing (effective buffers, refresh, finish) against finite differences. */
@@ -308,7 +310,13 @@ static void affine_bwd(void *ctx, int layer, pq_linear_id which, const float *W,
 Test(model_grad, whole_model_through_hook) {
     pq_weight_hook hook = {NULL, affine_fwd, affine_bwd, NULL};
     hook_calls_fwd = hook_calls_bwd = 0;
-    check_model_grads(&hook);
+    check_model_grads(&hook, PQ_ACTS_TRAIN);
     cr_expect_eq(hook_calls_bwd, 2 * PQ_LIN_COUNT, "finish_grads calls backward once per linear");
     cr_expect_gt(hook_calls_fwd, 0);
+}
+Test(model_grad, whole_model_through_hook_recomputed) {
+    pq_weight_hook hook = {NULL, affine_fwd, affine_bwd, NULL};
+    hook_calls_fwd = hook_calls_bwd = 0;
+    check_model_grads(&hook, PQ_ACTS_RECOMPUTE);
+    cr_expect_eq(hook_calls_bwd, 2 * PQ_LIN_COUNT, "finish_grads calls backward once per linear");
 }

@@ -75,7 +75,8 @@ typedef struct {
     pq_train_log log;
 } run;
 
-static int do_run(run *r, const char *dir, int with_hook, int64_t stop_after) {
+/* recompute: the trainer's activation recomputation (trainer.h), which must not change a bit. */
+static int do_run_as(run *r, const char *dir, int with_hook, int64_t stop_after, int recompute) {
     pq_model_config mc = cfg_small(24, 12);
     pq_token_stream tr, va;
     pq_tokens_synthetic(&tr, 1, 0, 4000, 24);
@@ -87,7 +88,7 @@ static int do_run(run *r, const char *dir, int with_hook, int64_t stop_after) {
     tc.batch = 2, tc.grad_accum = 2, tc.tokens = 2 * 2 * 12 * 12, tc.eval_interval = 3, tc.eval_tokens = 48,
     tc.ckpt_interval = 4, tc.seed = 7;
     pq_trainer_spec sp = {.kind = "test", .out_dir = dir, .model = r->m, .train = tc, .train_data = &tr, .val_data = &va,
-                          .stop_after_steps = stop_after};
+                          .stop_after_steps = stop_after, .recompute = recompute};
     json_t *id = json_pack("{s:s}", "what", "resume-test");
     sp.identity = id;
     if (with_hook) {
@@ -110,6 +111,10 @@ static int do_run(run *r, const char *dir, int with_hook, int64_t stop_after) {
     json_decref(id);
     pq_tokens_free(&tr), pq_tokens_free(&va);
     return rc;
+}
+
+static int do_run(run *r, const char *dir, int with_hook, int64_t stop_after) {
+    return do_run_as(r, dir, with_hook, stop_after, 0);
 }
 
 static void free_run(run *r) {
@@ -151,6 +156,35 @@ static void resume_case(int with_hook) {
 
 Test(train_loop, resume_is_bitwise_identical, .init = mk, .fini = rm) { resume_case(0); }
 Test(train_loop, resume_with_hook_and_extra_group, .init = mk, .fini = rm) { resume_case(1); }
+
+/* Recomputing the activations in the backward gives the run of keeping them, bit for
+ * bit (weights, curves, the hook's scales), and a run killed with it resumes without it
+ * (and the reverse) to the same end: it is not part of the identity. */
+static void recompute_case(int with_hook) {
+    char d1[128], d2[128], d3[128];
+    snprintf(d1, sizeof d1, "%s/kept", tmpdir), snprintf(d2, sizeof d2, "%s/recomputed", tmpdir);
+    snprintf(d3, sizeof d3, "%s/mixed", tmpdir);
+    run a, b, c;
+    cr_assert_eq(do_run_as(&a, d1, with_hook, 0, 0), 0, "%s", pq_error());
+    cr_assert_eq(do_run_as(&b, d2, with_hook, 0, 1), 0, "%s", pq_error());
+    expect_same(&a, &b);
+    size_t n1 = 0, n2 = 0;
+    char *p1 = pq_path_join(d1, "state.ckpt"), *p2 = pq_path_join(d2, "state.ckpt");
+    char *s1 = pq_read_file(p1, &n1), *s2 = pq_read_file(p2, &n2);
+    cr_assert(s1 && s2);
+    cr_expect(n1 == n2 && !memcmp(s1, s2, n1), "the state files differ");
+    free(s1), free(s2), free(p1), free(p2);
+    free_run(&b);
+    cr_assert_eq(do_run_as(&b, d3, with_hook, 6, 1), 0, "%s", pq_error());
+    free_run(&b);
+    cr_assert_eq(do_run_as(&c, d3, with_hook, 0, 0), 0, "%s", pq_error());
+    cr_expect_eq(c.log.resumed_from, 4);
+    expect_same(&a, &c);
+    free_run(&a), free_run(&c);
+}
+
+Test(train_loop, recompute_is_bitwise_identical, .init = mk, .fini = rm) { recompute_case(0); }
+Test(train_loop, recompute_with_hook_and_extra_group, .init = mk, .fini = rm) { recompute_case(1); }
 
 Test(train_loop, two_runs_bitwise_equal_and_seed_matters) {
     run a, b;
