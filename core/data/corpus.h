@@ -57,10 +57,10 @@ int pq_corpus_build_from(const char *recipes_dir, const char *data_dir, int forc
 int pq_corpus_up_to_date(const char *recipes_dir, const char *data_dir);
 
 /* Source selections: the default (NULL) builds the sources corpus.json lists;
- * an opt-in selection S builds those corpus-S.json lists instead (same recipe
- * folder, same format), e.g. "next", the candidate corpus of issue 16 that a
- * later session makes the default. The default build never reads corpus-S.json,
- * so adding a selection changes neither its build key nor its outputs. */
+ * a selection S builds those corpus-S.json lists instead (same recipe folder,
+ * same format), e.g. a subset of the sources to build quickly or to measure
+ * candidates. The default build never reads corpus-S.json, so adding a
+ * selection changes neither its build key nor its outputs. */
 int pq_corpus_selection_ok(const char *selection); /* NULL or 1-64 of [a-z0-9-] */
 int pq_corpus_build_sel(const char *recipes_dir, const char *selection, const char *data_dir, int force, int verbose);
 int pq_corpus_up_to_date_sel(const char *recipes_dir, const char *selection, const char *data_dir);

@@ -30,7 +30,7 @@ typedef struct {
     int skip_corpus;      /* use the corpus already in <data>/corpus */
     int force;            /* rebuild every step */
     int verbose;          /* progress on stderr */
-    const char *sources;  /* NULL = corpus.json; else the opt-in corpus-<sources>.json (corpus.h) */
+    const char *sources;  /* NULL = corpus.json; else the selection corpus-<sources>.json (corpus.h) */
 } pq_data_options;
 
 typedef struct {

@@ -372,15 +372,26 @@ Test(sources_corpus, opt_in_selection) {
 }
 
 /* The repository's recipes: the default build key is the one datasets/stats.json
- * was measured on (the opt-in "next" selection must not move it), and the next
- * selection loads (every recipe and file list present and well-formed). */
-Test(sources_corpus, repository_selections) {
-    json_t *stats = pq_json_read("datasets/stats.json");
+ * was measured on (so stats.json is regenerated whenever a recipe, the source
+ * order or PQ_CORPUS_FORMAT changes), and stats.json has one row per source of
+ * corpus.json, in its order. */
+Test(sources_corpus, repository_default) {
+    json_t *stats = pq_json_read("datasets/stats.json"), *corpus = pq_json_read("datasets/corpus.json");
     cr_assert_not_null(stats, "%s", pq_error());
-    char key[PQ_SHA256_HEX], next[PQ_SHA256_HEX];
+    cr_assert_not_null(corpus, "%s", pq_error());
+    char key[PQ_SHA256_HEX];
     cr_assert_eq(pq_corpus_build_key("datasets", NULL, key), 0, "%s", pq_error());
     cr_assert_str_eq(key, json_string_value(json_object_get(stats, "corpus_build_key")));
-    cr_assert_eq(pq_corpus_build_key("datasets", "next", next), 0, "%s", pq_error());
-    cr_assert_str_neq(key, next);
-    json_decref(stats);
+    json_t *order = json_object_get(corpus, "sources"), *rows = json_object_get(stats, "sources");
+    cr_assert_eq(json_object_size(rows), json_array_size(order));
+    size_t i = 0;
+    const char *name;
+    json_t *row;
+    json_object_foreach(rows, name, row) {
+        cr_assert_str_eq(name, json_string_value(json_array_get(order, i)), "stats.json row %zu", i);
+        cr_assert(json_is_object(json_object_get(row, "tokens_8192")), "%s: no 8k tokens in stats.json", name);
+        cr_assert(json_is_object(json_object_get(row, "tokens_4096")), "%s: no 4k tokens in stats.json", name);
+        i++;
+    }
+    json_decref(stats), json_decref(corpus);
 }
