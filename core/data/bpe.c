@@ -11,6 +11,7 @@
 #include "base/fsio.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "data/strmap.h"
 
 /* ================================================================ pre-tokenizer */
 
@@ -107,23 +108,7 @@ size_t pq_bpe_chunk_end(const uint8_t *t, size_t n, size_t pos) {
     return run_end(t, n, pos, pos, cls);
 }
 
-/* ================================================================ hash maps */
-
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p + i, n - i);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 29;
-    return h | 1; /* 0 marks an empty slot */
-}
+/* ================================================================ pair map */
 
 static uint64_t mix64(uint64_t x) {
     x ^= x >> 33;
@@ -132,80 +117,6 @@ static uint64_t mix64(uint64_t x) {
     x *= 0xC4CEB9FE1A85EC53ull;
     x ^= x >> 33;
     return x;
-}
-
-/* byte string -> int64, keys copied into an arena. */
-typedef struct {
-    uint64_t h;
-    uint64_t off;
-    uint32_t len;
-    int64_t val;
-} sm_slot;
-
-typedef struct {
-    sm_slot *slots;
-    size_t cap, used;
-    uint8_t *arena;
-    size_t arena_n, arena_cap;
-} strmap;
-
-static void sm_init(strmap *m, size_t cap) {
-    memset(m, 0, sizeof *m);
-    m->cap = cap;
-    m->slots = pq_calloc(cap, sizeof *m->slots);
-}
-
-static void sm_free(strmap *m) {
-    free(m->slots);
-    free(m->arena);
-    memset(m, 0, sizeof *m);
-}
-
-static void sm_grow(strmap *m) {
-    sm_slot *old = m->slots;
-    size_t oldcap = m->cap;
-    m->cap *= 2;
-    m->slots = pq_calloc(m->cap, sizeof *m->slots);
-    for (size_t i = 0; i < oldcap; i++) {
-        if (!old[i].h) continue;
-        size_t j = old[i].h & (m->cap - 1);
-        while (m->slots[j].h) j = (j + 1) & (m->cap - 1);
-        m->slots[j] = old[i];
-    }
-    free(old);
-}
-
-/* The slot for key (found, or empty where it would go). */
-static sm_slot *sm_find(strmap *m, const uint8_t *key, size_t n, uint64_t h) {
-    size_t j = h & (m->cap - 1);
-    for (;;) {
-        sm_slot *s = &m->slots[j];
-        if (!s->h || (s->h == h && s->len == n && memcmp(m->arena + s->off, key, n) == 0)) return s;
-        j = (j + 1) & (m->cap - 1);
-    }
-}
-
-/* Inserts key (value 0) if absent; returns its slot. */
-static sm_slot *sm_upsert(strmap *m, const uint8_t *key, size_t n) {
-    uint64_t h = hash_bytes(key, n);
-    sm_slot *s = sm_find(m, key, n, h);
-    if (s->h) return s;
-    if (2 * (m->used + 1) > m->cap) {
-        sm_grow(m);
-        s = sm_find(m, key, n, h);
-    }
-    if (m->arena_n + n > m->arena_cap) {
-        m->arena_cap = PQ_MAX(2 * m->arena_cap, m->arena_n + n + 4096);
-        m->arena = pq_realloc(m->arena, m->arena_cap);
-    }
-    memcpy(m->arena + m->arena_n, key, n);
-    s->h = h;
-    s->off = m->arena_n;
-    s->len = (uint32_t)n;
-    s->val = 0;
-    m->arena_n += n;
-    m->used++;
-    return s;
 }
 
 /* pair (a, b) -> int32, for pair indices and merge ranks. Key a<<32|b, stored +1. */
@@ -267,8 +178,8 @@ struct pq_bpe {
     uint32_t *tok_len;
     uint8_t *tok_bytes;
     char hash[PQ_SHA256_HEX];
-    /* chunk -> tokens cache: val = offset * 128 + count into cache_tokens */
-    strmap cache;
+    /* chunk -> tokens cache: value = offset * 128 + count into cache_tokens */
+    pq_strmap *cache;
     int32_t *cache_tokens;
     size_t cache_n, cache_cap;
 };
@@ -341,7 +252,7 @@ pq_bpe *pq_bpe_from_merges(const int32_t (*merges)[2], int n_merges) {
     char *s = serialize(b, &n);
     pq_sha256_hex(s, n, b->hash);
     free(s);
-    sm_init(&b->cache, 1 << 12);
+    b->cache = pq_strmap_new_sized(1 << 12);
     return b;
 }
 
@@ -352,7 +263,7 @@ void pq_bpe_free(pq_bpe *b) {
     free(b->tok_off);
     free(b->tok_len);
     free(b->tok_bytes);
-    sm_free(&b->cache);
+    pq_strmap_free(b->cache);
     free(b->cache_tokens);
     free(b);
 }
@@ -493,24 +404,22 @@ void pq_bpe_encode(pq_bpe *b, const char *text, size_t n, int32_t **out, size_t 
             *cap = PQ_MAX(2 * *cap, *n_out + len + 1024);
             *out = pq_realloc(*out, sizeof **out * *cap);
         }
-        uint64_t h = hash_bytes(t + pos, len);
-        sm_slot *slot = sm_find(&b->cache, t + pos, len, h);
-        if (slot->h) {
-            size_t off = (size_t)slot->val >> 7, cnt = (size_t)slot->val & 127;
+        int64_t cached;
+        if (pq_strmap_get(b->cache, t + pos, len, &cached)) {
+            size_t off = (size_t)cached >> 7, cnt = (size_t)cached & 127;
             memcpy(*out + *n_out, b->cache_tokens + off, cnt * sizeof(int32_t));
             *n_out += cnt;
         } else {
             int cnt = encode_chunk(b, t + pos, len, sym);
             memcpy(*out + *n_out, sym, (size_t)cnt * sizeof(int32_t));
             *n_out += (size_t)cnt;
-            if (b->cache.used < CACHE_MAX_ENTRIES) {
+            if (pq_strmap_size(b->cache) < CACHE_MAX_ENTRIES) {
                 if (b->cache_n + (size_t)cnt > b->cache_cap) {
                     b->cache_cap = PQ_MAX(2 * b->cache_cap, b->cache_n + 4096);
                     b->cache_tokens = pq_realloc(b->cache_tokens, sizeof *b->cache_tokens * b->cache_cap);
                 }
                 memcpy(b->cache_tokens + b->cache_n, sym, (size_t)cnt * sizeof(int32_t));
-                sm_slot *s2 = sm_upsert(&b->cache, t + pos, len);
-                s2->val = (int64_t)(b->cache_n << 7 | (size_t)cnt);
+                *pq_strmap_upsert(b->cache, t + pos, len, NULL) = (int64_t)(b->cache_n << 7 | (size_t)cnt);
                 b->cache_n += (size_t)cnt;
             }
         }
@@ -541,19 +450,19 @@ char *pq_bpe_decode(const pq_bpe *b, const int32_t *tokens, size_t n, size_t *n_
 /* ================================================================ training */
 
 struct pq_bpe_trainer {
-    strmap words; /* chunk -> count */
+    pq_strmap *words; /* chunk -> count */
     uint64_t total;
 };
 
 pq_bpe_trainer *pq_bpe_trainer_new(void) {
     pq_bpe_trainer *t = pq_calloc(1, sizeof *t);
-    sm_init(&t->words, 1 << 16);
+    t->words = pq_strmap_new_sized(1 << 16);
     return t;
 }
 
 void pq_bpe_trainer_free(pq_bpe_trainer *t) {
     if (!t) return;
-    sm_free(&t->words);
+    pq_strmap_free(t->words);
     free(t);
 }
 
@@ -561,7 +470,7 @@ void pq_bpe_trainer_add_n(pq_bpe_trainer *t, const char *text, size_t n, int64_t
     const uint8_t *s = (const uint8_t *)text;
     for (size_t pos = 0; pos < n;) {
         size_t e = pq_bpe_chunk_end(s, n, pos);
-        sm_upsert(&t->words, s + pos, e - pos)->val += count;
+        *pq_strmap_upsert(t->words, s + pos, e - pos, NULL) += count;
         t->total += (uint64_t)count;
         pos = e;
     }
@@ -571,7 +480,7 @@ void pq_bpe_trainer_add(pq_bpe_trainer *t, const char *text, size_t n) { pq_bpe_
 
 size_t pq_bpe_trainer_words(const pq_bpe_trainer *t, uint64_t *total) {
     if (total) *total = t->total;
-    return t->words.used;
+    return pq_strmap_size(t->words);
 }
 
 typedef struct {
@@ -686,24 +595,19 @@ pq_bpe *pq_bpe_trainer_finish(pq_bpe_trainer *t, int vocab_size, int show_progre
     train_state st;
     memset(&st, 0, sizeof st);
     /* The merges depend only on the counts and the tie-break rule, not on word order. */
-    strmap *m = &t->words;
-    sm_slot **order = pq_malloc(sizeof *order * (m->used ? m->used : 1));
-    int nw = 0;
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].h) order[nw++] = &m->slots[i];
+    int nw = (int)pq_strmap_size(t->words);
+    const uint8_t **word = pq_malloc(sizeof *word * (nw ? nw : 1));
     st.n_words = nw;
     st.freq = pq_malloc(sizeof *st.freq * (nw ? nw : 1));
     st.off = pq_malloc(sizeof *st.off * (nw ? nw : 1));
     st.len = pq_malloc(sizeof *st.len * (nw ? nw : 1));
-    st.syms = pq_malloc(sizeof *st.syms * (m->arena_n ? m->arena_n : 1));
-    size_t at = 0;
-    for (int w = 0; w < nw; w++) {
-        st.freq[w] = order[w]->val;
-        st.off[w] = at;
-        st.len[w] = (int)order[w]->len;
-        for (uint32_t k = 0; k < order[w]->len; k++) st.syms[at++] = m->arena[order[w]->off + k];
-    }
-    free(order);
+    size_t at = 0, pos = 0, len;
+    for (int w = 0; pq_strmap_next(t->words, &pos, &word[w], &len, &st.freq[w]); w++)
+        st.off[w] = at, st.len[w] = (int)len, at += len;
+    st.syms = pq_malloc(sizeof *st.syms * (at ? at : 1));
+    for (int w = 0; w < nw; w++)
+        for (int k = 0; k < st.len[w]; k++) st.syms[st.off[w] + (size_t)k] = word[w][k];
+    free(word);
     pm_init(&st.index, 1 << 18);
     for (int w = 0; w < nw; w++) add_word_pairs(&st, w, -1, -1, NULL, NULL);
     heap h = {0};
