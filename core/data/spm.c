@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/fsio.h"
 #include "base/util.h"
 #include "data/strmap.h"
@@ -304,17 +305,6 @@ const uint8_t *pq_spm_token_bytes(const pq_spm *s, int32_t id, size_t *len) {
 
 /* ---- normalization --------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} bytes;
-
-static void put(bytes *b, const void *p, size_t n) {
-    if (b->n + n > b->cap) b->p = pq_realloc(b->p, b->cap = (b->n + n) * 2 + 64);
-    memcpy(b->p + b->n, p, n);
-    b->n += n;
-}
-
 /* Length of the longest piece of map (at most max bytes) that starts text, or 0. */
 static size_t longest_in(const pq_strmap *map, size_t max, const uint8_t *p, size_t n) {
     for (size_t l = PQ_MIN(max, n); l > 0; l--)
@@ -355,12 +345,12 @@ static size_t normalize_prefix(const pq_spm *s, const uint8_t *p, size_t n, cons
     return *out = p, *out_n = l, l;
 }
 
-static void add_ws(const pq_spm *s, bytes *b) {
-    if (s->escape_ws) put(b, SPACE_SYMBOL, 3);
-    else put(b, " ", 1);
+static void add_ws(const pq_spm *s, pq_buf *b) {
+    if (s->escape_ws) pq_buf_put(b, SPACE_SYMBOL, 3);
+    else pq_buf_put(b, " ", 1);
 }
 
-static void normalize(const pq_spm *s, const uint8_t *p, size_t n, bytes *out) {
+static void normalize(const pq_spm *s, const uint8_t *p, size_t n, pq_buf *out) {
     const uint8_t *r;
     size_t rn, used;
     if (s->remove_extra_ws) /* leading whitespace */
@@ -373,8 +363,8 @@ static void normalize(const pq_spm *s, const uint8_t *p, size_t n, bytes *out) {
         while (prev_space && rn && r[0] == ' ') r++, rn--;
         if (rn) {
             for (size_t i = 0; i < rn; i++) {
-                if (s->escape_ws && r[i] == ' ') put(out, SPACE_SYMBOL, 3);
-                else put(out, r + i, 1);
+                if (s->escape_ws && r[i] == ' ') pq_buf_put(out, SPACE_SYMBOL, 3);
+                else pq_buf_put(out, r + i, 1);
             }
             prev_space = r[rn - 1] == ' ';
         }
@@ -384,7 +374,7 @@ static void normalize(const pq_spm *s, const uint8_t *p, size_t n, bytes *out) {
     if (s->remove_extra_ws) { /* trailing whitespace */
         const char *sp = s->escape_ws ? SPACE_SYMBOL : " ";
         size_t k = strlen(sp);
-        while (out->n >= k && !memcmp(out->p + out->n - k, sp, k)) out->n -= k;
+        while (out->len >= k && !memcmp(out->data + out->len - k, sp, k)) out->len -= k;
     }
     if (s->ws_suffix && s->add_dummy_prefix) add_ws(s, out);
 }
@@ -562,19 +552,20 @@ static void push_id(int32_t **out, size_t *n_out, size_t *cap, int32_t id) {
 }
 
 void pq_spm_encode(const pq_spm *s, const char *text, size_t n, int32_t **out, size_t *n_out, size_t *cap) {
-    bytes t = {0};
+    pq_buf t = {0};
     normalize(s, (const uint8_t *)text, n, &t);
     segs sg = {0};
-    if (t.n) (s->model_type == BPE ? encode_bpe : encode_unigram)(s, t.p, t.n, &sg);
+    const uint8_t *tp = (const uint8_t *)t.data;
+    if (t.len) (s->model_type == BPE ? encode_bpe : encode_unigram)(s, tp, t.len, &sg);
     int prev_unk = 0;
     for (size_t i = 0; i < sg.n; i++) {
         int unk = sg.v[i].id == s->unk_id;
         if (unk && s->byte_fallback)
-            for (size_t k = 0; k < sg.v[i].n; k++) push_id(out, n_out, cap, s->byte_id[t.p[sg.v[i].off + k]]);
+            for (size_t k = 0; k < sg.v[i].n; k++) push_id(out, n_out, cap, s->byte_id[tp[sg.v[i].off + k]]);
         else if (!(unk && prev_unk)) /* a run of unknowns is one unk */
             push_id(out, n_out, cap, sg.v[i].id);
         prev_unk = unk;
     }
     free(sg.v);
-    free(t.p);
+    pq_buf_free(&t);
 }

@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/fsio.h"
 #include "base/manifest.h"
 #include "base/progress.h"
 #include "base/util.h"
-#include "data/sources/source.h"
 #include "harness/scheduler.h"
 
 /* 'it', with each ' written as '\'' : one shell word, whatever it holds. */

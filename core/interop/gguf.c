@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/fsio.h"
 #include "base/util.h"
 #include "data/hf_bpe.h"
@@ -18,31 +19,18 @@ enum { T_U32 = 4, T_I32 = 5, T_F32 = 6, T_BOOL = 7, T_STR = 8, T_ARR = 9 };     
 enum { G_F32 = 0, G_Q4_0 = 2, G_Q8_0 = 8, G_Q2_K = 10, G_TQ1_0 = 34, G_TQ2_0 = 35 }; /* ggml tensor types */
 #define ALIGN 32
 
-/* ---- a growable byte buffer ---------------------------------------------------------- */
+/* ---- the byte stream (little-endian values into a pq_buf) -------------------------------- */
 
-typedef struct {
-    uint8_t *p;
-    size_t n, cap;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->n + n > b->cap) {
-        b->cap = (b->n + n) * 2 + 256;
-        b->p = pq_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-static void put_u32(buf *b, uint32_t v) { put(b, &v, 4); } /* x86-64 and aarch64: little-endian, as GGUF */
-static void put_u64(buf *b, uint64_t v) { put(b, &v, 8); }
-static void put_str(buf *b, const char *s, size_t n) { put_u64(b, n), put(b, s, n); }
-static void kv_key(buf *b, const char *k, uint32_t type) { put_str(b, k, strlen(k)), put_u32(b, type); }
-static void kv_u32(buf *b, int *n, const char *k, uint32_t v) { kv_key(b, k, T_U32), put_u32(b, v), (*n)++; }
-static void kv_f32(buf *b, int *n, const char *k, float v) { kv_key(b, k, T_F32), put(b, &v, 4), (*n)++; }
-static void kv_str(buf *b, int *n, const char *k, const char *v) { kv_key(b, k, T_STR), put_str(b, v, strlen(v)), (*n)++; }
-static void kv_bool(buf *b, int *n, const char *k, int v) {
+static void put_u32(pq_buf *b, uint32_t v) { pq_buf_put(b, &v, 4); } /* x86-64 and aarch64: little-endian, as GGUF */
+static void put_u64(pq_buf *b, uint64_t v) { pq_buf_put(b, &v, 8); }
+static void put_str(pq_buf *b, const char *s, size_t n) { put_u64(b, n), pq_buf_put(b, s, n); }
+static void kv_key(pq_buf *b, const char *k, uint32_t type) { put_str(b, k, strlen(k)), put_u32(b, type); }
+static void kv_u32(pq_buf *b, int *n, const char *k, uint32_t v) { kv_key(b, k, T_U32), put_u32(b, v), (*n)++; }
+static void kv_f32(pq_buf *b, int *n, const char *k, float v) { kv_key(b, k, T_F32), pq_buf_put(b, &v, 4), (*n)++; }
+static void kv_str(pq_buf *b, int *n, const char *k, const char *v) { kv_key(b, k, T_STR), put_str(b, v, strlen(v)), (*n)++; }
+static void kv_bool(pq_buf *b, int *n, const char *k, int v) {
     uint8_t x = (uint8_t)!!v;
-    kv_key(b, k, T_BOOL), put(b, &x, 1), (*n)++;
+    kv_key(b, k, T_BOOL), pq_buf_put(b, &x, 1), (*n)++;
 }
 
 /* fp16 bits of f if f is exactly an fp16 number (the only case a block scale may take). */
@@ -360,7 +348,7 @@ static void byte_to_unicode(char table[256][4]) {
     }
 }
 
-static int put_tokenizer(buf *b, int *nkv, const char *path, int vocab) {
+static int put_tokenizer(pq_buf *b, int *nkv, const char *path, int vocab) {
     FILE *f = fopen(path, "r");
     if (!f) return pq_fail("%s: cannot open", path);
     int ver, v, bos, eos, nm;
@@ -402,7 +390,8 @@ static int put_tokenizer(buf *b, int *nkv, const char *path, int vocab) {
         kv_key(b, "tokenizer.ggml.merges", T_ARR), put_u32(b, T_STR), put_u64(b, (uint64_t)nm), (*nkv)++;
         for (int i = 0; i < nm; i++) {
             size_t la = strlen(tok[mg[i][0]]), lb = strlen(tok[mg[i][1]]);
-            put_u64(b, la + 1 + lb), put(b, tok[mg[i][0]], la), put(b, " ", 1), put(b, tok[mg[i][1]], lb);
+            put_u64(b, la + 1 + lb), pq_buf_put(b, tok[mg[i][0]], la);
+            pq_buf_put(b, " ", 1), pq_buf_put(b, tok[mg[i][1]], lb);
         }
         kv_u32(b, nkv, "tokenizer.ggml.bos_token_id", 256);
         kv_u32(b, nkv, "tokenizer.ggml.eos_token_id", 257);
@@ -417,7 +406,7 @@ static int put_tokenizer(buf *b, int *nkv, const char *path, int vocab) {
 
 /* tokenizer.ggml.tokens and token_type: tok[i] (len[i] bytes) of type[i], ids the
  * tokenizer leaves unused padded to the model's vocab as unused [PADi]. */
-static void put_vocab(buf *b, int *nkv, char **tok, const size_t *len, const int32_t *type, int vocab) {
+static void put_vocab(pq_buf *b, int *nkv, char **tok, const size_t *len, const int32_t *type, int vocab) {
     char pad[32];
     kv_key(b, "tokenizer.ggml.tokens", T_ARR), put_u32(b, T_STR), put_u64(b, (uint64_t)vocab), (*nkv)++;
     for (int i = 0; i < vocab; i++) {
@@ -428,7 +417,7 @@ static void put_vocab(buf *b, int *nkv, char **tok, const size_t *len, const int
     for (int i = 0; i < vocab; i++) put_u32(b, tok[i] ? (uint32_t)type[i] : 5u); /* 5: unused */
 }
 
-static void put_special_ids(buf *b, int *nkv, int32_t bos, int32_t eos) {
+static void put_special_ids(pq_buf *b, int *nkv, int32_t bos, int32_t eos) {
     if (bos >= 0) kv_u32(b, nkv, "tokenizer.ggml.bos_token_id", (uint32_t)bos);
     if (eos >= 0) kv_u32(b, nkv, "tokenizer.ggml.eos_token_id", (uint32_t)eos);
     kv_bool(b, nkv, "tokenizer.ggml.add_bos_token", bos >= 0);
@@ -474,7 +463,7 @@ static void merge_text(const json_t *m, const char **a, const char **b, char **p
  * highest: a token's score is minus the rank of the first merge that makes it
  * (the conversion lists every split of a piece together, by the piece's score),
  * below every merge for the rest. */
-static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
+static int put_hf_tokenizer(pq_buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
                             json_t *note) {
     pq_hf_bpe *t = pq_hf_bpe_parse(data, n, path);
     if (!t) return -1;
@@ -512,7 +501,7 @@ static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data
             free(both), free(pair);
         }
         kv_key(b, "tokenizer.ggml.scores", T_ARR), put_u32(b, T_F32), put_u64(b, (uint64_t)vocab), (*nkv)++;
-        for (int k = 0; k < vocab; k++) put(b, &score[k], 4);
+        for (int k = 0; k < vocab; k++) pq_buf_put(b, &score[k], 4);
         for (int k = 0; k < vocab; k++)
             if (tok[k] && type[k] == 2) kv_u32(b, nkv, "tokenizer.ggml.unknown_token_id", (uint32_t)k);
         kv_bool(b, nkv, "tokenizer.ggml.add_space_prefix", prefix);
@@ -527,7 +516,8 @@ static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data
             const char *l, *r;
             char *pair;
             merge_text(m, &l, &r, &pair);
-            put_u64(b, strlen(l) + 1 + strlen(r)), put(b, l, strlen(l)), put(b, " ", 1), put(b, r, strlen(r));
+            put_u64(b, strlen(l) + 1 + strlen(r)), pq_buf_put(b, l, strlen(l));
+            pq_buf_put(b, " ", 1), pq_buf_put(b, r, strlen(r));
             free(pair);
         }
     }
@@ -541,7 +531,7 @@ static int put_hf_tokenizer(buf *b, int *nkv, const char *path, const char *data
 
 /* A SentencePiece BPE model as llama.cpp's llama model: the pieces as the file has
  * them, their scores and types, unk, add_space_prefix = add_dummy_prefix. */
-static int put_spm_tokenizer(buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
+static int put_spm_tokenizer(pq_buf *b, int *nkv, const char *path, const char *data, size_t n, int vocab, int32_t bos, int32_t eos,
                              json_t *note) {
     pq_spm *s = pq_spm_parse((const uint8_t *)data, n, path);
     if (!s) return -1;
@@ -564,7 +554,7 @@ static int put_spm_tokenizer(buf *b, int *nkv, const char *path, const char *dat
         kv_str(b, nkv, "tokenizer.ggml.pre", "default");
         put_vocab(b, nkv, tok, len, type, vocab);
         kv_key(b, "tokenizer.ggml.scores", T_ARR), put_u32(b, T_F32), put_u64(b, (uint64_t)vocab), (*nkv)++;
-        for (int i = 0; i < vocab; i++) put(b, &score[i], 4);
+        for (int i = 0; i < vocab; i++) pq_buf_put(b, &score[i], 4);
         if (unk >= 0) kv_u32(b, nkv, "tokenizer.ggml.unknown_token_id", (uint32_t)unk);
         kv_bool(b, nkv, "tokenizer.ggml.add_space_prefix", pq_spm_add_dummy_prefix(s));
         if (pq_spm_normalizes(s))
@@ -580,7 +570,7 @@ static int put_spm_tokenizer(buf *b, int *nkv, const char *path, const char *dat
 }
 
 /* pq's own tokenizer, a tokenizer.json or a tokenizer.model, by its first bytes. */
-static int put_any_tokenizer(buf *b, int *nkv, const pq_gguf_options *opt, int vocab, json_t *note) {
+static int put_any_tokenizer(pq_buf *b, int *nkv, const pq_gguf_options *opt, int vocab, json_t *note) {
     size_t n;
     char *data = pq_read_file(opt->tokenizer, &n);
     if (!data) return -1;
@@ -641,7 +631,7 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
         r->data = pq_malloc(r->bytes);
         rope_freqs(&cfg, (float *)r->data);
     }
-    buf kv = {0}, out = {0};
+    pq_buf kv = {0}, out = {0};
     int nkv = 0;
     if (!rc) {
         kv_str(&kv, &nkv, "general.architecture", "llama");
@@ -660,8 +650,8 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
         if (tokenizer) rc = put_any_tokenizer(&kv, &nkv, opt, cfg.vocab, notes);
     }
     if (!rc) {
-        put(&out, "GGUF", 4), put_u32(&out, 3), put_u64(&out, (uint64_t)nt), put_u64(&out, (uint64_t)nkv);
-        put(&out, kv.p, kv.n);
+        pq_buf_put(&out, "GGUF", 4), put_u32(&out, 3), put_u64(&out, (uint64_t)nt), put_u64(&out, (uint64_t)nkv);
+        pq_buf_put(&out, kv.data, kv.len);
         uint64_t off = 0;
         for (int i = 0; i < nt; i++) { /* tensor infos: dims innermost first */
             put_str(&out, g[i].name, strlen(g[i].name));
@@ -671,12 +661,13 @@ int pq_gguf_export(const pq_ckpt *c, const char *what, const pq_gguf_options *op
             off += (g[i].bytes + ALIGN - 1) / ALIGN * ALIGN;
         }
         static const uint8_t zeros[ALIGN];
-        put(&out, zeros, (ALIGN - out.n % ALIGN) % ALIGN);
-        for (int i = 0; i < nt; i++) put(&out, g[i].data, g[i].bytes), put(&out, zeros, (ALIGN - g[i].bytes % ALIGN) % ALIGN);
-        rc = pq_write_file_atomic(path, out.p, out.n);
+        pq_buf_put(&out, zeros, (ALIGN - out.len % ALIGN) % ALIGN);
+        for (int i = 0; i < nt; i++)
+            pq_buf_put(&out, g[i].data, g[i].bytes), pq_buf_put(&out, zeros, (ALIGN - g[i].bytes % ALIGN) % ALIGN);
+        rc = pq_write_file_atomic(path, out.data, out.len);
     }
     for (int i = 0; i < nt; i++) free(g[i].data);
-    free(g), free(kv.p), free(out.p);
+    free(g), pq_buf_free(&kv), pq_buf_free(&out);
     pq_model_free(m);
     if (!rc && report) *report = json_pack("{s:o, s:o}", "tensors", rep, "notes", notes);
     else json_decref(rep), json_decref(notes);

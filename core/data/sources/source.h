@@ -1,4 +1,4 @@
-/* source.h — what the source decoders share: text buffers, the document sink,
+/* source.h — what the source decoders share: text helpers, the document sink,
  * the held-out rules and one entry point per decoder.
  *
  * A decoder turns the extracted files of one Debian package (already verified
@@ -13,22 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- growable byte buffer -------------------------------------------------- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} pq_buf;
-
-void pq_buf_reserve(pq_buf *b, size_t extra);
-void pq_buf_put(pq_buf *b, const void *data, size_t n);
-void pq_buf_putc(pq_buf *b, char c);
-void pq_buf_puts(pq_buf *b, const char *s);
-void pq_buf_printf(pq_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* NUL-terminates without counting the NUL; returns data. */
-char *pq_buf_cstr(pq_buf *b);
-void pq_buf_clear(pq_buf *b);
-void pq_buf_free(pq_buf *b);
+#include "base/buf.h" /* pq_buf, which every decoder writes into */
 
 /* ---- text helpers ---------------------------------------------------------- */
 
@@ -45,8 +30,6 @@ void pq_text_append_clean(pq_buf *out, const char *s, size_t n);
 void pq_text_reflow(pq_buf *out, const char *s, size_t n);
 /* Whitespace-separated words. */
 int64_t pq_text_words(const char *s, size_t n);
-/* Removes trailing spaces and newlines. */
-void pq_buf_rtrim(pq_buf *b);
 
 /* pq_fail_prefix("%s", what): "<what>: <the current error>". */
 int pq_fail_in(const char *what);
