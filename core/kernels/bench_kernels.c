@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bench.h"
 #include "base/blas.h"
 #include "base/fsio.h"
 #include "base/manifest.h"
@@ -84,16 +85,6 @@ typedef struct {
     int done;
 } bench;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 /* --- memory bandwidth ------------------------------------------------------- */
 
 /* STREAM triad a = b + s·c over arrays far larger than the cache (each half
@@ -131,8 +122,8 @@ static void measure_bandwidth(bench *B, int pass) {
         /* the limit so far: the median of the passes made (provisional until the last) */
         double t[NPASSES], r[NPASSES];
         for (int p = 0; p <= pass; p++) t[p] = B->triad_pass[p][threads], r[p] = B->read_pass[p][threads];
-        B->triad_gbs[threads] = median(t, pass + 1);
-        B->read_gbs[threads] = median(r, pass + 1);
+        B->triad_gbs[threads] = pq_median(t, pass + 1);
+        B->read_gbs[threads] = pq_median(r, pass + 1);
     }
     free(a), free(b), free(c);
 }
@@ -153,7 +144,7 @@ static double time_calls(const bench *B, call_fn fn, void *ctx, int ncopies, int
         fn(ctx, ncopies > 1 ? (n + 2) % ncopies : 0);
         t[n++] = pq_now() - t0;
     }
-    double m = median(t, n);
+    double m = pq_median(t, n);
     free(t);
     *reps_out = n;
     return m;
@@ -465,13 +456,10 @@ static double paired_decode_ratio(const json_t *b2, const json_t *b4, double *ra
     const json_t *r2 = json_object_get(b2, "rounds_ms_per_token"), *r4 = json_object_get(b4, "rounds_ms_per_token");
     *n = (int)PQ_MIN(json_array_size(r2), json_array_size(r4));
     if (*n == 0) return NAN;
-    double sorted[64];
     *n = PQ_MIN(*n, 64);
-    for (int k = 0; k < *n; k++) {
+    for (int k = 0; k < *n; k++)
         ratios[k] = json_real_value(json_array_get(r4, (size_t)k)) / json_real_value(json_array_get(r2, (size_t)k));
-        sorted[k] = ratios[k];
-    }
-    return median(sorted, *n);
+    return pq_median(ratios, *n);
 }
 
 static json_t *summarize(const bench *B, const json_t *decode) {

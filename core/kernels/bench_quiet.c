@@ -4,22 +4,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+#include "base/bench.h"
 #include "base/util.h"
-
-static double read_load1(void) {
-    FILE *f = fopen("/proc/loadavg", "r");
-    double l = -1.0;
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1) l = -1.0;
-        fclose(f);
-    }
-    return l;
-}
 
 /* The aggregate "cpu" line of /proc/stat, in seconds; zeros if unreadable. */
 static void read_cpu_times(double *busy_s, double *steal_s) {
@@ -37,13 +26,6 @@ static void read_cpu_times(double *busy_s, double *steal_s) {
     *steal_s = (double)steal / hz;
 }
 
-static double own_cpu_seconds(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
-
 /* A fixed chain of dependent multiply-adds (about 20 ms on a 4 GHz core): no
  * memory traffic, so its time moves only with the core's clock and with
  * whoever else runs on it. */
@@ -57,21 +39,15 @@ static double spin_once_ms(void) {
     return (pq_now() - t0) * 1e3;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void pq_machine_sample_take(pq_machine_sample *s) {
     memset(s, 0, sizeof *s);
-    s->load1 = read_load1();
+    double load[3];
+    pq_load_average(load);
+    s->load1 = load[0];
     for (int i = 0; i < PQ_QUIET_SPINS; i++) s->spin_ms[i] = spin_once_ms();
-    double sorted[PQ_QUIET_SPINS];
-    memcpy(sorted, s->spin_ms, sizeof sorted);
-    qsort(sorted, PQ_QUIET_SPINS, sizeof *sorted, cmp_double);
-    s->spin_median_ms = sorted[PQ_QUIET_SPINS / 2];
+    s->spin_median_ms = pq_median(s->spin_ms, PQ_QUIET_SPINS);
     read_cpu_times(&s->busy_s, &s->steal_s);
-    s->own_cpu_s = own_cpu_seconds();
+    s->own_cpu_s = pq_cpu_now();
     s->wall = pq_now();
 }
 

@@ -4,8 +4,8 @@
  * training run measures the other job as much as itself: the 2-bit/4-bit
  * decode ratio moved from 1.33x to 1.89x between runs of the same code. So a
  * benchmark samples the machine before and after (load average, the CPU time
- * of the whole system and of this process from /proc/stat and getrusage, VM
- * steal time, and a fixed calibration spin timed several times) and states
+ * of the whole system from /proc/stat and of this process from its CPU clock,
+ * VM steal time, and a fixed calibration spin timed several times) and states
  * whether the numbers were taken on a quiet machine. */
 #ifndef PQ_BENCH_QUIET_H
 #define PQ_BENCH_QUIET_H

@@ -3,19 +3,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/bench.h"
 #include "base/util.h"
 #include "model/model.h"
 #include "quant/qat.h"
 #include "train/data.h"
 #include "train/trainer.h"
-
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* Wall seconds per step of one short run (the loop only), and process CPU seconds
  * per step (robust when other work shares the cores); -1 on failure. */
@@ -30,10 +24,10 @@ static double time_run(const pq_model_config *mc, const pq_train_config *tc, int
     pq_trainer_spec sp = {.kind = q ? "bench-qat" : "bench-fp", .model = m, .train = *tc, .seq_len = T,
                           .train_data = ts, .hook = qa ? &qa->hook : NULL, .extra = extra, .n_extra = n_extra};
     pq_train_log log;
-    double per_step = -1.0, c0 = cpu_now();
+    double per_step = -1.0, c0 = pq_cpu_now();
     if (pq_train(&sp, &log) == 0) {
         per_step = log.steps_done > 0 ? log.seconds / (double)log.steps_done : -1.0;
-        *cpu_per_step = log.steps_done > 0 ? (cpu_now() - c0) / (double)log.steps_done : -1.0;
+        *cpu_per_step = log.steps_done > 0 ? (pq_cpu_now() - c0) / (double)log.steps_done : -1.0;
         pq_train_log_free(&log);
     }
     if (qa && hook_fwd) pq_qat_time_overhead(qa, 3, hook_fwd, hook_bwd);

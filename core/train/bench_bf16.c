@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 
+#include "base/bench.h"
 #include "base/bf16.h"
 #include "base/blas.h"
 #include "base/fsio.h"
@@ -26,27 +27,9 @@
 #include "train/bench_step.h"
 
 static json_t *load_average(void) {
-    double l[3] = {0, 0, 0};
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf %lf %lf", &l[0], &l[1], &l[2]) != 3) l[0] = l[1] = l[2] = -1;
-        fclose(f);
-    }
+    double l[3];
+    pq_load_average(l);
     return json_pack("[f, f, f]", l[0], l[1], l[2]);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-    double *s = pq_malloc(sizeof(double) * (size_t)n);
-    memcpy(s, v, sizeof(double) * (size_t)n);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    free(s);
-    return m;
 }
 
 /* One step; the learning-rate schedule restarts every 1000 steps. */
@@ -57,10 +40,10 @@ static void stepper_step(pq_bench_stepper *s) { pq_bench_stepper_step(s, s->step
 static void time_block(pq_bench_stepper *s, pq_matmul_precision p, int min_steps, double min_time, double *wall,
                        double *cpu) {
     pq_set_matmul_precision(p);
-    double t0 = pq_now(), c0 = pq_bench_cpu_now();
+    double t0 = pq_now(), c0 = pq_cpu_now();
     int n = 0;
     while (n < min_steps || pq_now() - t0 < min_time) stepper_step(s), n++;
-    *wall = (pq_now() - t0) / n, *cpu = (pq_bench_cpu_now() - c0) / n;
+    *wall = (pq_now() - t0) / n, *cpu = (pq_cpu_now() - c0) / n;
     pq_set_matmul_precision(PQ_MATMUL_FP32);
 }
 
@@ -118,8 +101,9 @@ static json_t *bench_config(const char *name, const pq_model_config *mc, int bat
     for (int r = 0; r < rounds; r++) time_products(sh, n, A, B, C, 2, &g32[r], &g16[r]);
     free(A), free(B), free(C);
 
-    const double m32 = median(w32, rounds), m16 = median(w16, rounds), mc32 = median(c32, rounds), mc16 = median(c16, rounds);
-    const double mg32 = median(g32, rounds), mg16 = median(g16, rounds);
+    const double m32 = pq_median(w32, rounds), m16 = pq_median(w16, rounds), mc32 = pq_median(c32, rounds),
+                 mc16 = pq_median(c16, rounds);
+    const double mg32 = pq_median(g32, rounds), mg16 = pq_median(g16, rounds);
     json_t *e = json_pack("{s:s, s:o, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "name", name, "model",
                           pq_model_config_to_json(mc), "batch", batch, "rounds", rounds, "fp32_tokens_per_sec", tokens / m32,
                           "bf16_tokens_per_sec", tokens / m16, "speedup", m32 / m16, "fp32_tokens_per_cpu_sec", tokens / mc32,

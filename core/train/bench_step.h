@@ -11,9 +11,6 @@
 #include "train/data.h"
 #include "train/optim.h"
 
-/* Process CPU seconds (all threads). */
-double pq_bench_cpu_now(void);
-
 /* C[M,N] = op(A)[M,K] op(B)[K,N] with op = transpose when ta / tb; count: times per step. */
 typedef struct {
     int m, n, k, ta, tb, count;

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cblas.h>
 
+#include "base/bench.h"
 #include "base/blas.h"
 #include "base/fsio.h"
 #include "base/manifest.h"
@@ -31,12 +31,6 @@
 #include "train/data.h"
 #include "train/optim.h"
 #include "train/trainer.h"
-
-double pq_bench_cpu_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int pq_bench_step_shapes(const pq_model_config *c, int rows, pq_gemm_shape out[PQ_STEP_SHAPES]) {
     int D = c->dim, F = c->ffn_dim, C = D + 2 * c->n_kv_heads * (c->dim / c->n_heads), V = c->vocab, L = c->n_layers;
@@ -109,14 +103,14 @@ static double time_gemm(const pq_gemm_shape *s, float *A, float *B, float *Cm, d
     double best = 1e30, t0 = pq_now(), c0 = 0;
     int reps;
     for (reps = 0; reps < 4 || pq_now() - t0 < min_time; reps++) {
-        if (reps == 1) c0 = pq_bench_cpu_now();
+        if (reps == 1) c0 = pq_cpu_now();
         double t = pq_now();
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans, s->tb ? CblasTrans : CblasNoTrans, s->m, s->n, s->k,
                     1.0f, A, lda, B, ldb, 0.0f, Cm, s->n);
         t = pq_now() - t;
         if (reps > 0 && t < best) best = t; /* call 0 warms up */
     }
-    *cpu_per_call = (pq_bench_cpu_now() - c0) / (reps - 1);
+    *cpu_per_call = (pq_cpu_now() - c0) / (reps - 1);
     return best;
 }
 
@@ -153,7 +147,7 @@ static void time_steps(const pq_model_config *mc, int batch, int min_steps, doub
     double t_start = 0, best = 1e30, c_start = 0;
     int s;
     for (s = 0;; s++) {
-        if (s == 1) t_start = pq_now(), c_start = pq_bench_cpu_now(); /* step 0 warms caches and pages */
+        if (s == 1) t_start = pq_now(), c_start = pq_cpu_now(); /* step 0 warms caches and pages */
         if (s > min_steps && pq_now() - t_start >= min_time) break;
         double t = pq_now();
         pq_bench_stepper_step(&st, s);
@@ -162,7 +156,7 @@ static void time_steps(const pq_model_config *mc, int batch, int min_steps, doub
     }
     *steps_done = s - 1;
     *mean_s = (pq_now() - t_start) / (s - 1);
-    *cpu_s = (pq_bench_cpu_now() - c_start) / (s - 1);
+    *cpu_s = (pq_cpu_now() - c_start) / (s - 1);
     *best_s = best;
     pq_bench_stepper_free(&st);
 }
