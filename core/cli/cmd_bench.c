@@ -11,10 +11,17 @@
 #include "kernels/bench_kernels.h"
 #include "kernels/infer.h"
 #include "model/model.h"
+#include "quant/qat_bench.h"
 #include "train/bench_bf16.h"
 #include "train/bench_gpu.h"
 #include "train/bench_train.h"
 #include "train/data.h"
+
+/* What fake quantization adds to a training step (issue target: at most 15%), for
+ * pq bench train's entry "qat". */
+static json_t *qat_step(const pq_model_config *mc, int batch, int quick) {
+    return pq_qat_bench(mc, batch, mc->ctx, quick ? 1 : 3, quick ? 1 : 3, "paretoq", PQ_BITS_2);
+}
 
 static void usage(void) {
     printf("usage: pq bench [train|kernels|eval|tokenizer|bf16|all] [--out DIR] [--quick]\n"
@@ -147,7 +154,8 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         failed = 1;
     }
-    if ((!strcmp(which, "train") || !strcmp(which, "all")) && pq_bench_train(out, quick) != 0) {
+    const pq_bench_train_extra qat = {"qat", "QAT step vs FP step", qat_step};
+    if ((!strcmp(which, "train") || !strcmp(which, "all")) && pq_bench_train(out, quick, &qat) != 0) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         failed = 1;
     }

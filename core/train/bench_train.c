@@ -26,7 +26,6 @@
 #include "base/util.h"
 #include "model/config.h"
 #include "model/model.h"
-#include "quant/qat_bench.h"
 #include "train/bench_step.h"
 #include "train/data.h"
 #include "train/optim.h"
@@ -161,7 +160,7 @@ static void time_steps(const pq_model_config *mc, int batch, int min_steps, doub
     pq_bench_stepper_free(&st);
 }
 
-int pq_bench_train(const char *out_dir, int quick) {
+int pq_bench_train(const char *out_dir, int quick, const pq_bench_train_extra *extra) {
     const char *names_full[] = {"xs", "s", "m", "ref"}, *names_quick[] = {"tiny", "xs"};
     const char **names = quick ? names_quick : names_full;
     int n_names = quick ? 2 : 4;
@@ -215,16 +214,17 @@ int pq_bench_train(const char *out_dir, int quick) {
                     names[i], nt, tps, gf, ceiling, 100 * gf / ceiling, gf_cpu, ceiling_cpu, 100 * gf_cpu / ceiling_cpu);
         }
         json_object_set_new(entry, "threads", per_threads);
-        /* What fake quantization adds to a step (issue target: at most 15%), at one thread. */
-        pq_set_threads(1);
-        fprintf(stderr, "bench train: %s, QAT step vs FP step ...\n", names[i]);
-        json_t *qat = pq_qat_bench(&mc, tc.batch, mc.ctx, quick ? 1 : 3, quick ? 1 : 3, "paretoq", PQ_BITS_2);
-        if (!qat) {
-            json_decref(manifest), json_decref(results), json_decref(entry);
-            pq_set_threads(saved_threads);
-            return -1;
+        if (extra) {
+            pq_set_threads(1);
+            fprintf(stderr, "bench train: %s, %s ...\n", names[i], extra->what);
+            json_t *x = extra->measure(&mc, tc.batch, quick);
+            if (!x) {
+                json_decref(manifest), json_decref(results), json_decref(entry);
+                pq_set_threads(saved_threads);
+                return -1;
+            }
+            json_object_set_new(entry, extra->name, x);
         }
-        json_object_set_new(entry, "qat", qat);
         json_array_append_new(results, entry);
     }
     pq_set_threads(saved_threads);
