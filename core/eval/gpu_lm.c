@@ -9,20 +9,29 @@
 typedef struct {
     pq_gpu_model *g;
     int B, T;
+    int longest;     /* the longest pending row: what the forward runs at */
     uint16_t *x, *y; /* [B, T] inputs and next-token targets */
     double *nll;     /* [B, T] -log P(target) of the last forward */
     int *pend_g, *pend_j; /* the group and continuation of each row */
 } gpu_lm;
 
-/* Runs the rows filled so far and hands each continuation its log-probs. */
+/* Runs the rows filled so far and hands each continuation its log-probs. The rows are cut
+ * to the longest one first: causal attention never lets a position see the padding after
+ * it, and an imported model's context (2048 or more) is far longer than an item. */
 static void flush(gpu_lm *s, int rows, const pq_lm_group *groups) {
     if (!rows) return;
-    pq_gpu_forward(s->g, s->x, s->y, rows, s->T, 0, 0.0f);
+    const int T = s->longest > 0 ? s->longest : 1;
+    for (int r = 1; r < rows && T < s->T; r++) { /* row r moves down to r*T: below row r+1's start */
+        memmove(s->x + (size_t)r * T, s->x + (size_t)r * s->T, sizeof(uint16_t) * T);
+        memmove(s->y + (size_t)r * T, s->y + (size_t)r * s->T, sizeof(uint16_t) * T);
+    }
+    s->longest = 0;
+    pq_gpu_forward(s->g, s->x, s->y, rows, T, 0, 0.0f);
     pq_gpu_row_losses(s->g, s->nll);
     for (int r = 0; r < rows; r++) {
         const pq_lm_group *gr = &groups[s->pend_g[r]];
         int j = s->pend_j[r];
-        const double *nll = s->nll + (size_t)r * s->T + (gr->n_prefix - 1);
+        const double *nll = s->nll + (size_t)r * T + (gr->n_prefix - 1);
         for (int i = 0; i < gr->cont_len[j]; i++) gr->logp[j][i] = -nll[i];
     }
 }
@@ -44,6 +53,7 @@ static int gpu_score(void *impl, int n, const pq_lm_group *groups) {
                 if (t > 0) y[t - 1] = (uint16_t)tok;
             }
             s->pend_g[rows] = gi, s->pend_j[rows] = j;
+            if (len > s->longest) s->longest = len;
             if (++rows == s->B) flush(s, rows, groups), rows = 0;
         }
     }

@@ -2,7 +2,7 @@
  *
  * Each continuation of a group becomes one sequence, prefix + continuation, and up to
  * `batch` sequences go through the GPU's training forward at once (padded to the
- * context; causal attention keeps the padding out of every scored position). The GPU's
+ * longest of them; causal attention keeps the padding out of every scored position). The GPU's
  * fused cross-entropy gives -log P of every next token, so no logits come back to the
  * host. What differs from the CPU scorer (model_lm.h) is float rounding only: the shared
  * prefix is recomputed per continuation instead of cached, which on a GPU is cheaper than

@@ -18,16 +18,43 @@ struct qparams {
     int method;
     float qn, qp, nlev, shift, level0, step, half_k;
     int init_max;
+    int scale_fp16;     /* quantizer.h: α rounded so that α/unit_inv is an fp16 number */
+    float unit_inv;
 };
 
 static qparams params_of(const pq_quantizer *q) {
     return qparams{(int)q->method, q->qn,         q->qp, q->seq_nlev, q->seq_shift, q->level0, q->level_step,
-                   0.5f * (float)(q->levels - 1), q->init_max};
+                   0.5f * (float)(q->levels - 1), q->init_max, q->scale_fp16, q->scale_unit_inv};
 }
 
 __device__ inline float clampf_d(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 __device__ inline float signf_d(float x) { return (float)((x > 0.0f) - (x < 0.0f)); }
 __device__ inline float clamp_alpha_d(float a) { return a > PQ_ALPHA_MIN ? a : PQ_ALPHA_MIN; }
+
+/* quantizer.c's round_f16 and next_f16, operation for operation: frexpf, ldexpf and rintf are
+ * exact in CUDA as in libm, so the rounded scale is the CPU's bit for bit. */
+__device__ inline float round_f16_d(float x) {
+    if (x >= 65504.0f) return 65504.0f;
+    int e;
+    frexpf(x, &e);
+    int qe = e - 11 < -24 ? -24 : e - 11;
+    return ldexpf(rintf(ldexpf(x, -qe)), qe);
+}
+__device__ inline float next_f16_d(float d) {
+    int e;
+    frexpf(d, &e);
+    int qe = d == 0.0f || e - 11 < -24 ? -24 : e - 11;
+    return __fadd_rn(d, ldexpf(1.0f, qe));
+}
+
+/* pq_quant_alpha: the scale every forward and backward uses for a stored α. */
+__device__ inline float quant_alpha_d(const qparams &p, float alpha) {
+    float a = clamp_alpha_d(alpha);
+    if (!p.scale_fp16) return a;
+    float d = round_f16_d(__fdiv_rn(a, p.unit_inv));
+    while (__fmul_rn(d, p.unit_inv) < PQ_ALPHA_MIN) d = next_f16_d(d);
+    return __fmul_rn(d, p.unit_inv);
+}
 
 /* SEQ's q̂: (rint(clamp(u)·nlev - shift) + shift) / nlev */
 __device__ inline float seq_qhat(const qparams &p, float u) {
@@ -91,7 +118,7 @@ __global__ void row_scale_k(qparams p, const float *W, int cols, float *alpha) {
 
 __global__ void quant_fwd_k(qparams p, const float *W, const float *alpha, int cols, float *out) {
     const int64_t base = (int64_t)blockIdx.x * cols;
-    const float a = clamp_alpha_d(alpha[blockIdx.x]);
+    const float a = quant_alpha_d(p, alpha[blockIdx.x]);
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
         float w = W[base + j], u = __fdiv_rn(w, a), v = 0.0f;
         switch (p.method) {
@@ -110,7 +137,7 @@ __global__ void quant_fwd_k(qparams p, const float *W, const float *alpha, int c
 __global__ void quant_bwd_k(qparams p, const float *W, const float *alpha, int cols, const float *g, float *dW,
                             float *dalpha, float gscale, int learned) {
     const int64_t base = (int64_t)blockIdx.x * cols;
-    const float a = clamp_alpha_d(alpha[blockIdx.x]);
+    const float a = quant_alpha_d(p, alpha[blockIdx.x]);
     double da = 0.0;
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
         float w = W[base + j], gr = g[base + j], u = __fdiv_rn(w, a), pass = 0.0f, e = 0.0f;

@@ -165,6 +165,7 @@ int pq_bench_gpu(const char *out_dir, int quick) {
     json_t *gpu = pq_gpu_info(PQ_GPU_FP32);
     if (!gpu) return -1;
     json_object_del(gpu, "precision");
+    json_t *manifest = pq_manifest_new("bench gpu", NULL); /* now: its wall time is the whole bench's */
     const bench_shape shapes[] = {{"xs", "suites/models/xs.json", 1 << 20}, {"s", "suites/models/s.json", 1 << 20},
                                   {"m", "suites/models/m.json", 1 << 20},   {"l", "suites/models/l.json", 1 << 20},
                                   {"mobilellm-125m", NULL, 1 << 18}};
@@ -193,9 +194,8 @@ int pq_bench_gpu(const char *out_dir, int quick) {
                                 "and of the head for the 30-layer shape), on the same GPU in the same run",
                                 "command", quick ? "pq bench gpu --quick" : "pq bench gpu", "gpu", gpu, "pytorch",
                                 torch_info ? torch_info : json_null(), "peak_tflops", "fp32", PEAK_FP32, "tf32", PEAK_TF32,
-                                "source", "NVIDIA H200 SXM datasheet, dense", "shapes", rows, "manifest",
-                                pq_manifest_new("bench gpu", NULL));
-        gpu = rows = NULL;
+                                "source", "NVIDIA H200 SXM datasheet, dense", "shapes", rows, "manifest", manifest);
+        gpu = rows = manifest = NULL;
         pq_manifest_finish(json_object_get(doc, "manifest"));
         char *path = pq_path_join(out_dir, "gpu.json");
         rc = pq_mkdirs(out_dir) || pq_json_write(doc, path) ? -1 : 0;
@@ -203,6 +203,6 @@ int pq_bench_gpu(const char *out_dir, int quick) {
         free(path);
         json_decref(doc);
     }
-    json_decref(gpu), json_decref(rows);
+    json_decref(gpu), json_decref(rows), json_decref(manifest);
     return rc;
 }

@@ -13,12 +13,19 @@
  *      along dL/dα (sign, where α·sign(W) is linear in α), and 200 QAT steps as in 4;
  *   6. the packed low-bit GEMV (B2, T2, T1_6, B4) against the CPU reference: int8
  *      activations bitwise (and their quantization on the GPU), float ones within the CPU
- *      kernels' tolerance, on ragged shapes and edge rows and tokens. */
+ *      kernels' tolerance, on ragged shapes and edge rows and tokens;
+ *   7. fp16 scales (pq qat --scale-fp16): the quantizers bitwise with the rounded α, the
+ *      hooked tiny model under two of them;
+ *   8. an imported model's config (RoPE θ, ε, LLaMA-3 scaling, untied head; each shown to
+ *      move the logits): 2. and 3. again with the head's gradient and finite differences,
+ *      5. under three quantizers and 200 QAT steps with fp16 scales as in 4. */
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include <cuda_fp16.h>
 
 #include "gpu/kernels.cuh"
 #include "kernels/gemv_gpu.cuh"
@@ -209,6 +216,57 @@ static int ulp_diff(float a, float b) {
     return abs(ia - ib);
 }
 
+/* One member at one width (fp16: with pq_quantizer_set_scale_fp16) on W, G. */
+static void quant_case(const char *qname, const char *qbits, int fp16, const std::vector<float> &W,
+                       const std::vector<float> &G, int rows, int cols) {
+    pq_quantizer q;
+    pq_qbits bits;
+    if (pq_qbits_parse(qbits, &bits) || pq_quantizer_init(&q, qname, bits) || (fp16 && pq_quantizer_set_scale_fp16(&q))) {
+        printf("     (skipped %s@%s: %s)\n", qname, qbits, pq_error());
+        return;
+    }
+    std::vector<float> alpha(rows), eff((size_t)rows * cols), dW = randn((size_t)rows * cols, 42, 1e-3),
+                                    dA = randn(rows, 43, 1e-3);
+    pq_quant_init_scales(&q, W.data(), rows, cols, alpha.data());
+    if (q.learned)
+        for (int r = 0; r < rows; r++) alpha[r] *= 0.7f + 0.01f * r; /* learned α drift: some weights clip */
+    if (q.learned && fp16) /* below PQ_ALPHA_MIN, and just above it: the fp16 rounding must not undo the clamp */
+        alpha[1] = 2e-6f, alpha[2] = 1.02e-5f, alpha[3] = -1e-3f;
+    dbuf dWt(W), dAl(alpha), dEff(eff.size()), dG(G), ddW(dW), ddA(dA);
+    pq_quant_forward(&q, W.data(), alpha.data(), rows, cols, eff.data());
+    pq_quant_backward(&q, W.data(), alpha.data(), rows, cols, G.data(), dW.data(), dA.data());
+    pq_quant_forward_gpu(&q, dWt.p, dAl.p, rows, cols, dEff.p);
+    pq_quant_backward_gpu(&q, dWt.p, dAl.p, rows, cols, dG.p, ddW.p, ddA.p);
+    auto e = dEff.get(), a = dAl.get(), w = ddW.get(), da = ddA.get();
+    size_t bad = 0;
+    for (size_t i = 0; i < e.size(); i++) bad += memcmp(&e[i], &eff[i], 4) != 0;
+    for (int r = 0; r < rows; r++) bad += memcmp(&a[r], &alpha[r], 4) != 0;
+    for (size_t i = 0; i < w.size(); i++) bad += memcmp(&w[i], &dW[i], 4) != 0;
+    int worst = 0, unequal = 0;
+    for (int r = 0; r < rows; r++) {
+        int u = ulp_diff(da[r], dA[r]);
+        worst = u > worst ? u : worst, unequal += u != 0;
+    }
+    const char *sfx = fp16 ? " fp16 scales" : "";
+    char name[96];
+    snprintf(name, sizeof name, "quantizer %s@%s%s fwd, alpha, dW bitwise", qname, qbits, sfx);
+    check(name, (double)bad, 0);
+    snprintf(name, sizeof name, "quantizer %s@%s%s dalpha ulps (%d/%d rows differ)", qname, qbits, sfx, unequal, rows);
+    check(name, (double)worst, 1);
+    if (fp16) {
+        /* the scales the forward used are fp16 units (and were moved by the rounding in
+         * most rows, so the bitwise check above compared rounded scales) */
+        int off_grid = 0, moved = 0;
+        for (int r = 0; r < rows; r++) {
+            float used = pq_quant_alpha(&q, alpha[r]), unit = used / q.scale_unit_inv;
+            off_grid += (float)(__half)unit != unit || used < PQ_ALPHA_MIN;
+            moved += used != (alpha[r] > PQ_ALPHA_MIN ? alpha[r] : PQ_ALPHA_MIN);
+        }
+        snprintf(name, sizeof name, "quantizer %s@%s fp16 units on the grid (%d/%d moved)", qname, qbits, moved, rows);
+        check(name, (double)off_grid + (moved < rows / 2), 0);
+    }
+}
+
 static void test_quantizers(void) {
     struct { const char *name, *bits; } cases[] = {{"sign", "1"},   {"sign_max", "1"}, {"seq", "1.58"}, {"seq", "2"},
                                                    {"seq", "3"},    {"lsq", "2"},      {"lsq", "3"},    {"lsq", "4"},
@@ -217,43 +275,22 @@ static void test_quantizers(void) {
                                                    {"lsq", "1.58"},  {"lsq", "8"},     {"lsq_wide", "4"}, {"minmax", "1"},
                                                    {"minmax", "1.58"}, {"clip", "1.58"}, {"clip", "8"},  {"rtn", "2"},
                                                    {"paretoq", "3"}};
+    /* every member that takes fp16 scales (pq_quantizer_set_scale_fp16 refuses the others'
+     * grids at 2-8 bits), at each kind of unit: α, α/2^b (SEQ), α·2/3 (SEQ ternary) */
+    struct { const char *name, *bits; } fp16_cases[] = {{"sign", "1"},   {"seq", "1.58"},   {"seq", "2"},       {"seq", "3"},
+                                                        {"seq", "4"},    {"lsq", "1.58"},   {"lsq", "2"},       {"lsq", "4"},
+                                                        {"lsq_wide", "2"}, {"absmean", "1.58"}, {"int8", "8"},   {"minmax", "1.58"},
+                                                        {"clip", "1"},   {"rtn", "1.58"}};
     const int rows = 37, cols = 301;
     auto W = randn((size_t)rows * cols, 40, 0.02), G = randn((size_t)rows * cols, 41, 1e-3);
     for (int i = 0; i < rows * cols; i += 97) W[i] *= 6.0f; /* outliers beyond the clip */
     W[5] = 0.0f;                                            /* sign(0) */
-    for (auto &c : cases) {
-        pq_quantizer q;
-        pq_qbits bits;
-        if (pq_qbits_parse(c.bits, &bits) || pq_quantizer_init(&q, c.name, bits)) {
-            printf("     (skipped %s@%s: %s)\n", c.name, c.bits, pq_error());
-            continue;
-        }
-        std::vector<float> alpha(rows), eff((size_t)rows * cols), dW = randn((size_t)rows * cols, 42, 1e-3),
-                                        dA = randn(rows, 43, 1e-3);
-        pq_quant_init_scales(&q, W.data(), rows, cols, alpha.data());
-        if (q.learned)
-            for (int r = 0; r < rows; r++) alpha[r] *= 0.7f + 0.01f * r; /* learned α drift: some weights clip */
-        dbuf dWt(W), dAl(alpha), dEff(eff.size()), dG(G), ddW(dW), ddA(dA);
-        pq_quant_forward(&q, W.data(), alpha.data(), rows, cols, eff.data());
-        pq_quant_backward(&q, W.data(), alpha.data(), rows, cols, G.data(), dW.data(), dA.data());
-        pq_quant_forward_gpu(&q, dWt.p, dAl.p, rows, cols, dEff.p);
-        pq_quant_backward_gpu(&q, dWt.p, dAl.p, rows, cols, dG.p, ddW.p, ddA.p);
-        auto e = dEff.get(), a = dAl.get(), w = ddW.get(), da = ddA.get();
-        size_t bad = 0;
-        for (size_t i = 0; i < e.size(); i++) bad += memcmp(&e[i], &eff[i], 4) != 0;
-        for (int r = 0; r < rows; r++) bad += memcmp(&a[r], &alpha[r], 4) != 0;
-        for (size_t i = 0; i < w.size(); i++) bad += memcmp(&w[i], &dW[i], 4) != 0;
-        int worst = 0, unequal = 0;
-        for (int r = 0; r < rows; r++) {
-            int u = ulp_diff(da[r], dA[r]);
-            worst = u > worst ? u : worst, unequal += u != 0;
-        }
-        char name[96];
-        snprintf(name, sizeof name, "quantizer %s@%s fwd, alpha, dW bitwise", c.name, c.bits);
-        check(name, (double)bad, 0);
-        snprintf(name, sizeof name, "quantizer %s@%s dalpha ulps (%d/%d rows differ)", c.name, c.bits, unequal, rows);
-        check(name, (double)worst, 1);
-    }
+    for (auto &c : cases) quant_case(c.name, c.bits, 0, W, G, rows, cols);
+    /* row 4's weights so small that α falls below PQ_ALPHA_MIN (its fp16 unit, subnormal,
+     * rounds below the clamp and is stepped back up); row 6's unit a subnormal fp16 */
+    auto Wf = W;
+    for (int j = 0; j < cols; j++) Wf[(size_t)4 * cols + j] *= 1e-4f, Wf[(size_t)6 * cols + j] *= 2e-3f;
+    for (auto &c : fp16_cases) quant_case(c.name, c.bits, 1, Wf, G, rows, cols);
 }
 
 /* ---- 2./3. the tiny model ------------------------------------------------------------- */
@@ -263,8 +300,44 @@ static pq_model_config tiny_config(void) {
     return c;
 }
 
-static void test_model(void) {
+/* The tiny shape with what an imported Hugging Face model brings (config.h's optional
+ * fields, as pq import hf sets them): RoPE θ = 5e5, RMSNorm ε = 1e-6, an untied head and
+ * LLaMA-3 RoPE scaling whose original context puts the head dim's 16 frequencies in all
+ * three bands (kept: i = 0, 1; interpolated: i = 2; divided by the factor: i >= 3). */
+static pq_model_config imported_config(void) {
     pq_model_config c = tiny_config();
+    c.rope_theta = 5e5, c.norm_eps = 1e-6, c.untied_head = 1;
+    c.rope_llama3_factor = 8, c.rope_llama3_low = 1, c.rope_llama3_high = 4, c.rope_llama3_orig_ctx = 64;
+    return c;
+}
+
+/* The imported config's checks could not fail if its fields did not change the model:
+ * the CPU logits with each field back at its default must move by 10x the 1e-4 the GPU
+ * is held to, or more (measured: θ 3.2e-3, ε 1.4e-2, LLaMA-3 scaling 3.2e-3,
+ * the tied head 2.0; RoPE moves little at init, where attention is nearly uniform).
+ * Returns the smallest such change. */
+static double imported_fields_matter(const pq_model_config &ic, const pq_model *m, const uint16_t *x, int T,
+                                     const std::vector<float> &ref) {
+    double least = INFINITY;
+    for (int f = 0; f < 4; f++) {
+        pq_model_config c = ic;
+        if (f == 0) c.rope_theta = 0;
+        if (f == 1) c.norm_eps = 0;
+        if (f == 2) c.rope_llama3_factor = 0;
+        if (f == 3) c.untied_head = 0; /* the head is the last tensor: the rest keep their offsets */
+        pq_model *v = pq_model_new(&c);
+        memcpy(v->params, m->params, sizeof(float) * v->n_params);
+        pq_acts *a = pq_acts_new(&c, 1, T);
+        std::vector<float> l(ref.size());
+        pq_model_logits(v, a, x, T, l.data());
+        least = fmin(least, rel_err(l.data(), ref.data(), ref.size()));
+        pq_acts_free(a);
+        pq_model_free(v);
+    }
+    return least;
+}
+
+static void test_model(const pq_model_config &c, const char *label) {
     int B = 3, T = 64, N = B * T;
     pq_model *m = pq_model_new(&c);
     pq_model_init(m, 1);
@@ -281,7 +354,15 @@ static void test_model(void) {
     std::vector<float> lc((size_t)T * c.vocab), lg(lc.size());
     pq_model_logits(m, a, x.data(), T, lc.data());
     pq_gpu_logits(g, x.data(), T, lg.data());
-    check("tiny model logits (fp32)", rel_err(lg.data(), lc.data(), lc.size()), 1e-4);
+    char name[128];
+    snprintf(name, sizeof name, "%s model logits (fp32)", label);
+    check(name, rel_err(lg.data(), lc.data(), lc.size()), 1e-4);
+    if (c.untied_head) {
+        /* err = 1e-3 / the smallest change: the change is >= 1e-3 (10x the tolerance) */
+        double least = imported_fields_matter(c, m, x.data(), T, lc);
+        snprintf(name, sizeof name, "%s: one field at its default moves the logits %.1e", label, least);
+        check(name, 1e-3 / least, 1.0);
+    }
     /* loss and every gradient, accumulated over two micro-batches */
     pq_model_zero_grads(m);
     pq_gpu_zero_grads(g);
@@ -292,7 +373,8 @@ static void test_model(void) {
         lgpu += pq_gpu_forward(g, x.data(), y.data(), B, T, 1, 1.0f / (2 * N));
         pq_gpu_backward(g, x.data());
     }
-    check("tiny model loss", fabs(lgpu - lcpu) / lcpu, 1e-5);
+    snprintf(name, sizeof name, "%s model loss", label);
+    check(name, fabs(lgpu - lcpu) / lcpu, 1e-5);
     std::vector<float> gg(m->n_params);
     pq_gpu_get_grads(g, gg.data());
     double worst = 0;
@@ -301,13 +383,20 @@ static void test_model(void) {
         double e = rel_err(gg.data() + (t->grad - m->grads), t->grad, t->numel);
         if (e > worst) worst = e;
     }
-    check("tiny model gradients (worst tensor)", worst, 1e-3);
+    snprintf(name, sizeof name, "%s model gradients (worst tensor)", label);
+    check(name, worst, 1e-3);
+    if (c.untied_head) {
+        const pq_model_tensor *h = pq_model_find_tensor(m, "head");
+        snprintf(name, sizeof name, "%s untied head gradient", label);
+        check(name, rel_err(gg.data() + (h->grad - m->grads), h->grad, h->numel), 1e-3);
+    }
     /* grad norm and one AdamW step against the CPU's */
     pq_param_group *groups = NULL;
     int ng = 0;
     pq_model_param_groups(m, &groups, &ng);
     double ncpu = pq_groups_grad_norm(groups, ng), ngpu = pq_gpu_grad_norm(g);
-    check("gradient norm", fabs(ngpu - ncpu) / ncpu, 1e-3);
+    snprintf(name, sizeof name, "%s gradient norm", label);
+    check(name, fabs(ngpu - ncpu) / ncpu, 1e-3);
     pq_optim_config oc = {.lr = 1e-3, .min_lr_ratio = 0.1, .warmup = 0, .total_steps = 10, .weight_decay = 0.1,
                           .beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .clip = 1.0};
     pq_adamw *opt = pq_adamw_new(&oc, groups, ng);
@@ -322,7 +411,8 @@ static void test_model(void) {
             gk_adamw(dp.p + off, dgr.p + off, dm.p + off, dv.p + off, t->numel, 1e-3f, 0.9f, 0.95f, 1e-8f,
                      t->is_matrix ? 0.1f : 0.0f, (float)(1.0 - 0.9), (float)(1.0 - 0.95), 0.5f);
         }
-        check("adamw update", rel_err(dp.get().data(), m->params, m->n_params), 1e-6);
+        snprintf(name, sizeof name, "%s adamw update", label);
+        check(name, rel_err(dp.get().data(), m->params, m->n_params), 1e-6);
         memcpy(m->params, p0.data(), sizeof(float) * m->n_params);
     }
     pq_adamw_free(opt);
@@ -335,9 +425,10 @@ static void test_model(void) {
     pq_gpu_backward(g, x.data());
     pq_gpu_get_grads(g, gg.data());
     const char *names[] = {"tok_emb", "layers.0.attn_norm", "layers.0.wq", "layers.0.wk", "layers.0.wv", "layers.0.wo",
-                           "layers.1.mlp_norm", "layers.1.w_gate", "layers.1.w_up", "layers.1.w_down", "final_norm"};
+                           "layers.1.mlp_norm", "layers.1.w_gate", "layers.1.w_up", "layers.1.w_down", "final_norm", "head"};
     std::vector<float> p(m->params, m->params + m->n_params);
     for (const char *nm : names) {
+        if (!strcmp(nm, "head") && !c.untied_head) continue;
         const pq_model_tensor *t = pq_model_find_tensor(m, nm);
         size_t off = t->param - m->params;
         double gn = 0;
@@ -352,8 +443,7 @@ static void test_model(void) {
             l[s] = pq_gpu_forward(g, x.data(), y.data(), B, T, 0, 0.0f);
         }
         double fd = (l[0] - l[1]) / (2 * h), an = gn * gn;
-        char name[96];
-        snprintf(name, sizeof name, "finite differences %s", nm);
+        snprintf(name, sizeof name, "%s finite differences %s", label, nm);
         printf("     |g| %.3e  fd %.6e  analytic %.6e\n", gn, fd, an);
         check(name, fabs(fd - an) / an, 2e-2);
     }
@@ -364,12 +454,23 @@ static void test_model(void) {
 
 /* ---- 5. the tiny model under QAT ---------------------------------------------------------- */
 
-static void test_qat_model(const char *qname, const char *qbits) {
-    pq_model_config c = tiny_config();
+/* spec: "name@bits", or "name@bits+fp16" for pq_quantizer_set_scale_fp16. */
+static void parse_quant(const char *spec, pq_quantizer *q) {
+    char name[32];
+    snprintf(name, sizeof name, "%s", spec);
+    char *at = strchr(name, '@'), *plus = strchr(name, '+');
+    *at = 0;
+    if (plus) *plus = 0;
+    pq_qbits bits;
+    if (pq_qbits_parse(at + 1, &bits) || pq_quantizer_init(q, name, bits) || (plus && pq_quantizer_set_scale_fp16(q)))
+        pq_die("%s: %s", spec, pq_error());
+}
+
+/* label: "" for the tiny config, "imported " for imported_config(). */
+static void test_qat_model(const char *spec, const pq_model_config &c, const char *label) {
     int B = 3, T = 64, N = B * T;
     pq_quantizer q;
-    pq_qbits bits;
-    if (pq_qbits_parse(qbits, &bits) || pq_quantizer_init(&q, qname, bits)) pq_die("%s", pq_error());
+    parse_quant(spec, &q);
     pq_model *m = pq_model_new(&c);
     pq_model_init(m, 1);
     pq_qat *qa = pq_qat_new(m, &q); /* CPU hook installed, effective weights refreshed */
@@ -384,19 +485,19 @@ static void test_qat_model(const char *qname, const char *qbits) {
     pq_gpu_model *g = pq_gpu_model_new(m, B, T, PQ_GPU_FP32, &gh);
     char name[128];
     if (!g) {
-        printf("FAIL gpu qat model %s@%s: %s\n", qname, qbits, pq_error());
+        printf("FAIL gpu qat model %s%s: %s\n", label, spec, pq_error());
         failures++;
         return;
     }
     pq_gpu_refresh_weights(g);
     std::vector<float> ga(qa->n_alpha);
     pq_gpu_get_extra(g, ga.data(), NULL, NULL);
-    snprintf(name, sizeof name, "qat %s@%s scales after refresh bitwise", qname, qbits);
+    snprintf(name, sizeof name, "%sqat %s scales after refresh bitwise", label, spec);
     check(name, memcmp(ga.data(), qa->alpha, 4 * ga.size()) ? 1 : 0, 0);
     std::vector<float> lc((size_t)T * c.vocab), lg(lc.size());
     pq_model_logits(m, a, x.data(), T, lc.data());
     pq_gpu_logits(g, x.data(), T, lg.data());
-    snprintf(name, sizeof name, "qat %s@%s logits (fp32)", qname, qbits);
+    snprintf(name, sizeof name, "%sqat %s logits (fp32)", label, spec);
     check(name, rel_err(lg.data(), lc.data(), lc.size()), 1e-4);
     /* two micro-batches, then the hook's backward: latent gradients and dL/dα */
     pq_model_zero_grads(m);
@@ -418,7 +519,7 @@ static void test_qat_model(const char *qname, const char *qbits) {
         const pq_model_tensor *t = &m->tensors[i];
         worst = fmax(worst, rel_err(gg.data() + (t->grad - m->grads), t->grad, t->numel));
     }
-    snprintf(name, sizeof name, "qat %s@%s latent gradients (worst tensor)", qname, qbits);
+    snprintf(name, sizeof name, "%sqat %s latent gradients (worst tensor)", label, spec);
     check(name, worst, 1e-3);
     if (q.learned) {
         double wa = 0;
@@ -426,7 +527,7 @@ static void test_qat_model(const char *qname, const char *qbits) {
             int64_t off = qa->offset[l];
             wa = fmax(wa, rel_err(gda.data() + off, qa->dalpha + off, qa->rows[l]));
         }
-        snprintf(name, sizeof name, "qat %s@%s dL/dalpha (worst linear)", qname, qbits);
+        snprintf(name, sizeof name, "%sqat %s dL/dalpha (worst linear)", label, spec);
         check(name, wa, 1e-3);
         double gn_cpu = 0;
         pq_param_group *groups = NULL;
@@ -435,7 +536,7 @@ static void test_qat_model(const char *qname, const char *qbits) {
         pq_qat_param_groups(qa, &groups, &ng);
         gn_cpu = pq_groups_grad_norm(groups, ng);
         free(groups);
-        snprintf(name, sizeof name, "qat %s@%s gradient norm with scales", qname, qbits);
+        snprintf(name, sizeof name, "%sqat %s gradient norm with scales", label, spec);
         check(name, fabs(pq_gpu_grad_norm(g) - gn_cpu) / gn_cpu, 1e-3);
     }
     /* sign: W_eff = α·sign(W) is linear in α, so dL/dα (= dalpha / grad_scale) is the true
@@ -457,7 +558,8 @@ static void test_qat_model(const char *qname, const char *qbits) {
         }
         double fd = (l[0] - l[1]) / (2 * h) / (2 * N);
         printf("     dalpha fd %.6e  analytic %.6e\n", fd, dot);
-        check("qat sign@1 finite differences along dL/dalpha (wq 0)", fabs(fd - dot) / fabs(dot), 2e-2);
+        snprintf(name, sizeof name, "%sqat %s finite differences along dL/dalpha (wq 0)", label, spec);
+        check(name, fabs(fd - dot) / fabs(dot), 2e-2);
     }
     pq_gpu_model_free(g);
     pq_acts_free(a);
@@ -472,9 +574,9 @@ struct run_out {
     double tok_s;
 };
 
-/* quant: NULL trains full precision, else "name@bits" QAT from the same random init. */
-static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int64_t stop_after, const char *quant = NULL) {
-    pq_model_config c = tiny_config();
+/* quant: NULL trains full precision, else QAT (parse_quant's spec) from the same random init. */
+static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int64_t stop_after, const char *quant,
+                          const pq_model_config &c) {
     pq_train_config tc = pq_train_config_default();
     tc.batch = 8, tc.grad_accum = 2, tc.lr = 3e-3, tc.warmup = 10, tc.weight_decay = 0.1, tc.clip = 1.0, tc.seed = 1;
     tc.tokens = steps * tc.batch * tc.grad_accum * c.ctx, tc.eval_interval = 50, tc.eval_tokens = 4096, tc.ckpt_interval = 40;
@@ -491,13 +593,8 @@ static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int
     int n_extra = 0;
     pq_gpu_weight_hook gh;
     if (quant) {
-        char name[32];
-        snprintf(name, sizeof name, "%s", quant);
-        char *at = strchr(name, '@');
-        *at = 0;
         pq_quantizer q;
-        pq_qbits bits;
-        if (pq_qbits_parse(at + 1, &bits) || pq_quantizer_init(&q, name, bits)) pq_die("%s", pq_error());
+        parse_quant(quant, &q);
         qa = pq_qat_new(m, &q);
         pq_qat_param_groups(qa, &extra, &n_extra);
         sp.kind = "qat", sp.hook = &qa->hook, sp.extra = extra, sp.n_extra = n_extra;
@@ -523,19 +620,20 @@ static run_out train_tiny(pq_device dev, int64_t steps, const char *out_dir, int
     return r;
 }
 
-static void test_training(const char *quant = NULL) {
+static void test_training(const char *quant = NULL, const pq_model_config &c = tiny_config(), const char *label = "") {
     const int64_t steps = 200;
-    const char *what = quant ? quant : "fp32";
-    run_out cpu = train_tiny(PQ_DEVICE_CPU, steps, NULL, 0, quant);
-    run_out g1 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant);
-    run_out g2 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant);
+    char what[64];
+    snprintf(what, sizeof what, "%s%s", label, quant ? quant : "fp32");
+    run_out cpu = train_tiny(PQ_DEVICE_CPU, steps, NULL, 0, quant, c);
+    run_out g1 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant, c);
+    run_out g2 = train_tiny(PQ_DEVICE_CUDA, steps, NULL, 0, quant, c);
     if (cpu.loss.size() != g1.loss.size() || g1.loss.empty()) {
         check("training ran", 1, 0);
         return;
     }
     double worst = 0;
     for (size_t i = 0; i < cpu.loss.size(); i++) worst = fmax(worst, fabs((double)g1.loss[i] - cpu.loss[i]) / cpu.loss[i]);
-    printf("     tiny 200 steps %s: cpu first %.4f last %.4f | gpu first %.4f last %.4f | %.0f vs %.0f tok/s\n", what,
+    printf("     200 steps %s: cpu first %.4f last %.4f | gpu first %.4f last %.4f | %.0f vs %.0f tok/s\n", what,
            cpu.loss[0], cpu.loss[steps - 1], g1.loss[0], g1.loss[steps - 1], cpu.tok_s, g1.tok_s);
     char name[128];
     snprintf(name, sizeof name, "%s 200-step loss curve vs cpu (worst step, rel.)", what);
@@ -547,8 +645,8 @@ static void test_training(const char *quant = NULL) {
     /* stop at step 70 (state saved at 40), resume: same bits as the uninterrupted run */
     char dir[] = "/tmp/pq-test-gpu-XXXXXX";
     if (!mkdtemp(dir)) pq_die("mkdtemp");
-    train_tiny(PQ_DEVICE_CUDA, steps, dir, 70, quant);
-    run_out res = train_tiny(PQ_DEVICE_CUDA, steps, dir, 0, quant);
+    train_tiny(PQ_DEVICE_CUDA, steps, dir, 70, quant, c);
+    run_out res = train_tiny(PQ_DEVICE_CUDA, steps, dir, 0, quant, c);
     same = res.params.size() == g1.params.size() && !memcmp(res.params.data(), g1.params.data(), 4 * g1.params.size());
     snprintf(name, sizeof name, "%s gpu stop at 70 + resume bitwise identical", what);
     check(name, same ? 0 : 1, 0);
@@ -686,13 +784,18 @@ int main(void) {
     test_cross_entropy_and_sums();
     test_gemv();
     test_quantizers();
-    test_model();
+    test_model(tiny_config(), "tiny");
     test_training();
-    const char *qat_cases[][2] = {{"sign", "1"}, {"seq", "1.58"}, {"seq", "2"}, {"lsq", "3"}, {"lsq_wide", "2"},
-                                  {"minmax", "2"}, {"clip", "3"}, {"rtn", "4"}, {"absmean", "1.58"}, {"int8", "8"}};
-    for (auto &qc : qat_cases) test_qat_model(qc[0], qc[1]);
+    const char *qat_cases[] = {"sign@1",  "seq@1.58", "seq@2",      "lsq@3",  "lsq_wide@2", "minmax@2",
+                               "clip@3",  "rtn@4",    "absmean@1.58", "int8@8", "seq@2+fp16", "lsq@4+fp16"};
+    for (const char *qc : qat_cases) test_qat_model(qc, tiny_config(), "");
     test_training("seq@2");
     test_training("sign@1");
+    /* what pq import hf brings: θ, ε, LLaMA-3 RoPE scaling and an untied head */
+    const pq_model_config ic = imported_config();
+    test_model(ic, "imported");
+    for (const char *qc : {"seq@2+fp16", "lsq@3", "sign@1"}) test_qat_model(qc, ic, "imported ");
+    test_training("seq@2+fp16", ic, "imported ");
     printf("test-gpu: %d failure(s)\n", failures);
     return failures ? 1 : 0;
 }
