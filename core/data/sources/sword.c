@@ -120,6 +120,16 @@ static int find_attr(const char *x, size_t n, const char *tag, const char *must,
 
 static uint32_t le32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* An entry's text with the OSIS markup stripped, as one line of doc (an empty
+ * verse adds nothing); verse is scratch. */
+static void add_verse(pq_buf *verse, pq_buf *doc, const char *x, size_t n) {
+    pq_buf_clear(verse);
+    pq_osis_strip(x, n, verse);
+    if (!verse->len) return;
+    pq_buf_put(doc, verse->data, verse->len);
+    pq_buf_putc(doc, '\n');
+}
+
 typedef struct {
     char book[64];
     int chapter;
@@ -152,11 +162,7 @@ static int entry(web_state *st, const char *x, size_t n, pq_sink *sink) {
         return 0;
     }
     if (!st->in_chapter) return 0;
-    pq_buf_clear(&st->verse);
-    pq_osis_strip(x, n, &st->verse);
-    if (!st->verse.len) return 0;
-    pq_buf_put(&st->doc, st->verse.data, st->verse.len);
-    pq_buf_putc(&st->doc, '\n');
+    add_verse(&st->verse, &st->doc, x, n);
     return 0;
 }
 
@@ -273,11 +279,7 @@ static int comm_entry(void *vctx, const char *x, size_t n) {
             st->chapter = ch;
         }
     }
-    pq_buf_clear(&st->verse);
-    pq_osis_strip(x, n, &st->verse);
-    if (!st->verse.len) return 0;
-    pq_buf_put(&st->doc, st->verse.data, st->verse.len);
-    pq_buf_putc(&st->doc, '\n');
+    add_verse(&st->verse, &st->doc, x, n);
     return 0;
 }
 
