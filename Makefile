@@ -129,7 +129,7 @@ test-unit: $(BUILD)/unit-tests
 	$(BUILD)/unit-tests --jobs $(JOBS)
 
 test-integration: pq
-	@for t in tests/integration/*.sh; do \
+	@for t in $(filter-out tests/integration/lib.sh,$(sort $(wildcard tests/integration/*.sh))); do \
 	    echo "== $$t"; PQ=$(CURDIR)/pq PQ_SANITIZED=$(PQ_SANITIZED) bash $$t || exit 1; done
 
 # The whole smoke tier through --executor slurm on a single-node cluster it starts (munge,

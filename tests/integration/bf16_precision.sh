@@ -4,10 +4,7 @@
 # and the matmul kernel in its manifest, never reuses an FP32 run's directory, and --precision
 # fp32 is the default bitwise. An unknown precision is a usage error naming bf16.
 set -u
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 run() { "$PQ" pretrain --config suites/models/tiny.json --data synthetic:40000 --tokens 16384 "$@" >/dev/null 2>"$tmp/err"; echo $?; }
 loss() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['final_val_loss'])" "$1/results.json"; }
 

@@ -4,10 +4,7 @@
 # the CPU's flags, records detected/chosen/why and says so once on stderr.
 # PQ_BLAS_TEST_DETECTED pretends OpenBLAS detected that kernel (this CPU is known).
 set -u
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 choice() { /usr/bin/python3 -c 'import json,sys; l=json.load(open(sys.argv[1]))["libraries"]; c=l["openblas_core_choice"]
 print(l["openblas_core"], c["detected"], c["chosen"])' "$1"; }
 

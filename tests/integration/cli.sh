@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
 # The pq command line: help lists every command, errors are one line with exit code 2.
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 err=$tmp/err
 
 help=$($PQ --help) || fail "pq --help exited non-zero"

@@ -4,10 +4,7 @@
 # every form (multiple choice, WinoGrande, perplexity). Checks the results file,
 # bitwise-repeatable scores, and that bad input fails with one clear line.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 
 # vocab 258 = the 256 byte tokens + BOS + EOS of a BPE with no merges.

@@ -9,12 +9,9 @@
 # of 48), and QAT models trained with --scale-fp16 in TQ2_0/Q2_K/Q4_0/Q8_0; the tokenizer metadata (GPT-2 byte alphabet, merges); and, where npm can install
 # @huggingface/gguf, that reader parses the file too (metadata and tensor infos).
 set -euo pipefail
-PQ=${PQ:-./pq}
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 HF="$PY $(dirname "$0")/hf_llama.py"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export PQ_PROGRESS=0
 
 $HF make "$tmp/hf" --pow2-rows --untied --theta 500000 --llama3 --tokens 1

@@ -21,13 +21,10 @@
 # Needs node >= 20 and npm; the package (85 MB) is installed once into $PQ_NODE_LLAMA_CPP
 # (default ~/.cache/paretoq/node-llama-cpp-3.22.1, about 20 s); without them the test SKIPs.
 set -euo pipefail
-PQ=${PQ:-./pq}
+. "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 HF="$PY $(dirname "$0")/hf_llama.py"
 NLC=${PQ_NODE_LLAMA_CPP:-${XDG_CACHE_HOME:-$HOME/.cache}/paretoq/node-llama-cpp-3.22.1}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "  SKIP: $*"; echo "gguf_llama_cpp: ok (skipped)"; exit 0; }
 export PQ_PROGRESS=0
 

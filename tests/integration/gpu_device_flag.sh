@@ -4,10 +4,7 @@
 # --device cpu (and PQ_DEVICE=cpu) train as before. The GPU path itself is tested by
 # `make test-gpu` on a machine with an NVIDIA GPU (CI has none).
 set -u
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 cfg=suites/models/tiny.json
 run() { "$PQ" pretrain --config $cfg --data synthetic:20000 --tokens 2048 "$@" >/dev/null 2>"$tmp/err"; echo $?; }
 

@@ -2,10 +2,7 @@
 # The harness: a suite killed mid-run and rerun gives exactly the rows of an
 # uninterrupted run; finished runs are reused; bad suite files are clear errors.
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_harness_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 $PQ data build --quiet >/dev/null || fail "pq data build failed"
 

@@ -2,10 +2,7 @@
 # pq bench kernels --quick: kernels.json has every format on the quick shapes,
 # OpenBLAS next to them, a measured bandwidth, the summary and decode speeds.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 "$PQ" bench kernels --quick --out "$tmp" >"$tmp/stdout" 2>/dev/null || fail "pq bench kernels --quick failed"
 grep -q "memory bandwidth" "$tmp/stdout" || fail "no bandwidth line"

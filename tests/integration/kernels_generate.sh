@@ -4,10 +4,7 @@
 # sampled output is a pure function of the seed, and bad input fails clearly.
 # Synthetic tokens: no corpus needed.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 
 cat > "$tmp/cfg.json" <<'JSON'

@@ -5,10 +5,7 @@
 # usage error (exit 2); within the limit the planned peak is within 0.75x-1.5x of the
 # measured one (getrusage ru_maxrss via /usr/bin/time) on a 3.4M-parameter model.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 
 cat > "$tmp/cfg.json" <<'JSON'

@@ -10,9 +10,8 @@
 # Needs Debian's openmpi-bin and a pq built with MPI (make deps; MPI=1 is the default
 # where libopenmpi-dev is installed): in CI (CI=true) their absence fails the test.
 set -euo pipefail
-PQ=${PQ:-./pq}
+. "$(dirname "$0")/lib.sh"
 PQ=$(cd "$(dirname "$PQ")" && pwd)/$(basename "$PQ")
-fail() { echo "FAIL: $*" >&2; exit 1; }
 missing() {
     if [ "${CI:-}" = true ]; then fail "$1"; fi
     echo "mpi: skipped ($1)"; exit 0
@@ -23,7 +22,6 @@ if [ -n "${PQ_SANITIZED:-}" ]; then echo "mpi: skipped under the sanitizers (pla
 command -v mpirun > /dev/null || missing "no mpirun (apt-get install openmpi-bin)"
 "$PQ" info | grep -q '"mpi": true' || missing "this pq was built without MPI (make MPI=1 with libopenmpi-dev)"
 
-tmp=$(mktemp -d /tmp/pq-mpi.XXXXXX)
 mp=
 # SIGKILL a process and everything under it, leaves first: killing only mpirun can leave its ranks
 # running as orphans that finish the run after the test has moved on

@@ -6,18 +6,16 @@ set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PY=${PYTHON:-/usr/bin/python3}
 FIX=$ROOT/tests/fixtures/plots/results
-T=$(mktemp -d /tmp/pq_report_test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 
 $PY -c 'import matplotlib' 2>/dev/null || fail "python3-matplotlib is not installed (run make deps)"
-$PY "$ROOT/plots/make_all.py" --results "$FIX" --out "$T/a" 2>/dev/null || fail "make_all.py failed"
-$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null || fail "report.py failed"
-R=$T/a/REPORT.md
+$PY "$ROOT/plots/make_all.py" --results "$FIX" --out "$tmp/a" 2>/dev/null || fail "make_all.py failed"
+$PY "$ROOT/plots/report.py" --results "$FIX" --out "$tmp/a" 2>/dev/null || fail "report.py failed"
+R=$tmp/a/REPORT.md
 [ "$(grep -c '^## Fig\|^## Kernel' "$R")" -eq 10 ] || fail "REPORT.md lacks a section per artifact"
 [ "$(grep -c '^!\[.*\](figures/.*\.png)' "$R")" -eq 10 ] || fail "REPORT.md does not show every figure"
 for f in $(grep -o '(figures/[^)]*\.png)' "$R" | tr -d '()' | sort -u); do
-    [ -e "$T/a/$f" ] || fail "REPORT.md links a missing figure $f"
+    [ -e "$tmp/a/$f" ] || fail "REPORT.md links a missing figure $f"
 done
 [ "$(grep -c '^- \*\*Paper:\*\*' "$R")" -eq "$(grep -c '^  \*\*Ours (' "$R")" ] || fail "a finding lacks our sentence"
 grep -q "tier \`fixture\`" "$R" || fail "REPORT.md does not name the tier"
@@ -49,49 +47,49 @@ grep -q "What it needs: zero-shot tasks passed above chance" "$R" || fail "the p
 grep -q "smoke tier" "$R" && fail "a non-smoke report calls itself smoke"
 
 # Determinism (Markdown and HTML).
-$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null && cp "$R" "$T/R1" && cp "$T/a/report.html" "$T/H1"
-$PY "$ROOT/plots/report.py" --results "$FIX" --out "$T/a" 2>/dev/null
-cmp -s "$R" "$T/R1" || fail "two report runs differ"
-cmp -s "$T/a/report.html" "$T/H1" || fail "two report.html runs differ"
-! grep -qi 'src="http\|href="http\|<link\|@import' "$T/a/report.html" || fail "report.html uses external resources"
+$PY "$ROOT/plots/report.py" --results "$FIX" --out "$tmp/a" 2>/dev/null && cp "$R" "$tmp/R1" && cp "$tmp/a/report.html" "$tmp/H1"
+$PY "$ROOT/plots/report.py" --results "$FIX" --out "$tmp/a" 2>/dev/null
+cmp -s "$R" "$tmp/R1" || fail "two report runs differ"
+cmp -s "$tmp/a/report.html" "$tmp/H1" || fail "two report.html runs differ"
+! grep -qi 'src="http\|href="http\|<link\|@import' "$tmp/a/report.html" || fail "report.html uses external resources"
 
 # Verdicts follow the intervals: the 90% split worse than both extremes => disagrees; intervals that
 # straddle zero => within noise; no contrasts at all (an old file) => insufficient data: no intervals.
-edit() {  # edit SUITE PYTHON-EXPR-ON-d  (fixture -> $T/moved)
-    rm -rf "$T/moved" && mkdir "$T/moved" && cp "$FIX"/*.json "$T/moved/"
-    $PY - "$FIX/$1.json" "$T/moved/$1.json" "$2" <<'PY'
+edit() {  # edit SUITE PYTHON-EXPR-ON-d  (fixture -> $tmp/moved)
+    rm -rf "$tmp/moved" && mkdir "$tmp/moved" && cp "$FIX"/*.json "$tmp/moved/"
+    $PY - "$FIX/$1.json" "$tmp/moved/$1.json" "$2" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); exec(sys.argv[3]); json.dump(d, open(sys.argv[2], "w"))
 PY
-    $PY "$ROOT/plots/report.py" --results "$T/moved" --out "$T/m" 2>/dev/null || fail "report.py failed on edited $1"
+    $PY "$ROOT/plots/report.py" --results "$tmp/moved" --out "$tmp/m" 2>/dev/null || fail "report.py failed on edited $1"
 }
 edit budget 'for c in d["contrasts"]: c["effect"], c["ci95"] = -c["effect"], [-c["ci95"][1], -c["ci95"][0]]'
-grep -q "^| Fig. 2 | .* | ❌ disagrees |" "$T/m/REPORT.md" || fail "budget verdict ignores the contrasts"
-grep -q "Agrees in 0, disagrees in 20, within noise in 0 of 20" "$T/m/REPORT.md" || fail "budget counts wrong"
-grep -q "^### Fig. 2: " "$T/m/REPORT.md" || fail "a disagreeing finding lacks its 'why' entry"
+grep -q "^| Fig. 2 | .* | ❌ disagrees |" "$tmp/m/REPORT.md" || fail "budget verdict ignores the contrasts"
+grep -q "Agrees in 0, disagrees in 20, within noise in 0 of 20" "$tmp/m/REPORT.md" || fail "budget counts wrong"
+grep -q "^### Fig. 2: " "$tmp/m/REPORT.md" || fail "a disagreeing finding lacks its 'why' entry"
 edit budget 'for c in d["contrasts"]: c["ci95"] = [c["effect"] - 1, c["effect"] + 1]'
-grep -q "^| Fig. 2 | .* | ≈ within noise |" "$T/m/REPORT.md" || fail "intervals across zero not 'within noise'"
+grep -q "^| Fig. 2 | .* | ≈ within noise |" "$tmp/m/REPORT.md" || fail "intervals across zero not 'within noise'"
 edit budget 'del d["contrasts"]'
-grep -q "^| Fig. 2 | .* | ⚠ insufficient data |" "$T/m/REPORT.md" || fail "no contrasts: a difference was called"
-grep -q "insufficient data: no intervals" "$T/m/REPORT.md" || fail "no contrasts: not said"
+grep -q "^| Fig. 2 | .* | ⚠ insufficient data |" "$tmp/m/REPORT.md" || fail "no contrasts: a difference was called"
+grep -q "insufficient data: no intervals" "$tmp/m/REPORT.md" || fail "no contrasts: not said"
 # Moving the budget optimum in the rows alone (no intervals) changes the description, not a verdict.
 edit budget 'del d["contrasts"]
 for r in d["rows"]:
     r["val_loss"] = 1.0 if r["fp_fraction"] == 0.4 else r["val_loss"]'
-grep -q "0 of 10 curves are best between 80% and 95% FP" "$T/m/REPORT.md" || fail "point estimates not described"
+grep -q "0 of 10 curves are best between 80% and 95% FP" "$tmp/m/REPORT.md" || fail "point estimates not described"
 # Smoke tier: the report opens by saying it cannot test the findings.
-rm -rf "$T/smoke" && mkdir "$T/smoke" && for f in "$FIX"/*.json; do
-    sed 's/"tier": "fixture"/"tier": "smoke"/' "$f" >"$T/smoke/$(basename "$f")"; done
-$PY "$ROOT/plots/report.py" --results "$T/smoke" --out "$T/s" 2>/dev/null || fail "report.py failed on smoke"
-sed -n 3p "$T/s/REPORT.md" | grep -q "This is the smoke tier: a CI check .* cannot\|This is the smoke tier: a CI check" \
+rm -rf "$tmp/smoke" && mkdir "$tmp/smoke" && for f in "$FIX"/*.json; do
+    sed 's/"tier": "fixture"/"tier": "smoke"/' "$f" >"$tmp/smoke/$(basename "$f")"; done
+$PY "$ROOT/plots/report.py" --results "$tmp/smoke" --out "$tmp/s" 2>/dev/null || fail "report.py failed on smoke"
+sed -n 3p "$tmp/s/REPORT.md" | grep -q "This is the smoke tier: a CI check .* cannot\|This is the smoke tier: a CI check" \
     || fail "smoke report does not open with its caveat"
-grep -q 'class="note">.*smoke tier' "$T/s/report.html" || fail "smoke report.html lacks its caveat"
-rm -rf "$T/moved" && mkdir "$T/moved" && cp "$FIX"/*.json "$T/moved/"
+grep -q 'class="note">.*smoke tier' "$tmp/s/report.html" || fail "smoke report.html lacks its caveat"
+rm -rf "$tmp/moved" && mkdir "$tmp/moved" && cp "$FIX"/*.json "$tmp/moved/"
 
 # Missing suites are reported as not measured; a malformed one makes the exit non-zero.
-rm "$T/moved/ternary.json"
-printf 'not json' >"$T/moved/kernels.json"
-$PY "$ROOT/plots/report.py" --results "$T/moved" --out "$T/m" 2>/dev/null && fail "malformed suite: expected exit 1"
-grep -q "Not measured:\*\* \`ternary.json\` is missing" "$T/m/REPORT.md" || fail "missing suite not reported"
-grep -q "Malformed results file:\*\* .*kernels.json" "$T/m/REPORT.md" || fail "malformed suite not reported"
+rm "$tmp/moved/ternary.json"
+printf 'not json' >"$tmp/moved/kernels.json"
+$PY "$ROOT/plots/report.py" --results "$tmp/moved" --out "$tmp/m" 2>/dev/null && fail "malformed suite: expected exit 1"
+grep -q "Not measured:\*\* \`ternary.json\` is missing" "$tmp/m/REPORT.md" || fail "missing suite not reported"
+grep -q "Malformed results file:\*\* .*kernels.json" "$tmp/m/REPORT.md" || fail "malformed suite not reported"
 echo "plots_report: ok"

@@ -2,9 +2,7 @@
 # pq bench train --quick writes a well-formed train.json: tokens/s, GFLOP/s and the
 # sgemm ceiling at 1 and 2 threads for each config, and the OpenBLAS core type.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 "$PQ" bench train --quick --out "$tmp" 2> "$tmp/log"
 f="$tmp/train.json"
 [ -f "$f" ] || { echo "FAIL: no train.json"; cat "$tmp/log"; exit 1; }

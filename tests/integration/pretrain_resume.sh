@@ -3,11 +3,9 @@
 # (weights, loss curve, validation losses) to an uninterrupted run; bad input
 # fails with one clear line. Uses the synthetic token stream (no corpus needed).
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pid=
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 cat > "$tmp/cfg.json" <<'JSON'
 {"model": {"dim": 64, "n_layers": 2, "n_heads": 2, "n_kv_heads": 1, "ffn_dim": 128, "vocab": 256, "ctx": 32},

@@ -4,11 +4,9 @@
 # to the same config trained from scratch, also when the branch is killed and rerun; a
 # branch point past the branch's own decay start, or from a cosine run, is refused.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pid=
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export PQ_PROGRESS=0
 
 # 256 tokens per step; the stable run has 400 steps (decay from step 320), the branch 240

@@ -4,10 +4,7 @@
 # prints none, PQ_PROGRESS=0 silences it; a suite reports while a run is still
 # running; pq eval prints a table of its metrics.
 set -u
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 unset PQ_PROGRESS PQ_PROGRESS_INTERVAL
 
 cat > "$tmp/cfg.json" <<'JSON'

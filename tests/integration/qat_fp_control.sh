@@ -4,10 +4,7 @@
 # at the FP model's validation loss, writes a plain full-precision model.ckpt (another
 # fine-tune can start from it) and reports the per-layer weight change like QAT does.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 cat > "$tmp/cfg.json" <<'JSON'
 {"model": {"dim": 64, "n_layers": 2, "n_heads": 2, "n_kv_heads": 1, "ffn_dim": 128, "vocab": 256, "ctx": 32},

@@ -3,10 +3,7 @@
 # the QAT path's own checks), GPTQ beats RTN on validation loss at 2 and 3 bits,
 # and bad usage fails clearly. Synthetic tokens: no corpus needed.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 
 cat > "$tmp/cfg.json" <<'JSON'

@@ -4,11 +4,9 @@
 # at init; the quantized checkpoint and results.json hold what the suites need;
 # bad input fails with one clear line. Synthetic tokens: no corpus needed.
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 pid=
 trap 'if [ -n "$pid" ]; then kill -9 $pid 2>/dev/null || true; fi; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export PQ_PROGRESS=0
 
 cat > "$tmp/cfg.json" <<'JSON'

@@ -5,11 +5,9 @@
 # runs directory waits for the first; killing pq suite run (TERM, or KILL) takes
 # its child pq processes with it. Synthetic data and the kernels suite: no corpus.
 set -u
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d /tmp/pq_locks_XXXXXX)
+. "$(dirname "$0")/lib.sh"
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export PQ_PROGRESS=0
 wait_for() { # wait_for SECONDS COMMAND...: polls every 0.05 s
     local n=$(($1 * 20))

@@ -8,10 +8,8 @@
 # pq suite status / cancel follow and stop a detached suite; a runs directory the
 # node does not see is one clear error. Fails, never skips, when the cluster cannot start.
 set -u
-PQ=${PQ:-./pq}
+. "$(dirname "$0")/lib.sh"
 PQ=$(realpath "$PQ")
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_slurm_XXXXXX)
 follower=
 . "$(dirname "$0")/../cluster/slurm_cluster.sh"
 finish() {

@@ -3,10 +3,7 @@
 # WSD run ("schedule": "wsd"), full-precision control rows ("fp_control": true) in the
 # budget, tokens and transition suites, and equal-LR transition rows ("lr_rules").
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_controls_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 $PQ data build --quiet >/dev/null || fail "pq data build failed"
 mkdir -p "$tmp/suites"

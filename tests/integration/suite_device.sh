@@ -4,10 +4,7 @@
 # the CPU plan (no --device, or --device cpu, or PQ_DEVICE=cpu) is unchanged; an unknown
 # device is a usage error. Dry runs only: the plan is the same in a build without CUDA.
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_suite_device_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 $PQ data build --quiet >/dev/null || fail "pq data build failed"
 mkdir -p "$tmp/suites"

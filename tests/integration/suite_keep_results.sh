@@ -4,10 +4,7 @@
 # existing results file with "incomplete" ones; it reports the failure (exit 1).
 # No data or training needed: the data's identity is three stub manifests.
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_keep_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 mkdir -p "$tmp/data/shards" "$tmp/data/tasks" "$tmp/runs" "$tmp/out/smoke"
 for f in tokenizer.json shards/manifest.json tasks/manifest.json; do echo '{"content_sha256": "stub"}' >"$tmp/data/$f"; done

@@ -5,10 +5,7 @@
 # whose values are the rows'; pq check's {"ci": k} rule follows the stored
 # interval; a bad contrast declaration is a one-line error naming file and field.
 set -u
-PQ=${PQ:-./pq}
-fail() { echo "FAIL: $*" >&2; exit 1; }
-tmp=$(mktemp -d /tmp/pq_stats_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 
 $PQ data build --quiet >/dev/null || fail "pq data build failed"
 

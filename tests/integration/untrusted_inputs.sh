@@ -3,10 +3,7 @@
 # a config whose sizes overflow; a finished run directory asked for another config,
 # data or budget. Synthetic tokens: no corpus needed.
 set -uo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib.sh"
 export PQ_PROGRESS=0
 
 # expect_refusal RC WHAT PATTERN... : the last command exited RC with one stderr line matching every PATTERN
