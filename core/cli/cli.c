@@ -64,3 +64,14 @@ double pq_parse_double_in(const char *cmd, const char *flag, const char *text, p
     if (range == PQ_FRACTION && !(v >= 0 && v <= 1)) pq_usage_error(cmd, "%s must be a number in [0, 1], got '%s'", flag, text);
     return v;
 }
+
+void pq_identity_add_cuda(json_t *identity, pq_gpu_precision p) {
+    json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision", pq_gpu_precision_name(p)));
+}
+
+int pq_manifest_add_gpu(json_t *manifest, pq_gpu_precision p) {
+    json_t *info = pq_gpu_info(p);
+    if (!info) return -1;
+    json_object_set_new(manifest, "gpu", info);
+    return 0;
+}

@@ -6,7 +6,10 @@
 #ifndef PQ_CLI_H
 #define PQ_CLI_H
 
+#include <jansson.h>
+
 #include "base/util.h"
+#include "gpu/gpu.h"
 
 typedef int (*pq_command_fn)(int argc, char **argv);
 
@@ -38,6 +41,14 @@ typedef enum {
  * above as well (0: no bound beyond long long), e.g. INT_MAX for an int field. */
 long long pq_parse_int_in(const char *cmd, const char *flag, const char *text, pq_range range, long long max);
 double pq_parse_double_in(const char *cmd, const char *flag, const char *text, pq_range range);
+
+/* --device cuda, what a run records. The identity's "device": {"name": "cuda", "precision":
+ * p}: a GPU run is another computation (other rounding), so it never resumes or reuses a CPU
+ * run's directory, nor the reverse (CPU identities have no "device"). */
+void pq_identity_add_cuda(json_t *identity, pq_gpu_precision p);
+/* The manifest's "gpu" (pq_gpu_info: the GPU, its driver and runtime, p); 0, or -1 +
+ * pq_error() where no GPU can be used. */
+int pq_manifest_add_gpu(json_t *manifest, pq_gpu_precision p);
 
 int cmd_pretrain(int argc, char **argv);
 int cmd_qat(int argc, char **argv);

@@ -257,9 +257,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (device == PQ_DEVICE_CUDA) {
-        json_t *gpu_info = pq_gpu_info(PQ_GPU_FP32);
-        if (!gpu_info || pq_gpu_lm_init(&lm, model, 16, PQ_GPU_FP32)) goto done;
-        json_object_set_new(manifest, "gpu", gpu_info);
+        if (pq_manifest_add_gpu(manifest, PQ_GPU_FP32) || pq_gpu_lm_init(&lm, model, 16, PQ_GPU_FP32)) goto done;
     } else {
         pq_model_lm_init(&lm, model);
     }

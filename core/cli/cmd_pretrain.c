@@ -171,9 +171,7 @@ int cmd_pretrain(int argc, char **argv) {
     if (branch_from) json_object_set_new(identity, "branch", json_pack("{s:s}", "from_sha256", branch_hash));
     /* A GPU run is another computation (other rounding): it never resumes a CPU state, nor
      * the reverse. CPU identities are unchanged. */
-    if (device == PQ_DEVICE_CUDA)
-        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
-                                                          pq_gpu_precision_name(precision)));
+    if (device == PQ_DEVICE_CUDA) pq_identity_add_cuda(identity, precision);
     if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding, likewise */
 
     /* A finished directory is trusted only if it was made from this config and data,
@@ -193,16 +191,12 @@ int cmd_pretrain(int argc, char **argv) {
     pq_tokens_add_inputs(manifest, &train), pq_tokens_add_inputs(manifest, &val);
     pq_manifest_add_input_hash(manifest, "train_tokens", train_hash);
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
-    if (device == PQ_DEVICE_CUDA) {
-        json_t *gpu_info = pq_gpu_info(precision);
-        if (!gpu_info) {
-            fprintf(stderr, "pq pretrain: %s\n", pq_error());
-            json_decref(manifest), json_decref(identity), json_decref(raw);
-            pq_tokens_free(&train), pq_tokens_free(&val);
-            free(results_path), free(model_path);
-            return 1;
-        }
-        json_object_set_new(manifest, "gpu", gpu_info);
+    if (device == PQ_DEVICE_CUDA && pq_manifest_add_gpu(manifest, precision)) {
+        fprintf(stderr, "pq pretrain: %s\n", pq_error());
+        json_decref(manifest), json_decref(identity), json_decref(raw);
+        pq_tokens_free(&train), pq_tokens_free(&val);
+        free(results_path), free(model_path);
+        return 1;
     }
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
     pq_manifest_recompute(manifest, recompute, asked_recompute);

@@ -166,10 +166,8 @@ int cmd_ptq(int argc, char **argv) {
                          json_object_get(json_object_get(json_object_get(manifest, "inputs"), "from"), "sha256"));
     /* The validation losses of a GPU run are another computation's (as pq pretrain's). */
     if (device == PQ_DEVICE_CUDA) {
-        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision", "fp32"));
-        json_t *gpu_info = pq_gpu_info(PQ_GPU_FP32);
-        if (!gpu_info) goto fail;
-        json_object_set_new(manifest, "gpu", gpu_info);
+        pq_identity_add_cuda(identity, PQ_GPU_FP32);
+        if (pq_manifest_add_gpu(manifest, PQ_GPU_FP32)) goto fail;
     }
     double fp_val = -1, q_val = -1;
     if (data) {

@@ -276,9 +276,7 @@ int cmd_qat(int argc, char **argv) {
                          pq_train_config_to_json(&tc), "seq_len", T, "train_tokens", train_hash, "val_tokens", val_hash);
     /* A GPU run is another computation (other rounding): it never resumes a CPU state, nor
      * the reverse (as pq pretrain). CPU identities are unchanged. */
-    if (device == PQ_DEVICE_CUDA)
-        json_object_set_new(identity, "device", json_pack("{s:s, s:s}", "name", "cuda", "precision",
-                                                          pq_gpu_precision_name(precision)));
+    if (device == PQ_DEVICE_CUDA) pq_identity_add_cuda(identity, precision);
     if (bf16) json_object_set_new(identity, "precision", json_string("bf16")); /* other rounding: never reuses fp32 */
     if (a.scale_fp16) json_object_set_new(identity, "scale_fp16", json_true()); /* another model; absent: ids unchanged */
     /* A finished directory is trusted only if it was made from this model, config and
@@ -298,11 +296,7 @@ int cmd_qat(int argc, char **argv) {
     pq_manifest_add_input_hash(manifest, "val_tokens", val_hash);
     if (bf16) json_object_set_new(manifest, "matmul", pq_matmul_info());
     pq_manifest_recompute(manifest, a.recompute, asked_recompute);
-    if (device == PQ_DEVICE_CUDA) {
-        json_t *gpu_info = pq_gpu_info(precision);
-        if (!gpu_info) goto fail;
-        json_object_set_new(manifest, "gpu", gpu_info);
-    }
+    if (device == PQ_DEVICE_CUDA && pq_manifest_add_gpu(manifest, precision)) goto fail;
 
     qa = fp_control ? NULL : pq_qat_new(m, &q);
     pq_param_group *extra = NULL;
