@@ -73,6 +73,7 @@ Test(harness_commands, medium_tier_is_optional) {
         } else {
             cr_expect_eq(rc, -1);
             cr_expect(strstr(pq_error(), "unknown tier 'medium'"), "%s", pq_error());
+            pq_suite_free(&s); /* a failed load keeps what it read: freed, as the other callers do */
         }
     }
     pq_remove_tree(dir);
