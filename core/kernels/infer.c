@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/bench.h"
 #include "base/blas.h"
 #include "base/ckpt.h"
 #include "base/fsio.h"
@@ -674,11 +675,6 @@ const float *pq_infer_step(pq_infer *m, int token) {
 
 /* --- speed -------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 json_t *pq_infer_measure(pq_infer *m, int prefill, int tokens) {
     int ctx = m->cfg.ctx;
     prefill = PQ_MIN(prefill, ctx / 2);
@@ -691,8 +687,7 @@ json_t *pq_infer_measure(pq_infer *m, int prefill, int tokens) {
         pq_infer_step(m, (i * 13 + 5) % m->V);
         t[i] = pq_now() - t0;
     }
-    qsort(t, (size_t)tokens, sizeof *t, cmp_double);
-    double med = tokens % 2 ? t[tokens / 2] : 0.5 * (t[tokens / 2 - 1] + t[tokens / 2]);
+    double med = pq_median(t, tokens);
     free(t);
     size_t bytes = pq_infer_weight_bytes(m);
     json_t *r = json_object();
