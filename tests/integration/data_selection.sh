@@ -15,21 +15,18 @@
 # date for this pq at 8k (and 4k if built), and the selection's four train/held-out files are
 # byte-identical to it.
 set -euo pipefail
-PQ=${PQ:-./pq}
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
-T=$(mktemp -d /tmp/pq-data-selection-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 HEAD="kjv web austen wordnet"
 
 set +e
-$PQ data build --data-dir "$T/d" --sources ../x > /dev/null 2>&1; [ $? -eq 2 ] || fail "--sources ../x should exit 2"
-$PQ data build --data-dir "$T/d" --sources head --skip-corpus > /dev/null 2>&1; [ $? -eq 2 ] || fail "--sources with --skip-corpus should exit 2"
-$PQ data stats --data-dir "$T/d" --sources head > /dev/null 2>&1; [ $? -eq 2 ] || fail "stats --sources should exit 2"
+$PQ data build --data-dir "$tmp/d" --sources ../x > /dev/null 2>&1; [ $? -eq 2 ] || fail "--sources ../x should exit 2"
+$PQ data build --data-dir "$tmp/d" --sources head --skip-corpus > /dev/null 2>&1; [ $? -eq 2 ] || fail "--sources with --skip-corpus should exit 2"
+$PQ data stats --data-dir "$tmp/d" --sources head > /dev/null 2>&1; [ $? -eq 2 ] || fail "stats --sources should exit 2"
 set -e
 
 # a recipe folder of our own: the four recipes, a bad selection and the one to build
-R=$T/datasets
+R=$tmp/datasets
 mkdir -p "$R"
 cp datasets/corpus.json "$R/"
 for s in $HEAD; do cp datasets/$s.json "$R/"; done
@@ -38,16 +35,16 @@ echo '{"format": 1, "sources": ["kjv", "nosuch"]}' > "$R/corpus-missing.json"
 python3 -c 'import json, sys; print(json.dumps({"format": 1, "sources": sys.argv[1:]}))' $HEAD > "$R/corpus-head.json"
 expect_error() { # selection, text the one-line error must contain
     set +e
-    PQ_DATASETS=$R $PQ data build --data-dir "$T/d" --sources "$1" --quiet 2> "$T/err"; local rc=$?
+    PQ_DATASETS=$R $PQ data build --data-dir "$tmp/d" --sources "$1" --quiet 2> "$tmp/err"; local rc=$?
     set -e
     [ $rc -eq 1 ] || fail "selection '$1' should exit 1, got $rc"
-    grep -q "$2" "$T/err" || { cat "$T/err"; fail "selection '$1': the error does not name $2"; }
+    grep -q "$2" "$tmp/err" || { cat "$tmp/err"; fail "selection '$1': the error does not name $2"; }
 }
 expect_error nosuch "corpus-nosuch.json"
 expect_error bad "corpus-bad.json"
 expect_error missing "nosuch.json"
 
-D=$T/d
+D=$tmp/d
 mkdir -p "$D/debs"
 debs=$(python3 - "$R" $HEAD <<'EOF'
 import json, sys
@@ -59,9 +56,9 @@ EOF
 for f in $debs; do
     [ -f "${PQ_WORK:-work}/data/debs/$f" ] && cp "${PQ_WORK:-work}/data/debs/$f" "$D/debs/"
 done
-PQ_DATASETS=$R $PQ data build --data-dir "$D" --sources head --vocab 2048 2> "$T/log" || { tail -5 "$T/log"; fail "head build"; }
-PQ_DATASETS=$R $PQ data build --data-dir "$D" --sources head --vocab 2048 2> "$T/log2" || fail "second head build"
-grep -q "nothing to do" "$T/log2" || { cat "$T/log2"; fail "a second build of the selection was not a no-op"; }
+PQ_DATASETS=$R $PQ data build --data-dir "$D" --sources head --vocab 2048 2> "$tmp/log" || { tail -5 "$tmp/log"; fail "head build"; }
+PQ_DATASETS=$R $PQ data build --data-dir "$D" --sources head --vocab 2048 2> "$tmp/log2" || fail "second head build"
+grep -q "nothing to do" "$tmp/log2" || { cat "$tmp/log2"; fail "a second build of the selection was not a no-op"; }
 for f in "$D"/corpus/*.train.jsonl; do
     s=$(basename "$f" .train.jsonl)
     case " $HEAD " in *" $s "*) ;; *) fail "$s.train.jsonl written, outside the selection" ;; esac
@@ -80,23 +77,23 @@ for s in head:
         assert got == want, "%s %s: %s, datasets/stats.json has %s" % (s, part, got, want)
 print("head: %d sources, %d train words" % (len(head), m["totals"]["train"]["words"]))
 EOF
-$PQ data stats --data-dir "$D" --vocab 2048 > "$T/stats" || { cat "$T/stats"; fail "stats of the head build"; }
-grep -q "train_000.bin .* valid" "$T/stats" || fail "head shards not valid"
+$PQ data stats --data-dir "$D" --vocab 2048 > "$tmp/stats" || { cat "$tmp/stats"; fail "stats of the head build"; }
+grep -q "train_000.bin .* valid" "$tmp/stats" || fail "head shards not valid"
 
 if [ -z "${PQ_DATA_DEFAULT:-}" ]; then
     echo "data_selection: ok (set PQ_DATA_DEFAULT to compare with a default build)"
     exit 0
 fi
-B=$T/default
+B=$tmp/default
 mkdir -p "$B"
 for f in corpus tasks shards shards-4096 tokenizer.bpe tokenizer.json tokenizer-4096.bpe tokenizer-4096.json; do
     [ -e "$PQ_DATA_DEFAULT/$f" ] && cp -a "$PQ_DATA_DEFAULT/$f" "$B/"
 done
-PQ_DATASETS=datasets $PQ data build --data-dir "$B" 2> "$T/log8" || { cat "$T/log8"; fail "default build"; }
-grep -q "nothing to do" "$T/log8" || { cat "$T/log8"; fail "the default build (8k) is not up to date with datasets/"; }
+PQ_DATASETS=datasets $PQ data build --data-dir "$B" 2> "$tmp/log8" || { cat "$tmp/log8"; fail "default build"; }
+grep -q "nothing to do" "$tmp/log8" || { cat "$tmp/log8"; fail "the default build (8k) is not up to date with datasets/"; }
 if [ -e "$B/shards-4096" ]; then
-    PQ_DATASETS=datasets $PQ data build --data-dir "$B" --vocab 4096 2> "$T/log4" || { cat "$T/log4"; fail "default build 4k"; }
-    grep -q "nothing to do" "$T/log4" || { cat "$T/log4"; fail "the default build (4k) is not up to date"; }
+    PQ_DATASETS=datasets $PQ data build --data-dir "$B" --vocab 4096 2> "$tmp/log4" || { cat "$tmp/log4"; fail "default build 4k"; }
+    grep -q "nothing to do" "$tmp/log4" || { cat "$tmp/log4"; fail "the default build (4k) is not up to date"; }
 fi
 python3 - "$B/corpus/manifest.json" "$D/corpus/manifest.json" <<'EOF' || fail "head build vs default build"
 import json, sys

@@ -5,11 +5,9 @@
 # same end, the manifest records it, and --max-memory turns it on by itself when the run
 # fits only with it (one line on stderr saying so; the manifest gives the reason).
 set -euo pipefail
-PQ=${PQ:-./pq}
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 pid=
-fail() { echo "FAIL: $*" >&2; exit 1; }
 export PQ_PROGRESS=0
 
 # batch 8 x 128 tokens: every layer's attention probabilities dominate the activations
