@@ -72,6 +72,15 @@ uint64_t pq_fnv1a64(const void *data, size_t n) {
     return h;
 }
 
+uint64_t pq_mix64(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDull;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53ull;
+    x ^= x >> 33;
+    return x;
+}
+
 void pq_hex_encode(const uint8_t *raw, size_t n, char *hex) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {

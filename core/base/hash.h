@@ -29,6 +29,9 @@ void pq_sha256_json(const json_t *value, char hex[PQ_SHA256_HEX]);
 char *pq_json_canonical(const json_t *value);
 
 uint64_t pq_fnv1a64(const void *data, size_t n);
+/* MurmurHash3's 64-bit finalizer: every input bit moves every output bit (FNV-1a
+ * barely mixes its last bytes into the high bits; hash tables index by low bits). */
+uint64_t pq_mix64(uint64_t x);
 
 void pq_hex_encode(const uint8_t *raw, size_t n, char *hex);
 

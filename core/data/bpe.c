@@ -110,15 +110,6 @@ size_t pq_bpe_chunk_end(const uint8_t *t, size_t n, size_t pos) {
 
 /* ================================================================ pair map */
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xFF51AFD7ED558CCDull;
-    x ^= x >> 33;
-    x *= 0xC4CEB9FE1A85EC53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* pair (a, b) -> int32, for pair indices and merge ranks. Key a<<32|b, stored +1. */
 typedef struct {
     uint64_t *keys;
@@ -141,7 +132,7 @@ static void pm_free(pairmap *m) {
 }
 
 static size_t pm_slot(const pairmap *m, uint64_t key) {
-    size_t j = mix64(key) & (m->cap - 1);
+    size_t j = pq_mix64(key) & (m->cap - 1);
     while (m->keys[j] && m->keys[j] != key + 1) j = (j + 1) & (m->cap - 1);
     return j;
 }

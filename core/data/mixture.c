@@ -262,13 +262,7 @@ static uint64_t doc_hash(const char *source, const char *id) {
 
 int pq_mixture_copies(const char *source, const char *id, double w) {
     double whole = floor(w), frac = w - whole;
-    uint64_t h = doc_hash(source, id);
-    /* FNV-1a barely mixes its last bytes into the high bits: finish with a mixer */
-    h ^= h >> 33;
-    h *= 0xFF51AFD7ED558CCDull;
-    h ^= h >> 33;
-    h *= 0xC4CEB9FE1A85EC53ull;
-    h ^= h >> 33;
+    uint64_t h = pq_mix64(doc_hash(source, id)); /* FNV-1a alone barely mixes its last bytes into the high bits */
     double u = (double)(h >> 11) * 0x1.0p-53;
     return (int)whole + (u < frac);
 }

@@ -55,3 +55,10 @@ Test(hash, fnv1a64_reference_values) {
     cr_expect_eq(pq_fnv1a64("a", 1), 0xaf63dc4c8601ec8cull);
     cr_expect_eq(pq_fnv1a64("foobar", 6), 0x85944171f73967e8ull);
 }
+
+/* MurmurHash3's fmix64: fmix64(1) is the value its reference code gives. */
+Test(hash, mix64_reference_values) {
+    cr_expect_eq(pq_mix64(0), 0);
+    cr_expect_eq(pq_mix64(1), 0xb456bcfc34c2cb2cull);
+    cr_expect_eq(pq_mix64(0xcbf29ce484222325ull), 0xefd01f60ba992926ull);
+}
