@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/fsio.h"
 #include "base/util.h"
 #include "data/strmap.h"
@@ -189,26 +190,19 @@ typedef struct {
 } piece;
 
 typedef struct {
-    uint8_t *buf;
-    size_t buf_n, buf_cap;
+    pq_buf buf; /* the pieces' bytes */
     piece *v, *next;
     size_t n, cap, next_n, next_cap;
 } work;
 
-static void buf_reserve(work *w, size_t n) {
-    if (w->buf_n + n > w->buf_cap) {
-        w->buf_cap = (w->buf_n + n) * 2 + 64;
-        w->buf = pq_realloc(w->buf, w->buf_cap);
-    }
+/* The offset of n bytes appended to the work buffer. p must not point into the
+ * buffer unless pq_buf_reserve(&w->buf, n) came first. */
+static size_t buf_add(work *w, const uint8_t *p, size_t n) {
+    pq_buf_put(&w->buf, p, n);
+    return w->buf.len - n;
 }
 
-/* p must not point into w->buf unless buf_reserve(w, n) came first. */
-static size_t buf_add(work *w, const uint8_t *p, size_t n) {
-    buf_reserve(w, n);
-    memcpy(w->buf + w->buf_n, p, n);
-    w->buf_n += n;
-    return w->buf_n - n;
-}
+static const uint8_t *buf_at(const work *w, size_t off) { return (const uint8_t *)w->buf.data + off; }
 
 static void next_add(work *w, size_t off, size_t n) {
     if (!n) return;
@@ -221,17 +215,17 @@ static void apply_step(work *w, enum step s) {
     for (size_t k = 0; k < w->n; k++) {
         piece pc = w->v[k];
         if (s == PREFIX_SPACE) {
-            if (w->buf[pc.off] == ' ') next_add(w, pc.off, pc.n);
+            if (*buf_at(w, pc.off) == ' ') next_add(w, pc.off, pc.n);
             else {
-                buf_reserve(w, pc.n + 1); /* before taking a pointer into buf */
+                pq_buf_reserve(&w->buf, pc.n + 1); /* before taking a pointer into buf */
                 size_t off = buf_add(w, (const uint8_t *)" ", 1);
-                buf_add(w, w->buf + pc.off, pc.n);
+                buf_add(w, buf_at(w, pc.off), pc.n);
                 next_add(w, off, pc.n + 1);
             }
             continue;
         }
         for (size_t i = 0; i < pc.n;) {
-            text t = {w->buf + pc.off, pc.n};
+            text t = {buf_at(w, pc.off), pc.n};
             size_t e = s == SPLIT_GPT2     ? split_gpt2(t, i)
                        : s == SPLIT_LLAMA3 ? split_llama3(t, i)
                                            : split_digits(t, i, s == DIGITS_EACH);
@@ -449,7 +443,7 @@ static void encode_plain(pq_hf_bpe *t, const uint8_t *p, size_t n, int at_start,
     free(norm);
     for (int s = 0; s < t->n_steps; s++) apply_step(&w, t->steps[s]);
     for (size_t k = 0; k < w.n; k++) {
-        const uint8_t *pp = w.buf + w.v[k].off;
+        const uint8_t *pp = buf_at(&w, w.v[k].off);
         size_t pn = w.v[k].n;
         int64_t off;
         if (pn > CACHE_PIECE_MAX) {
@@ -465,7 +459,7 @@ static void encode_plain(pq_hf_bpe *t, const uint8_t *p, size_t n, int at_start,
         }
         push_ids(out, n_out, cap, t->cache_ids + off + 1, (size_t)t->cache_ids[off]);
     }
-    free(w.buf);
+    pq_buf_free(&w.buf);
     free(w.v);
     free(w.next);
 }
