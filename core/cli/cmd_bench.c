@@ -25,7 +25,7 @@ static json_t *qat_step(const pq_model_config *mc, int batch, int quick) {
 
 static void usage(void) {
     printf("usage: pq bench [train|kernels|eval|tokenizer|bf16|all] [--out DIR] [--quick]\n"
-           "       pq bench gpu [--out DIR] [--quick]   (README: GPU; needs make CUDA=1 and a GPU)\n"
+           "       pq bench gpu [--out DIR] [--quick] [--shapes xs,s,m,l,mobilellm-125m]   (README: GPU; needs make CUDA=1 and a GPU)\n"
            "       pq bench gpu-kernels [--out DIR] [--quick]   (packed GEMV and attention on the GPU)\n"
            "       pq bench decode --model CKPT [--out DIR] [--head-f32|--head-b8] [--head-check N [--data DIR]]\n\n"
            "Writes DIR/train.json (training tokens/s and GFLOP/s vs the OpenBLAS sgemm ceiling)\n"
@@ -75,18 +75,21 @@ static int validation_text(const char *model, const char *data_dir, int n, int32
     return got;
 }
 
-/* pq bench gpu [--out DIR] [--quick]: DIR/gpu.json (train/bench_gpu.h); pq bench gpu-kernels:
+/* pq bench gpu [--out DIR] [--quick] [--shapes LIST]: DIR/gpu.json (train/bench_gpu.h); pq bench gpu-kernels:
  * DIR/gpu_kernels.json (kernels/bench_kernels.h). Not part of 'all': they need an NVIDIA GPU
  * (and PyTorch for the training comparison). */
 static int bench_gpu_main(int argc, char **argv, int kernels) {
-    const char *out = "results/bench";
+    const char *out = "results/bench", *shapes = NULL;
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = 1;
-        else pq_usage_error("bench", "%s: unknown option '%s' (--out DIR, --quick)", argv[0], argv[i]);
+        else if (!kernels && !strcmp(argv[i], "--shapes") && i + 1 < argc) shapes = argv[++i];
+        else pq_usage_error("bench", "%s: unknown option '%s' (--out DIR, --quick%s)", argv[0], argv[i],
+                            kernels ? "" : ", --shapes LIST");
     }
-    if ((kernels ? pq_bench_gpu_kernels(out, quick) : pq_bench_gpu(out, quick)) != 0) {
+    if (!pq_bench_gpu_shapes_ok(shapes)) pq_usage_error("bench", "%s", pq_error());
+    if ((kernels ? pq_bench_gpu_kernels(out, quick) : pq_bench_gpu(out, quick, shapes)) != 0) {
         fprintf(stderr, "pq bench: %s\n", pq_error());
         return 1;
     }

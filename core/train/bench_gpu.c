@@ -161,17 +161,52 @@ static json_t *bench_shape_json(const char *name, const pq_model_config *mc, con
     return o;
 }
 
-int pq_bench_gpu(const char *out_dir, int quick) {
+static const bench_shape bench_shapes[] = {{"xs", "suites/models/xs.json", 1 << 20},
+                                          {"s", "suites/models/s.json", 1 << 20},
+                                          {"m", "suites/models/m.json", 1 << 20},
+                                          {"l", "suites/models/l.json", 1 << 20},
+                                          {"mobilellm-125m", NULL, 1 << 18}};
+
+/* Whether `name` is one of the comma-separated `list` (NULL: every shape). */
+static int shape_selected(const char *list, const char *name) {
+    if (!list) return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n)) return 1;
+        if (!end) break;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Every name of `list` is a benchmark shape (checked before any GPU time is spent). */
+int pq_bench_gpu_shapes_ok(const char *list) {
+    if (!list) return 1;
+    char *copy = pq_strdup(list), *save = NULL;
+    int ok = *list != '\0';
+    for (char *t = strtok_r(copy, ",", &save); t && ok; t = strtok_r(NULL, ",", &save)) {
+        int known = 0;
+        for (size_t i = 0; i < PQ_COUNT(bench_shapes); i++) known |= !strcmp(t, bench_shapes[i].name);
+        if (!known) ok = 0, pq_fail("--shapes: '%s' is not a benchmark shape (xs, s, m, l, mobilellm-125m)", t);
+    }
+    if (!*list) pq_fail("--shapes: an empty list");
+    free(copy);
+    return ok;
+}
+
+int pq_bench_gpu(const char *out_dir, int quick, const char *only) {
+    if (!pq_bench_gpu_shapes_ok(only)) return -1;
     json_t *gpu = pq_gpu_info(PQ_GPU_FP32);
     if (!gpu) return -1;
     json_object_del(gpu, "precision");
     json_t *manifest = pq_manifest_new("bench gpu", NULL); /* now: its wall time is the whole bench's */
-    const bench_shape shapes[] = {{"xs", "suites/models/xs.json", 1 << 20}, {"s", "suites/models/s.json", 1 << 20},
-                                  {"m", "suites/models/m.json", 1 << 20},   {"l", "suites/models/l.json", 1 << 20},
-                                  {"mobilellm-125m", NULL, 1 << 18}};
+    const bench_shape *shapes = bench_shapes;
     json_t *rows = json_array(), *torch_info = NULL;
     int rc = 0;
-    for (size_t i = 0; i < PQ_COUNT(shapes) && rc == 0; i++) {
+    for (size_t i = 0; i < PQ_COUNT(bench_shapes) && rc == 0; i++) {
+        if (!shape_selected(only, shapes[i].name)) continue;
         pq_model_config mc;
         pq_train_config tc;
         if (shapes[i].path) {
@@ -187,12 +222,12 @@ int pq_bench_gpu(const char *out_dir, int quick) {
         else json_array_append_new(rows, row);
     }
     if (rc == 0) {
-        json_t *doc = json_pack("{s:s, s:s, s:o, s:o, s:{s:f, s:f, s:s}, s:o, s:o}", "what",
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:o, s:{s:f, s:f, s:s}, s:o, s:o}", "what",
                                 "training tokens/s (full optimizer steps: forward, backward, clipping, AdamW; synthetic "
                                 "tokens) of pq --device cuda and of the same model, precision and batch in PyTorch "
                                 "(tests/gpu/peer_pytorch.py: eager, and torch.compile of the whole model, or of each block "
                                 "and of the head for the 30-layer shape), on the same GPU in the same run",
-                                "command", quick ? "pq bench gpu --quick" : "pq bench gpu", "gpu", gpu, "pytorch",
+                                "command", quick ? "pq bench gpu --quick" : "pq bench gpu", "shapes_selected", only ? only : "all", "gpu", gpu, "pytorch",
                                 torch_info ? torch_info : json_null(), "peak_tflops", "fp32", PEAK_FP32, "tf32", PEAK_TF32,
                                 "source", "NVIDIA H200 SXM datasheet, dense", "shapes", rows, "manifest", manifest);
         gpu = rows = manifest = NULL;

@@ -52,4 +52,9 @@ if grep -q "built without CUDA" <<<"$built"; then
     [ ! -e "$tmp/bench/gpu_kernels.json" ] || fail "a refused bench gpu-kernels wrote its file"
 fi
 [ "$(code "$PQ" bench gpu-kernels --frobnicate)" = 2 ] || fail "bench gpu-kernels --frobnicate should be a usage error"
+# --shapes names are checked before any GPU time is spent, on every build
+[ "$(code "$PQ" bench gpu --shapes s,xl --out "$tmp/bench")" = 2 ] || fail "bench gpu --shapes s,xl should be a usage error"
+grep -q "'xl' is not a benchmark shape" "$tmp/err" || fail "bench gpu --shapes message: $(cat "$tmp/err")"
+[ "$(code "$PQ" bench gpu --shapes "" --out "$tmp/bench")" = 2 ] || fail "bench gpu --shapes '' should be a usage error"
+[ "$(code "$PQ" bench gpu-kernels --shapes s)" = 2 ] || fail "bench gpu-kernels takes no --shapes"
 echo "gpu_device_flag: ok"
