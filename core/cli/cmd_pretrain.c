@@ -42,7 +42,7 @@ static void usage(void) {
            "  --precision P  fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
            "                 fp32 master weights (AVX-512 BF16); tf32: cuda tensor-core matmuls\n"
            "  --recompute    keep each layer's input only and recompute its activations in the\n"
-           "                 backward: less memory, about a third more arithmetic in the layers, the\n"
+           "                 backward: less memory, about a quarter more arithmetic in the layers, the\n"
            "                 same results bit for bit (CPU; on by itself when --max-memory needs it)\n"
            "  --max-memory SIZE  plan the peak memory first and stop at once if it is over SIZE\n\n"
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"

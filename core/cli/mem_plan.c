@@ -129,7 +129,7 @@ int pq_mem_guard_train(const char *cmd, const pq_model_config *mc, const pq_trai
         plan r = train_plan(mc, tc, T, qat, data, out_dir, 1);
         if (r.bytes <= pq_parse_size(pq_max_memory)) {
             fprintf(stderr, "pq %s: --max-memory %s: recomputing activations (--recompute), %.1f MiB instead of %.1f MiB: "
-                    "the same results, about a third more arithmetic in the layers\n",
+                    "the same results, about a quarter more arithmetic in the layers\n",
                     cmd, pq_max_memory, r.bytes / (1 << 20), p.bytes / (1 << 20));
             *recompute = 1;
         }

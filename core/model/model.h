@@ -144,8 +144,9 @@ void pq_model_zero_grads(pq_model *m);
 /* What a pq_acts keeps of a forward:
  *   PQ_ACTS_TRAIN      every layer's activations, for pq_model_backward (the default);
  *   PQ_ACTS_RECOMPUTE  every layer's input (the residual stream) and one layer's
- *                      activations: the backward recomputes each layer's forward from
- *                      its input first (about a third more arithmetic, the same bits);
+ *                      activations: the backward recomputes each layer's forward but
+ *                      the last's from its input first (up to the down projection: about
+ *                      a quarter more arithmetic in the layers, the same bits);
  *                      activation memory grows with depth by B*T*dim floats a layer;
  *   PQ_ACTS_FORWARD    one layer's activations reused layer after layer and the head:
  *                      forward only (no targets with for_backward, no backward);

@@ -72,7 +72,7 @@ typedef struct {
     const pq_gpu_weight_hook *gpu_hook;
     /* 1: keep only each layer's input over a micro-batch and recompute the layer's
      * activations in the backward (model.h, PQ_ACTS_RECOMPUTE): activation memory of one
-     * layer plus the residual stream instead of every layer's, for about a third more
+     * layer plus the residual stream instead of every layer's, for about a quarter more
      * arithmetic in the layers. The same bits either way, so it is not part of the
      * identity: a run may resume with or without it. The CPU's: cuda ignores it. */
     int recompute;
