@@ -27,7 +27,7 @@
 #include "base/progress.h"
 #include "base/rng.h"
 #include "base/util.h"
-#include "kernels/bench_quiet.h"
+#include "base/bench_quiet.h"
 #include "kernels/gemv.h"
 #include "kernels/infer.h"
 #include "kernels/pack.h"

@@ -16,7 +16,7 @@
 #include "base/pool.h"
 #include "base/rng.h"
 #include "base/util.h"
-#include "kernels/bench_quiet.h"
+#include "base/bench_quiet.h"
 #include "model/layers.h"
 #include "model/model.h"
 #include "quant/qexport.h"

@@ -15,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
 
 #include "base/bench.h"
+#include "base/bench_quiet.h"
 #include "base/blas.h"
 #include "base/fsio.h"
 #include "base/manifest.h"
@@ -168,6 +170,8 @@ int pq_bench_train(const char *out_dir, int quick, const pq_bench_train_extra *e
     double min_time = quick ? 0.5 : 4.0, gemm_time = quick ? 0.05 : 0.3;
     int saved_threads = pq_threads();
     json_t *manifest = pq_manifest_new("bench-train", NULL);
+    pq_machine_sample before, after; /* a step timing on a busy machine times the other job too */
+    pq_machine_sample_take(&before);
     json_t *results = json_array();
     for (int i = 0; i < n_names; i++) {
         char path[256];
@@ -228,7 +232,13 @@ int pq_bench_train(const char *out_dir, int quick, const pq_bench_train_extra *e
         json_array_append_new(results, entry);
     }
     pq_set_threads(saved_threads);
-    json_t *doc = json_pack("{s:s, s:s, s:b, s:o, s:s}", "benchmark", "train", "openblas_core", pq_blas_core(), "quick", quick,
+    pq_machine_sample_take(&after);
+    pq_quiet_verdict quiet = pq_quiet_judge(&before, &after, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    if (!quiet.quiet)
+        fprintf(stderr, "WARNING: MACHINE BUSY during the benchmark (%s): its times and ratios are not to be quoted\n",
+                quiet.why);
+    json_t *doc = json_pack("{s:s, s:s, s:b, s:b, s:o, s:o, s:s}", "benchmark", "train", "openblas_core", pq_blas_core(),
+                            "quick", quick, "machine_quiet", quiet.quiet, "machine", pq_quiet_json(&before, &after, &quiet),
                             "configs", results, "note",
                             "tokens_per_sec: mean over timed full optimizer steps (forward, backward, clip, AdamW) on "
                             "the synthetic stream; gflops = tokens_per_sec x train_flops_per_token (6 x (block linears + head) + "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pq bench train --quick writes a well-formed train.json: tokens/s, GFLOP/s and the
-# sgemm ceiling at 1 and 2 threads for each config, and the OpenBLAS core type.
+# sgemm ceiling at 1 and 2 threads for each config, the OpenBLAS core type and whether the
+# machine was quiet.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 "$PQ" bench train --quick --out "$tmp" 2> "$tmp/log"
@@ -26,5 +27,17 @@ def walk(v, path):
 walk(json.load(open(sys.argv[1])), "")
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
+PY
+# the machine is judged around the timings (bench_quiet.h): a verdict, its reasons and both samples,
+# and a busy machine is said on stderr, not only in the file
+/usr/bin/python3 - "$f" "$tmp/log" <<'PY' || { echo "FAIL: machine verdict"; exit 1; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+m = d["machine"]
+assert d["machine_quiet"] in (True, False) and m["quiet"] == d["machine_quiet"], "machine_quiet"
+assert m["before"]["spin_median_ms"] > 0 and m["after"]["spin_median_ms"] > 0, "spin samples"
+assert 0 <= m["others_cpu_fraction"] <= 1, "others_cpu_fraction"
+busy_said = "MACHINE BUSY" in open(sys.argv[2]).read()
+assert busy_said == (not m["quiet"]) and (m["quiet"] == (m["why"] == "")), "warning line vs verdict"
 PY
 echo "pretrain_bench: ok"

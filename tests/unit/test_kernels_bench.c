@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "kernels/bench_kernels.h"
-#include "kernels/bench_quiet.h"
+#include "base/bench_quiet.h"
 
 /* One single-token row: bytes read in us microseconds. */
 static json_t *row(const char *format, int threads, const char *placement, double us, long long bytes) {

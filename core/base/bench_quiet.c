@@ -1,5 +1,5 @@
 /* bench_quiet.c — samples of the machine's state around a benchmark, and the verdict. */
-#include "kernels/bench_quiet.h"
+#include "base/bench_quiet.h"
 
 #include <math.h>
 #include <stdint.h>
