@@ -1,5 +1,6 @@
 #include "base/blas.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,3 +151,27 @@ void pq_blas_note_override(void) {
 const char *pq_blas_core(void) { return openblas_get_corename(); }
 
 void pq_blas_set_threads(int n) { openblas_set_num_threads(n); }
+
+/* OpenBLAS's level3_thread.c: job_t is BLASLONG working[MAX_CPU_NUMBER][CACHE_LINE_SIZE (8)
+ * x DIVIDE_RATE (2)], and MAX_CPU_NUMBER of them are malloc'ed per call when MAX_CPU_NUMBER
+ * exceeds BLAS3_MEM_ALLOC_THRESHOLD (32; below, they live on the stack). */
+static size_t blas3_job_array_bytes(const char *config) {
+    const char *p = config ? strstr(config, "MAX_THREADS=") : NULL;
+    if (!p) return 0;
+    long n = strtol(p + strlen("MAX_THREADS="), NULL, 10);
+    if (n <= 32 || n > 4096) return 0;
+    return (size_t)n * (size_t)n * 8 * 2 * sizeof(long);
+}
+
+size_t pq_malloc_mmap_threshold(const char *config) {
+    const size_t floor = (size_t)256 << 10, ceiling = (size_t)32 << 20; /* glibc's HEAP_MAX / 2 */
+    size_t job = blas3_job_array_bytes(config ? config : openblas_get_config());
+    size_t t = job ? job + ((size_t)64 << 10) : 0; /* room for malloc's chunk header and rounding */
+    return t < floor ? floor : t > ceiling ? ceiling : t;
+}
+
+void pq_set_malloc_thresholds(void) {
+    size_t t = pq_malloc_mmap_threshold(NULL);
+    mallopt(M_MMAP_THRESHOLD, (int)t);
+    mallopt(M_TRIM_THRESHOLD, (int)(2 * t));
+}

@@ -18,12 +18,29 @@
 #ifndef PQ_BLAS_H
 #define PQ_BLAS_H
 
+#include <stddef.h>
+
 /* Call first thing in main(); may execv() the same program with a fixed environment. */
 void pq_select_blas_core(int argc, char **argv);
 /* OpenBLAS's name for the kernel in use, e.g. "SkylakeX". */
 const char *pq_blas_core(void);
 /* Sets OpenBLAS's thread count. */
 void pq_blas_set_threads(int n);
+
+/* The mmap threshold pq gives glibc (mallopt M_MMAP_THRESHOLD) for the OpenBLAS whose
+ * openblas_get_config() string is `config` (NULL: the one loaded). Blocks from 256 KiB
+ * come from mmap so that freeing them gives them back (a checkpoint's tensors, loaded and
+ * freed one by one, otherwise fragment the heap), except the work array OpenBLAS's
+ * threaded level-3 path (sgemm at 2+ threads) mallocs and frees on every call when built
+ * for more than 32 threads: MAX_THREADS^2 x 128 bytes, 512 KiB for Debian's 64. At 256 KiB
+ * every such call mapped, faulted in and unmapped it, ~12,000 times a step of the s model,
+ * and 2 threads ran no faster than 1 (README, Training). The threshold is raised just
+ * above that array (at most glibc's 32 MiB ceiling). */
+size_t pq_malloc_mmap_threshold(const char *config);
+/* Sets that threshold (mallopt) for the OpenBLAS loaded, and the heap's trim threshold to
+ * twice it, glibc's own pairing: at its 128 KiB default, freeing the array at the top of
+ * the heap gave the pages back and the next call faulted them in again. */
+void pq_set_malloc_thresholds(void);
 
 /* SIMD features of this CPU (usable by the OS) that decide OpenBLAS's kernel. */
 enum {

@@ -1,5 +1,4 @@
 /* pq — the paretoq command. Dispatches to one subcommand per concept. */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,11 +59,12 @@ static int run_command(const pq_command *c, int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-    /* Blocks from 256 KiB on always come from mmap and go back to the kernel when freed.
-     * glibc's default raises that threshold to the largest block freed so far, after
-     * which a checkpoint's tensors, loaded and freed one by one, fragment the heap
-     * instead: 11 MB more at the peak of a 7.8M-parameter pq ptq. */
-    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    /* Large blocks always come from mmap and go back to the kernel when freed. glibc's
+     * default raises that threshold to the largest block freed so far, after which a
+     * checkpoint's tensors, loaded and freed one by one, fragment the heap instead: 11 MB
+     * more at the peak of a 7.8M-parameter pq ptq. The threshold stays above the array
+     * OpenBLAS mallocs on every threaded sgemm (blas.h says why). */
+    pq_set_malloc_thresholds();
     pq_select_blas_core(argc, argv);
     if (argc < 2) {
         usage(stderr);
