@@ -88,9 +88,9 @@ doc = {
             f"{steps} steps a run, best of {repeat} runs; K ranks of 1 thread (PQ_THREADS=1) against one process "
             "with 1 thread and with one thread per core",
     "command": f"make bench-mpi   (bash tests/bench/mpi_scaling.sh PQ OUT {steps} {repeat})",
-    "conditions": "SHARED machine: other engineers' builds, tests and training runs ran beside this benchmark "
-                  "(the load averages below), so absolute tokens/s are low and noisy and K=2 competes with them for "
-                  "the same 2 cores; ranks over shared memory (OpenMPI vader), --oversubscribe --bind-to none",
+    "conditions": ("the load averages below include the benchmark's own processes (K ranks or threads keep "
+                   "the cores busy; load_before is what ran beside it); ranks over shared memory (OpenMPI vader), "
+                   "--oversubscribe --bind-to none"),
     "started_utc": started,
     "load_average_before": load_before, "load_average_after": load_after,
     "machine": info["machine"], "mpi": m["manifest"].get("mpi") or next(
