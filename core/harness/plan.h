@@ -25,6 +25,7 @@ typedef struct {
     int deps[PQ_RUN_MAX_DEPS];             /* indices into the plan */
     const char *dep_roles[PQ_RUN_MAX_DEPS]; /* e.g. "from", "model" */
     char *dir;
+    long long train_tokens; /* tokens it trains on (pretrain, qat; a WSD branch: its own decay only); else 0 */
     double cost; /* estimated relative cost (training tokens), for the ETA */
     pq_run_state state;
 } pq_run;

@@ -15,6 +15,7 @@
 #include "base/progress.h"
 #include "base/util.h"
 #include "data/databuild.h"
+#include "harness/plan_summary.h"
 
 /* ---- commands ------------------------------------------------------------------- */
 
@@ -279,7 +280,7 @@ int pq_schedule(pq_plan *plan, const pq_schedule_options *opt) {
         plan->runs[i].state = pq_run_is_done(&plan->runs[i]) ? RUN_DONE : RUN_PENDING;
         if (plan->runs[i].state == RUN_PENDING) left++, cost_total += plan->runs[i].cost;
     }
-    fprintf(stderr, "pq suite: %d runs, %d already done, %d to run\n", n, n - left, left);
+    pq_plan_summary(plan, stderr); /* what the runs to do cost, before any starts */
     if (opt->dry_run) {
         for (int i = 0; i < n; i++) {
             if (plan->runs[i].state == RUN_DONE) continue;

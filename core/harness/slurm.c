@@ -14,6 +14,7 @@
 #include "base/manifest.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "harness/plan_summary.h"
 #include "harness/scheduler.h"
 
 /* 'it', with each ' written as '\'' : one shell word, whatever it holds. */
@@ -552,7 +553,7 @@ int pq_slurm_schedule(pq_plan *plan, const pq_slurm_options *opt, const char *pq
     char cwd[4096];
     if (!getcwd(cwd, sizeof cwd)) return pq_fail("getcwd: %s", strerror(errno));
     run_job *jobs = recorded_jobs(plan, &left);
-    fprintf(stderr, "pq suite: %d runs, %d already done, %d to run\n", n, n - left, left);
+    pq_plan_summary(plan, stderr); /* what the runs to do cost, before any starts */
     int rc = left ? refresh(plan, jobs, 0) : 0, need_submit = 0;
     for (int i = 0; i < n; i++) need_submit |= plan->runs[i].state == RUN_PENDING && !jobs[i].active;
     if (rc == 0 && need_submit) rc = probe(plan, opt, pq, cwd);

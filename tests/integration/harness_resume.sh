@@ -20,6 +20,10 @@ PY
 run() { PQ_PROGRESS=0 $PQ suite run budget --tier smoke --suites "$tmp/suites" --runs-dir "$1" --out "$2" -j 1; }
 
 run "$tmp/runs-a" "$tmp/out-a" 2>"$tmp/a.log" || { cat "$tmp/a.log"; fail "uninterrupted suite run failed"; }
+# It opens with what it will cost (harness/plan_summary.h): FP checkpoints of 12,288 and
+# 24,576 tokens, QAT of 12,288 from the first and of 0 from the second, an eval of each.
+grep -qx "pq suite: to run: 2 pretrain, 2 qat, 2 eval" "$tmp/a.log" &&
+    grep -qx "pq suite:   tiny: 2 pretrain 37K tokens, 2 qat 12K tokens" "$tmp/a.log" || { cat "$tmp/a.log"; fail "no cost summary"; }
 
 # Kill a second, independent run as soon as its first training run has a checkpoint.
 setsid bash -c "$(declare -f run); PQ='$PQ' tmp='$tmp'; run '$tmp/runs-b' '$tmp/out-b'" 2>"$tmp/b.log" &
@@ -45,7 +49,8 @@ ls "$tmp"/runs-a/*/model.ckpt >/dev/null 2>&1 || fail "finished runs lost their 
 
 # A rerun finds every run done and runs nothing.
 run "$tmp/runs-a" "$tmp/out-a" 2>"$tmp/c.log" || fail "rerun failed"
-grep -q "0 to run" "$tmp/c.log" || { cat "$tmp/c.log"; fail "rerun recomputed finished runs"; }
+grep -q "6 runs, 6 already done, 0 to run" "$tmp/c.log" || { cat "$tmp/c.log"; fail "rerun recomputed finished runs"; }
+! grep -q "to run:" "$tmp/c.log" || fail "a rerun with nothing to do printed a cost summary"
 
 # Without --out, results go under $PQ_WORK (here a fresh one; data and runs given).
 data="${PQ_WORK:-work}/data"

@@ -33,6 +33,7 @@ t = sys.argv[1]
 def cmds(name):
     out = []
     for line in open("%s/%s.txt" % (t, name)):
+        if line.startswith("pq suite:"): continue  # the counts and cost summary on stderr
         m = re.search(r" (pretrain|qat|ptq|eval|bench) ", line)
         if m: out.append((m.group(1), line.split()))
     return out
