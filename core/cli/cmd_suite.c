@@ -16,7 +16,7 @@ static void usage(void) {
            "Expands suites into runs (data -> pretrain -> QAT/PTQ -> eval), runs what is not\n"
            "done yet (finished runs are reused across suites and invocations; interrupted\n"
            "ones resume from their checkpoints) and aggregates DIR/<tier>/<suite>.{json,csv}.\n\n"
-           "  --tier T        smoke, small (default) or full\n"
+           "  --tier T        %s (default small; medium where a suite defines it)\n"
            "  -j N            runs at once (default 1; each run uses PQ_THREADS threads)\n"
            "  --dry-run       print the commands of the runs that would execute; stderr says what\n"
            "                  they cost (runs per kind, training tokens per model), as a real run does\n"
@@ -35,7 +35,8 @@ static void usage(void) {
            "  --cpus-per-run N    CPUs of each job (default 1), and its runs' PQ_THREADS unless set\n"
            "  --sbatch-arg ARG    one more sbatch argument (repeatable), e.g. --sbatch-arg=--qos=low\n"
            "  --detach            submit and return; 'pq suite status' / 'pq suite cancel' follow or\n"
-           "                      stop the jobs, rerunning the command aggregates once they are done\n");
+           "                      stop the jobs, rerunning the command aggregates once they are done\n",
+           pq_tier_list());
 }
 
 /* Fills the options shared by `pq suite run` and `pq check`; returns the index of the first positional. */
@@ -57,9 +58,7 @@ int pq_harness_parse(const char *cmd, int argc, char **argv, pq_harness_options 
 #define VALUE() (next ? (i++, next) : (pq_usage_error(cmd, "%s needs a value", a), ""))
         if (!strcmp(a, "--tier")) {
             opt->tier = VALUE();
-            if (strcmp(opt->tier, "smoke") && strcmp(opt->tier, "small") && strcmp(opt->tier, "medium") &&
-                strcmp(opt->tier, "full"))
-                pq_usage_error(cmd, "unknown tier '%s' (smoke, small, medium, full)", opt->tier);
+            if (!pq_tier_known(opt->tier)) pq_usage_error(cmd, "unknown tier '%s' (known: %s)", opt->tier, pq_tier_list());
         } else if (!strcmp(a, "-j") || !strcmp(a, "--jobs")) {
             opt->jobs = (int)pq_parse_int_in(cmd, a, VALUE(), PQ_POSITIVE, INT_MAX);
         } else if (!strncmp(a, "-j", 2) && a[2]) {

@@ -13,6 +13,22 @@ const char *const pq_suite_names[] = {"grids", "budget",  "tokens",  "transition
                                       "pareto", "speed", "ternary", "baselines",  "kernels"};
 const int pq_suite_count = (int)PQ_COUNT(pq_suite_names);
 
+const char *const pq_tier_names[] = {"smoke", "small", "medium", "full"};
+const int pq_tier_count = (int)PQ_COUNT(pq_tier_names);
+
+int pq_tier_known(const char *tier) {
+    for (int i = 0; i < pq_tier_count; i++)
+        if (!strcmp(pq_tier_names[i], tier)) return 1;
+    return 0;
+}
+
+const char *pq_tier_list(void) {
+    static char list[64];
+    if (!list[0])
+        for (int i = 0; i < pq_tier_count; i++) strcat(strcat(list, i ? ", " : ""), pq_tier_names[i]);
+    return list;
+}
+
 /* Line of the first quoted key `"<part>"` for each dot-separated part, in order:
  * good enough to point a user at the field, since keys appear in file order. */
 static int line_of_field(const char *text, const char *dotted) {

@@ -35,6 +35,16 @@ typedef struct {
 extern const char *const pq_suite_names[];
 extern const int pq_suite_count;
 
+/* Every tier, smallest first: the one list `pq suite`/`pq check` validate --tier
+ * against and print in their usage. Every suite defines smoke, small and full;
+ * medium (16-64 cores) only where a suite defines it. */
+extern const char *const pq_tier_names[];
+extern const int pq_tier_count;
+/* 1 when tier is one of pq_tier_names. */
+int pq_tier_known(const char *tier);
+/* pq_tier_names joined with ", ": "smoke, small, medium, full". */
+const char *pq_tier_list(void);
+
 /* Loads suites_dir/<name>.json and selects a tier; -1 + pq_error() naming the file, line and field. */
 int pq_suite_load(pq_suite *s, const char *suites_dir, const char *name, const char *tier);
 void pq_suite_free(pq_suite *s);

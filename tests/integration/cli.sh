@@ -83,6 +83,25 @@ CASES
 $PQ suite run -j0 2>"$err"; rc=$?
 [ $rc -eq 2 ] && grep -q -- "-j must be a positive integer" "$err" || fail "pq suite run -j0: exit $rc, $(cat "$err")"
 
+# --tier: the usage lists every tier the suite files define, and an unknown one is a
+# one-line usage error naming it and listing them (pq check shares the parsing)
+tiers=$(python3 -c 'import glob, json
+seen = []
+for f in sorted(glob.glob("suites/*.json")):
+    for t in json.load(open(f)).get("tiers", {}):
+        if t not in seen: seen.append(t)
+print(" ".join(seen))')
+[ -n "$tiers" ] || fail "no tiers found in suites/*.json"
+usage_tiers=$($PQ suite --help | grep -- '--tier T  ')
+for t in $tiers; do grep -qw "$t" <<<"$usage_tiers" || fail "pq suite --help: '--tier' does not list '$t' ($usage_tiers)"; done
+for cmd in "suite run all" check; do
+    $PQ $cmd --tier huge 2>"$err"; rc=$?
+    [ $rc -eq 2 ] || fail "pq $cmd --tier huge: exit $rc, expected 2"
+    [ "$(wc -l <"$err")" -eq 1 ] || fail "pq $cmd --tier huge: error is not one line"
+    grep -q "unknown tier 'huge'" "$err" || fail "pq $cmd --tier huge: error does not name the tier: $(cat "$err")"
+    for t in $tiers; do grep -qw "$t" "$err" || fail "pq $cmd --tier huge: error does not list '$t': $(cat "$err")"; done
+done
+
 info=$($PQ info) || fail "pq info failed"
 grep -q '"openblas_core"' <<<"$info" || fail "pq info lacks the OpenBLAS core"
 grep -q '"code_version"' <<<"$info" || fail "pq info lacks the code version"
