@@ -48,9 +48,10 @@ static void usage(void) {
            "Killing the process and rerunning the same command resumes from the last checkpoint;\n"
            "the final weights and loss curve are bitwise identical to an uninterrupted run with the\n"
            "same PQ_THREADS. A finished run is not recomputed.\n\n"
-           "mpirun -np K pq pretrain ... splits every step's micro-batches (grad_accum) over K\n"
-           "processes and sums their gradients in a fixed order: bitwise reproducible for a given K\n"
-           "(README: Running on a cluster).\n");
+           "mpirun -np K pq pretrain ... splits every step's batch x grad_accum sequences over K\n"
+           "processes (contiguous shares in rank order, so K may exceed grad_accum) and sums their\n"
+           "gradients in a fixed order: bitwise reproducible for a given K (README: Running on a\n"
+           "cluster).\n");
 }
 
 /* SHA-256 of the token array: identifies the data for resume checks. */

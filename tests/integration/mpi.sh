@@ -12,6 +12,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 PQ=$(cd "$(dirname "$PQ")" && pwd)/$(basename "$PQ")
+# the help says how a step is split as the test below exercises it: by sequence, not micro-batch
+"$PQ" pretrain --help | tr '\n' ' ' | grep -q "splits every step's batch x grad_accum sequences over K" \
+    || fail "pq pretrain --help does not say MPI splits a step's sequences"
 missing() {
     if [ "${CI:-}" = true ]; then fail "$1"; fi
     echo "mpi: skipped ($1)"; exit 0
