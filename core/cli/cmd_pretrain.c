@@ -36,7 +36,8 @@ static void usage(void) {
            "  --branch-from FILE   start from another run's kept state (a WSD run branched in its stable\n"
            "                 phase: same model, data and settings up to tokens/decay_fraction/min_lr_ratio;\n"
            "                 the result equals training this config from scratch, bit for bit)\n"
-           "  --tokens N     override the config's token budget\n"
+           "  --tokens N     override the config's token budget (train.tokens, required without\n"
+           "                 --tokens; 0 trains no step: the setup alone)\n"
            "  --device D     cpu (default) or cuda (a build with make CUDA=1 and an NVIDIA GPU);\n"
            "                 PQ_DEVICE sets the default\n"
            "  --precision P  fp32 (default); bf16: CPU linears on bf16 inputs with fp32 sums and\n"
@@ -136,6 +137,13 @@ int cmd_pretrain(int argc, char **argv) {
     if (pq_config_load(config_path, &mc, &tc, &raw)) {
         fprintf(stderr, "pq pretrain: %s\n", pq_error());
         return 1;
+    }
+    /* The budget has no useful default: without one the run would train 0 steps and
+     * report success. --tokens (0 too: tests/bench/memory.sh times setup) stands in. */
+    if (tf.tokens < 0 && !json_object_get(json_object_get(raw, "train"), "tokens")) {
+        json_decref(raw);
+        pq_usage_error("pretrain", "%s: \"train\" has no \"tokens\" (the token budget): set it there or give --tokens N",
+                       config_path);
     }
     pq_train_flags_apply(&tf, &tc);
     const int asked_recompute = recompute;

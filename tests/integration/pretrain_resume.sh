@@ -63,4 +63,21 @@ set +e
 "$PQ" pretrain --config "$tmp/cfg.json" --bogus 2> /dev/null; rc=$?
 set -e
 [ $rc = 2 ] || fail "unknown flag gave rc=$rc"
+
+# no budget: a "train" without "tokens" would train 0 steps and exit 0, so it is a usage
+# error naming the file (exit 2, one line) unless --tokens gives one (0 too: setup only)
+sed 's/, "tokens": 204800//' "$tmp/cfg.json" > "$tmp/notokens.json"
+grep -q '"tokens"' "$tmp/notokens.json" && fail "notokens.json still has tokens"
+set +e
+"$PQ" pretrain --config "$tmp/notokens.json" --data synthetic:50000 --out "$tmp/d" 2> "$tmp/err"; rc=$?
+set -e
+[ $rc = 2 ] && [ "$(wc -l < "$tmp/err")" = 1 ] && grep -q 'notokens.json: "train" has no "tokens"' "$tmp/err" \
+    || fail "config without tokens: rc=$rc $(cat "$tmp/err")"
+[ ! -e "$tmp/d" ] || fail "config without tokens: the run directory was made"
+"$PQ" pretrain --config "$tmp/notokens.json" --data synthetic:50000 --out "$tmp/d0" --tokens 0 2> /dev/null \
+    || fail "config without tokens, --tokens 0: failed"
+[ -f "$tmp/d0/model.ckpt" ] || fail "config without tokens, --tokens 0: no model"
+"$PQ" pretrain --config "$tmp/notokens.json" --data synthetic:50000 --out "$tmp/d1" --tokens 2560 2> "$tmp/err" \
+    || fail "config without tokens, --tokens 2560: $(cat "$tmp/err")"
+grep -q "pq pretrain: 10 steps" "$tmp/err" || fail "config without tokens, --tokens 2560: $(cat "$tmp/err")"
 echo "pretrain_resume: ok"
