@@ -435,6 +435,57 @@ json_t *pq_bench_cold_hot_check(const json_t *kernels, const double read_limit_g
                      failures);
 }
 
+/* --- twins -------------------------------------------------------------------- */
+
+static json_int_t int_of(const json_t *r, const char *key) { return json_integer_value(json_object_get(r, key)); }
+
+/* The b2 row timed in t2's configuration, NULL if none (find_row does not
+ * tell single-token rows from batched ones). */
+static const json_t *b2_twin(const json_t *kernels, const json_t *t2) {
+    size_t i;
+    json_t *r;
+    json_array_foreach(kernels, i, r) {
+        if (!strcmp(str(r, "format"), "b2") && !strcmp(str(r, "kernel"), str(t2, "kernel")) &&
+            !strcmp(str(r, "act"), str(t2, "act")) && !strcmp(str(r, "placement"), str(t2, "placement")) &&
+            int_of(r, "rows") == int_of(t2, "rows") && int_of(r, "cols") == int_of(t2, "cols") &&
+            int_of(r, "batch") == int_of(t2, "batch") && int_of(r, "threads") == int_of(t2, "threads"))
+            return r;
+    }
+    return NULL;
+}
+
+json_t *pq_bench_twin_check(const json_t *kernels) {
+    json_t *failures = json_array();
+    int checked = 0, failed = 0;
+    double worst = 1.0;
+    size_t i;
+    json_t *t2;
+    json_array_foreach(kernels, i, t2) {
+        if (strcmp(str(t2, "format"), "t2") != 0 || int_of(t2, "threads") != 1) continue;
+        const json_t *b2 = b2_twin(kernels, t2);
+        double a = field(t2, "median_us"), b = field(b2, "median_us");
+        if (!b2 || !(a > 0.0) || !(b > 0.0)) continue;
+        checked++;
+        double ratio = fmax(a / b, b / a);
+        worst = fmax(worst, ratio);
+        if (ratio <= PQ_TWIN_MAX_RATIO) continue;
+        failed++;
+        if (json_array_size(failures) < 24) /* enough to see the pattern */
+            json_array_append_new(failures, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:f, s:f}", "kernel",
+                                                      str(t2, "kernel"), "act", str(t2, "act"), "rows",
+                                                      int_of(t2, "rows"), "cols", int_of(t2, "cols"), "batch",
+                                                      int_of(t2, "batch"), "placement", str(t2, "placement"),
+                                                      "t2_us", a, "b2_us", b));
+    }
+    char rule[300];
+    snprintf(rule, sizeof rule,
+             "t2 and b2 run one kernel on one storage: in every one-thread configuration their medians agree within "
+             "%.2fx (a pair that does not timed a machine that changed speed)",
+             PQ_TWIN_MAX_RATIO);
+    return json_pack("{s:b, s:i, s:i, s:s, s:f, s:o}", "passed", checked > 0 && failed == 0, "checked", checked,
+                     "failed", failed, "rule", rule, "max_ratio", worst, "failures", failures);
+}
+
 /* One decode configuration's row, NULL if absent. */
 static const json_t *decode_row(const json_t *decode, const char *model, const char *format, const char *head,
                                 int threads) {
@@ -590,8 +641,8 @@ static size_t stream_set_bytes(long largest_cache, int quick) {
     return (size_t)want;
 }
 
-/* What the summary warns about, loudly: a busy machine, a failed cold/hot check. */
-static json_t *warnings(const pq_quiet_verdict *q, const json_t *cold_hot) {
+/* What the summary warns about, loudly: a busy machine, a failed cold/hot or twin check. */
+static json_t *warnings(const pq_quiet_verdict *q, const json_t *cold_hot, const json_t *twins) {
     json_t *w = json_array();
     char line[512];
     if (!q->quiet) {
@@ -605,6 +656,16 @@ static json_t *warnings(const pq_quiet_verdict *q, const json_t *cold_hot) {
                  "checks.cold_hot.failures): streamed figures are not DRAM figures",
                  (int)json_integer_value(json_object_get(cold_hot, "failed")),
                  (int)json_integer_value(json_object_get(cold_hot, "checked")));
+        json_array_append_new(w, json_string(line));
+    }
+    if (!json_is_true(json_object_get(twins, "passed"))) {
+        snprintf(line, sizeof line,
+                 "TWIN CHECK FAILED: t2 and b2, one kernel, differ by more than %.2fx in %d of %d one-thread "
+                 "configurations (up to %.2fx, see checks.twins.failures): the machine changed speed during the run, "
+                 "and its times are not to be quoted",
+                 PQ_TWIN_MAX_RATIO, (int)json_integer_value(json_object_get(twins, "failed")),
+                 (int)json_integer_value(json_object_get(twins, "checked")),
+                 json_real_value(json_object_get(twins, "max_ratio")));
         json_array_append_new(w, json_string(line));
     }
     return w;
@@ -688,13 +749,15 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     for (int t = 1; t <= 2; t++)
         for (int p = 0; p < NPASSES; p++) read_limit[t] = fmax(read_limit[t], B.read_pass[p][t]);
     json_t *cold_hot = pq_bench_cold_hot_check(B.results, read_limit);
+    json_t *twins = pq_bench_twin_check(B.results);
     json_t *summary = summarize(&B, decode);
     json_object_set_new(summary, "machine_quiet", json_boolean(quiet.quiet));
     json_object_set(summary, "cold_hot_check_passed", json_object_get(cold_hot, "passed"));
-    json_t *warn = warnings(&quiet, cold_hot);
+    json_object_set(summary, "twin_check_passed", json_object_get(twins, "passed"));
+    json_t *warn = warnings(&quiet, cold_hot, twins);
     json_object_set_new(summary, "warnings", warn);
     json_object_set_new(out, "summary", summary);
-    json_object_set_new(out, "checks", json_pack("{s:o, s:o}", "cold_hot", cold_hot, "machine",
+    json_object_set_new(out, "checks", json_pack("{s:o, s:o, s:o}", "cold_hot", cold_hot, "twins", twins, "machine",
                                                  pq_quiet_json(&before, &after, &quiet)));
     json_decref(config);
     char *path = pq_write_result(out, manifest, out_dir, "kernels.json");

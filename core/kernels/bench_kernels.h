@@ -21,4 +21,16 @@ int pq_bench_gpu_kernels(const char *out_dir, int quick);
 #define PQ_COLD_MIN_OVER_HOT 0.9
 json_t *pq_bench_cold_hot_check(const json_t *kernels, const double read_limit_gbs[3]);
 
+/* The twin check: t2 and b2 share their storage and their kernel (gemv.c
+ * dispatches both to the same function), so in every one-thread configuration
+ * (kernel, activations, shape, placement) their medians must agree within
+ * PQ_TWIN_MAX_RATIO either way. A pair that does not timed a machine that
+ * changed speed between two configurations seconds apart, which a guest's load
+ * and steal figures may not show (a neighbour on the host). Two-thread rows are
+ * left out: in runs otherwise clean their small shapes' twins differed by up to
+ * 1.49x. Returns {passed, checked, failed, rule, max_ratio, failures: [...]};
+ * pure. */
+#define PQ_TWIN_MAX_RATIO 1.25
+json_t *pq_bench_twin_check(const json_t *kernels);
+
 #endif

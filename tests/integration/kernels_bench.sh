@@ -21,14 +21,18 @@ assert "speedup_2bit_over_4bit" in r["summary"]
 d = r["decode"]
 assert {e["format"] for e in d} >= {"f32", "b2", "b4"} and all(e["tokens_per_s"] > 0 for e in d)
 assert r["manifest"]["kind"] == "bench_kernels"
-# issue 20: a streamed set of at least 512 MiB, the cold/hot and quiet checks, warnings that say when either failed
+# issue 20: a streamed set of at least 512 MiB, the cold/hot, quiet and twin checks, warnings that say when one failed
 assert r["manifest"]["config"]["stream_buffer_bytes"] >= 512 << 20
 ch, mach, s = r["checks"]["cold_hot"], r["checks"]["machine"], r["summary"]
 assert ch["checked"] > 0 and isinstance(ch["passed"], bool) and "rule" in ch, ch
 assert isinstance(mach["quiet"], bool) and len(mach["before"]["spin_ms"]) == 5, mach
 assert s["cold_hot_check_passed"] == ch["passed"] and s["machine_quiet"] == mach["quiet"]
-assert (len(s["warnings"]) == 0) == (ch["passed"] and mach["quiet"]), s["warnings"]
-assert all(w.startswith(("MACHINE BUSY", "COLD/HOT CHECK FAILED")) for w in s["warnings"])
+# the twin check: t2 and b2 (one kernel) timed alike on one thread
+tw = r["checks"]["twins"]
+assert tw["checked"] > 0 and isinstance(tw["passed"], bool) and tw["max_ratio"] >= 1.0, tw
+assert s["twin_check_passed"] == tw["passed"] and tw["passed"] == (tw["failed"] == 0), tw
+assert (len(s["warnings"]) == 0) == (ch["passed"] and mach["quiet"] and tw["passed"]), s["warnings"]
+assert all(w.startswith(("MACHINE BUSY", "COLD/HOT CHECK FAILED", "TWIN CHECK FAILED")) for w in s["warnings"])
 peers = s["vs_peers_8192x2048_1T"]
 assert {p["type"] for p in peers} == {"TQ2_0", "Q4_0", "F32"}
 assert all(p["variant"] and p["source"] and p["measured_in_this_run"] is False for p in peers), peers

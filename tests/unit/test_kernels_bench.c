@@ -63,6 +63,49 @@ Test(kernels_bench, cold_hot_without_streamed_rows_does_not_pass) {
     json_decref(c), json_decref(rows);
 }
 
+/* The twin check on t2/b2 pairs (made-up medians; the bytes do not matter). */
+static json_t *twin_rows(double t2_res, double b2_res, double t2_str, double b2_str) {
+    json_t *rows = json_array();
+    json_array_append_new(rows, row("t2", 1, "resident", t2_res, 4000000));
+    json_array_append_new(rows, row("t2", 1, "streamed", t2_str, 4000000));
+    json_array_append_new(rows, row("b2", 1, "resident", b2_res, 4000000));
+    json_array_append_new(rows, row("b2", 1, "streamed", b2_str, 4000000));
+    json_array_append_new(rows, row("b4", 1, "streamed", 500.0, 8000000)); /* no twin: ignored */
+    return rows;
+}
+
+Test(kernels_bench, twins_that_agree_pass) {
+    json_t *rows = twin_rows(61.0, 59.0, 209.0, 190.0); /* within 1.11x, as clean runs were */
+    json_t *c = pq_bench_twin_check(rows);
+    cr_assert(json_is_true(json_object_get(c, "passed")));
+    cr_assert_eq(json_integer_value(json_object_get(c, "checked")), 2);
+    cr_assert_float_eq(json_real_value(json_object_get(c, "max_ratio")), 209.0 / 190.0, 1e-9);
+    json_decref(c), json_decref(rows);
+}
+
+Test(kernels_bench, twins_that_disagree_either_way_fail) {
+    /* c5fc5ea's 8192x2048: t2 106 vs b2 68 us resident, 401 vs 292 streamed */
+    json_t *rows = twin_rows(106.0, 68.0, 292.0, 401.0);
+    json_t *c = pq_bench_twin_check(rows);
+    cr_assert(json_is_false(json_object_get(c, "passed")));
+    cr_assert_eq(json_integer_value(json_object_get(c, "failed")), 2);
+    json_t *f = json_array_get(json_object_get(c, "failures"), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(f, "placement")), "streamed");
+    cr_assert_float_eq(json_real_value(json_object_get(f, "b2_us")), 401.0, 1e-9);
+    json_decref(c), json_decref(rows);
+}
+
+Test(kernels_bench, twins_on_two_threads_or_alone_are_not_checked) {
+    json_t *rows = json_array();
+    json_array_append_new(rows, row("t2", 2, "resident", 40.0, 4000000));
+    json_array_append_new(rows, row("b2", 2, "resident", 80.0, 4000000)); /* 2x, but two threads */
+    json_array_append_new(rows, row("t2", 1, "resident", 40.0, 4000000)); /* no b2 on one thread */
+    json_t *c = pq_bench_twin_check(rows);
+    cr_assert_eq(json_integer_value(json_object_get(c, "checked")), 0);
+    cr_assert(json_is_false(json_object_get(c, "passed")), "nothing checked is no evidence");
+    json_decref(c), json_decref(rows);
+}
+
 /* Two samples 10 s apart on 2 CPUs: this process used `own` CPU seconds, the machine `busy`. */
 static void samples(pq_machine_sample *a, pq_machine_sample *b, double load, double own, double busy, double spin_after) {
     memset(a, 0, sizeof *a), memset(b, 0, sizeof *b);
