@@ -95,13 +95,19 @@ $(BUILD)/core/base/manifest.o: $(BUILD)/gen/version.h
 
 # One SHA-256 per area of core/: a run's id includes the hashes of the areas it
 # executes, so editing the model reruns training and editing the harness does not.
+# The "gpu" area is the CUDA backend, core/gpu and every .cu/.cuh of core/, in the ids
+# of --device cuda runs only (harness/plan.c): hashed from the sources, so a build
+# without nvcc computes the same value.
 AREAS := base model train quant data eval kernels
 $(BUILD)/gen/source_hashes.h: FORCE
 	@mkdir -p $(@D)
 	@{ echo 'static const struct { const char *area, *sha256; } pq_source_hashes[] = {'; \
 	   for a in $(AREAS); do \
 	     h=$$(find core/$$a -name '*.[ch]' 2>/dev/null | LC_ALL=C sort | xargs -r cat | sha256sum | cut -c1-64); \
-	     echo "    {\"$$a\", \"$$h\"},"; done; echo '};'; } > $@.new
+	     echo "    {\"$$a\", \"$$h\"},"; done; \
+	   h=$$({ find core/gpu -name '*.[ch]'; find core -name '*.cu' -o -name '*.cuh'; } 2>/dev/null | LC_ALL=C sort -u \
+	        | xargs -r cat | sha256sum | cut -c1-64); \
+	   echo "    {\"gpu\", \"$$h\"},"; echo '};'; } > $@.new
 	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
 $(BUILD)/core/harness/plan.o: $(BUILD)/gen/source_hashes.h
 FORCE:

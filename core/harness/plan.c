@@ -39,10 +39,11 @@ static const char *areas_of(const char *kind) {
     return "base model train data quant eval kernels";
 }
 
-const char *pq_code_hash(const char *kind) {
+const char *pq_code_hash(const char *kind, int cuda) {
     static _Thread_local char hex[PQ_SHA256_HEX];
     pq_sha256 *h = pq_sha256_begin();
-    const char *areas = areas_of(kind);
+    char areas[128];
+    snprintf(areas, sizeof areas, "%s%s", areas_of(kind), cuda ? " gpu" : "");
     for (size_t i = 0; i < PQ_COUNT(pq_source_hashes); i++) {
         size_t n = strlen(pq_source_hashes[i].area);
         const char *hit = strstr(areas, pq_source_hashes[i].area);
@@ -55,11 +56,16 @@ const char *pq_code_hash(const char *kind) {
     return hex;
 }
 
+const char *pq_run_code_hash(const pq_run *r) {
+    const char *device = json_string_value(json_object_get(r->args, "device"));
+    return pq_code_hash(r->kind, device && !strcmp(device, "cuda"));
+}
+
 static void compute_id(pq_plan *p, pq_run *r) {
     json_t *deps = json_object();
     for (int d = 0; d < r->ndeps; d++) json_object_set_new(deps, r->dep_roles[d], json_string(p->runs[r->deps[d]].id));
     json_t *canon = json_pack("{s:s, s:O, s:o, s:s, s:s}", "kind", r->kind, "args", r->args, "deps", deps, "code",
-                              pq_code_hash(r->kind), "data", p->data_hash);
+                              pq_run_code_hash(r), "data", p->data_hash);
     pq_sha256_json(canon, r->id);
     json_decref(canon);
 }

@@ -54,8 +54,12 @@ static inline int pq_plan_add1(pq_plan *p, const char *kind, json_t *args, const
     return pq_plan_add(p, kind, args, 1, &role, &dep);
 }
 
-/* The hash of the sources a run kind executes (generated at build time). */
-const char *pq_code_hash(const char *kind);
+/* The hash of the sources a run kind executes (generated at build time); cuda: the run
+ * is on the GPU (its args' "device" is "cuda"), so the GPU backend's sources (the "gpu"
+ * area: core/gpu, every .cu of core/) count too. CPU runs' hashes leave them out. */
+const char *pq_code_hash(const char *kind, int cuda);
+/* pq_code_hash of r's kind and device. */
+const char *pq_run_code_hash(const pq_run *r);
 
 /* A run's output files. */
 char *pq_run_file(const pq_run *r, const char *name);

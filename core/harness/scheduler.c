@@ -170,7 +170,7 @@ int pq_run_prepare(const pq_plan *plan, const pq_run *r) {
     json_t *deps = json_object();
     for (int d = 0; d < r->ndeps; d++) json_object_set_new(deps, r->dep_roles[d], json_string(plan->runs[r->deps[d]].id));
     json_t *desc = json_pack("{s:s, s:s, s:O, s:o, s:s, s:s}", "id", r->id, "kind", r->kind, "args", r->args, "deps",
-                             deps, "code", pq_code_hash(r->kind), "data", plan->data_hash);
+                             deps, "code", pq_run_code_hash(r), "data", plan->data_hash);
     char *path = pq_run_file(r, "run.json");
     int rc = pq_json_write(desc, path);
     free(path);

@@ -133,9 +133,37 @@ Test(harness, identical_runs_are_planned_once_and_ids_are_stable) {
 
 Test(harness, code_hash_depends_on_the_kind) {
     char pre[PQ_SHA256_HEX];
-    snprintf(pre, sizeof pre, "%s", pq_code_hash("pretrain"));
-    cr_expect_str_neq(pre, pq_code_hash("bench_kernels"));
-    cr_expect_str_eq(pre, pq_code_hash("pretrain"));
+    snprintf(pre, sizeof pre, "%s", pq_code_hash("pretrain", 0));
+    cr_expect_str_neq(pre, pq_code_hash("bench_kernels", 0));
+    cr_expect_str_eq(pre, pq_code_hash("pretrain", 0));
+}
+
+/* A --device cuda run executes the GPU backend (the Makefile's "gpu" area: core/gpu and
+ * the .cu files), so its code hash covers it and a GPU code change reruns it; a CPU run's
+ * hash leaves it out (tests/integration/source_hashes.sh: a .cu edit moves only "gpu"). */
+Test(harness, gpu_sources_count_for_cuda_runs_only) {
+    static const char *kinds[] = {"pretrain", "qat", "ptq", "eval"};
+    for (size_t i = 0; i < PQ_COUNT(kinds); i++) {
+        char cpu[PQ_SHA256_HEX];
+        snprintf(cpu, sizeof cpu, "%s", pq_code_hash(kinds[i], 0));
+        cr_expect_str_neq(cpu, pq_code_hash(kinds[i], 1), "%s", kinds[i]);
+    }
+    pq_plan gpu, cpu;
+    pq_plan_init(&gpu, "/tmp/runs", "/tmp/data", "datahash");
+    pq_plan_init(&cpu, "/tmp/runs", "/tmp/data", "datahash");
+    gpu.device = "cuda";
+    int g = pq_plan_add0(&gpu, "pretrain", json_pack("{s:s, s:I}", "model", "tiny", "tokens", 1000));
+    int c = pq_plan_add0(&cpu, "pretrain", json_pack("{s:s, s:I}", "model", "tiny", "tokens", 1000));
+    char want[PQ_SHA256_HEX];
+    snprintf(want, sizeof want, "%s", pq_code_hash("pretrain", 1));
+    cr_expect_str_eq(pq_run_code_hash(&gpu.runs[g]), want);
+    snprintf(want, sizeof want, "%s", pq_code_hash("pretrain", 0));
+    cr_expect_str_eq(pq_run_code_hash(&cpu.runs[c]), want);
+    /* kernels benchmarks take no --device: the CPU's hash even in a cuda plan */
+    int k = pq_plan_add0(&gpu, "bench_kernels", json_pack("{s:s}", "model", "tiny"));
+    snprintf(want, sizeof want, "%s", pq_code_hash("bench_kernels", 0));
+    cr_expect_str_eq(pq_run_code_hash(&gpu.runs[k]), want);
+    pq_plan_free(&gpu), pq_plan_free(&cpu);
 }
 
 Test(harness, tolerance_rules) {
