@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "base/blas.h"
+#include "under_asan.h"
 
 static const unsigned avx2_fma = PQ_CPU_AVX2 | PQ_CPU_FMA;
 static const unsigned avx512 = PQ_CPU_AVX2 | PQ_CPU_FMA | PQ_CPU_AVX512_SKX;
@@ -72,14 +73,6 @@ static long minor_faults(void) {
 /* The regression it fixes: with the threshold at 256 KiB, every sgemm OpenBLAS ran on 2
  * threads mapped a fresh 516 KiB array (page faults, an munmap per call). With pq's
  * threshold, 400 such calls fault in (nearly) nothing new. */
-/* AddressSanitizer replaces malloc: glibc's thresholds do not apply and its quarantine faults pages. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 Test(blas, threaded_sgemm_maps_no_memory_per_call) {
 #ifdef UNDER_ASAN

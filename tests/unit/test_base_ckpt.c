@@ -10,6 +10,7 @@
 #include "base/ckpt.h"
 #include "base/fsio.h"
 #include "base/util.h"
+#include "under_asan.h"
 
 static char dir[64];
 
@@ -190,14 +191,6 @@ Test(ckpt, streamed_save_equals_one_shot_frame) {
     free(w);
 }
 
-/* Under AddressSanitizer freed memory waits in a quarantine: the resident set is not the program's. */
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 static double max_rss_mib(void) {
     struct rusage ru;
