@@ -336,7 +336,7 @@ static void bench_isas(bench *B, shape s) {
 /* --- the verdicts the issue asks for --------------------------------------------- */
 
 static const json_t *find_row(const json_t *rows, const char *kernel, const char *format, const char *act, shape s,
-                              int threads, const char *placement) {
+                              int batch, int threads, const char *placement) {
     size_t i;
     json_t *r;
     json_array_foreach(rows, i, r) {
@@ -345,6 +345,7 @@ static const json_t *find_row(const json_t *rows, const char *kernel, const char
             !strcmp(json_string_value(json_object_get(r, "act")), act) &&
             json_integer_value(json_object_get(r, "rows")) == s.rows &&
             json_integer_value(json_object_get(r, "cols")) == s.cols &&
+            json_integer_value(json_object_get(r, "batch")) == batch &&
             json_integer_value(json_object_get(r, "threads")) == threads &&
             !strcmp(json_string_value(json_object_get(r, "placement")), placement))
             return r;
@@ -352,9 +353,10 @@ static const json_t *find_row(const json_t *rows, const char *kernel, const char
     return NULL;
 }
 
+/* A single-token row of this run (every verdict below is about single-token GEMV). */
 static const json_t *find(const bench *B, const char *kernel, const char *format, const char *act, shape s, int threads,
                           const char *placement) {
-    return find_row(B->results, kernel, format, act, s, threads, placement);
+    return find_row(B->results, kernel, format, act, s, 1, threads, placement);
 }
 
 static double field(const json_t *r, const char *key) { return r ? json_real_value(json_object_get(r, key)) : NAN; }
@@ -401,8 +403,8 @@ json_t *pq_bench_cold_hot_check(const json_t *kernels, const double read_limit_g
         if (threads < 1 || threads > 2) continue;
         shape s = {(int)json_integer_value(json_object_get(cold, "rows")),
                    (int)json_integer_value(json_object_get(cold, "cols"))};
-        const json_t *hot = find_row(kernels, str(cold, "kernel"), str(cold, "format"), str(cold, "act"), s, threads,
-                                     "resident");
+        const json_t *hot = find_row(kernels, str(cold, "kernel"), str(cold, "format"), str(cold, "act"), s,
+                                     (int)json_integer_value(json_object_get(cold, "batch")), threads, "resident");
         double cold_us = field(cold, "median_us"), hot_us = field(hot, "median_us");
         double bytes = (double)json_integer_value(json_object_get(cold, "weight_bytes"));
         double cold_gbs = bytes / (cold_us * 1e-6) / 1e9;
@@ -439,21 +441,6 @@ json_t *pq_bench_cold_hot_check(const json_t *kernels, const double read_limit_g
 
 static json_int_t int_of(const json_t *r, const char *key) { return json_integer_value(json_object_get(r, key)); }
 
-/* The b2 row timed in t2's configuration, NULL if none (find_row does not
- * tell single-token rows from batched ones). */
-static const json_t *b2_twin(const json_t *kernels, const json_t *t2) {
-    size_t i;
-    json_t *r;
-    json_array_foreach(kernels, i, r) {
-        if (!strcmp(str(r, "format"), "b2") && !strcmp(str(r, "kernel"), str(t2, "kernel")) &&
-            !strcmp(str(r, "act"), str(t2, "act")) && !strcmp(str(r, "placement"), str(t2, "placement")) &&
-            int_of(r, "rows") == int_of(t2, "rows") && int_of(r, "cols") == int_of(t2, "cols") &&
-            int_of(r, "batch") == int_of(t2, "batch") && int_of(r, "threads") == int_of(t2, "threads"))
-            return r;
-    }
-    return NULL;
-}
-
 json_t *pq_bench_twin_check(const json_t *kernels) {
     json_t *failures = json_array();
     int checked = 0, failed = 0;
@@ -462,7 +449,9 @@ json_t *pq_bench_twin_check(const json_t *kernels) {
     json_t *t2;
     json_array_foreach(kernels, i, t2) {
         if (strcmp(str(t2, "format"), "t2") != 0 || int_of(t2, "threads") != 1) continue;
-        const json_t *b2 = b2_twin(kernels, t2);
+        shape sh = {(int)int_of(t2, "rows"), (int)int_of(t2, "cols")};
+        const json_t *b2 = find_row(kernels, str(t2, "kernel"), "b2", str(t2, "act"), sh, (int)int_of(t2, "batch"), 1,
+                                    str(t2, "placement"));
         double a = field(t2, "median_us"), b = field(b2, "median_us");
         if (!b2 || !(a > 0.0) || !(b > 0.0)) continue;
         checked++;
