@@ -8,7 +8,9 @@
  * 512 MiB and 4x the largest cache any source reports, so every call reads
  * DRAM: what a real model larger than the cache sees). A check then asks
  * whether the two differ as a bandwidth-bound kernel's should. Times are
- * medians of repeated calls; the machine's load is sampled before and after. */
+ * medians of repeated calls, taken in rounds that visit every configuration of
+ * a shape in turn (see "timing, round by round"); the machine's load is
+ * sampled before and after. */
 #include "kernels/bench_kernels.h"
 
 #include <cblas.h>
@@ -66,23 +68,29 @@ static const struct {
 /* The streamed set: at least this much, and 4x the largest cache reported. */
 #define STREAM_MIN_BYTES (512L << 20)
 
-/* Bandwidth passes: before the kernels, between OpenBLAS and the packed
- * kernels, and after. On a shared VM the 2-thread bandwidth moved between 47
+/* Bandwidth passes: before the kernels, after the first half of the shapes,
+ * and after. On a shared VM the 2-thread bandwidth moved between 47
  * and 80 GB/s from one pass to the next (the other vCPU landing on another
  * core); the median of three is what the kernels ran against, where the best
  * of two made every 2-thread fraction look 30% worse after one lucky pass. */
 #define NPASSES 3
 
+/* Rounds of the round-by-round timing (below); --quick: 3. */
+#define MAX_ROUNDS 8
+
 typedef struct {
     int quick;
-    double budget;   /* seconds of timing per configuration */
-    int min_reps, max_reps;
-    size_t stream_bytes; /* size of the buffer set that defeats the cache */
+    int rounds;
+    double budget; /* seconds of timing per configuration, over all rounds */
+    int min_reps_per_round, max_reps_per_round;
+    size_t stream_bytes; /* size of the copy set that defeats the cache */
+    uint8_t *arena;      /* the streamed copies of the matrix whose turn it is */
+    uint8_t *slot;       /* its resident copy */
     double triad_gbs[3], read_gbs[3]; /* by thread count 1, 2: the median of the passes */
     double triad_pass[NPASSES][3], read_pass[NPASSES][3]; /* [pass][threads] */
     json_t *results;
     pq_progress progress;
-    int done;
+    int turns_done;
 } bench;
 
 /* --- memory bandwidth ------------------------------------------------------- */
@@ -128,32 +136,130 @@ static void measure_bandwidth(bench *B, int pass) {
     free(a), free(b), free(c);
 }
 
-/* --- timing ------------------------------------------------------------------ */
+/* --- timing, round by round ----------------------------------------------------- */
 
-/* What one timed call does; `copy` selects which of the buffer copies to read. */
+/* On this VM a configuration timed in one block moved 1.4-1.6x from one run to
+ * the next with nothing else running, and t2 and b2 (one kernel, one storage)
+ * came out up to 1.60x apart: the machine drifts over seconds to minutes, and
+ * a buffer's own placement counts too (swapping which of two buffers was
+ * allocated first swapped which one streamed slower). So every configuration
+ * of a shape is timed in short turns over several rounds, each round visiting
+ * every matrix of the shape in turn (rotated, so no matrix always follows the
+ * same one), and every matrix is read from the same two buffers: the arena
+ * (the streamed copies) and the slot (the resident copy), into which its turn
+ * first copies it. A drift then reaches every format alike, and no format
+ * keeps luckier or unluckier pages than another. A time is the median of all
+ * of a configuration's calls; each round's median is kept beside it. */
+
+/* What one timed call does; `copy` selects which copy of the matrix to read. */
 typedef void (*call_fn)(void *ctx, int copy);
 
-static double time_calls(const bench *B, call_fn fn, void *ctx, int ncopies, int *reps_out) {
-    double *t = pq_malloc((size_t)B->max_reps * sizeof(double));
-    fn(ctx, 0); /* warm-up: page faults, thread start, cache for the resident case */
-    fn(ctx, ncopies > 1 ? 1 : 0);
-    int n = 0;
-    double start = pq_now();
-    while (n < B->max_reps && (n < B->min_reps || pq_now() - start < B->budget)) {
-        double t0 = pq_now();
-        fn(ctx, ncopies > 1 ? (n + 2) % ncopies : 0);
-        t[n++] = pq_now() - t0;
+typedef struct {
+    const char *kernel, *format, *act, *isa;
+    double bits;
+    int batch, threads, streamed;
+    int blas_threads;    /* OpenBLAS: its thread count, set before each turn; 0 otherwise */
+    size_t weight_bytes; /* one matrix as the kernel reads it */
+    call_fn fn;
+    void *ctx;                     /* owned */
+    double *t;                     /* every timed call of every round */
+    int n, cap;
+    double round_us[MAX_ROUNDS];   /* each round's median */
+} timed;
+
+/* One matrix and the configurations that read it. */
+typedef struct {
+    const void *src;   /* the matrix, copied into the slot and the arena at each turn */
+    size_t one;        /* its bytes */
+    size_t stride;     /* bytes between copies in the arena (one, rounded up to 64) */
+    int ncopies;       /* in the arena; 0: resident configurations only */
+    int cursor;        /* the next copy a streamed call reads, across configurations and rounds */
+    timed *cfg;
+    int ncfg, capcfg;
+} matrix_turn;
+
+static timed *add_config(matrix_turn *m) {
+    if (m->ncfg == m->capcfg) {
+        m->capcfg = m->capcfg ? 2 * m->capcfg : 16;
+        m->cfg = pq_realloc(m->cfg, (size_t)m->capcfg * sizeof(timed));
     }
-    double m = pq_median(t, n);
-    free(t);
-    *reps_out = n;
-    return m;
+    timed *c = &m->cfg[m->ncfg++];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* Copies the matrix into the slot and, for streamed configurations, into every
+ * copy of the arena (both threads: 2 GiB a turn). */
+static void fill_turn(const bench *B, const matrix_turn *m) {
+    if (m->ncopies > 0) {
+#pragma omp parallel for num_threads(2) schedule(static)
+        for (int i = 0; i < m->ncopies; i++) memcpy(B->arena + m->stride * (size_t)i, m->src, m->one);
+    }
+    memcpy(B->slot, m->src, m->one);
+}
+
+/* The copy a call reads: streamed calls walk the arena, so each reads the copy
+ * after the last one read by any configuration of this matrix (the longest
+ * ago, so out of every cache); resident calls read the slot. */
+static int next_copy(matrix_turn *m, const timed *c) {
+    if (!c->streamed) return 0;
+    int copy = m->cursor;
+    m->cursor = (m->cursor + 1) % m->ncopies;
+    return copy;
+}
+
+static void time_turn(const bench *B, matrix_turn *m, timed *c, int round) {
+    if (c->blas_threads) pq_blas_set_threads(c->blas_threads);
+    c->fn(c->ctx, next_copy(m, c)); /* warm-up: thread start, the slot into cache when it fits */
+    c->fn(c->ctx, next_copy(m, c));
+    int first = c->n;
+    double start = pq_now(), budget = B->budget / B->rounds;
+    while (c->n - first < B->max_reps_per_round && (c->n - first < B->min_reps_per_round || pq_now() - start < budget)) {
+        int copy = next_copy(m, c);
+        double t0 = pq_now();
+        c->fn(c->ctx, copy);
+        double dt = pq_now() - t0;
+        if (c->n == c->cap) {
+            c->cap = c->cap ? 2 * c->cap : 64;
+            c->t = pq_realloc(c->t, (size_t)c->cap * sizeof(double));
+        }
+        c->t[c->n++] = dt;
+    }
+    c->round_us[round] = pq_median(c->t + first, c->n - first) * 1e6;
+}
+
+static void record(bench *B, const timed *c, shape s);
+
+/* Every configuration of one shape, round by round; then their rows. */
+static void run_rounds(bench *B, matrix_turn *m, int nm, shape s) {
+    for (int r = 0; r < B->rounds; r++)
+        for (int k = 0; k < nm; k++) {
+            matrix_turn *M = &m[(k + r) % nm];
+            fill_turn(B, M);
+            for (int i = 0; i < M->ncfg; i++) time_turn(B, M, &M->cfg[(i + r) % M->ncfg], r);
+            B->turns_done += M->ncfg;
+            pq_progress_update(&B->progress, B->turns_done, B->turns_done, "%dx%d round %d/%d", s.rows, s.cols, r + 1,
+                               B->rounds);
+        }
+    for (int k = 0; k < nm; k++) {
+        for (int i = 0; i < m[k].ncfg; i++) {
+            record(B, &m[k].cfg[i], s);
+            free(m[k].cfg[i].ctx), free(m[k].cfg[i].t);
+        }
+        free(m[k].cfg);
+    }
+}
+
+/* The arena holds the most copies any matrix needs: at least stream_bytes, and two. */
+static int copies_for(const bench *B, size_t one) {
+    size_t stride = (one + 63) & ~(size_t)63;
+    return (int)PQ_MAX(2, (B->stream_bytes + stride - 1) / stride);
 }
 
 /* --- packed kernels ------------------------------------------------------------ */
 
 typedef struct {
-    pq_packed *copies; /* structs sharing scale/offset, data in one big buffer */
+    pq_packed *copies; /* structs sharing scale/offset: one per arena copy, or the slot */
     const pq_act_batch *acts;
     float *y;
     pq_isa isa;
@@ -166,7 +272,7 @@ static void call_packed(void *vctx, int copy) {
 }
 
 typedef struct {
-    const float *A; /* copies of rows×cols, back to back */
+    const float *A; /* the slot, or the arena's copies back to back */
     size_t stride;  /* floats between copies */
     const float *x;
     float *y;
@@ -186,32 +292,34 @@ static void call_sgemm(void *vctx, int copy) {
                 c->A + c->stride * copy, c->cols, 0.0f, c->y, c->rows);
 }
 
-static void record(bench *B, const char *kernel, const char *format, double bits, const char *act, shape s, int batch,
-                   int threads, const char *placement, double seconds, int reps, size_t weight_bytes, const char *isa) {
-    double gbs = weight_bytes / seconds / 1e9;
-    json_t *r = json_object();
-    json_object_set_new(r, "kernel", json_string(kernel));
-    json_object_set_new(r, "format", json_string(format));
-    json_object_set_new(r, "bits", json_real(bits));
-    json_object_set_new(r, "act", json_string(act));
-    json_object_set_new(r, "isa", json_string(isa));
-    json_object_set_new(r, "rows", json_integer(s.rows));
-    json_object_set_new(r, "cols", json_integer(s.cols));
-    json_object_set_new(r, "batch", json_integer(batch));
-    json_object_set_new(r, "threads", json_integer(threads));
-    json_object_set_new(r, "placement", json_string(placement));
-    json_object_set_new(r, "median_us", json_real(seconds * 1e6));
-    json_object_set_new(r, "gflops", json_real(2.0 * s.rows * s.cols * batch / seconds / 1e9));
-    json_object_set_new(r, "weight_bytes", json_integer((json_int_t)weight_bytes));
-    json_object_set_new(r, "weight_gbs", json_real(gbs));
-    json_object_set_new(r, "reps", json_integer(reps));
-    json_array_append_new(B->results, r);
-    printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", kernel, format, act,
-           batch, s.rows, s.cols, threads, placement, seconds * 1e6, 2.0 * s.rows * s.cols * batch / seconds / 1e9, gbs,
-           100.0 * gbs / B->triad_gbs[threads]); /* provisional: the final fractions use every bandwidth pass */
+static void record(bench *B, const timed *c, shape s) {
+    double seconds = pq_median(c->t, c->n);
+    double gbs = c->weight_bytes / seconds / 1e9;
+    json_t *rounds = json_array();
+    for (int r = 0; r < B->rounds; r++) json_array_append_new(rounds, json_real(c->round_us[r]));
+    json_t *row = json_object();
+    json_object_set_new(row, "kernel", json_string(c->kernel));
+    json_object_set_new(row, "format", json_string(c->format));
+    json_object_set_new(row, "bits", json_real(c->bits));
+    json_object_set_new(row, "act", json_string(c->act));
+    json_object_set_new(row, "isa", json_string(c->isa));
+    json_object_set_new(row, "rows", json_integer(s.rows));
+    json_object_set_new(row, "cols", json_integer(s.cols));
+    json_object_set_new(row, "batch", json_integer(c->batch));
+    json_object_set_new(row, "threads", json_integer(c->threads));
+    json_object_set_new(row, "placement", json_string(c->streamed ? "streamed" : "resident"));
+    json_object_set_new(row, "median_us", json_real(seconds * 1e6));
+    json_object_set_new(row, "gflops", json_real(2.0 * s.rows * s.cols * c->batch / seconds / 1e9));
+    json_object_set_new(row, "weight_bytes", json_integer((json_int_t)c->weight_bytes));
+    json_object_set_new(row, "weight_gbs", json_real(gbs));
+    json_object_set_new(row, "reps", json_integer(c->n));
+    json_object_set_new(row, "round_median_us", rounds);
+    json_array_append_new(B->results, row);
+    printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", c->kernel,
+           c->format, c->act, c->batch, s.rows, s.cols, c->threads, c->streamed ? "streamed" : "resident",
+           seconds * 1e6, 2.0 * s.rows * s.cols * c->batch / seconds / 1e9, gbs,
+           100.0 * gbs / B->triad_gbs[c->threads]); /* provisional: the final fractions use every bandwidth pass */
     fflush(stdout);
-    B->done++;
-    pq_progress_update(&B->progress, B->done, B->done, "%s %s %dx%d", kernel, format, s.rows, s.cols);
 }
 
 /* Random codes for a format (uniform over its levels) and plausible scales. */
@@ -231,105 +339,114 @@ static pq_packed *random_packed(pq_format f, shape s, uint64_t sub) {
     return p;
 }
 
-/* Copies of W's data filling at least `bytes` (one copy if resident). */
-static uint8_t *make_copies(const pq_packed *W, size_t bytes, int *ncopies, pq_packed **copies) {
-    size_t one = (size_t)W->rows * W->row_bytes;
-    int n = (int)PQ_MAX(2, (bytes + one - 1) / one);
-    uint8_t *buf = pq_huge_alloc(one * n);
-    *copies = pq_malloc((size_t)n * sizeof(pq_packed));
-    for (int i = 0; i < n; i++) {
-        memcpy(buf + one * i, W->data, one);
-        (*copies)[i] = *W;
-        (*copies)[i].data = buf + one * i;
-    }
-    *ncopies = n;
-    return buf;
+/* A packed matrix's turn: its copies in the arena (streamed) and in the slot (resident). */
+static void packed_turn(const bench *B, matrix_turn *m, const pq_packed *W, int streamed_too, pq_packed **copies_out,
+                        pq_packed **slot_out) {
+    memset(m, 0, sizeof *m);
+    m->src = W->data;
+    m->one = (size_t)W->rows * W->row_bytes;
+    m->stride = (m->one + 63) & ~(size_t)63;
+    m->ncopies = streamed_too ? copies_for(B, m->one) : 0;
+    pq_packed *copies = pq_malloc((size_t)PQ_MAX(1, m->ncopies) * sizeof(pq_packed));
+    for (int i = 0; i < m->ncopies; i++) copies[i] = *W, copies[i].data = B->arena + m->stride * (size_t)i;
+    pq_packed *slot = pq_malloc(sizeof(pq_packed));
+    *slot = *W, slot->data = B->slot;
+    *copies_out = copies, *slot_out = slot;
 }
 
-static void bench_packed(bench *B, const shape *shapes, int nshapes, const int *batches, int nbatches) {
+static void add_packed(matrix_turn *m, const char *kernel, const pq_packed *W, pq_packed *copies, pq_packed *slot,
+                       const pq_act_batch *acts, const char *act, int batch, int threads, int streamed, pq_isa isa,
+                       float *y) {
+    timed *c = add_config(m);
+    packed_ctx *ctx = pq_malloc(sizeof *ctx);
+    *ctx = (packed_ctx){streamed ? copies : slot, acts, y, isa, threads};
+    *c = (timed){.kernel = kernel, .format = pq_format_name(W->format), .act = act, .isa = pq_isa_name(isa),
+                 .bits = pq_format_bits(W->format), .batch = batch, .threads = threads, .streamed = streamed,
+                 .weight_bytes = pq_packed_bytes(W), .fn = call_packed, .ctx = ctx};
+}
+
+static void add_blas(matrix_turn *m, const bench *B, const float *slot, shape s, const float *x, float *y, int batch,
+                     int threads, int streamed) {
+    timed *c = add_config(m);
+    blas_ctx *ctx = pq_malloc(sizeof *ctx);
+    *ctx = (blas_ctx){streamed ? (const float *)B->arena : slot, m->stride / sizeof(float), x, y, s.rows, s.cols, batch};
+    *c = (timed){.kernel = batch == 1 ? "openblas_sgemv" : "openblas_sgemm", .format = "f32", .act = "f32",
+                 .isa = "openblas", .bits = 32.0, .batch = batch, .threads = threads, .streamed = streamed,
+                 .blas_threads = threads, .weight_bytes = m->one, .fn = batch == 1 ? call_sgemv : call_sgemm,
+                 .ctx = ctx};
+}
+
+/* One shape: OpenBLAS's FP32 matrix and every packed format, 1 and 2 threads,
+ * int8 and fp32 activations, each batch, resident and (single token) streamed,
+ * all timed in the same rounds. */
+static void bench_shape(bench *B, shape s, int si, const int *batches, int nbatches) {
     pq_isa isa = pq_isa_best();
     int max_batch = 0;
     for (int i = 0; i < nbatches; i++) max_batch = PQ_MAX(max_batch, batches[i]);
-    for (int si = 0; si < nshapes; si++) {
-        shape s = shapes[si];
-        float *x = pq_malloc((size_t)max_batch * s.cols * sizeof(float));
-        for (size_t i = 0; i < (size_t)max_batch * s.cols; i++) x[i] = (float)pq_rng_normal(2, 0, i);
-        float *y = pq_aligned_alloc((size_t)max_batch * s.rows * sizeof(float));
-        for (int f = 0; f < PQ_FMT_COUNT; f++) {
-            pq_packed *W = random_packed((pq_format)f, s, (uint64_t)(si * PQ_FMT_COUNT + f));
-            pq_packed *copies;
-            int ncopies;
-            uint8_t *buf = make_copies(W, B->stream_bytes, &ncopies, &copies);
-            for (int bi = 0; bi < nbatches; bi++)
-                for (int kind = PQ_ACT_Q8; kind >= PQ_ACT_F32; kind--) {
-                    pq_act_batch acts;
-                    pq_act_batch_init(&acts);
-                    pq_act_batch_set(&acts, (pq_act_kind)kind, x, batches[bi], s.cols);
-                    for (int threads = 1; threads <= 2; threads++)
-                        for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++) {
-                            packed_ctx ctx = {copies, &acts, y, isa, threads};
-                            int reps;
-                            double t = time_calls(B, call_packed, &ctx, streamed ? ncopies : 1, &reps);
-                            record(B, batches[bi] == 1 ? "packed_gemv" : "packed_gemm", pq_format_name(W->format),
-                                   pq_format_bits(W->format), kind == PQ_ACT_Q8 ? "q8" : "f32", s, batches[bi], threads,
-                                   streamed ? "streamed" : "resident", t, reps, pq_packed_bytes(W), pq_isa_name(isa));
-                        }
-                    pq_act_batch_free(&acts);
-                }
-            free(buf), free(copies);
-            pq_packed_free(W);
+    float *x = pq_malloc((size_t)max_batch * s.cols * sizeof(float));
+    for (size_t i = 0; i < (size_t)max_batch * s.cols; i++) x[i] = (float)pq_rng_normal(2, 0, i);
+    float *y = pq_aligned_alloc((size_t)max_batch * s.rows * sizeof(float));
+    pq_act_batch acts[2][2]; /* [batch index][q8, f32] */
+    for (int bi = 0; bi < nbatches; bi++)
+        for (int k = 0; k < 2; k++) {
+            pq_act_batch_init(&acts[bi][k]);
+            pq_act_batch_set(&acts[bi][k], k == 0 ? PQ_ACT_Q8 : PQ_ACT_F32, x, batches[bi], s.cols);
         }
-        free(x), free(y);
-    }
-}
 
-static void bench_openblas(bench *B, const shape *shapes, int nshapes, const int *batches, int nbatches) {
-    for (int si = 0; si < nshapes; si++) {
-        shape s = shapes[si];
-        size_t one = (size_t)s.rows * s.cols;
-        int ncopies = (int)PQ_MAX(2, (B->stream_bytes + one * 4 - 1) / (one * 4));
-        float *A = pq_huge_alloc(one * ncopies * sizeof(float));
-        for (size_t i = 0; i < one; i++) A[i] = (float)((int)(pq_rng_u32(3, (uint64_t)si, i) >> 16) - 32768) * 1e-6f;
-        for (int c = 1; c < ncopies; c++) memcpy(A + one * c, A, one * sizeof(float));
-        float *x = pq_malloc((size_t)16 * s.cols * sizeof(float)), *y = pq_aligned_alloc((size_t)16 * s.rows * sizeof(float));
-        for (size_t i = 0; i < (size_t)16 * s.cols; i++) x[i] = (float)pq_rng_normal(2, 0, i);
+    matrix_turn m[PQ_FMT_COUNT + 1];
+    /* OpenBLAS: FP32 weights, the matrix of the packed formats' size class */
+    size_t one = (size_t)s.rows * s.cols;
+    float *A = pq_huge_alloc(one * sizeof(float));
+    for (size_t i = 0; i < one; i++) A[i] = (float)((int)(pq_rng_u32(3, (uint64_t)si, i) >> 16) - 32768) * 1e-6f;
+    matrix_turn *blas = &m[PQ_FMT_COUNT];
+    memset(blas, 0, sizeof *blas);
+    blas->src = A, blas->one = one * sizeof(float), blas->stride = (blas->one + 63) & ~(size_t)63;
+    blas->ncopies = copies_for(B, blas->one);
+    for (int bi = 0; bi < nbatches; bi++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++)
+                add_blas(blas, B, (const float *)B->slot, s, x, y, batches[bi], threads, streamed);
+
+    pq_packed *W[PQ_FMT_COUNT], *copies[PQ_FMT_COUNT], *slot[PQ_FMT_COUNT];
+    for (int f = 0; f < PQ_FMT_COUNT; f++) {
+        W[f] = random_packed((pq_format)f, s, (uint64_t)(si * PQ_FMT_COUNT + f));
+        packed_turn(B, &m[f], W[f], 1, &copies[f], &slot[f]);
         for (int bi = 0; bi < nbatches; bi++)
-            for (int threads = 1; threads <= 2; threads++) {
-                pq_blas_set_threads(threads);
-                for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++) {
-                    blas_ctx ctx = {A, one, x, y, s.rows, s.cols, batches[bi]};
-                    int reps;
-                    double t = time_calls(B, batches[bi] == 1 ? call_sgemv : call_sgemm, &ctx, streamed ? ncopies : 1, &reps);
-                    record(B, batches[bi] == 1 ? "openblas_sgemv" : "openblas_sgemm", "f32", 32.0, "f32", s, batches[bi],
-                           threads, streamed ? "streamed" : "resident", t, reps, one * sizeof(float), "openblas");
-                }
-            }
-        pq_blas_set_threads(pq_threads());
-        free(A), free(x), free(y);
+            for (int k = 0; k < 2; k++)
+                for (int threads = 1; threads <= 2; threads++)
+                    for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++)
+                        add_packed(&m[f], batches[bi] == 1 ? "packed_gemv" : "packed_gemm", W[f], copies[f], slot[f],
+                                   &acts[bi][k], k == 0 ? "q8" : "f32", batches[bi], threads, streamed, isa, y);
     }
+    run_rounds(B, m, PQ_FMT_COUNT + 1, s);
+    pq_blas_set_threads(pq_threads());
+    for (int f = 0; f < PQ_FMT_COUNT; f++) pq_packed_free(W[f]), free(copies[f]), free(slot[f]);
+    for (int bi = 0; bi < nbatches; bi++)
+        for (int k = 0; k < 2; k++) pq_act_batch_free(&acts[bi][k]);
+    free(A), free(x), free(y);
 }
 
-/* The ref / AVX2 / AVX-512 versions side by side on one shape: what the SIMD buys. */
+/* The ref / AVX2 / AVX-512 versions side by side on one shape, resident: what the SIMD buys. */
 static void bench_isas(bench *B, shape s) {
-    float *x = pq_malloc(s.cols * sizeof(float)), *y = pq_malloc(s.rows * sizeof(float));
+    float *x = pq_malloc(s.cols * sizeof(float)), *y = pq_aligned_alloc(s.rows * sizeof(float));
     for (int i = 0; i < s.cols; i++) x[i] = (float)pq_rng_normal(2, 1, (uint64_t)i);
+    pq_act_batch acts;
+    pq_act_batch_init(&acts);
+    pq_act_batch_set(&acts, PQ_ACT_Q8, x, 1, s.cols);
     const pq_format fmts[] = {PQ_FMT_T2, PQ_FMT_B4};
-    for (size_t fi = 0; fi < PQ_COUNT(fmts); fi++) {
-        pq_packed *W = random_packed(fmts[fi], s, 999 + fi);
-        pq_act_batch acts;
-        pq_act_batch_init(&acts);
-        pq_act_batch_set(&acts, PQ_ACT_Q8, x, 1, s.cols);
-        for (int isa = 0; isa < PQ_ISA_COUNT; isa++) {
-            if (!pq_isa_supported((pq_isa)isa)) continue;
-            packed_ctx ctx = {W, &acts, y, (pq_isa)isa, 1};
-            int reps;
-            double t = time_calls(B, call_packed, &ctx, 1, &reps);
-            record(B, "packed_gemv_isa", pq_format_name(W->format), pq_format_bits(W->format), "q8", s, 1, 1, "resident",
-                   t, reps, pq_packed_bytes(W), pq_isa_name((pq_isa)isa));
-        }
-        pq_act_batch_free(&acts);
-        pq_packed_free(W);
+    enum { NF = PQ_COUNT(fmts) };
+    matrix_turn m[NF];
+    pq_packed *W[NF], *copies[NF], *slot[NF];
+    for (int fi = 0; fi < NF; fi++) {
+        W[fi] = random_packed(fmts[fi], s, 999 + (uint64_t)fi);
+        packed_turn(B, &m[fi], W[fi], 0, &copies[fi], &slot[fi]);
+        for (int isa = 0; isa < PQ_ISA_COUNT; isa++)
+            if (pq_isa_supported((pq_isa)isa))
+                add_packed(&m[fi], "packed_gemv_isa", W[fi], copies[fi], slot[fi], &acts, "q8", 1, 1, 0, (pq_isa)isa, y);
     }
+    run_rounds(B, m, NF, s);
+    for (int fi = 0; fi < NF; fi++) pq_packed_free(W[fi]), free(copies[fi]), free(slot[fi]);
+    pq_act_batch_free(&acts);
     free(x), free(y);
 }
 
@@ -665,10 +782,12 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     B.quick = quick;
     /* Medians of many short calls over a fixed stretch of time, so that one
      * preemption on a shared machine moves no median (--quick once took 3 to 30
-     * calls, and a single 8 ms stall showed up in a 26 us result). */
-    B.budget = quick ? 0.03 : 0.15;
-    B.min_reps = quick ? 9 : 15;
-    B.max_reps = quick ? 400 : 2000;
+     * calls, and a single 8 ms stall showed up in a 26 us result), spread over
+     * rounds so that a drift of the machine reaches every configuration. */
+    B.rounds = quick ? 3 : MAX_ROUNDS;
+    B.budget = quick ? 0.03 : 0.24;
+    B.min_reps_per_round = quick ? 3 : 3;
+    B.max_reps_per_round = quick ? 150 : 400;
     long cache = largest_cache_bytes();
     B.stream_bytes = stream_set_bytes(cache, quick);
     B.results = json_array();
@@ -678,11 +797,19 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     const int batches[] = {1, 8};
     int nbatches = quick ? 1 : 2;
     int gemv_per_fmt = 2 * 2 * 2 + (nbatches > 1 ? 2 * 2 : 0);
-    int total = nshapes * (PQ_FMT_COUNT * gemv_per_fmt + 4 + (nbatches > 1 ? 2 : 0)) + 2 * PQ_ISA_COUNT;
+    int isas = 0;
+    for (int isa = 0; isa < PQ_ISA_COUNT; isa++) isas += pq_isa_supported((pq_isa)isa);
+    int total = B.rounds * (nshapes * (PQ_FMT_COUNT * gemv_per_fmt + 4 + (nbatches > 1 ? 2 : 0)) + 2 * isas);
+    /* The arena holds any matrix's copies (at most one stride past the set); the
+     * slot the largest matrix, OpenBLAS's FP32 one. */
+    size_t largest = 0;
+    for (int i = 0; i < nshapes; i++) largest = PQ_MAX(largest, (size_t)shapes[i].rows * shapes[i].cols * sizeof(float));
+    largest = (largest + 63) & ~(size_t)63;
 
     json_t *config = json_object();
     json_object_set_new(config, "quick", json_boolean(quick));
     json_object_set_new(config, "budget_seconds", json_real(B.budget));
+    json_object_set_new(config, "rounds", json_integer(B.rounds));
     json_object_set_new(config, "stream_buffer_bytes", json_integer((json_int_t)B.stream_bytes));
     json_object_set_new(config, "largest_cache_bytes", json_integer(cache));
     json_object_set_new(config, "isa", json_string(pq_isa_name(pq_isa_best())));
@@ -696,12 +823,16 @@ int pq_bench_kernels(const char *out_dir, int quick) {
     measure_bandwidth(&B, 0);
     printf("memory bandwidth: triad %.1f GB/s (1 thread), %.1f GB/s (2 threads); read %.1f / %.1f GB/s\n",
            B.triad_gbs[1], B.triad_gbs[2], B.read_gbs[1], B.read_gbs[2]);
-    pq_progress_begin(&B.progress, "bench kernels", total, "cfg");
-    bench_openblas(&B, shapes, nshapes, batches, nbatches);
-    measure_bandwidth(&B, 1);
-    bench_packed(&B, shapes, nshapes, batches, nbatches);
+    B.arena = pq_huge_alloc(B.stream_bytes + largest);
+    B.slot = pq_huge_alloc(largest);
+    pq_progress_begin(&B.progress, "bench kernels", total, "turn");
+    for (int si = 0; si < nshapes; si++) {
+        bench_shape(&B, shapes[si], si, batches, nbatches);
+        if (si == (nshapes - 1) / 2) measure_bandwidth(&B, 1); /* halfway */
+    }
     bench_isas(&B, (shape){2048, 2048});
     pq_progress_end(&B.progress);
+    free(B.arena), free(B.slot);
     measure_bandwidth(&B, 2);
     printf("memory bandwidth, median of %d passes: triad %.1f / %.1f GB/s, read %.1f / %.1f GB/s\n", NPASSES,
            B.triad_gbs[1], B.triad_gbs[2], B.read_gbs[1], B.read_gbs[2]);
@@ -719,7 +850,7 @@ int pq_bench_kernels(const char *out_dir, int quick) {
                                                 B.triad_pass[p][2], "read_gbs_1T", B.read_pass[p][1], "read_gbs_2T",
                                                 B.read_pass[p][2]));
     json_object_set_new(bw, "passes", passes);
-    json_object_set_new(bw, "note", json_string("passes before the kernels, between OpenBLAS and the packed kernels, and "
+    json_object_set_new(bw, "note", json_string("passes before the kernels, after the first half of the shapes, and "
                                                 "after; the limits are their median (STREAM's best-of convention assumes "
                                                 "a dedicated machine); STREAM counts 24 bytes per triad element (no "
                                                 "write-allocate), the read pass 8 bytes per element"));

@@ -27,6 +27,14 @@ ch, mach, s = r["checks"]["cold_hot"], r["checks"]["machine"], r["summary"]
 assert ch["checked"] > 0 and isinstance(ch["passed"], bool) and "rule" in ch, ch
 assert isinstance(mach["quiet"], bool) and len(mach["before"]["spin_ms"]) == 5, mach
 assert s["cold_hot_check_passed"] == ch["passed"] and s["machine_quiet"] == mach["quiet"]
+# every configuration timed in each of the rounds (interleaved with the others of its shape):
+# its median, over all its calls, lies within its rounds' medians
+rounds = r["manifest"]["config"]["rounds"]
+assert rounds == 3, rounds
+for e in k:
+    rm = e["round_median_us"]
+    assert len(rm) == rounds and e["reps"] >= 3 * rounds, e
+    assert min(rm) * 0.999 <= e["median_us"] <= max(rm) * 1.001, e
 # the twin check: t2 and b2 (one kernel) timed alike on one thread
 tw = r["checks"]["twins"]
 assert tw["checked"] > 0 and isinstance(tw["passed"], bool) and tw["max_ratio"] >= 1.0, tw
