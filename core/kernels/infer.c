@@ -827,11 +827,16 @@ static const struct {
  * the host's state drifts over seconds (the 2-thread bandwidth is bimodal), so
  * measuring one format after the other once had put 4-bit and 2-bit in
  * different states: the same build gave 1.2x and 1.7x. With three rounds the
- * 2-bit/4-bit ratio still moved over 1.33-1.58x between runs; five rounds,
- * and the summary's ratio taken round by round (both formats within seconds of
- * each other), then the median. --quick: three rounds of a small model. */
-#define DECODE_ROUNDS 5
+ * 2-bit/4-bit ratio still moved over 1.33-1.58x between runs; so the summary
+ * takes the ratio round by round (both formats within seconds of each other)
+ * and its median. Nine rounds: the median of nine paired ratios has a
+ * distribution-free 96% interval, its 2nd to 8th order statistics, where five
+ * give only their full range at 94% (the 125M-shaped rounds spread 0.67-1.34x
+ * around a median of 1.27x). --quick: three rounds of a small model.
+ * `pq bench decode --model` keeps five rounds of one model. */
+#define DECODE_ROUNDS 9
 #define DECODE_ROUNDS_QUICK 3
+#define MODEL_DECODE_ROUNDS 5
 
 static int cmp_round(const void *a, const void *b) {
     double x = json_real_value(json_object_get(*(json_t *const *)a, "ms_per_token"));
@@ -919,9 +924,9 @@ int pq_bench_decode_model(const char *ckpt, const char *out_dir, const pq_infer_
     /* rounds and their median, with the machine sampled around them (bench_quiet.h) */
     pq_machine_sample before, after;
     pq_machine_sample_take(&before);
-    json_t *rounds[DECODE_ROUNDS];
-    for (int k = 0; k < DECODE_ROUNDS; k++) rounds[k] = pq_infer_measure(m, 32, 64);
-    json_t *r = median_round(rounds, DECODE_ROUNDS);
+    json_t *rounds[MODEL_DECODE_ROUNDS];
+    for (int k = 0; k < MODEL_DECODE_ROUNDS; k++) rounds[k] = pq_infer_measure(m, 32, 64);
+    json_t *r = median_round(rounds, MODEL_DECODE_ROUNDS);
     pq_machine_sample_take(&after);
     pq_quiet_verdict quiet = pq_quiet_judge(&before, &after, (int)sysconf(_SC_NPROCESSORS_ONLN));
     json_t *out = json_object();
