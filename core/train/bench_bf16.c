@@ -16,7 +16,10 @@
 
 #include <cblas.h>
 
+#include <unistd.h>
+
 #include "base/bench.h"
+#include "base/bench_quiet.h"
 #include "base/bf16.h"
 #include "base/blas.h"
 #include "base/fsio.h"
@@ -125,6 +128,8 @@ int pq_bench_bf16(const char *out_dir, int quick) {
     const double min_time = quick ? 0.2 : 2.0;
     json_t *manifest = pq_manifest_new("bench-bf16", NULL);
     json_t *load_before = load_average();
+    pq_machine_sample before, after; /* a step timing on a busy machine times the other job too */
+    pq_machine_sample_take(&before);
     json_t *results = json_array();
     for (int i = 0; i < n_names; i++) {
         pq_model_config mc;
@@ -144,9 +149,15 @@ int pq_bench_bf16(const char *out_dir, int quick) {
         }
         json_array_append_new(results, bench_config(names[i], &mc, batch, rounds, min_time));
     }
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:o, s:s}", "benchmark", "bf16", "openblas_core", pq_blas_core(),
-                            "threads", pq_threads(), "quick", quick, "load_average_before", load_before,
-                            "load_average_after", load_average(), "configs", results, "note",
+    pq_machine_sample_take(&after);
+    pq_quiet_verdict quiet = pq_quiet_judge(&before, &after, (int)sysconf(_SC_NPROCESSORS_ONLN));
+    if (!quiet.quiet)
+        fprintf(stderr, "WARNING: MACHINE BUSY during the benchmark (%s): its times and ratios are not to be quoted\n",
+                quiet.why);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:o, s:o, s:b, s:o, s:o, s:s}", "benchmark", "bf16", "openblas_core",
+                            pq_blas_core(), "threads", pq_threads(), "quick", quick, "load_average_before", load_before,
+                            "load_average_after", load_average(), "machine_quiet", quiet.quiet, "machine",
+                            pq_quiet_json(&before, &after, &quiet), "configs", results, "note",
                             "full optimizer steps on the synthetic stream, FP32 and --precision bf16 blocks alternating "
                             "within each round (order swapped every round), medians over rounds; speedup = fp32 step "
                             "time / bf16 step time. linear_products_*: the step's block-linear and head products "

@@ -32,7 +32,7 @@ code=$(run --out "$tmp/fp" --precision bf16)
 grep -q "bf16" "$tmp/err" || fail "message does not name bf16: $(cat "$tmp/err")"
 if grep -q avx512_bf16 /proc/cpuinfo; then # pq bench bf16 --quick: the interleaved comparison's fields
     "$PQ" bench bf16 --quick --out "$tmp/bench" 2>"$tmp/err" || fail "bench bf16: $(cat "$tmp/err")"
-    python3 - "$tmp/bench/bf16.json" <<'PY' || fail "bench bf16 json"
+    python3 - "$tmp/bench/bf16.json" "$tmp/err" <<'PY' || fail "bench bf16 json"
 import json, sys
 d = json.load(open(sys.argv[1]))
 c = d["configs"][0]
@@ -40,6 +40,12 @@ assert len(c["per_round"]) == c["rounds"] == 3, c
 for k in ("fp32_tokens_per_sec", "bf16_tokens_per_sec", "speedup", "speedup_per_cpu_sec", "linear_products_speedup"):
     assert c[k] > 0, k
 assert len(d["load_average_before"]) == 3 and d["manifest"]["machine"]
+# the machine is judged around the timings, as pq bench train and kernels do
+m = d["machine"]
+assert d["machine_quiet"] in (True, False) and m["quiet"] == d["machine_quiet"], m
+assert m["before"]["spin_median_ms"] > 0 and m["after"]["spin_median_ms"] > 0, m
+busy_said = "MACHINE BUSY" in open(sys.argv[2]).read()
+assert busy_said == (not d["machine_quiet"]), (busy_said, d["machine_quiet"])
 PY
 fi
 echo "bf16_precision: ok (final val loss fp32 $(loss "$tmp/fp"), bf16 $(loss "$tmp/bf"))"
