@@ -228,7 +228,35 @@ static void time_turn(const bench *B, matrix_turn *m, timed *c, int round) {
     c->round_us[round] = pq_median(c->t + first, c->n - first) * 1e6;
 }
 
-static void record(bench *B, const timed *c, shape s);
+static void record(bench *B, const timed *c, shape s) {
+    double seconds = pq_median(c->t, c->n);
+    double gbs = c->weight_bytes / seconds / 1e9;
+    json_t *rounds = json_array();
+    for (int r = 0; r < B->rounds; r++) json_array_append_new(rounds, json_real(c->round_us[r]));
+    json_t *row = json_object();
+    json_object_set_new(row, "kernel", json_string(c->kernel));
+    json_object_set_new(row, "format", json_string(c->format));
+    json_object_set_new(row, "bits", json_real(c->bits));
+    json_object_set_new(row, "act", json_string(c->act));
+    json_object_set_new(row, "isa", json_string(c->isa));
+    json_object_set_new(row, "rows", json_integer(s.rows));
+    json_object_set_new(row, "cols", json_integer(s.cols));
+    json_object_set_new(row, "batch", json_integer(c->batch));
+    json_object_set_new(row, "threads", json_integer(c->threads));
+    json_object_set_new(row, "placement", json_string(c->streamed ? "streamed" : "resident"));
+    json_object_set_new(row, "median_us", json_real(seconds * 1e6));
+    json_object_set_new(row, "gflops", json_real(2.0 * s.rows * s.cols * c->batch / seconds / 1e9));
+    json_object_set_new(row, "weight_bytes", json_integer((json_int_t)c->weight_bytes));
+    json_object_set_new(row, "weight_gbs", json_real(gbs));
+    json_object_set_new(row, "reps", json_integer(c->n));
+    json_object_set_new(row, "round_median_us", rounds);
+    json_array_append_new(B->results, row);
+    printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", c->kernel,
+           c->format, c->act, c->batch, s.rows, s.cols, c->threads, c->streamed ? "streamed" : "resident",
+           seconds * 1e6, 2.0 * s.rows * s.cols * c->batch / seconds / 1e9, gbs,
+           100.0 * gbs / B->triad_gbs[c->threads]); /* provisional: the final fractions use every bandwidth pass */
+    fflush(stdout);
+}
 
 /* Every configuration of one shape, round by round; then their rows. */
 static void run_rounds(bench *B, matrix_turn *m, int nm, shape s) {
@@ -290,36 +318,6 @@ static void call_sgemm(void *vctx, int copy) {
     /* Y (batch × rows) = X (batch × cols) · Aᵀ */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->batch, c->rows, c->cols, 1.0f, c->x, c->cols,
                 c->A + c->stride * copy, c->cols, 0.0f, c->y, c->rows);
-}
-
-static void record(bench *B, const timed *c, shape s) {
-    double seconds = pq_median(c->t, c->n);
-    double gbs = c->weight_bytes / seconds / 1e9;
-    json_t *rounds = json_array();
-    for (int r = 0; r < B->rounds; r++) json_array_append_new(rounds, json_real(c->round_us[r]));
-    json_t *row = json_object();
-    json_object_set_new(row, "kernel", json_string(c->kernel));
-    json_object_set_new(row, "format", json_string(c->format));
-    json_object_set_new(row, "bits", json_real(c->bits));
-    json_object_set_new(row, "act", json_string(c->act));
-    json_object_set_new(row, "isa", json_string(c->isa));
-    json_object_set_new(row, "rows", json_integer(s.rows));
-    json_object_set_new(row, "cols", json_integer(s.cols));
-    json_object_set_new(row, "batch", json_integer(c->batch));
-    json_object_set_new(row, "threads", json_integer(c->threads));
-    json_object_set_new(row, "placement", json_string(c->streamed ? "streamed" : "resident"));
-    json_object_set_new(row, "median_us", json_real(seconds * 1e6));
-    json_object_set_new(row, "gflops", json_real(2.0 * s.rows * s.cols * c->batch / seconds / 1e9));
-    json_object_set_new(row, "weight_bytes", json_integer((json_int_t)c->weight_bytes));
-    json_object_set_new(row, "weight_gbs", json_real(gbs));
-    json_object_set_new(row, "reps", json_integer(c->n));
-    json_object_set_new(row, "round_median_us", rounds);
-    json_array_append_new(B->results, row);
-    printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", c->kernel,
-           c->format, c->act, c->batch, s.rows, s.cols, c->threads, c->streamed ? "streamed" : "resident",
-           seconds * 1e6, 2.0 * s.rows * s.cols * c->batch / seconds / 1e9, gbs,
-           100.0 * gbs / B->triad_gbs[c->threads]); /* provisional: the final fractions use every bandwidth pass */
-    fflush(stdout);
 }
 
 /* Random codes for a format (uniform over its levels) and plausible scales. */
@@ -786,7 +784,7 @@ int pq_bench_kernels(const char *out_dir, int quick) {
      * rounds so that a drift of the machine reaches every configuration. */
     B.rounds = quick ? 3 : MAX_ROUNDS;
     B.budget = quick ? 0.03 : 0.24;
-    B.min_reps_per_round = quick ? 3 : 3;
+    B.min_reps_per_round = 3;
     B.max_reps_per_round = quick ? 150 : 400;
     long cache = largest_cache_bytes();
     B.stream_bytes = stream_set_bytes(cache, quick);
