@@ -176,18 +176,18 @@ static void coalesce_codes(pq_infer *m) {
     free(mats);
 }
 
-/* The fp32 matrices in one block on huge pages, in the order a step reads them
- * (the embedding first when the head is separate, the head last), each
- * original freed as it is copied, so the peak grows by one matrix. On 4 KiB
- * pages a 125M-shaped fp32 model decoding on one thread of this VM ran its
- * steps at 16-20 ms and, for stretches of seconds, at 100-600 ms, OpenBLAS's
- * sgemv then reading 0.4-1 GB/s (no page faults, steal or other thread the
- * guest could see); on huge pages every step took 12-16 ms (interleaved runs
- * of the two builds). */
+/* The fp32 matrices in one block on huge pages (pq_huge_gather), in the order
+ * a step reads them: the embedding first when the head is separate, the head
+ * last. On 4 KiB pages a 125M-shaped fp32 model decoding on one thread of this
+ * VM ran its steps at 16-20 ms and, for stretches of seconds, at 100-600 ms,
+ * OpenBLAS's sgemv then reading 0.4-1 GB/s (no page faults, steal or other
+ * thread the guest could see); gathered, every step took 18-23 ms in runs
+ * interleaved with the old build's. */
 static void coalesce_f32(pq_infer *m) {
     const int max = m->cfg.n_layers * G_COUNT + 2, tied = m->out_w == m->tok_emb;
     float ***at = pq_malloc((size_t)max * sizeof *at); /* where each matrix's pointer lives */
-    size_t *bytes = pq_malloc((size_t)max * sizeof *bytes), total = 0;
+    void **bufs = pq_malloc((size_t)max * sizeof *bufs);
+    size_t *bytes = pq_malloc((size_t)max * sizeof *bytes);
     int n = 0;
     if (!tied) at[n] = &m->tok_emb, bytes[n++] = (size_t)m->V * m->D * sizeof(float);
     for (int l = 0; l < m->cfg.n_layers; l++)
@@ -196,16 +196,11 @@ static void coalesce_f32(pq_infer *m) {
             if (lin->w) at[n] = &lin->w, bytes[n++] = (size_t)lin->rows * lin->cols * sizeof(float);
         }
     at[n] = tied ? &m->tok_emb : &m->out_w, bytes[n++] = (size_t)m->V * m->D * sizeof(float);
-    for (int i = 0; i < n; i++) total += (bytes[i] + 63) & ~(size_t)63;
-    uint8_t *block = pq_huge_alloc(total);
-    for (size_t i = 0, off = 0; i < (size_t)n; off += (bytes[i] + 63) & ~(size_t)63, i++) {
-        memcpy(block + off, *at[i], bytes[i]);
-        free(*at[i]);
-        *at[i] = (float *)(block + off);
-    }
+    for (int i = 0; i < n; i++) bufs[i] = *at[i];
+    m->f32_block = pq_huge_gather(bufs, bytes, NULL, n);
+    for (int i = 0; i < n; i++) *at[i] = bufs[i];
     if (tied) m->out_w = m->tok_emb;
-    m->f32_block = (float *)block;
-    free(at), free(bytes);
+    free(at), free(bufs), free(bytes);
 }
 
 /* The int8 head: per-row absmax, codes u = round(w/s) + 127 in 0..254. */

@@ -207,22 +207,34 @@ void pq_packed_free(pq_packed *p) {
     free(p);
 }
 
-uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n) {
+void *pq_huge_gather(void **bufs, const size_t *bytes, const unsigned char *keep, int n) {
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (mats[i]) total += ((size_t)mats[i]->rows * mats[i]->row_bytes + 63) & ~(size_t)63;
+    for (int i = 0; i < n; i++) total += pq_round64(bytes[i]);
     uint8_t *block = pq_huge_alloc(total ? total : 64);
-    size_t at = 0;
-    for (int i = 0; i < n; i++) {
-        pq_packed *p = mats[i];
-        if (!p) continue;
-        size_t bytes = (size_t)p->rows * p->row_bytes;
-        memcpy(block + at, p->data, bytes);
-        if (!p->data_shared) free(p->data);
-        p->data = block + at;
-        p->data_shared = 1;
-        at += (bytes + 63) & ~(size_t)63;
+    for (size_t i = 0, at = 0; i < (size_t)n; at += pq_round64(bytes[i]), i++) {
+        memcpy(block + at, bufs[i], bytes[i]);
+        if (!(keep && keep[i])) free(bufs[i]);
+        bufs[i] = block + at;
     }
+    return block;
+}
+
+uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n) {
+    void **bufs = pq_malloc((size_t)n * sizeof *bufs);
+    size_t *bytes = pq_malloc((size_t)n * sizeof *bytes);
+    unsigned char *shared = pq_malloc((size_t)n);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!mats[i]) continue;
+        bufs[k] = mats[i]->data;
+        bytes[k] = (size_t)mats[i]->rows * mats[i]->row_bytes;
+        shared[k++] = (unsigned char)mats[i]->data_shared; /* already in a block: not ours to free */
+    }
+    uint8_t *block = pq_huge_gather(bufs, bytes, shared, k);
+    k = 0;
+    for (int i = 0; i < n; i++)
+        if (mats[i]) mats[i]->data = bufs[k++], mats[i]->data_shared = 1;
+    free(bufs), free(bytes), free(shared);
     return block;
 }
 

@@ -104,6 +104,14 @@ void pq_packed_free(pq_packed *p);
  * kernels' prefetch ahead at the end of one matrix already fetches the next
  * (small matrices each started cold from DRAM otherwise). */
 uint8_t *pq_packed_coalesce(pq_packed *const *mats, int n);
+/* The mechanism under it, for any buffers (the decoder's fp32 matrices too):
+ * bufs[i], bytes[i] long, is copied to its place in one pq_huge_alloc block,
+ * freed unless keep && keep[i], and replaced by its new address. Freeing each
+ * as it is copied keeps the peak one buffer above the data. Returns the block,
+ * which owns them all: free() it once, not them. */
+void *pq_huge_gather(void **bufs, const size_t *bytes, const unsigned char *keep, int n);
+/* n rounded up to a multiple of 64 (a cache line: where pq_huge_gather puts each buffer). */
+static inline size_t pq_round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 /* The codes of one row, exactly as packed (cols bytes). */
 void pq_unpack_row(const pq_packed *p, int row, uint8_t *codes);

@@ -193,3 +193,27 @@ Test(kernels_pack, roundtrip_against_the_quantizers) {
     cr_assert(tried >= 20, "only %d quantizer/width pairs", tried);
     free(W), free(codes), free(back);
 }
+
+/* pq_huge_gather (under pq_packed_coalesce and the decoder's fp32 matrices): buffers land back
+ * to back at 64-byte boundaries in the order given, with their bytes; kept ones stay alive. */
+Test(kernels_pack, huge_gather_lays_out_in_order_and_keeps_what_it_is_told) {
+    const size_t bytes[3] = {100, 64, 1};
+    void *bufs[3];
+    unsigned char keep[3] = {0, 1, 0};
+    uint8_t *kept = pq_malloc(64);
+    for (int i = 0; i < 3; i++) {
+        bufs[i] = i == 1 ? kept : pq_malloc(bytes[i]);
+        memset(bufs[i], 'a' + i, bytes[i]);
+    }
+    uint8_t *block = pq_huge_gather(bufs, bytes, keep, 3);
+    cr_assert_eq((uint8_t *)bufs[0], block);
+    cr_assert_eq((uint8_t *)bufs[1], block + 128);
+    cr_assert_eq((uint8_t *)bufs[2], block + 192);
+    for (int i = 0; i < 3; i++)
+        for (size_t j = 0; j < bytes[i]; j++) cr_assert_eq(((uint8_t *)bufs[i])[j], 'a' + i);
+    kept[0] = 'z'; /* still ours: the caller frees it */
+    free(kept);
+    free(block);
+    cr_assert_eq(pq_round64(0), 0);
+    cr_assert_eq(pq_round64(65), 128);
+}
