@@ -743,8 +743,12 @@ def decode_ratios(rows):
     return out
 
 
-def decode_interval_name(n):
-    return ("order-statistic interval over %d paired rounds" % n) if n >= 6 else ("range over %d paired rounds" % n)
+def decode_cases(ratios, prefix=""):
+    """decode_ratios' rows as Cases: the speed-up minus 1 and its interval."""
+    return [Case("%s%s %s-head %st" % (prefix, m.replace("mobilellm-", ""), head, th), r - 1, lo - 1, hi - 1, None,
+                 None, "× over 1", ("order-statistic interval over %d paired rounds" if n >= 6 else
+                                    "range over %d paired rounds") % n)
+            for (m, head, th), r, lo, hi, n in ratios]
 
 
 def context(suites, results):
@@ -1031,8 +1035,7 @@ def speed(s, ctx=None):
     out = []
     ratios = decode_ratios((ctx or {}).get("decode") or [])
     if ratios:
-        cases = [Case("%s %s-head %st" % (m.replace("mobilellm-", ""), head, th), r - 1, lo - 1, hi - 1, None, None,
-                      "× over 1", decode_interval_name(n)) for (m, head, th), r, lo, hi, n in ratios]
+        cases = decode_cases(ratios)
         f = summarize("speed", claim, "MobileLLM-shaped packed decode (%s): 2-bit speed-up over 4-bit, minus 1" %
                       os.path.relpath((ctx or {}).get("decode_path") or "?"), cases,
                       "agreement: the interval of the median per-round speed-up lies above 1",
@@ -1131,8 +1134,7 @@ def kernels(s, ctx=None):
                           math.exp(2.8 * sd / math.sqrt(len(logs))) - 1, None, "× over 1",
                           "t interval over settings"))
     ratios = decode_ratios((ctx or {}).get("decode") or [])
-    cases += [Case("decode %s %s-head %st" % (m.replace("mobilellm-", ""), head, th), r - 1, lo - 1, hi - 1, None,
-                   None, "× over 1", decode_interval_name(n)) for (m, head, th), r, lo, hi, n in ratios]
+    cases += decode_cases(ratios, "decode ")
     if not cases:
         return legacy(found, ["kernels"])
     g_ = summarize("kernels", f.claim, "4-bit over 2-bit time, minus 1 (GEMV: geometric mean with a t interval "

@@ -230,7 +230,7 @@ static void time_turn(const bench *B, matrix_turn *m, timed *c, int round) {
 
 static void record(bench *B, const timed *c, shape s) {
     double seconds = pq_median(c->t, c->n);
-    double gbs = c->weight_bytes / seconds / 1e9;
+    double gbs = c->weight_bytes / seconds / 1e9, gflops = 2.0 * s.rows * s.cols * c->batch / seconds / 1e9;
     json_t *rounds = json_array();
     for (int r = 0; r < B->rounds; r++) json_array_append_new(rounds, json_real(c->round_us[r]));
     json_t *row = json_object();
@@ -245,7 +245,7 @@ static void record(bench *B, const timed *c, shape s) {
     json_object_set_new(row, "threads", json_integer(c->threads));
     json_object_set_new(row, "placement", json_string(c->streamed ? "streamed" : "resident"));
     json_object_set_new(row, "median_us", json_real(seconds * 1e6));
-    json_object_set_new(row, "gflops", json_real(2.0 * s.rows * s.cols * c->batch / seconds / 1e9));
+    json_object_set_new(row, "gflops", json_real(gflops));
     json_object_set_new(row, "weight_bytes", json_integer((json_int_t)c->weight_bytes));
     json_object_set_new(row, "weight_gbs", json_real(gbs));
     json_object_set_new(row, "reps", json_integer(c->n));
@@ -253,7 +253,7 @@ static void record(bench *B, const timed *c, shape s) {
     json_array_append_new(B->results, row);
     printf("%-15s %-5s %-3s n=%-2d %5dx%-5d %dT %-8s %9.1f us %7.1f GFLOP/s %6.1f GB/s %4.0f%% triad\n", c->kernel,
            c->format, c->act, c->batch, s.rows, s.cols, c->threads, c->streamed ? "streamed" : "resident",
-           seconds * 1e6, 2.0 * s.rows * s.cols * c->batch / seconds / 1e9, gbs,
+           seconds * 1e6, gflops, gbs,
            100.0 * gbs / B->triad_gbs[c->threads]); /* provisional: the final fractions use every bandwidth pass */
     fflush(stdout);
 }
@@ -278,10 +278,14 @@ static void run_rounds(bench *B, matrix_turn *m, int nm, shape s) {
     }
 }
 
-/* The arena holds the most copies any matrix needs: at least stream_bytes, and two. */
-static int copies_for(const bench *B, size_t one) {
-    size_t stride = (one + 63) & ~(size_t)63;
-    return (int)PQ_MAX(2, (B->stream_bytes + stride - 1) / stride);
+/* A matrix's turn: its bytes, and (streamed_too) enough copies in the arena to
+ * fill at least stream_bytes, and two. */
+static void turn_init(const bench *B, matrix_turn *m, const void *src, size_t one, int streamed_too) {
+    memset(m, 0, sizeof *m);
+    m->src = src;
+    m->one = one;
+    m->stride = pq_round64(one);
+    m->ncopies = streamed_too ? (int)PQ_MAX(2, (B->stream_bytes + m->stride - 1) / m->stride) : 0;
 }
 
 /* --- packed kernels ------------------------------------------------------------ */
@@ -340,11 +344,7 @@ static pq_packed *random_packed(pq_format f, shape s, uint64_t sub) {
 /* A packed matrix's turn: its copies in the arena (streamed) and in the slot (resident). */
 static void packed_turn(const bench *B, matrix_turn *m, const pq_packed *W, int streamed_too, pq_packed **copies_out,
                         pq_packed **slot_out) {
-    memset(m, 0, sizeof *m);
-    m->src = W->data;
-    m->one = (size_t)W->rows * W->row_bytes;
-    m->stride = (m->one + 63) & ~(size_t)63;
-    m->ncopies = streamed_too ? copies_for(B, m->one) : 0;
+    turn_init(B, m, W->data, (size_t)W->rows * W->row_bytes, streamed_too);
     pq_packed *copies = pq_malloc((size_t)PQ_MAX(1, m->ncopies) * sizeof(pq_packed));
     for (int i = 0; i < m->ncopies; i++) copies[i] = *W, copies[i].data = B->arena + m->stride * (size_t)i;
     pq_packed *slot = pq_malloc(sizeof(pq_packed));
@@ -397,9 +397,7 @@ static void bench_shape(bench *B, shape s, int si, const int *batches, int nbatc
     float *A = pq_huge_alloc(one * sizeof(float));
     for (size_t i = 0; i < one; i++) A[i] = (float)((int)(pq_rng_u32(3, (uint64_t)si, i) >> 16) - 32768) * 1e-6f;
     matrix_turn *blas = &m[PQ_FMT_COUNT];
-    memset(blas, 0, sizeof *blas);
-    blas->src = A, blas->one = one * sizeof(float), blas->stride = (blas->one + 63) & ~(size_t)63;
-    blas->ncopies = copies_for(B, blas->one);
+    turn_init(B, blas, A, one * sizeof(float), 1);
     for (int bi = 0; bi < nbatches; bi++)
         for (int threads = 1; threads <= 2; threads++)
             for (int streamed = 0; streamed <= (batches[bi] == 1); streamed++)
@@ -802,7 +800,7 @@ int pq_bench_kernels(const char *out_dir, int quick) {
      * slot the largest matrix, OpenBLAS's FP32 one. */
     size_t largest = 0;
     for (int i = 0; i < nshapes; i++) largest = PQ_MAX(largest, (size_t)shapes[i].rows * shapes[i].cols * sizeof(float));
-    largest = (largest + 63) & ~(size_t)63;
+    largest = pq_round64(largest);
 
     json_t *config = json_object();
     json_object_set_new(config, "quick", json_boolean(quick));

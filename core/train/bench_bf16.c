@@ -13,10 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cblas.h>
-
-#include <unistd.h>
 
 #include "base/bench.h"
 #include "base/bench_quiet.h"
